@@ -1,0 +1,114 @@
+//! Consent as Kotlin and Swift see it.
+
+use edgepoints_core as core;
+
+use crate::EdgePointsError;
+
+/// Under which conditions the user lets the phone serve others.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ConsentPolicy {
+    #[uniffi(default = true)]
+    pub serve_on_wifi: bool,
+    #[uniffi(default = false)]
+    pub serve_on_cellular: bool,
+    #[uniffi(default = false)]
+    pub charging_only: bool,
+    /// 0 to 100.
+    #[uniffi(default = 30)]
+    pub min_battery_percent: u8,
+    #[uniffi(default = 5368709120)]
+    pub monthly_upload_cap_bytes: u64,
+}
+
+impl From<ConsentPolicy> for core::ConsentPolicy {
+    fn from(p: ConsentPolicy) -> Self {
+        core::ConsentPolicy {
+            serve_on_wifi: p.serve_on_wifi,
+            serve_on_cellular: p.serve_on_cellular,
+            charging_only: p.charging_only,
+            min_battery_percent: p.min_battery_percent,
+            monthly_upload_cap_bytes: p.monthly_upload_cap_bytes,
+        }
+    }
+}
+
+impl From<core::ConsentPolicy> for ConsentPolicy {
+    fn from(p: core::ConsentPolicy) -> Self {
+        ConsentPolicy {
+            serve_on_wifi: p.serve_on_wifi,
+            serve_on_cellular: p.serve_on_cellular,
+            charging_only: p.charging_only,
+            min_battery_percent: p.min_battery_percent,
+            monthly_upload_cap_bytes: p.monthly_upload_cap_bytes,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum ConsentStatus {
+    NotAsked,
+    Granted { terms_version: String, policy: ConsentPolicy },
+    Revoked { purge_cache: bool },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ConsentState {
+    pub status: ConsentStatus,
+    pub revision: u64,
+    pub decided_at_ms: Option<u64>,
+    /// Whether the control plane holds this decision yet.
+    pub reported: bool,
+}
+
+impl From<core::ConsentState> for ConsentState {
+    fn from(s: core::ConsentState) -> Self {
+        ConsentState {
+            status: match s.status {
+                core::ConsentStatus::NotAsked => ConsentStatus::NotAsked,
+                core::ConsentStatus::Granted { terms_version, policy } => ConsentStatus::Granted {
+                    terms_version,
+                    policy: policy.into(),
+                },
+                core::ConsentStatus::Revoked { purge_cache } => ConsentStatus::Revoked { purge_cache },
+            },
+            revision: s.revision,
+            decided_at_ms: s.decided_at_ms,
+            reported: s.reported,
+        }
+    }
+}
+
+/// Grants, revokes and reads the user's consent.
+#[derive(uniffi::Object)]
+pub struct Consent {
+    inner: core::Consent,
+}
+
+impl Consent {
+    pub(crate) fn new(inner: core::Consent) -> Self {
+        Consent { inner }
+    }
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl Consent {
+    /// Grants consent; durable on return, reported to the control plane as
+    /// soon as it can be (see `ConsentState.reported`).
+    pub async fn grant(&self, terms_version: String, policy: ConsentPolicy) -> Result<ConsentState, EdgePointsError> {
+        Ok(self.inner.grant(&terms_version, policy.into()).await?.into())
+    }
+
+    /// Revokes consent; `purge_cache` also deletes cached content.
+    pub async fn revoke(&self, purge_cache: bool) -> Result<ConsentState, EdgePointsError> {
+        Ok(self.inner.revoke(purge_cache).await?.into())
+    }
+
+    pub fn state(&self) -> Result<ConsentState, EdgePointsError> {
+        Ok(self.inner.state()?.into())
+    }
+
+    /// Sends a decision the control plane does not hold yet.
+    pub async fn report_pending(&self) -> Result<ConsentState, EdgePointsError> {
+        Ok(self.inner.report_pending().await?.into())
+    }
+}

@@ -1,0 +1,140 @@
+//! The SDK handle as Kotlin and Swift see it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use edgepoints_core as core;
+
+use crate::consent::Consent;
+use crate::events::{EventListener, ListenerBridge};
+use crate::host::{HostState, NetworkKind};
+use crate::EdgePointsError;
+
+/// Settings for one instance. Durations in milliseconds.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct EdgePointsConfig {
+    /// Control-plane base URLs, e.g. `https://cp1.example.com`.
+    pub endpoints: Vec<String>,
+    /// An app-private folder, e.g. `context.filesDir/edgepoints`.
+    pub data_dir: String,
+    #[uniffi(default = 10000)]
+    pub request_timeout_ms: u64,
+    #[uniffi(default = 5000)]
+    pub connect_timeout_ms: u64,
+    /// Attempts per call, the first included.
+    #[uniffi(default = 6)]
+    pub max_attempts: u32,
+    #[uniffi(default = 200)]
+    pub retry_base_delay_ms: u64,
+    #[uniffi(default = 10000)]
+    pub retry_max_delay_ms: u64,
+    /// `android`, `ios`, ...
+    pub platform: String,
+    pub app_version: String,
+}
+
+impl TryFrom<EdgePointsConfig> for core::Config {
+    type Error = EdgePointsError;
+
+    fn try_from(config: EdgePointsConfig) -> Result<Self, Self::Error> {
+        let endpoints = config
+            .endpoints
+            .iter()
+            .map(|text| {
+                text.parse().map_err(|e| EdgePointsError::InvalidInput {
+                    reason: format!("endpoint `{text}`: {e}"),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut core_config = core::Config::new(endpoints, config.data_dir);
+        core_config.request_timeout = Duration::from_millis(config.request_timeout_ms);
+        core_config.connect_timeout = Duration::from_millis(config.connect_timeout_ms);
+        core_config.retry = core::RetryPolicy {
+            max_attempts: config.max_attempts,
+            base_delay: Duration::from_millis(config.retry_base_delay_ms),
+            max_delay: Duration::from_millis(config.retry_max_delay_ms),
+        };
+        core_config.platform = config.platform;
+        core_config.app_version = config.app_version;
+        Ok(core_config)
+    }
+}
+
+/// What the control plane said when it registered this device.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct Registration {
+    pub device_id: String,
+    pub registered_at_ms: u64,
+    pub control_plane_key_id: String,
+}
+
+impl From<core::Registration> for Registration {
+    fn from(r: core::Registration) -> Self {
+        Registration {
+            device_id: r.device_id,
+            registered_at_ms: r.registered_at_ms,
+            control_plane_key_id: r.control_plane_key_id,
+        }
+    }
+}
+
+/// One SDK instance. Open one per data directory; call `shutdown()` when done.
+#[derive(uniffi::Object)]
+pub struct EdgePoints {
+    inner: core::EdgePoints,
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl EdgePoints {
+    /// Opens the SDK on `config.data_dir`. No network I/O; cheap enough for
+    /// the main thread, though disk I/O is best kept off it.
+    #[uniffi::constructor]
+    pub fn new(config: EdgePointsConfig, listener: Option<Arc<dyn EventListener>>) -> Result<Arc<Self>, EdgePointsError> {
+        let listener = listener.map(|l| Arc::new(ListenerBridge(l)) as Arc<dyn core::EventListener>);
+        let inner = core::EdgePoints::open(config.try_into()?, listener)?;
+        Ok(Arc::new(EdgePoints { inner }))
+    }
+
+    /// This device's stable id.
+    pub fn device_id(&self) -> String {
+        self.inner.device_id()
+    }
+
+    /// Registers the device with the control plane, once.
+    pub async fn register(&self) -> Result<Registration, EdgePointsError> {
+        Ok(self.inner.register().await?.into())
+    }
+
+    /// The stored registration, if the device is registered.
+    pub fn registration(&self) -> Result<Option<Registration>, EdgePointsError> {
+        Ok(self.inner.registration()?.map(Into::into))
+    }
+
+    pub fn consent(&self) -> Arc<Consent> {
+        Arc::new(Consent::new(self.inner.consent()))
+    }
+
+    pub fn host_state(&self) -> Result<HostState, EdgePointsError> {
+        Ok(self.inner.host_state()?.into())
+    }
+
+    /// Call from the host's connectivity callback.
+    pub fn set_network(&self, network: NetworkKind) -> Result<HostState, EdgePointsError> {
+        Ok(self.inner.set_network(network.into())?.into())
+    }
+
+    /// Call from the host's battery callback; `percent` is 0 to 100.
+    pub fn set_battery(&self, percent: u8, charging: bool) -> Result<HostState, EdgePointsError> {
+        Ok(self.inner.set_battery(percent, charging)?.into())
+    }
+
+    /// Call when the app moves to the foreground or background.
+    pub fn set_foreground(&self, foreground: bool) -> Result<HostState, EdgePointsError> {
+        Ok(self.inner.set_foreground(foreground)?.into())
+    }
+
+    /// Ends the instance; the data directory can then be opened again.
+    pub async fn shutdown(&self) {
+        self.inner.shutdown().await
+    }
+}

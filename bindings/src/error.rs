@@ -1,0 +1,65 @@
+//! The public error, and the one place core errors are mapped to it.
+
+use edgepoints_core::Error as CoreError;
+
+/// What a Kotlin or Swift caller can catch.
+#[derive(Debug, thiserror::Error, uniffi::Error)]
+pub enum EdgePointsError {
+    /// The arguments were refused; nothing changed.
+    #[error("invalid input: {reason}")]
+    InvalidInput { reason: String },
+    /// The control plane could not be reached; safe to try again.
+    #[error("control plane unavailable: {reason}")]
+    Unavailable { reason: String },
+    /// The control plane refused the call; `code` is machine-readable.
+    #[error("refused by the control plane ({status} {code}): {reason}")]
+    Rejected { status: u16, code: String, reason: String },
+    /// The local database or data directory failed.
+    #[error("storage failure: {reason}")]
+    Storage { reason: String },
+    /// The instance was shut down.
+    #[error("the SDK instance was shut down")]
+    ShutDown,
+    /// A bug or an answer the SDK cannot read; please report it.
+    #[error("internal error: {reason}")]
+    Internal { reason: String },
+}
+
+impl From<CoreError> for EdgePointsError {
+    fn from(error: CoreError) -> Self {
+        // Logged once here, so every failed call leaves a trace in the host's
+        // log whatever the app does with the exception.
+        tracing::debug!(%error, "call failed");
+        match error {
+            CoreError::InvalidInput(reason) => EdgePointsError::InvalidInput { reason },
+            CoreError::ShutDown => EdgePointsError::ShutDown,
+            CoreError::Rejected { status, problem } => EdgePointsError::Rejected {
+                status,
+                code: serde_code(&problem),
+                reason: problem.detail.clone().unwrap_or_else(|| problem.title.clone()),
+            },
+            error @ CoreError::Unavailable { .. } => EdgePointsError::Unavailable {
+                reason: error_chain(&error),
+            },
+            CoreError::Protocol(reason) => EdgePointsError::Internal { reason },
+            CoreError::Store(store) => EdgePointsError::Storage {
+                reason: store.to_string(),
+            },
+        }
+    }
+}
+
+fn serde_code(problem: &edgepoints_core::Problem) -> String {
+    problem.code.as_str().to_owned()
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

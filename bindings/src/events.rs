@@ -1,0 +1,45 @@
+//! Events to the host, through a foreign trait.
+
+use std::sync::Arc;
+
+use edgepoints_core as core;
+
+use crate::consent::ConsentState;
+use crate::host::HostState;
+
+/// Something the app may want to show or act on.
+#[derive(Debug, Clone, uniffi::Enum)]
+pub enum SdkEvent {
+    Registered { device_id: String },
+    ConsentChanged { state: ConsentState },
+    ConsentReportPending { revision: u64, reason: String },
+    ConsentReported { revision: u64 },
+    HostStateChanged { state: HostState },
+}
+
+impl From<core::Event> for SdkEvent {
+    fn from(event: core::Event) -> Self {
+        match event {
+            core::Event::Registered { device_id } => SdkEvent::Registered { device_id },
+            core::Event::ConsentChanged { state } => SdkEvent::ConsentChanged { state: state.into() },
+            core::Event::ConsentReportPending { revision, reason } => SdkEvent::ConsentReportPending { revision, reason },
+            core::Event::ConsentReported { revision } => SdkEvent::ConsentReported { revision },
+            core::Event::HostStateChanged { state } => SdkEvent::HostStateChanged { state: state.into() },
+        }
+    }
+}
+
+/// Implemented by the app. Called on an SDK thread; return quickly and hop
+/// to the main thread for UI work.
+#[uniffi::export(with_foreign)]
+pub trait EventListener: Send + Sync {
+    fn on_event(&self, event: SdkEvent);
+}
+
+pub(crate) struct ListenerBridge(pub Arc<dyn EventListener>);
+
+impl core::EventListener for ListenerBridge {
+    fn on_event(&self, event: core::Event) {
+        self.0.on_event(event.into());
+    }
+}

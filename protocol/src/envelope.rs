@@ -1,0 +1,251 @@
+//! The signed envelope: how a device (or the control plane) signs what it sends.
+//!
+//! The signature covers the exact payload bytes that travel, never a
+//! re-serialisation of them, so there is no JSON canonicalisation to get wrong.
+//! The signed message is
+//!
+//! ```text
+//! "edgepoints/v1\n" || purpose || "\n" || key_id || "\n" || payload
+//! ```
+//!
+//! The purpose binds a signature to one kind of message (a signed consent
+//! report cannot be replayed as a registration), and the key id binds it to the
+//! signer named in the envelope. Neither may contain a newline, so the framing
+//! is unambiguous; the payload comes last and needs no length.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+const DOMAIN: &[u8] = b"edgepoints/v1\n";
+
+/// What a signed message is for. Each kind of message has its own purpose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Purpose {
+    DeviceRegistration,
+    ConsentReport,
+}
+
+impl Purpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Purpose::DeviceRegistration => "device.register",
+            Purpose::ConsentReport => "device.consent",
+        }
+    }
+}
+
+/// Why an envelope was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EnvelopeError {
+    #[error("envelope is malformed: {0}")]
+    Malformed(String),
+    #[error("envelope is for `{found}`, expected `{expected}`")]
+    WrongPurpose {
+        expected: &'static str,
+        found: String,
+    },
+    #[error("signature does not verify")]
+    BadSignature,
+    #[error("payload does not decode: {0}")]
+    BadPayload(String),
+}
+
+/// A payload with the signature of the key named by `key_id`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedEnvelope {
+    pub purpose: String,
+    pub key_id: String,
+    /// base64url (no padding) of the payload bytes, JSON in practice.
+    pub payload: String,
+    /// base64url (no padding) of the 64-byte Ed25519 signature.
+    pub signature: String,
+}
+
+impl SignedEnvelope {
+    /// Serialises `payload` to JSON and signs it.
+    ///
+    /// ```
+    /// use ed25519_dalek::SigningKey;
+    /// use edgepoints_protocol::{Purpose, SignedEnvelope};
+    ///
+    /// let key = SigningKey::from_bytes(&[7; 32]);
+    /// let envelope = SignedEnvelope::sign(Purpose::ConsentReport, "dev_1", &key, &42u32);
+    /// let n: u32 = envelope
+    ///     .open(Purpose::ConsentReport, &key.verifying_key())
+    ///     .unwrap();
+    /// assert_eq!(n, 42);
+    /// ```
+    pub fn sign<T: Serialize>(purpose: Purpose, key_id: &str, key: &SigningKey, payload: &T) -> Self {
+        // Serialising plain serde structs to a Vec cannot fail; a map with
+        // non-string keys would, and no wire type has one.
+        let bytes = serde_json::to_vec(payload).expect("wire types serialise to JSON");
+        Self::sign_bytes(purpose, key_id, key, &bytes)
+    }
+
+    /// Signs bytes as they are.
+    pub fn sign_bytes(purpose: Purpose, key_id: &str, key: &SigningKey, payload: &[u8]) -> Self {
+        debug_assert!(!key_id.contains('\n'));
+        let message = signed_message(purpose.as_str(), key_id, payload);
+        let signature = key.sign(&message);
+        SignedEnvelope {
+            purpose: purpose.as_str().to_owned(),
+            key_id: key_id.to_owned(),
+            payload: URL_SAFE_NO_PAD.encode(payload),
+            signature: URL_SAFE_NO_PAD.encode(signature.to_bytes()),
+        }
+    }
+
+    /// The payload bytes, without checking the signature. Only for reading
+    /// the claimed signer's public key out of a self-signed registration
+    /// before it is verified with that very key.
+    pub fn unverified_payload(&self) -> Result<Vec<u8>, EnvelopeError> {
+        URL_SAFE_NO_PAD
+            .decode(&self.payload)
+            .map_err(|e| EnvelopeError::Malformed(format!("payload is not base64url: {e}")))
+    }
+
+    /// Checks purpose and signature and returns the payload bytes.
+    pub fn verify(&self, purpose: Purpose, key: &VerifyingKey) -> Result<Vec<u8>, EnvelopeError> {
+        if self.purpose != purpose.as_str() {
+            return Err(EnvelopeError::WrongPurpose {
+                expected: purpose.as_str(),
+                found: self.purpose.clone(),
+            });
+        }
+        if self.key_id.contains('\n') {
+            return Err(EnvelopeError::Malformed("key id holds a newline".into()));
+        }
+        let payload = self.unverified_payload()?;
+        let signature_bytes: [u8; 64] = URL_SAFE_NO_PAD
+            .decode(&self.signature)
+            .map_err(|e| EnvelopeError::Malformed(format!("signature is not base64url: {e}")))?
+            .try_into()
+            .map_err(|_| EnvelopeError::Malformed("signature is not 64 bytes".into()))?;
+        let signature = Signature::from_bytes(&signature_bytes);
+        let message = signed_message(&self.purpose, &self.key_id, &payload);
+        key.verify_strict(&message, &signature)
+            .map_err(|_| EnvelopeError::BadSignature)?;
+        Ok(payload)
+    }
+
+    /// Verifies, then decodes the payload as `T`.
+    pub fn open<T: DeserializeOwned>(&self, purpose: Purpose, key: &VerifyingKey) -> Result<T, EnvelopeError> {
+        let payload = self.verify(purpose, key)?;
+        serde_json::from_slice(&payload).map_err(|e| EnvelopeError::BadPayload(e.to_string()))
+    }
+}
+
+fn signed_message(purpose: &str, key_id: &str, payload: &[u8]) -> Vec<u8> {
+    let mut message = Vec::with_capacity(DOMAIN.len() + purpose.len() + key_id.len() + payload.len() + 2);
+    message.extend_from_slice(DOMAIN);
+    message.extend_from_slice(purpose.as_bytes());
+    message.push(b'\n');
+    message.extend_from_slice(key_id.as_bytes());
+    message.push(b'\n');
+    message.extend_from_slice(payload);
+    message
+}
+
+/// Encodes a public key as it travels: base64url, no padding.
+pub fn encode_public_key(key: &VerifyingKey) -> String {
+    URL_SAFE_NO_PAD.encode(key.as_bytes())
+}
+
+/// Decodes a public key as it travels.
+pub fn decode_public_key(text: &str) -> Result<VerifyingKey, EnvelopeError> {
+    let bytes: [u8; 32] = URL_SAFE_NO_PAD
+        .decode(text)
+        .map_err(|e| EnvelopeError::Malformed(format!("public key is not base64url: {e}")))?
+        .try_into()
+        .map_err(|_| EnvelopeError::Malformed("public key is not 32 bytes".into()))?;
+    VerifyingKey::from_bytes(&bytes).map_err(|_| EnvelopeError::Malformed("public key is not a curve point".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn key(seed: u8) -> SigningKey {
+        SigningKey::from_bytes(&[seed; 32])
+    }
+
+    #[test]
+    fn round_trip() {
+        let k = key(1);
+        let env = SignedEnvelope::sign(Purpose::DeviceRegistration, "dev_a", &k, &"hello");
+        let text: String = env.open(Purpose::DeviceRegistration, &k.verifying_key()).unwrap();
+        assert_eq!(text, "hello");
+    }
+
+    #[test]
+    fn wrong_purpose_is_refused() {
+        let k = key(1);
+        let env = SignedEnvelope::sign(Purpose::DeviceRegistration, "dev_a", &k, &"hello");
+        let err = env.verify(Purpose::ConsentReport, &k.verifying_key()).unwrap_err();
+        assert!(matches!(err, EnvelopeError::WrongPurpose { .. }));
+    }
+
+    #[test]
+    fn relabelled_purpose_breaks_the_signature() {
+        let k = key(1);
+        let mut env = SignedEnvelope::sign(Purpose::DeviceRegistration, "dev_a", &k, &"hello");
+        env.purpose = Purpose::ConsentReport.as_str().into();
+        let err = env.verify(Purpose::ConsentReport, &k.verifying_key()).unwrap_err();
+        assert_eq!(err, EnvelopeError::BadSignature);
+    }
+
+    #[test]
+    fn other_key_is_refused() {
+        let env = SignedEnvelope::sign(Purpose::ConsentReport, "dev_a", &key(1), &"hello");
+        let err = env.verify(Purpose::ConsentReport, &key(2).verifying_key()).unwrap_err();
+        assert_eq!(err, EnvelopeError::BadSignature);
+    }
+
+    #[test]
+    fn changed_key_id_is_refused() {
+        let k = key(1);
+        let mut env = SignedEnvelope::sign(Purpose::ConsentReport, "dev_a", &k, &"hello");
+        env.key_id = "dev_b".into();
+        assert_eq!(
+            env.verify(Purpose::ConsentReport, &k.verifying_key()).unwrap_err(),
+            EnvelopeError::BadSignature
+        );
+    }
+
+    #[test]
+    fn garbage_signature_is_malformed_not_a_panic() {
+        let k = key(1);
+        let mut env = SignedEnvelope::sign(Purpose::ConsentReport, "dev_a", &k, &"hello");
+        env.signature = "%%%".into();
+        assert!(matches!(
+            env.verify(Purpose::ConsentReport, &k.verifying_key()),
+            Err(EnvelopeError::Malformed(_))
+        ));
+        env.signature = URL_SAFE_NO_PAD.encode([0u8; 12]);
+        assert!(matches!(
+            env.verify(Purpose::ConsentReport, &k.verifying_key()),
+            Err(EnvelopeError::Malformed(_))
+        ));
+    }
+
+    proptest! {
+        /// Flipping any bit of the payload or the signature is caught.
+        #[test]
+        fn any_tampered_bit_is_refused(payload in proptest::collection::vec(any::<u8>(), 1..256), bit in any::<usize>(), in_signature in any::<bool>()) {
+            let k = key(9);
+            let env = SignedEnvelope::sign_bytes(Purpose::ConsentReport, "dev_p", &k, &payload);
+            let mut tampered = env.clone();
+            let field = if in_signature { &mut tampered.signature } else { &mut tampered.payload };
+            let mut raw = URL_SAFE_NO_PAD.decode(&*field).unwrap();
+            let bit = bit % (raw.len() * 8);
+            raw[bit / 8] ^= 1 << (bit % 8);
+            *field = URL_SAFE_NO_PAD.encode(&raw);
+            prop_assert!(tampered.verify(Purpose::ConsentReport, &k.verifying_key()).is_err());
+            prop_assert_eq!(env.verify(Purpose::ConsentReport, &k.verifying_key()).unwrap(), payload);
+        }
+    }
+}

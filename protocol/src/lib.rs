@@ -1,0 +1,19 @@
+//! Wire types and signed formats shared by the edgepoints SDK and its control plane.
+//!
+//! This crate does no I/O: it defines what travels (serde types), how a device
+//! signs it ([`SignedEnvelope`]) and how errors look on the wire ([`Problem`]).
+//! Both `edgepoints-core` and `edgepoints-mock-server` depend on it, so the two
+//! sides cannot drift apart.
+
+pub mod consent;
+pub mod device;
+pub mod envelope;
+pub mod idempotency;
+pub mod paths;
+pub mod problem;
+
+pub use consent::{ConsentDecision, ConsentPolicy, ConsentRecorded, ConsentReport, PolicyError};
+pub use device::{DeviceId, DeviceIdError, DeviceRegistered, DeviceRegistration};
+pub use envelope::{EnvelopeError, Purpose, SignedEnvelope};
+pub use idempotency::{IdempotencyKeyError, IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_REPLAYED_HEADER};
+pub use problem::{Problem, ProblemCode, PROBLEM_CONTENT_TYPE};

@@ -1,0 +1,123 @@
+//! Error bodies as `application/problem+json` (RFC 9457).
+
+use serde::{Deserialize, Serialize};
+
+/// Media type of every error body the control plane sends.
+pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
+
+/// Machine-readable reason carried in [`Problem::code`]; clients branch on it,
+/// never on the human-readable title.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProblemCode {
+    MalformedRequest,
+    MissingIdempotencyKey,
+    InvalidIdempotencyKey,
+    IdempotencyKeyReused,
+    RequestInProgress,
+    BadSignature,
+    UnknownDevice,
+    DeviceMismatch,
+    InvalidPolicy,
+    NotFound,
+    MethodNotAllowed,
+    InjectedFault,
+    Internal,
+    /// A code this client does not know yet (a newer server).
+    #[serde(other)]
+    Unknown,
+}
+
+impl ProblemCode {
+    /// The wire spelling, e.g. `idempotency_key_reused`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProblemCode::MalformedRequest => "malformed_request",
+            ProblemCode::MissingIdempotencyKey => "missing_idempotency_key",
+            ProblemCode::InvalidIdempotencyKey => "invalid_idempotency_key",
+            ProblemCode::IdempotencyKeyReused => "idempotency_key_reused",
+            ProblemCode::RequestInProgress => "request_in_progress",
+            ProblemCode::BadSignature => "bad_signature",
+            ProblemCode::UnknownDevice => "unknown_device",
+            ProblemCode::DeviceMismatch => "device_mismatch",
+            ProblemCode::InvalidPolicy => "invalid_policy",
+            ProblemCode::NotFound => "not_found",
+            ProblemCode::MethodNotAllowed => "method_not_allowed",
+            ProblemCode::InjectedFault => "injected_fault",
+            ProblemCode::Internal => "internal",
+            ProblemCode::Unknown => "unknown",
+        }
+    }
+
+    /// The URI placed in the `type` member; stable per code.
+    pub fn type_uri(self) -> String {
+        format!("https://edgepoints.dev/problems/{}", self.as_str().replace('_', "-"))
+    }
+}
+
+/// One error response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub type_uri: String,
+    pub title: String,
+    pub status: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    pub code: ProblemCode,
+}
+
+impl Problem {
+    pub fn new(status: u16, code: ProblemCode, title: impl Into<String>) -> Self {
+        Problem {
+            type_uri: code.type_uri(),
+            title: title.into(),
+            status,
+            detail: None,
+            code,
+        }
+    }
+
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.title, self.status)?;
+        if let Some(detail) = &self.detail {
+            write!(f, ": {detail}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_codes_from_newer_servers_still_parse() {
+        let body = r#"{"type":"x","title":"t","status":418,"code":"teapot"}"#;
+        let problem: Problem = serde_json::from_str(body).unwrap();
+        assert_eq!(problem.code, ProblemCode::Unknown);
+    }
+
+    #[test]
+    fn as_str_is_the_wire_spelling() {
+        for code in [ProblemCode::MalformedRequest, ProblemCode::IdempotencyKeyReused, ProblemCode::InjectedFault] {
+            assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
+        }
+    }
+
+    #[test]
+    fn type_uri_names_the_code() {
+        let problem = Problem::new(422, ProblemCode::IdempotencyKeyReused, "reused");
+        assert_eq!(
+            problem.type_uri,
+            "https://edgepoints.dev/problems/idempotency-key-reused"
+        );
+    }
+}

@@ -1,0 +1,92 @@
+//! What the host app tells the SDK when it opens it.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use url::Url;
+
+use crate::transport::RetryPolicy;
+use crate::Error;
+
+/// Settings for one [`crate::EdgePoints`] instance.
+///
+/// ```
+/// use edgepoints_core::Config;
+/// let config = Config::new(vec!["http://127.0.0.1:8080".parse().unwrap()], "/tmp/ep");
+/// assert_eq!(config.endpoints.len(), 1);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Control-plane endpoints. A member's calls stick to one of them and fail
+    /// over to the others; the list is a list from day one.
+    pub endpoints: Vec<Url>,
+    /// Where the SDK keeps its SQLite file and cached content. The app owns
+    /// the folder; one SDK instance per folder at a time.
+    pub data_dir: PathBuf,
+    /// Whole-request timeout of one attempt.
+    pub request_timeout: Duration,
+    /// TCP + TLS connect timeout of one attempt.
+    pub connect_timeout: Duration,
+    /// How transient failures are retried.
+    pub retry: RetryPolicy,
+    /// Reported at registration: `android`, `ios`, `linux`, ...
+    pub platform: String,
+    /// The host app's version, reported at registration.
+    pub app_version: String,
+}
+
+impl Config {
+    pub fn new(endpoints: Vec<Url>, data_dir: impl Into<PathBuf>) -> Self {
+        Config {
+            endpoints,
+            data_dir: data_dir.into(),
+            request_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(5),
+            retry: RetryPolicy::default(),
+            platform: std::env::consts::OS.to_owned(),
+            app_version: "unknown".to_owned(),
+        }
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), Error> {
+        if self.endpoints.is_empty() {
+            return Err(Error::InvalidInput("at least one control-plane endpoint is needed".into()));
+        }
+        for endpoint in &self.endpoints {
+            if !matches!(endpoint.scheme(), "http" | "https") || endpoint.host().is_none() {
+                return Err(Error::InvalidInput(format!(
+                    "control-plane endpoint `{endpoint}` is not an http(s) URL with a host"
+                )));
+            }
+            if endpoint.query().is_some() || endpoint.fragment().is_some() {
+                return Err(Error::InvalidInput(format!(
+                    "control-plane endpoint `{endpoint}` must not carry a query or fragment"
+                )));
+            }
+        }
+        if self.data_dir.as_os_str().is_empty() {
+            return Err(Error::InvalidInput("data directory is empty".into()));
+        }
+        if self.request_timeout.is_zero() || self.connect_timeout.is_zero() {
+            return Err(Error::InvalidInput("timeouts must be longer than zero".into()));
+        }
+        self.retry.validate()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_bad_endpoints() {
+        let ok = Config::new(vec!["http://127.0.0.1:1".parse().unwrap()], "/tmp/x");
+        assert!(ok.validate().is_ok());
+        assert!(Config::new(vec![], "/tmp/x").validate().is_err());
+        let ftp = Config::new(vec!["ftp://h/".parse().unwrap()], "/tmp/x");
+        assert!(ftp.validate().is_err());
+        let query = Config::new(vec!["http://h/?a=1".parse().unwrap()], "/tmp/x");
+        assert!(query.validate().is_err());
+    }
+}

@@ -1,0 +1,44 @@
+//! Events the SDK sends to the host app through one listener.
+
+use crate::{ConsentState, HostState};
+
+/// Something the host app may want to show or act on.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// The control plane registered this device (once per device).
+    Registered { device_id: String },
+    /// The user's consent changed on this device (before it was reported).
+    ConsentChanged { state: ConsentState },
+    /// A consent decision could not be reported yet; it is kept and sent later.
+    ConsentReportPending { revision: u64, reason: String },
+    /// The control plane holds the consent decision of this revision.
+    ConsentReported { revision: u64 },
+    /// The host reported a new network, battery or foreground state.
+    HostStateChanged { state: HostState },
+}
+
+/// Receives [`Event`]s. Called on the SDK's task right after the change is
+/// durable and no lock is held, so a listener may call back into the SDK; it
+/// should return quickly.
+pub trait EventListener: Send + Sync + 'static {
+    fn on_event(&self, event: Event);
+}
+
+/// Sends to the listener, if the host gave one.
+#[derive(Clone, Default)]
+pub(crate) struct EventSink {
+    listener: Option<std::sync::Arc<dyn EventListener>>,
+}
+
+impl EventSink {
+    pub(crate) fn new(listener: Option<std::sync::Arc<dyn EventListener>>) -> Self {
+        EventSink { listener }
+    }
+
+    pub(crate) fn emit(&self, event: Event) {
+        tracing::debug!(?event, "event");
+        if let Some(listener) = &self.listener {
+            listener.on_event(event);
+        }
+    }
+}

@@ -1,0 +1,42 @@
+//! edgepoints-core: the edgepoints SDK in async Rust.
+//!
+//! Everything is reached from one handle, [`EdgePoints`], opened from a
+//! [`Config`]. State lives in one SQLite file in the data directory; every
+//! mutating call to the control plane carries an idempotency key chosen and
+//! stored before the first send.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), edgepoints_core::Error> {
+//! use edgepoints_core::{Config, ConsentPolicy, EdgePoints};
+//!
+//! let config = Config::new(vec!["https://cp.example.com".parse().unwrap()], "/data/edgepoints");
+//! let sdk = EdgePoints::open(config, None)?;
+//! sdk.register().await?;
+//! sdk.consent().grant("2026-11", ConsentPolicy::default()).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! This crate knows nothing of FFI: the `edgepoints-ffi` crate wraps it for
+//! Kotlin and Swift.
+
+mod config;
+mod consent;
+mod edgepoints;
+mod error;
+mod events;
+mod host;
+mod identity;
+mod registration;
+mod store;
+mod time;
+pub mod transport;
+
+pub use config::Config;
+pub use consent::{Consent, ConsentState, ConsentStatus};
+pub use edgepoints::EdgePoints;
+pub use edgepoints_protocol::{ConsentPolicy, Problem, ProblemCode};
+pub use error::{Error, StoreError, TransportFailure};
+pub use events::{Event, EventListener};
+pub use host::{HostState, NetworkKind};
+pub use registration::Registration;
+pub use transport::RetryPolicy;

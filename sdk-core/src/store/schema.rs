@@ -1,0 +1,76 @@
+//! Schema versions and migrations. `PRAGMA user_version` holds the version;
+//! each step upgrades from the version before it inside one transaction, so
+//! a migration interrupted by a killed app leaves the old version intact.
+
+use rusqlite::{Connection, Transaction};
+
+use crate::StoreError;
+
+/// The version this SDK writes.
+pub(crate) const SCHEMA_VERSION: u32 = 1;
+
+pub(super) fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
+    let found: u32 = connection.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::SchemaTooNew {
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    for from in found..SCHEMA_VERSION {
+        let tx = connection.transaction()?;
+        upgrade_from(&tx, from)?;
+        tx.pragma_update(None, "user_version", from + 1)?;
+        tx.commit()?;
+        tracing::info!(from, to = from + 1, "store schema upgraded");
+    }
+    Ok(())
+}
+
+fn upgrade_from(tx: &Transaction<'_>, version: u32) -> Result<(), StoreError> {
+    match version {
+        0 => tx.execute_batch(
+            "
+            -- The device's Ed25519 key; made once, never replaced.
+            CREATE TABLE device_key (
+                singleton       INTEGER PRIMARY KEY CHECK (singleton = 1),
+                device_id       TEXT NOT NULL,
+                secret_key      BLOB NOT NULL CHECK (length(secret_key) = 32),
+                created_at_ms   INTEGER NOT NULL
+            );
+            -- Registration with the control plane. The idempotency key is
+            -- written before the first send, so a retry after a crash is
+            -- the same request.
+            CREATE TABLE registration (
+                singleton                INTEGER PRIMARY KEY CHECK (singleton = 1),
+                idempotency_key          TEXT NOT NULL,
+                registered_at_ms         INTEGER,
+                control_plane_key_id     TEXT,
+                control_plane_public_key TEXT
+            );
+            -- The latest consent decision and how far it was reported.
+            CREATE TABLE consent (
+                singleton          INTEGER PRIMARY KEY CHECK (singleton = 1),
+                revision           INTEGER NOT NULL CHECK (revision > 0),
+                decision_json      TEXT NOT NULL,
+                decided_at_ms      INTEGER NOT NULL,
+                report_key         TEXT NOT NULL,
+                reported_revision  INTEGER NOT NULL DEFAULT 0
+            );
+            -- What the host last told the SDK about the phone.
+            CREATE TABLE host_state (
+                singleton        INTEGER PRIMARY KEY CHECK (singleton = 1),
+                network          TEXT NOT NULL,
+                battery_percent  INTEGER NOT NULL CHECK (battery_percent BETWEEN 0 AND 100),
+                charging         INTEGER NOT NULL,
+                foreground       INTEGER NOT NULL,
+                updated_at_ms    INTEGER NOT NULL
+            );
+            ",
+        )?,
+        other => {
+            return Err(StoreError::Corrupt(format!("no migration from schema version {other}")));
+        }
+    }
+    Ok(())
+}

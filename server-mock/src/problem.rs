@@ -1,0 +1,36 @@
+//! Errors as `application/problem+json` responses.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use edgepoints_protocol::{Problem, ProblemCode, PROBLEM_CONTENT_TYPE};
+
+/// A refusal from a handler or a layer.
+#[derive(Debug)]
+pub(crate) struct ApiError(pub Problem);
+
+impl ApiError {
+    pub(crate) fn new(status: StatusCode, code: ProblemCode, title: &str) -> Self {
+        ApiError(Problem::new(status.as_u16(), code, title))
+    }
+
+    pub(crate) fn detail(mut self, detail: impl Into<String>) -> Self {
+        self.0.detail = Some(detail.into());
+        self
+    }
+
+    pub(crate) fn bad_request(detail: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, ProblemCode::MalformedRequest, "malformed request").detail(detail)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::to_vec(&self.0).unwrap_or_default();
+        let mut response = (status, body).into_response();
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_CONTENT_TYPE));
+        response
+    }
+}

@@ -1,0 +1,45 @@
+//! The HTTP surface: API routes (behind faults and idempotency), admin and
+//! health routes (behind neither), and a problem+json 404 for the rest.
+
+mod admin;
+mod devices;
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::http::StatusCode;
+use axum::routing::{get, post, put};
+use axum::{middleware, Router};
+use edgepoints_protocol::{paths, ProblemCode, SignedEnvelope};
+use serde::de::DeserializeOwned;
+
+use crate::problem::ApiError;
+use crate::{faults, idempotency, ControlPlane};
+
+pub(crate) fn router(control_plane: Arc<ControlPlane>) -> Router {
+    // Layers added later run first: faults (and request counting), then
+    // idempotency, then the handler.
+    let api = Router::new()
+        .route(paths::DEVICES, post(devices::register))
+        .route("/v1/devices/{device_id}/consent", put(devices::report_consent))
+        .route_layer(middleware::from_fn_with_state(control_plane.clone(), idempotency::layer))
+        .route_layer(middleware::from_fn_with_state(control_plane.clone(), faults::layer));
+    Router::new()
+        .merge(api)
+        .merge(admin::router())
+        .route(paths::HEALTHZ, get(|| async { "ok" }))
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, ProblemCode::NotFound, "no such route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, ProblemCode::MethodNotAllowed, "method not allowed")
+        })
+        .with_state(control_plane)
+}
+
+/// Reads a JSON body into `T`, answering problem+json 400 when it is not.
+pub(crate) fn parse_json<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("body is not valid JSON for this route: {e}")))
+}
+
+pub(crate) fn parse_envelope(body: &Bytes) -> Result<SignedEnvelope, ApiError> {
+    parse_json(body)
+}
