@@ -47,8 +47,13 @@ impl From<core::ConsentPolicy> for ConsentPolicy {
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
 pub enum ConsentStatus {
     NotAsked,
-    Granted { terms_version: String, policy: ConsentPolicy },
-    Revoked { purge_cache: bool },
+    Granted {
+        terms_version: String,
+        policy: ConsentPolicy,
+    },
+    Revoked {
+        purge_cache: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]

@@ -89,7 +89,10 @@ impl EdgePoints {
     /// Opens the SDK on `config.data_dir`. No network I/O; cheap enough for
     /// the main thread, though disk I/O is best kept off it.
     #[uniffi::constructor]
-    pub fn new(config: EdgePointsConfig, listener: Option<Arc<dyn EventListener>>) -> Result<Arc<Self>, EdgePointsError> {
+    pub fn new(
+        config: EdgePointsConfig,
+        listener: Option<Arc<dyn EventListener>>,
+    ) -> Result<Arc<Self>, EdgePointsError> {
         let listener = listener.map(|l| Arc::new(ListenerBridge(l)) as Arc<dyn core::EventListener>);
         let inner = core::EdgePoints::open(config.try_into()?, listener)?;
         Ok(Arc::new(EdgePoints { inner }))

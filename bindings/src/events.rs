@@ -22,7 +22,9 @@ impl From<core::Event> for SdkEvent {
         match event {
             core::Event::Registered { device_id } => SdkEvent::Registered { device_id },
             core::Event::ConsentChanged { state } => SdkEvent::ConsentChanged { state: state.into() },
-            core::Event::ConsentReportPending { revision, reason } => SdkEvent::ConsentReportPending { revision, reason },
+            core::Event::ConsentReportPending { revision, reason } => {
+                SdkEvent::ConsentReportPending { revision, reason }
+            }
             core::Event::ConsentReported { revision } => SdkEvent::ConsentReported { revision },
             core::Event::HostStateChanged { state } => SdkEvent::HostStateChanged { state: state.into() },
         }

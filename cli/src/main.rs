@@ -1,1 +1,67 @@
-fn main(){}
+//! `edgepoints`: a desktop host of the SDK.
+//!
+//! - `edgepoints tour` — the main job: starts the mock control plane and
+//!   walks several SDK instances through every flow.
+//! - `edgepoints device …` — one SDK instance on a data directory, a
+//!   subcommand per flow, for QA and ops.
+
+mod admin;
+mod device;
+mod tour;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Debug, Parser)]
+#[command(name = "edgepoints", version, about = "Desktop host of the edgepoints SDK")]
+struct Cli {
+    /// Log filter (also read from RUST_LOG), e.g. `edgepoints_core=debug`.
+    #[arg(long, global = true)]
+    log: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start the mock control plane and drive several SDK instances through every flow.
+    Tour(tour::TourArgs),
+    /// Run one SDK flow on a data directory against a control plane.
+    Device(device::DeviceArgs),
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = cli
+        .log
+        .as_deref()
+        .map(EnvFilter::new)
+        .or_else(|| EnvFilter::try_from_default_env().ok())
+        .unwrap_or_else(|| EnvFilter::new("error"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let outcome = match cli.command {
+        Command::Tour(args) => tour::run(args).await,
+        Command::Device(args) => device::run(args).await,
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            let mut source = error.source();
+            while let Some(cause) = source {
+                eprintln!("  caused by: {cause}");
+                source = cause.source();
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Any error, for a command-line tool.
+pub(crate) type CliResult<T = ()> = Result<T, Box<dyn std::error::Error + Send + Sync>>;

@@ -65,8 +65,13 @@ pub fn validate_terms_version(version: &str) -> Result<(), PolicyError> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "decision", rename_all = "snake_case")]
 pub enum ConsentDecision {
-    Granted { terms_version: String, policy: ConsentPolicy },
-    Revoked { purge_cache: bool },
+    Granted {
+        terms_version: String,
+        policy: ConsentPolicy,
+    },
+    Revoked {
+        purge_cache: bool,
+    },
 }
 
 /// Payload of a consent report, signed by the device.

@@ -97,7 +97,13 @@ mod tests {
 
     #[test]
     fn bad_ids_are_refused() {
-        for bad in ["", "dev_", "dev_XYZ", "abc_00000000000000000000000000000000", "dev_../../etc/passwd"] {
+        for bad in [
+            "",
+            "dev_",
+            "dev_XYZ",
+            "abc_00000000000000000000000000000000",
+            "dev_../../etc/passwd",
+        ] {
             assert!(DeviceId::parse(bad).is_err(), "{bad}");
         }
         assert!(serde_json::from_str::<DeviceId>("\"dev_nothex\"").is_err());

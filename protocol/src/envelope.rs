@@ -43,10 +43,7 @@ pub enum EnvelopeError {
     #[error("envelope is malformed: {0}")]
     Malformed(String),
     #[error("envelope is for `{found}`, expected `{expected}`")]
-    WrongPurpose {
-        expected: &'static str,
-        found: String,
-    },
+    WrongPurpose { expected: &'static str, found: String },
     #[error("signature does not verify")]
     BadSignature,
     #[error("payload does not decode: {0}")]

@@ -107,7 +107,11 @@ mod tests {
 
     #[test]
     fn as_str_is_the_wire_spelling() {
-        for code in [ProblemCode::MalformedRequest, ProblemCode::IdempotencyKeyReused, ProblemCode::InjectedFault] {
+        for code in [
+            ProblemCode::MalformedRequest,
+            ProblemCode::IdempotencyKeyReused,
+            ProblemCode::InjectedFault,
+        ] {
             assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
         }
     }

@@ -50,7 +50,9 @@ impl Config {
 
     pub(crate) fn validate(&self) -> Result<(), Error> {
         if self.endpoints.is_empty() {
-            return Err(Error::InvalidInput("at least one control-plane endpoint is needed".into()));
+            return Err(Error::InvalidInput(
+                "at least one control-plane endpoint is needed".into(),
+            ));
         }
         for endpoint in &self.endpoints {
             if !matches!(endpoint.scheme(), "http" | "https") || endpoint.host().is_none() {

@@ -24,8 +24,13 @@ use crate::{registration, Error, StoreError};
 pub enum ConsentStatus {
     /// The user has not decided yet: the phone does not serve.
     NotAsked,
-    Granted { terms_version: String, policy: ConsentPolicy },
-    Revoked { purge_cache: bool },
+    Granted {
+        terms_version: String,
+        policy: ConsentPolicy,
+    },
+    Revoked {
+        purge_cache: bool,
+    },
 }
 
 /// The consent on this device.
@@ -165,7 +170,11 @@ impl Consent {
             Ok(())
         })?;
         let state = self.state()?;
-        tracing::info!(revision = state.revision, granted = state.is_granted(), "consent decided");
+        tracing::info!(
+            revision = state.revision,
+            granted = state.is_granted(),
+            "consent decided"
+        );
         self.shared.events.emit(Event::ConsentChanged { state: state.clone() });
         match self.report_pending().await {
             Ok(reported) => Ok(reported),

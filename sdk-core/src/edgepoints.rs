@@ -129,7 +129,9 @@ impl EdgePoints {
     /// The host reports battery level (0–100) and whether it is charging.
     pub fn set_battery(&self, percent: u8, charging: bool) -> Result<HostState, Error> {
         if percent > 100 {
-            return Err(Error::InvalidInput(format!("battery percent must be 0 to 100, got {percent}")));
+            return Err(Error::InvalidInput(format!(
+                "battery percent must be 0 to 100, got {percent}"
+            )));
         }
         self.update_host(|state| {
             state.battery_percent = percent;

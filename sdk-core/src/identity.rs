@@ -115,6 +115,9 @@ mod tests {
                 Ok(())
             })
             .unwrap();
-        assert!(matches!(DeviceIdentity::load_or_create(&store), Err(StoreError::Corrupt(_))));
+        assert!(matches!(
+            DeviceIdentity::load_or_create(&store),
+            Err(StoreError::Corrupt(_))
+        ));
     }
 }

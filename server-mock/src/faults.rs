@@ -62,7 +62,10 @@ impl FaultTable {
     pub fn add(&self, rule: FaultRule) -> Result<(), String> {
         let status = StatusCode::from_u16(rule.status).map_err(|e| e.to_string())?;
         if !(status.is_client_error() || status.is_server_error()) {
-            return Err(format!("an injected failure needs a 4xx or 5xx status, not {}", rule.status));
+            return Err(format!(
+                "an injected failure needs a 4xx or 5xx status, not {}",
+                rule.status
+            ));
         }
         self.lock().push(rule);
         Ok(())
@@ -101,18 +104,21 @@ impl FaultTable {
     }
 }
 
-/// The middleware; outermost on every API route, so it also counts requests.
+/// Counts every API request by route; outermost, so replays count too.
+pub(crate) async fn count_requests(
+    State(control_plane): State<Arc<ControlPlane>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    control_plane.count_request(&route_of(&request));
+    next.run(request).await
+}
+
+/// The fault middleware. It sits inside the idempotency layer: a delayed
+/// request holds its key (a replay meanwhile gets 409, as with a slow server),
+/// and an injected 5xx releases the key like any other 5xx.
 pub(crate) async fn layer(State(control_plane): State<Arc<ControlPlane>>, request: Request, next: Next) -> Response {
-    let route = format!(
-        "{} {}",
-        request.method(),
-        request
-            .extensions()
-            .get::<MatchedPath>()
-            .map(|p| p.as_str())
-            .unwrap_or_else(|| request.uri().path())
-    );
-    control_plane.count_request(&route);
+    let route = route_of(&request);
     match control_plane.faults.judge(&route) {
         Verdict::Pass { delay } => {
             if !delay.is_zero() {
@@ -130,6 +136,19 @@ pub(crate) async fn layer(State(control_plane): State<Arc<ControlPlane>>, reques
                 .into_response()
         }
     }
+}
+
+/// `METHOD /path/{param}`, as rules and counters name routes.
+fn route_of(request: &Request) -> String {
+    format!(
+        "{} {}",
+        request.method(),
+        request
+            .extensions()
+            .get::<MatchedPath>()
+            .map(|p| p.as_str())
+            .unwrap_or_else(|| request.uri().path())
+    )
 }
 
 #[cfg(test)]

@@ -48,8 +48,13 @@ struct StoredResponse {
 
 #[derive(Debug, Clone)]
 enum Record {
-    InFlight { fingerprint: [u8; 32] },
-    Completed { fingerprint: [u8; 32], response: StoredResponse },
+    InFlight {
+        fingerprint: [u8; 32],
+    },
+    Completed {
+        fingerprint: [u8; 32],
+        response: StoredResponse,
+    },
 }
 
 enum Claim {
@@ -144,9 +149,13 @@ pub(crate) async fn layer(State(control_plane): State<Arc<ControlPlane>>, reques
         }) {
             Ok(key) => key,
             Err(why) => {
-                return ApiError::new(StatusCode::BAD_REQUEST, ProblemCode::InvalidIdempotencyKey, "invalid Idempotency-Key")
-                    .detail(why)
-                    .into_response()
+                return ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    ProblemCode::InvalidIdempotencyKey,
+                    "invalid Idempotency-Key",
+                )
+                .detail(why)
+                .into_response()
             }
         },
     };
@@ -154,8 +163,12 @@ pub(crate) async fn layer(State(control_plane): State<Arc<ControlPlane>>, reques
     let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
         Ok(body) => body,
         Err(_) => {
-            return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, ProblemCode::MalformedRequest, "request body too large")
-                .into_response()
+            return ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                ProblemCode::MalformedRequest,
+                "request body too large",
+            )
+            .into_response()
         }
     };
     let scope = serde_json::from_slice::<SignedEnvelope>(&body)
@@ -221,7 +234,12 @@ pub(crate) async fn layer(State(control_plane): State<Arc<ControlPlane>>, reques
         Err(panic) => {
             control_plane.idempotency.release(&record_key);
             tracing::error!(%panic, "handler failed");
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, ProblemCode::Internal, "internal error").into_response()
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ProblemCode::Internal,
+                "internal error",
+            )
+            .into_response()
         }
     }
 }

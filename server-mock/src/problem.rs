@@ -19,7 +19,12 @@ impl ApiError {
     }
 
     pub(crate) fn bad_request(detail: impl Into<String>) -> Self {
-        ApiError::new(StatusCode::BAD_REQUEST, ProblemCode::MalformedRequest, "malformed request").detail(detail)
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            ProblemCode::MalformedRequest,
+            "malformed request",
+        )
+        .detail(detail)
     }
 }
 

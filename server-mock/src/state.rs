@@ -29,7 +29,10 @@ impl ControlPlaneKey {
             }
         };
         let key = SigningKey::from_bytes(&seed);
-        let key_id = format!("cp_{}", &hex::encode(blake3::hash(key.verifying_key().as_bytes()).as_bytes())[..16]);
+        let key_id = format!(
+            "cp_{}",
+            &hex::encode(blake3::hash(key.verifying_key().as_bytes()).as_bytes())[..16]
+        );
         Ok(ControlPlaneKey { key, key_id })
     }
 

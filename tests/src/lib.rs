@@ -1,0 +1,158 @@
+//! Helpers for the end-to-end scenarios in `tests/tests/`: a mock control
+//! plane on loopback, SDK instances on their own data directories, and raw
+//! HTTP for the cases the SDK never produces (tampered, malformed, replayed).
+
+use std::path::Path;
+use std::time::Duration;
+
+use ed25519_dalek::SigningKey;
+use edgepoints_core::{Config, EdgePoints, RetryPolicy};
+use edgepoints_mock_server::{MockConfig, MockServer};
+use edgepoints_protocol::envelope::encode_public_key;
+use edgepoints_protocol::{DeviceId, DeviceRegistration, Purpose, SignedEnvelope, IDEMPOTENCY_KEY_HEADER};
+use serde_json::Value;
+
+/// Starts a mock control plane on an ephemeral loopback port.
+pub async fn start_mock() -> MockServer {
+    init_tracing();
+    MockServer::start(MockConfig::default())
+        .await
+        .expect("mock server starts")
+}
+
+/// Test logs go to the test's captured output; `RUST_LOG` widens them.
+pub fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_test_writer()
+        .try_init();
+}
+
+/// SDK settings for tests: short timeouts and quick retries.
+pub fn config(endpoints: &[String], data_dir: &Path) -> Config {
+    let mut config = Config::new(
+        endpoints.iter().map(|e| e.parse().expect("endpoint URL")).collect(),
+        data_dir,
+    );
+    config.request_timeout = Duration::from_secs(5);
+    config.connect_timeout = Duration::from_secs(2);
+    config.retry = RetryPolicy {
+        max_attempts: 5,
+        base_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(100),
+    };
+    config.platform = "test".into();
+    config.app_version = "1.0".into();
+    config
+}
+
+pub fn open_sdk(server: &MockServer, data_dir: &Path) -> EdgePoints {
+    EdgePoints::open(config(&[server.url()], data_dir), None).expect("SDK opens")
+}
+
+/// A plain HTTP client with the SDK's TLS setup (the workspace builds
+/// reqwest without a default crypto provider).
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .use_preconfigured_tls(edgepoints_core::transport::tls_client_config().expect("TLS config"))
+        .build()
+        .expect("HTTP client")
+}
+
+/// `GET /admin/state` as JSON.
+pub async fn admin_state(server: &MockServer) -> Value {
+    http()
+        .get(format!("{}/admin/state", server.url()))
+        .send()
+        .await
+        .expect("admin state")
+        .json()
+        .await
+        .expect("admin state is JSON")
+}
+
+/// How many requests the mock received on `route` (`METHOD /path/{param}`).
+pub async fn requests_on(server: &MockServer, route: &str) -> u64 {
+    admin_state(server).await["requests"][route].as_u64().unwrap_or(0)
+}
+
+pub async fn applied(server: &MockServer, what: &str) -> u64 {
+    admin_state(server).await["applied"][what].as_u64().expect("counter")
+}
+
+/// Adds a fault rule over the admin API.
+pub async fn add_fault(server: &MockServer, rule: Value) {
+    let response = http()
+        .post(format!("{}/admin/faults", server.url()))
+        .json(&rule)
+        .send()
+        .await
+        .expect("add fault");
+    assert_eq!(
+        response.status(),
+        201,
+        "fault rule refused: {}",
+        response.text().await.unwrap_or_default()
+    );
+}
+
+/// A device key that is not the SDK's, for hand-made requests.
+pub fn device_key(seed: u8) -> (SigningKey, DeviceId) {
+    let key = SigningKey::from_bytes(&[seed; 32]);
+    let id = DeviceId::from_public_key(&key.verifying_key());
+    (key, id)
+}
+
+/// A correctly signed registration envelope for `key`.
+pub fn signed_registration(key: &SigningKey, app_version: &str) -> SignedEnvelope {
+    let id = DeviceId::from_public_key(&key.verifying_key());
+    let payload = DeviceRegistration {
+        device_id: id.clone(),
+        public_key: encode_public_key(&key.verifying_key()),
+        platform: "test".into(),
+        app_version: app_version.into(),
+        sdk_version: "0".into(),
+    };
+    SignedEnvelope::sign(Purpose::DeviceRegistration, id.as_str(), key, &payload)
+}
+
+/// POSTs `body` as it is with an idempotency key; returns status, the
+/// `Idempotent-Replayed` header and the body as JSON (or `Null`).
+pub async fn post_raw(server: &MockServer, path: &str, key: Option<&str>, body: Vec<u8>) -> (u16, bool, String, Value) {
+    send_raw(server, reqwest::Method::POST, path, key, body).await
+}
+
+pub async fn send_raw(
+    server: &MockServer,
+    method: reqwest::Method,
+    path: &str,
+    key: Option<&str>,
+    body: Vec<u8>,
+) -> (u16, bool, String, Value) {
+    let mut request = http()
+        .request(method, format!("{}{}", server.url(), path))
+        .header("content-type", "application/json")
+        .body(body);
+    if let Some(key) = key {
+        request = request.header(IDEMPOTENCY_KEY_HEADER, key);
+    }
+    let response = request.send().await.expect("request sent");
+    let status = response.status().as_u16();
+    let replayed = response.headers().get("idempotent-replayed").is_some();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let body = response.bytes().await.expect("body");
+    (
+        status,
+        replayed,
+        content_type,
+        serde_json::from_slice(&body).unwrap_or(Value::Null),
+    )
+}

@@ -49,7 +49,7 @@ pub(crate) struct Transport {
 
 impl Transport {
     pub(crate) fn new(config: &Config) -> Result<Transport, Error> {
-        let tls = tls_config()?;
+        let tls = tls_client_config()?;
         let client = reqwest::Client::builder()
             .use_preconfigured_tls(tls)
             .connect_timeout(config.connect_timeout)
@@ -70,7 +70,10 @@ impl Transport {
         let mutating = !matches!(request.method, Method::GET | Method::HEAD);
         if mutating && request.idempotency_key.is_none() {
             // A programming error inside the SDK, not the caller's input.
-            return Err(Error::Protocol(format!("{} {} sent without an idempotency key", request.method, request.path)));
+            return Err(Error::Protocol(format!(
+                "{} {} sent without an idempotency key",
+                request.method, request.path
+            )));
         }
         let mut attempt = 0;
         loop {
@@ -102,7 +105,10 @@ impl Transport {
                 "transient failure"
             );
             if attempt >= self.retry.max_attempts {
-                return Err(Error::Unavailable { attempts: attempt, last: failure });
+                return Err(Error::Unavailable {
+                    attempts: attempt,
+                    last: failure,
+                });
             }
             // Move the next attempt to the next endpoint; with one endpoint
             // this is the same one again.
@@ -112,7 +118,10 @@ impl Transport {
                 Ordering::Relaxed,
                 Ordering::Relaxed,
             );
-            let wait = self.retry.backoff(attempt).max(retry_after.unwrap_or_default().min(self.retry.max_delay));
+            let wait = self
+                .retry
+                .backoff(attempt)
+                .max(retry_after.unwrap_or_default().min(self.retry.max_delay));
             tokio::time::sleep(wait).await;
         }
     }
@@ -124,7 +133,9 @@ impl Transport {
             builder = builder.header(IDEMPOTENCY_KEY_HEADER, key);
         }
         if let Some(body) = &request.body {
-            builder = builder.header(reqwest::header::CONTENT_TYPE, "application/json").body(body.clone());
+            builder = builder
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.clone());
         }
         let response = builder.send().await?;
         let status = response.status();
@@ -158,8 +169,12 @@ impl Transport {
             });
         }
         let problem = problem.unwrap_or_else(|| {
-            Problem::new(status.as_u16(), ProblemCode::Unknown, status.canonical_reason().unwrap_or("error"))
-                .with_detail(String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned())
+            Problem::new(
+                status.as_u16(),
+                ProblemCode::Unknown,
+                status.canonical_reason().unwrap_or("error"),
+            )
+            .with_detail(String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned())
         });
         Ok(Attempted::Refused {
             status: status.as_u16(),
@@ -169,9 +184,18 @@ impl Transport {
 }
 
 enum Attempted {
-    Done { body: Vec<u8>, replayed: bool },
-    Refused { status: u16, problem: Problem },
-    Transient { failure: TransportFailure, retry_after: Option<Duration> },
+    Done {
+        body: Vec<u8>,
+        replayed: bool,
+    },
+    Refused {
+        status: u16,
+        problem: Problem,
+    },
+    Transient {
+        failure: TransportFailure,
+        retry_after: Option<Duration>,
+    },
 }
 
 fn is_transient(status: StatusCode, problem: Option<&Problem>) -> bool {
@@ -187,8 +211,9 @@ fn join(endpoint: &Url, path: &str) -> String {
 
 /// rustls with the `ring` provider and the Mozilla roots compiled in: no
 /// platform verifier to initialise from Java, and it cross-compiles to
-/// Android and iOS without extra toolchains.
-fn tls_config() -> Result<rustls::ClientConfig, Error> {
+/// Android and iOS without extra toolchains. Public so that hosts and tests
+/// that make their own HTTP clients use the same TLS.
+pub fn tls_client_config() -> Result<rustls::ClientConfig, Error> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());

@@ -36,7 +36,12 @@ async fn add_fault(
 ) -> Result<(StatusCode, Json<Vec<FaultRule>>), ApiError> {
     let rule: FaultRule = parse_json(&body)?;
     control_plane.faults.add(rule).map_err(|why| {
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, ProblemCode::MalformedRequest, "invalid fault rule").detail(why)
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ProblemCode::MalformedRequest,
+            "invalid fault rule",
+        )
+        .detail(why)
     })?;
     Ok((StatusCode::CREATED, Json(control_plane.faults.rules())))
 }

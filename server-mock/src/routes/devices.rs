@@ -19,13 +19,17 @@ use crate::ControlPlane;
 
 fn signature_refused(error: EnvelopeError) -> ApiError {
     match error {
-        EnvelopeError::BadSignature => {
-            ApiError::new(StatusCode::UNAUTHORIZED, ProblemCode::BadSignature, "signature does not verify")
-        }
-        EnvelopeError::WrongPurpose { .. } => {
-            ApiError::new(StatusCode::UNAUTHORIZED, ProblemCode::BadSignature, "envelope is for another purpose")
-                .detail(error.to_string())
-        }
+        EnvelopeError::BadSignature => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            ProblemCode::BadSignature,
+            "signature does not verify",
+        ),
+        EnvelopeError::WrongPurpose { .. } => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            ProblemCode::BadSignature,
+            "envelope is for another purpose",
+        )
+        .detail(error.to_string()),
         EnvelopeError::Malformed(_) | EnvelopeError::BadPayload(_) => ApiError::bad_request(error.to_string()),
     }
 }
@@ -36,8 +40,9 @@ pub(super) async fn register(
     body: Bytes,
 ) -> Result<(StatusCode, Json<DeviceRegistered>), ApiError> {
     let envelope = parse_envelope(&body)?;
-    let claimed: DeviceRegistration = serde_json::from_slice(&envelope.unverified_payload().map_err(signature_refused)?)
-        .map_err(|e| ApiError::bad_request(format!("registration payload: {e}")))?;
+    let claimed: DeviceRegistration =
+        serde_json::from_slice(&envelope.unverified_payload().map_err(signature_refused)?)
+            .map_err(|e| ApiError::bad_request(format!("registration payload: {e}")))?;
     let public_key = decode_public_key(&claimed.public_key).map_err(|e| ApiError::bad_request(e.to_string()))?;
     if DeviceId::from_public_key(&public_key) != claimed.device_id || envelope.key_id != claimed.device_id.as_str() {
         return Err(ApiError::new(
@@ -93,8 +98,9 @@ pub(super) async fn report_consent(
     Path(device_id): Path<String>,
     body: Bytes,
 ) -> Result<Json<ConsentRecorded>, ApiError> {
-    let device_id = DeviceId::parse(&device_id)
-        .map_err(|e| ApiError::new(StatusCode::NOT_FOUND, ProblemCode::UnknownDevice, "unknown device").detail(e.to_string()))?;
+    let device_id = DeviceId::parse(&device_id).map_err(|e| {
+        ApiError::new(StatusCode::NOT_FOUND, ProblemCode::UnknownDevice, "unknown device").detail(e.to_string())
+    })?;
     let envelope = parse_envelope(&body)?;
     if envelope.key_id != device_id.as_str() {
         return Err(ApiError::new(
@@ -111,9 +117,10 @@ pub(super) async fn report_consent(
             .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, ProblemCode::UnknownDevice, "unknown device"))?;
         decode_public_key(&device.public_key).map_err(|e| ApiError::bad_request(e.to_string()))?
     };
-    let report: ConsentReport = envelope.verify(Purpose::ConsentReport, &public_key).map_err(signature_refused).and_then(|bytes| {
-        parse_json(&Bytes::from(bytes))
-    })?;
+    let report: ConsentReport = envelope
+        .verify(Purpose::ConsentReport, &public_key)
+        .map_err(signature_refused)
+        .and_then(|bytes| parse_json(&Bytes::from(bytes)))?;
     if report.device_id != device_id {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -124,7 +131,14 @@ pub(super) async fn report_consent(
     if let ConsentDecision::Granted { terms_version, policy } = &report.decision {
         edgepoints_protocol::consent::validate_terms_version(terms_version)
             .and_then(|()| policy.validate())
-            .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, ProblemCode::InvalidPolicy, "invalid consent").detail(e.to_string()))?;
+            .map_err(|e| {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    ProblemCode::InvalidPolicy,
+                    "invalid consent",
+                )
+                .detail(e.to_string())
+            })?;
     }
     if report.revision == 0 {
         return Err(ApiError::bad_request("consent revisions start at 1"));

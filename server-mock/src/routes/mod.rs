@@ -17,27 +17,39 @@ use crate::problem::ApiError;
 use crate::{faults, idempotency, ControlPlane};
 
 pub(crate) fn router(control_plane: Arc<ControlPlane>) -> Router {
-    // Layers added later run first: faults (and request counting), then
-    // idempotency, then the handler.
+    // Layers added later run first: request counting, then idempotency,
+    // then faults, then the handler.
     let api = Router::new()
         .route(paths::DEVICES, post(devices::register))
         .route("/v1/devices/{device_id}/consent", put(devices::report_consent))
-        .route_layer(middleware::from_fn_with_state(control_plane.clone(), idempotency::layer))
-        .route_layer(middleware::from_fn_with_state(control_plane.clone(), faults::layer));
+        .route_layer(middleware::from_fn_with_state(control_plane.clone(), faults::layer))
+        .route_layer(middleware::from_fn_with_state(
+            control_plane.clone(),
+            idempotency::layer,
+        ))
+        .route_layer(middleware::from_fn_with_state(
+            control_plane.clone(),
+            faults::count_requests,
+        ));
     Router::new()
         .merge(api)
         .merge(admin::router())
         .route(paths::HEALTHZ, get(|| async { "ok" }))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, ProblemCode::NotFound, "no such route") })
         .method_not_allowed_fallback(|| async {
-            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, ProblemCode::MethodNotAllowed, "method not allowed")
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                ProblemCode::MethodNotAllowed,
+                "method not allowed",
+            )
         })
         .with_state(control_plane)
 }
 
 /// Reads a JSON body into `T`, answering problem+json 400 when it is not.
 pub(crate) fn parse_json<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("body is not valid JSON for this route: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("body is not valid JSON for this route: {e}")))
 }
 
 pub(crate) fn parse_envelope(body: &Bytes) -> Result<SignedEnvelope, ApiError> {

@@ -1,0 +1,158 @@
+//! `edgepoints device`: one SDK instance, one flow per subcommand.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use edgepoints_core::{Config, ConsentPolicy, ConsentState, ConsentStatus, EdgePoints, NetworkKind};
+
+use crate::CliResult;
+
+#[derive(Debug, Args)]
+pub(crate) struct DeviceArgs {
+    /// Control-plane endpoint; repeat for several.
+    #[arg(long = "control-plane", required = true)]
+    control_plane: Vec<url::Url>,
+    /// The SDK's data directory (created if missing).
+    #[arg(long)]
+    data_dir: PathBuf,
+    #[command(subcommand)]
+    action: DeviceAction,
+}
+
+#[derive(Debug, Subcommand)]
+enum DeviceAction {
+    /// Print the device id, registration, consent and host state.
+    Status,
+    /// Register with the control plane (once).
+    Register,
+    /// Grant consent to serve.
+    Grant {
+        #[arg(long, default_value = "2026-11")]
+        terms_version: String,
+        /// Also serve on cellular networks.
+        #[arg(long)]
+        cellular: bool,
+        /// Do not serve on Wi-Fi.
+        #[arg(long)]
+        no_wifi: bool,
+        #[arg(long)]
+        charging_only: bool,
+        #[arg(long, default_value_t = 30)]
+        min_battery: u8,
+        #[arg(long, default_value_t = 5 * 1024 * 1024 * 1024)]
+        monthly_cap_bytes: u64,
+    },
+    /// Revoke consent.
+    Revoke {
+        /// Also delete cached content.
+        #[arg(long)]
+        purge_cache: bool,
+    },
+    /// Send a consent decision the control plane does not hold yet.
+    ReportPending,
+    /// Tell the SDK about the phone's state.
+    Host {
+        #[arg(long, value_parser = ["wifi", "cellular", "offline"])]
+        network: Option<String>,
+        #[arg(long)]
+        battery: Option<u8>,
+        #[arg(long)]
+        charging: bool,
+    },
+}
+
+pub(crate) async fn run(args: DeviceArgs) -> CliResult {
+    let sdk = EdgePoints::open(Config::new(args.control_plane, args.data_dir), None)?;
+    let outcome = act(&sdk, args.action).await;
+    sdk.shutdown().await;
+    outcome
+}
+
+async fn act(sdk: &EdgePoints, action: DeviceAction) -> CliResult {
+    match action {
+        DeviceAction::Status => {
+            println!("device      {}", sdk.device_id());
+            match sdk.registration()? {
+                Some(r) => println!("registered  at {} ms by {}", r.registered_at_ms, r.control_plane_key_id),
+                None => println!("registered  no"),
+            }
+            println!("consent     {}", describe_consent(&sdk.consent().state()?));
+            let host = sdk.host_state()?;
+            println!(
+                "host        {:?}, battery {} %{}, {}",
+                host.network,
+                host.battery_percent,
+                if host.charging { " charging" } else { "" },
+                if host.foreground { "foreground" } else { "background" }
+            );
+        }
+        DeviceAction::Register => {
+            let r = sdk.register().await?;
+            println!("registered {} at {} ms", r.device_id, r.registered_at_ms);
+        }
+        DeviceAction::Grant {
+            terms_version,
+            cellular,
+            no_wifi,
+            charging_only,
+            min_battery,
+            monthly_cap_bytes,
+        } => {
+            let policy = ConsentPolicy {
+                serve_on_wifi: !no_wifi,
+                serve_on_cellular: cellular,
+                charging_only,
+                min_battery_percent: min_battery,
+                monthly_upload_cap_bytes: monthly_cap_bytes,
+            };
+            let state = sdk.consent().grant(&terms_version, policy).await?;
+            println!("{}", describe_consent(&state));
+        }
+        DeviceAction::Revoke { purge_cache } => {
+            println!("{}", describe_consent(&sdk.consent().revoke(purge_cache).await?));
+        }
+        DeviceAction::ReportPending => {
+            println!("{}", describe_consent(&sdk.consent().report_pending().await?));
+        }
+        DeviceAction::Host {
+            network,
+            battery,
+            charging,
+        } => {
+            if let Some(network) = network {
+                sdk.set_network(match network.as_str() {
+                    "wifi" => NetworkKind::Wifi,
+                    "cellular" => NetworkKind::Cellular,
+                    _ => NetworkKind::Offline,
+                })?;
+            }
+            if let Some(battery) = battery {
+                sdk.set_battery(battery, charging)?;
+            }
+            println!("{:?}", sdk.host_state()?);
+        }
+    }
+    Ok(())
+}
+
+/// One line for a consent state, as the tour and `status` print it.
+pub(crate) fn describe_consent(state: &ConsentState) -> String {
+    let what = match &state.status {
+        ConsentStatus::NotAsked => "not asked".to_owned(),
+        ConsentStatus::Granted { terms_version, policy } => format!(
+            "granted (terms {terms_version}; {}{}{}; battery >= {} %)",
+            if policy.serve_on_wifi { "wifi" } else { "" },
+            if policy.serve_on_cellular { "+cellular" } else { "" },
+            if policy.charging_only { ", charging only" } else { "" },
+            policy.min_battery_percent
+        ),
+        ConsentStatus::Revoked { purge_cache } => {
+            format!("revoked{}", if *purge_cache { " (purge cache)" } else { "" })
+        }
+    };
+    format!(
+        "{what}, revision {}, {}",
+        state.revision,
+        if state.reported { "reported" } else { "report pending" }
+    )
+}

@@ -1,0 +1,263 @@
+//! `edgepoints tour`: the main job. Starts the mock control plane (unless one
+//! is given), opens several SDK instances on their own data directories, and
+//! walks them through every flow that exists, checking each outcome against
+//! the control plane's own state. Exits non-zero if anything disagrees.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use edgepoints_core::{Config, ConsentPolicy, EdgePoints, NetworkKind, RetryPolicy};
+use edgepoints_mock_server::{MockConfig, MockServer};
+use serde_json::json;
+
+use crate::admin::AdminClient;
+use crate::device::describe_consent;
+use crate::CliResult;
+
+#[derive(Debug, Args)]
+pub(crate) struct TourArgs {
+    /// Use a running control plane instead of starting the embedded mock
+    /// (it must offer the mock's admin API).
+    #[arg(long = "control-plane")]
+    control_plane: Option<url::Url>,
+    /// Keep the devices' data here instead of a temporary folder.
+    #[arg(long)]
+    data_root: Option<PathBuf>,
+}
+
+/// A device in the tour: a name for the narrative and its SDK instance.
+struct Device {
+    name: &'static str,
+    dir: PathBuf,
+    sdk: EdgePoints,
+}
+
+const CONSENT_ROUTE: &str = "PUT /v1/devices/{device_id}/consent";
+const REGISTER_ROUTE: &str = "POST /v1/devices";
+
+fn step(title: &str) {
+    println!("\n== {title}");
+}
+
+fn say(line: impl AsRef<str>) {
+    println!("   {}", line.as_ref());
+}
+
+fn check(ok: bool, what: &str) -> CliResult {
+    if ok {
+        say(format!("ok: {what}"));
+        Ok(())
+    } else {
+        Err(format!("check failed: {what}").into())
+    }
+}
+
+fn open(endpoint: &url::Url, dir: &std::path::Path) -> CliResult<EdgePoints> {
+    let mut config = Config::new(vec![endpoint.clone()], dir);
+    config.platform = "tour".into();
+    config.app_version = env!("CARGO_PKG_VERSION").into();
+    config.retry = RetryPolicy {
+        max_attempts: 4,
+        base_delay: Duration::from_millis(50),
+        max_delay: Duration::from_millis(400),
+    };
+    Ok(EdgePoints::open(config, None)?)
+}
+
+pub(crate) async fn run(args: TourArgs) -> CliResult {
+    let started = Instant::now();
+    let (embedded, endpoint) = match args.control_plane {
+        Some(url) => (None, url),
+        None => {
+            let server = MockServer::start(MockConfig::default()).await?;
+            let url = server.url().parse()?;
+            (Some(server), url)
+        }
+    };
+    let temp = tempfile::tempdir()?;
+    let root = args.data_root.unwrap_or_else(|| temp.path().to_owned());
+    let admin = AdminClient::new(endpoint.as_str())?;
+
+    step("Control plane");
+    match &embedded {
+        Some(server) => say(format!(
+            "embedded mock control plane at {} (key {})",
+            server.url(),
+            server.control_plane().key.key_id()
+        )),
+        None => say(format!("using the control plane at {endpoint}")),
+    }
+    admin.reset_faults().await?;
+
+    step("Three phones open the SDK and register (each signs with its own new key)");
+    let mut devices = Vec::new();
+    for name in ["alice-phone", "bob-phone", "carol-tablet"] {
+        let dir = root.join(name);
+        let sdk = open(&endpoint, &dir)?;
+        let registration = sdk.register().await?;
+        say(format!("{name:<13} {} registered", registration.device_id));
+        devices.push(Device { name, dir, sdk });
+    }
+    let before = admin.requests_on(REGISTER_ROUTE).await?;
+    devices[0].sdk.register().await?;
+    check(
+        admin.requests_on(REGISTER_ROUTE).await? == before,
+        "registering again is answered from the device's own store, no request sent",
+    )?;
+
+    step("The phones tell the SDK about their state");
+    devices[0].sdk.set_network(NetworkKind::Wifi)?;
+    devices[0].sdk.set_battery(82, true)?;
+    devices[1].sdk.set_network(NetworkKind::Cellular)?;
+    devices[1].sdk.set_battery(55, false)?;
+    devices[2].sdk.set_network(NetworkKind::Wifi)?;
+    devices[2].sdk.set_battery(97, true)?;
+    devices[2].sdk.set_foreground(false)?;
+    for d in &devices {
+        let h = d.sdk.host_state()?;
+        say(format!(
+            "{:<13} {:?}, battery {} %{}",
+            d.name,
+            h.network,
+            h.battery_percent,
+            if h.charging { ", charging" } else { "" }
+        ));
+    }
+
+    step("Alice and Bob consent to serve, each under their own policy");
+    let alice = devices[0]
+        .sdk
+        .consent()
+        .grant("2026-11", ConsentPolicy::default())
+        .await?;
+    say(format!("alice-phone   {}", describe_consent(&alice)));
+    let bob_policy = ConsentPolicy {
+        serve_on_cellular: true,
+        charging_only: true,
+        min_battery_percent: 50,
+        monthly_upload_cap_bytes: 2 << 30,
+        ..ConsentPolicy::default()
+    };
+    let bob = devices[1].sdk.consent().grant("2026-11", bob_policy).await?;
+    say(format!("bob-phone     {}", describe_consent(&bob)));
+    check(
+        alice.reported && bob.reported,
+        "both decisions reached the control plane",
+    )?;
+
+    step("A policy the SDK refuses: minimum battery 140 %");
+    let refused = devices[2]
+        .sdk
+        .consent()
+        .grant(
+            "2026-11",
+            ConsentPolicy {
+                min_battery_percent: 140,
+                ..ConsentPolicy::default()
+            },
+        )
+        .await;
+    match refused {
+        Err(edgepoints_core::Error::InvalidInput(why)) => say(format!("refused: {why}")),
+        other => return Err(format!("expected a refusal, got {other:?}").into()),
+    }
+    check(
+        devices[2].sdk.consent().state()?.revision == 0,
+        "the refused call changed nothing",
+    )?;
+
+    step("The control plane fails twice (503); Carol's consent survives it");
+    admin
+        .add_fault(json!({"route": CONSENT_ROUTE, "fail_next": 2, "status": 503}))
+        .await?;
+    let before = admin.requests_on(CONSENT_ROUTE).await?;
+    let carol = devices[2]
+        .sdk
+        .consent()
+        .grant("2026-11", ConsentPolicy::default())
+        .await?;
+    let sent = admin.requests_on(CONSENT_ROUTE).await? - before;
+    say(format!("carol-tablet  {}", describe_consent(&carol)));
+    check(
+        carol.reported && sent == 3,
+        "two 503s retried with the same key, then applied",
+    )?;
+
+    step("Bob revokes while the control plane is down; the decision waits, then is reported");
+    admin
+        .add_fault(json!({"route": CONSENT_ROUTE, "fail_next": 50, "status": 503}))
+        .await?;
+    let pending = devices[1].sdk.consent().revoke(true).await?;
+    say(format!("bob-phone     {}", describe_consent(&pending)));
+    check(!pending.reported, "revoked on the phone at once, report pending")?;
+    admin.reset_faults().await?;
+    let reported = devices[1].sdk.consent().report_pending().await?;
+    say(format!("bob-phone     {}", describe_consent(&reported)));
+    check(reported.reported, "reported once the control plane was back")?;
+
+    step("Alice's app restarts: same device, same consent");
+    let alice_id = devices[0].sdk.device_id();
+    let alice_before = devices[0].sdk.consent().state()?;
+    devices[0].sdk.shutdown().await;
+    devices[0].sdk = open(&endpoint, &devices[0].dir)?;
+    check(
+        devices[0].sdk.device_id() == alice_id,
+        "the device id survived the restart",
+    )?;
+    check(
+        devices[0].sdk.consent().state()? == alice_before,
+        "the consent survived the restart",
+    )?;
+
+    step("Summary");
+    let state = admin.state().await?;
+    println!(
+        "   {:<13} {:<37} {:<10} {:<9} {:<9} network",
+        "device", "id", "consent", "revision", "server"
+    );
+    let mut agree = true;
+    for d in &devices {
+        let consent = d.sdk.consent().state()?;
+        let id = d.sdk.device_id();
+        let server_revision = state["devices"]
+            .as_array()
+            .and_then(|all| all.iter().find(|x| x["device_id"] == id.as_str()))
+            .and_then(|x| x["consent"]["revision"].as_u64())
+            .unwrap_or(0);
+        agree &= server_revision == consent.revision;
+        let status = match consent.status {
+            edgepoints_core::ConsentStatus::NotAsked => "not asked",
+            edgepoints_core::ConsentStatus::Granted { .. } => "granted",
+            edgepoints_core::ConsentStatus::Revoked { .. } => "revoked",
+        };
+        println!(
+            "   {:<13} {:<37} {:<10} {:<9} {:<9} {:?}",
+            d.name,
+            id,
+            status,
+            consent.revision,
+            server_revision,
+            d.sdk.host_state()?.network
+        );
+    }
+    say(format!(
+        "control plane applied {} registrations and {} consent reports",
+        state["applied"]["registrations"], state["applied"]["consent_reports"]
+    ));
+    check(agree, "every device's consent revision matches the control plane's")?;
+    if embedded.is_some() {
+        check(
+            state["applied"]["registrations"] == 3 && state["applied"]["consent_reports"] == 4,
+            "3 registrations and 4 consent reports applied, each exactly once",
+        )?;
+    }
+    for d in &devices {
+        d.sdk.shutdown().await;
+    }
+    if let Some(server) = embedded {
+        server.shutdown().await;
+    }
+    println!("\ntour finished in {:.1} s", started.elapsed().as_secs_f64());
+    Ok(())
+}

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs every test: formatting and lints, the Rust tests (unit, end-to-end,
+# doc tests), and the Kotlin binding tests on the JVM. Installs what it needs
+# when it is missing. This is the README's test command and what CI runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+section() { printf '\n### %s\n' "$*"; }
+
+section "format"
+cargo fmt --all -- --check
+
+section "lints"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+section "Rust tests"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --locked --no-fail-fast
+else
+  cargo test --workspace --locked --no-fail-fast --lib --bins --tests
+fi
+cargo test --workspace --locked --doc -q
+
+section "Kotlin binding tests (JVM)"
+bindings/kotlin/test.sh
