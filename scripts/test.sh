@@ -21,5 +21,8 @@ else
 fi
 cargo test --workspace --locked --doc -q
 
+section "phone targets (cargo check)"
+scripts/check-mobile-targets.sh
+
 section "Kotlin binding tests (JVM)"
 bindings/kotlin/test.sh
