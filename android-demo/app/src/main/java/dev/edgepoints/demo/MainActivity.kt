@@ -102,7 +102,8 @@ class MainActivity : AppCompatActivity() {
     }
 
     override fun onDestroy() {
-        lifecycleScope.launch { sdk.shutdown() }
+        // lifecycleScope is already cancelled here; shutdown is quick.
+        kotlinx.coroutines.runBlocking { sdk.shutdown() }
         super.onDestroy()
     }
 }
