@@ -169,7 +169,7 @@ pub(crate) async fn run(args: TourArgs) -> CliResult {
 
     step("The control plane fails twice (503); Carol's consent survives it");
     admin
-        .add_fault(json!({"route": CONSENT_ROUTE, "fail_next": 2, "status": 503}))
+        .add_fault(json!({"route": CONSENT_ROUTE, "action": "fail", "status": 503, "count": 2}))
         .await?;
     let before = admin.requests_on(CONSENT_ROUTE).await?;
     let carol = devices[2]
@@ -186,7 +186,7 @@ pub(crate) async fn run(args: TourArgs) -> CliResult {
 
     step("Bob revokes while the control plane is down; the decision waits, then is reported");
     admin
-        .add_fault(json!({"route": CONSENT_ROUTE, "fail_next": 50, "status": 503}))
+        .add_fault(json!({"route": CONSENT_ROUTE, "action": "fail", "status": 503, "count": 50}))
         .await?;
     let pending = devices[1].sdk.consent().revoke(true).await?;
     say(format!("bob-phone     {}", describe_consent(&pending)));

@@ -26,6 +26,8 @@ const DOMAIN: &[u8] = b"edgepoints/v1\n";
 pub enum Purpose {
     DeviceRegistration,
     ConsentReport,
+    /// A signed read (see [`crate::request_auth`]).
+    RequestAuth,
 }
 
 impl Purpose {
@@ -33,6 +35,7 @@ impl Purpose {
         match self {
             Purpose::DeviceRegistration => "device.register",
             Purpose::ConsentReport => "device.consent",
+            Purpose::RequestAuth => "device.request",
         }
     }
 }

@@ -9,11 +9,14 @@ pub mod consent;
 pub mod device;
 pub mod envelope;
 pub mod idempotency;
+pub mod operations;
 pub mod paths;
 pub mod problem;
+pub mod request_auth;
 
 pub use consent::{ConsentDecision, ConsentPolicy, ConsentRecorded, ConsentReport, PolicyError};
 pub use device::{DeviceId, DeviceIdError, DeviceRegistered, DeviceRegistration};
 pub use envelope::{EnvelopeError, Purpose, SignedEnvelope};
 pub use idempotency::{IdempotencyKeyError, IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_REPLAYED_HEADER};
+pub use operations::{OperationState, OperationStatus};
 pub use problem::{Problem, ProblemCode, PROBLEM_CONTENT_TYPE};

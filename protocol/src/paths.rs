@@ -10,3 +10,9 @@ pub const HEALTHZ: &str = "/healthz";
 pub fn device_consent(device_id: &str) -> String {
     format!("/v1/devices/{device_id}/consent")
 }
+
+/// `GET`: what became of the device's mutating request with this
+/// idempotency key (a signed read, see [`crate::request_auth`]).
+pub fn device_operation(device_id: &str, idempotency_key: &str) -> String {
+    format!("/v1/devices/{device_id}/operations/{idempotency_key}")
+}

@@ -22,6 +22,8 @@ pub enum ProblemCode {
     NotFound,
     MethodNotAllowed,
     InjectedFault,
+    StaleRequest,
+    Unavailable,
     Internal,
     /// A code this client does not know yet (a newer server).
     #[serde(other)]
@@ -44,6 +46,8 @@ impl ProblemCode {
             ProblemCode::NotFound => "not_found",
             ProblemCode::MethodNotAllowed => "method_not_allowed",
             ProblemCode::InjectedFault => "injected_fault",
+            ProblemCode::StaleRequest => "stale_request",
+            ProblemCode::Unavailable => "unavailable",
             ProblemCode::Internal => "internal",
             ProblemCode::Unknown => "unknown",
         }

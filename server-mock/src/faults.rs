@@ -1,9 +1,18 @@
-//! Fault injection for QA: make chosen routes fail or slow down on purpose.
+//! Fault injection for QA: make chosen routes fail, stall, or lose their
+//! answer after committing — the case that makes naive clients sync twice.
 //!
 //! A rule names a route as `METHOD /path/{param}` (as the router spells it),
-//! or no route for all API routes. Admin and health routes are never faulted.
+//! or no route for every API route; admin and health routes are never
+//! faulted. Rules live in the shared state store, so a rule set through one
+//! instance holds for all of them.
+//!
+//! ```json
+//! {"route": "POST /v1/devices", "action": "fail", "status": 503, "count": 2}
+//! {"action": "drop_after_commit", "probability": 0.2, "seed": 7}
+//! {"route": "PUT /v1/devices/{device_id}/consent", "action": "delay", "delay_ms": 300}
+//! ```
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{MatchedPath, Request, State};
@@ -14,103 +23,197 @@ use edgepoints_protocol::ProblemCode;
 use serde::{Deserialize, Serialize};
 
 use crate::problem::ApiError;
-use crate::ControlPlane;
+use crate::state::keys;
+use crate::store::{get_json, update_json, StateStore, StoreError};
+use crate::{ControlPlane, InstanceStats};
 
-/// One fault. Set over `POST /admin/faults`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FaultRule {
-    /// `METHOD /path/{param}`, e.g. `POST /v1/devices`; `None` for every API route.
-    #[serde(default)]
-    pub route: Option<String>,
-    /// Fail this many of the next matching requests, before they run.
-    #[serde(default)]
-    pub fail_next: u32,
-    /// Status of an injected failure.
-    #[serde(default = "default_status")]
-    pub status: u16,
-    /// Delay every matching request by this long, until the rule is reset.
-    #[serde(default)]
-    pub delay_ms: u64,
+/// What a fault does to a matching request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum FaultAction {
+    /// Answer with `status` without running the request.
+    Fail {
+        #[serde(default = "default_status")]
+        status: u16,
+    },
+    /// Run and commit the request, store its result, then close the
+    /// connection without answering.
+    DropAfterCommit,
+    /// Hold the request this long before running it.
+    Delay { delay_ms: u64 },
 }
 
 fn default_status() -> u16 {
     503
 }
 
+/// One fault rule. Set over `POST /admin/faults`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaultRule {
+    /// `METHOD /path/{param}`, e.g. `POST /v1/devices`; none for every API route.
+    #[serde(default)]
+    pub route: Option<String>,
+    #[serde(flatten)]
+    pub action: FaultAction,
+    /// How many matching requests it hits; none for every one until reset.
+    #[serde(default)]
+    pub count: Option<u32>,
+    /// Chance (0 to 1) that a matching request is hit; none for certainty.
+    #[serde(default)]
+    pub probability: Option<f64>,
+    /// Seed of the random sequence behind `probability`, for reproducible runs.
+    #[serde(default)]
+    pub seed: Option<u64>,
+}
+
 impl FaultRule {
-    fn matches(&self, route: &str) -> bool {
-        self.route.as_deref().is_none_or(|r| r == route)
-    }
-
-    fn is_spent(&self) -> bool {
-        self.fail_next == 0 && self.delay_ms == 0
-    }
-}
-
-/// The rules in force.
-#[derive(Default)]
-pub struct FaultTable {
-    rules: Mutex<Vec<FaultRule>>,
-}
-
-enum Verdict {
-    Pass { delay: Duration },
-    Fail { delay: Duration, status: StatusCode },
-}
-
-impl FaultTable {
-    pub fn add(&self, rule: FaultRule) -> Result<(), String> {
-        let status = StatusCode::from_u16(rule.status).map_err(|e| e.to_string())?;
-        if !(status.is_client_error() || status.is_server_error()) {
-            return Err(format!(
-                "an injected failure needs a 4xx or 5xx status, not {}",
-                rule.status
-            ));
+    fn validate(&self) -> Result<(), String> {
+        if let FaultAction::Fail { status } = self.action {
+            let status = StatusCode::from_u16(status).map_err(|e| e.to_string())?;
+            if !(status.is_client_error() || status.is_server_error()) {
+                return Err(format!("a failure needs a 4xx or 5xx status, not {status}"));
+            }
         }
-        self.lock().push(rule);
+        if let Some(p) = self.probability {
+            if !(0.0..=1.0).contains(&p) {
+                return Err(format!("probability must be between 0 and 1, got {p}"));
+            }
+        }
+        if self.count == Some(0) {
+            return Err("a count of 0 would never fire".into());
+        }
         Ok(())
     }
 
-    pub fn reset(&self) {
-        self.lock().clear();
-    }
-
-    pub fn rules(&self) -> Vec<FaultRule> {
-        self.lock().clone()
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Vec<FaultRule>> {
-        self.rules.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn judge(&self, route: &str) -> Verdict {
-        let mut rules = self.lock();
-        let delay = rules
-            .iter()
-            .filter(|r| r.matches(route))
-            .map(|r| Duration::from_millis(r.delay_ms))
-            .max()
-            .unwrap_or_default();
-        let mut verdict = Verdict::Pass { delay };
-        if let Some(rule) = rules.iter_mut().find(|r| r.matches(route) && r.fail_next > 0) {
-            rule.fail_next -= 1;
-            verdict = Verdict::Fail {
-                delay,
-                status: StatusCode::from_u16(rule.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
-            };
-        }
-        rules.retain(|r| !r.is_spent());
-        verdict
+    fn matches(&self, route: &str) -> bool {
+        self.route.as_deref().is_none_or(|r| r == route)
     }
 }
 
-/// Counts every API request by route; outermost, so replays count too.
+/// A rule with its progress: hits left and the state of its random sequence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActiveFault {
+    #[serde(flatten)]
+    pub rule: FaultRule,
+    pub remaining: Option<u32>,
+    rng_state: u64,
+}
+
+impl ActiveFault {
+    /// Whether this request is hit; counts the hit.
+    fn strike(&mut self) -> bool {
+        if self.remaining == Some(0) {
+            return false;
+        }
+        if let Some(p) = self.rule.probability {
+            let mut rng = fastrand::Rng::with_seed(self.rng_state);
+            let draw = rng.f64();
+            self.rng_state = rng.get_seed();
+            if draw >= p {
+                return false;
+            }
+        }
+        if let Some(left) = &mut self.remaining {
+            *left -= 1;
+        }
+        true
+    }
+}
+
+/// What happens to a request before it runs.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct BeforeRun {
+    pub delay: Duration,
+    pub fail: Option<StatusCode>,
+}
+
+/// Adds a rule. A refused rule changes nothing.
+pub async fn add(store: &dyn StateStore, rule: FaultRule) -> Result<Result<(), String>, StoreError> {
+    if let Err(why) = rule.validate() {
+        return Ok(Err(why));
+    }
+    let seed = rule.seed.unwrap_or_else(|| fastrand::u64(..));
+    let active = ActiveFault {
+        remaining: rule.count,
+        rng_state: seed,
+        rule,
+    };
+    update_json::<Vec<ActiveFault>, (), String>(store, keys::FAULTS, |rules| {
+        let mut rules = rules.unwrap_or_default();
+        rules.push(active.clone());
+        Ok((Some(rules), ()))
+    })
+    .await
+}
+
+pub async fn reset(store: &dyn StateStore) -> Result<(), StoreError> {
+    update_json::<Vec<ActiveFault>, (), ()>(store, keys::FAULTS, |_| Ok((None, ())))
+        .await?
+        .ok();
+    Ok(())
+}
+
+pub async fn list(store: &dyn StateStore) -> Result<Vec<ActiveFault>, StoreError> {
+    Ok(get_json(store, keys::FAULTS).await?.unwrap_or_default())
+}
+
+/// Applies the rules that act before a request runs.
+pub(crate) async fn before_run(store: &dyn StateStore, route: &str) -> Result<BeforeRun, StoreError> {
+    let outcome = update_json::<Vec<ActiveFault>, BeforeRun, ()>(store, keys::FAULTS, |rules| {
+        let Some(mut rules) = rules else {
+            return Ok((None, BeforeRun::default()));
+        };
+        let mut outcome = BeforeRun::default();
+        for fault in rules.iter_mut().filter(|f| f.rule.matches(route)) {
+            match fault.rule.action.clone() {
+                FaultAction::Delay { delay_ms } if fault.strike() => {
+                    outcome.delay = outcome.delay.max(Duration::from_millis(delay_ms));
+                }
+                FaultAction::Fail { status } if outcome.fail.is_none() && fault.strike() => {
+                    outcome.fail = Some(StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE));
+                }
+                _ => {}
+            }
+        }
+        rules.retain(|f| f.remaining != Some(0));
+        Ok((if rules.is_empty() { None } else { Some(rules) }, outcome))
+    })
+    .await?;
+    Ok(outcome.unwrap_or_default())
+}
+
+/// Whether the answer to a committed request is to be lost.
+pub(crate) async fn drop_after_commit(store: &dyn StateStore, route: &str) -> Result<bool, StoreError> {
+    let outcome = update_json::<Vec<ActiveFault>, bool, ()>(store, keys::FAULTS, |rules| {
+        let Some(mut rules) = rules else {
+            return Ok((None, false));
+        };
+        let mut drop = false;
+        for fault in rules.iter_mut().filter(|f| f.rule.matches(route)) {
+            if fault.rule.action == FaultAction::DropAfterCommit && !drop && fault.strike() {
+                drop = true;
+            }
+        }
+        rules.retain(|f| f.remaining != Some(0));
+        Ok((if rules.is_empty() { None } else { Some(rules) }, drop))
+    })
+    .await?;
+    Ok(outcome.unwrap_or(false))
+}
+
+/// Counts every API request by route, in the shared state and for this
+/// instance; outermost, so replays count too.
 pub(crate) async fn count_requests(
     State(control_plane): State<Arc<ControlPlane>>,
     request: Request,
     next: Next,
 ) -> Response {
-    control_plane.count_request(&route_of(&request));
+    if let Some(stats) = request.extensions().get::<Arc<InstanceStats>>() {
+        stats.count();
+    }
+    if let Err(error) = control_plane.count(&keys::requests(&route_of(&request))).await {
+        return ApiError::from(error).into_response();
+    }
     next.run(request).await
 }
 
@@ -119,17 +222,16 @@ pub(crate) async fn count_requests(
 /// and an injected 5xx releases the key like any other 5xx.
 pub(crate) async fn layer(State(control_plane): State<Arc<ControlPlane>>, request: Request, next: Next) -> Response {
     let route = route_of(&request);
-    match control_plane.faults.judge(&route) {
-        Verdict::Pass { delay } => {
-            if !delay.is_zero() {
-                tokio::time::sleep(delay).await;
-            }
-            next.run(request).await
-        }
-        Verdict::Fail { delay, status } => {
-            if !delay.is_zero() {
-                tokio::time::sleep(delay).await;
-            }
+    let verdict = match before_run(control_plane.store(), &route).await {
+        Ok(verdict) => verdict,
+        Err(error) => return ApiError::from(error).into_response(),
+    };
+    if !verdict.delay.is_zero() {
+        tokio::time::sleep(verdict.delay).await;
+    }
+    match verdict.fail {
+        None => next.run(request).await,
+        Some(status) => {
             tracing::info!(%route, %status, "injected fault");
             ApiError::new(status, ProblemCode::InjectedFault, "injected fault")
                 .detail(format!("fault injected on {route}"))
@@ -139,7 +241,7 @@ pub(crate) async fn layer(State(control_plane): State<Arc<ControlPlane>>, reques
 }
 
 /// `METHOD /path/{param}`, as rules and counters name routes.
-fn route_of(request: &Request) -> String {
+pub(crate) fn route_of(request: &Request) -> String {
     format!(
         "{} {}",
         request.method(),
@@ -154,34 +256,80 @@ fn route_of(request: &Request) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::MemoryStore;
 
-    #[test]
-    fn fail_next_counts_down_and_is_removed() {
-        let table = FaultTable::default();
-        table
-            .add(FaultRule {
-                route: Some("POST /v1/devices".into()),
-                fail_next: 2,
-                status: 503,
-                delay_ms: 0,
-            })
-            .unwrap();
-        assert!(matches!(table.judge("PUT /other"), Verdict::Pass { .. }));
-        assert!(matches!(table.judge("POST /v1/devices"), Verdict::Fail { .. }));
-        assert!(matches!(table.judge("POST /v1/devices"), Verdict::Fail { .. }));
-        assert!(matches!(table.judge("POST /v1/devices"), Verdict::Pass { .. }));
-        assert!(table.rules().is_empty());
+    fn fail(route: Option<&str>, count: Option<u32>) -> FaultRule {
+        FaultRule {
+            route: route.map(str::to_owned),
+            action: FaultAction::Fail { status: 503 },
+            count,
+            probability: None,
+            seed: None,
+        }
     }
 
-    #[test]
-    fn refuses_non_error_statuses() {
-        let table = FaultTable::default();
+    #[tokio::test]
+    async fn counted_failures_run_out_and_disappear() {
+        let store = MemoryStore::default();
+        add(&store, fail(Some("POST /v1/devices"), Some(2)))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(before_run(&store, "PUT /other").await.unwrap().fail, None);
+        assert!(before_run(&store, "POST /v1/devices").await.unwrap().fail.is_some());
+        assert!(before_run(&store, "POST /v1/devices").await.unwrap().fail.is_some());
+        assert_eq!(before_run(&store, "POST /v1/devices").await.unwrap().fail, None);
+        assert!(list(&store).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn probability_is_reproducible_from_its_seed() {
+        let mut runs = Vec::new();
+        for _ in 0..2 {
+            let store = MemoryStore::default();
+            let rule = FaultRule {
+                probability: Some(0.3),
+                seed: Some(42),
+                ..fail(None, None)
+            };
+            add(&store, rule).await.unwrap().unwrap();
+            let mut hits = Vec::new();
+            for _ in 0..200 {
+                hits.push(before_run(&store, "POST /x").await.unwrap().fail.is_some());
+            }
+            runs.push(hits);
+        }
+        assert_eq!(runs[0], runs[1]);
+        let hit = runs[0].iter().filter(|h| **h).count();
+        assert!((30..90).contains(&hit), "{hit} hits of 200 at p = 0.3");
+    }
+
+    #[tokio::test]
+    async fn drop_rules_act_only_after_commit() {
+        let store = MemoryStore::default();
         let rule = FaultRule {
-            route: None,
-            fail_next: 1,
-            status: 200,
-            delay_ms: 0,
+            action: FaultAction::DropAfterCommit,
+            ..fail(None, Some(1))
         };
-        assert!(table.add(rule).is_err());
+        add(&store, rule).await.unwrap().unwrap();
+        assert_eq!(before_run(&store, "POST /x").await.unwrap(), BeforeRun::default());
+        assert!(drop_after_commit(&store, "POST /x").await.unwrap());
+        assert!(!drop_after_commit(&store, "POST /x").await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn bad_rules_are_refused() {
+        let store = MemoryStore::default();
+        let ok_status = FaultRule {
+            action: FaultAction::Fail { status: 200 },
+            ..fail(None, None)
+        };
+        assert!(add(&store, ok_status).await.unwrap().is_err());
+        let certain = FaultRule {
+            probability: Some(1.5),
+            ..fail(None, None)
+        };
+        assert!(add(&store, certain).await.unwrap().is_err());
+        assert!(list(&store).await.unwrap().is_empty());
     }
 }

@@ -15,10 +15,12 @@
 //! cancel a request between its commit and the storing of its response.
 //! Responses that say "not processed" (401, 403, 408, 409, 429, 5xx) are not
 //! stored: the key is released and a retry runs the request anew. Not
-//! storing 401/403 also stops a forger from burning a device's keys.
+//! storing 401/403 also stops a forger from burning a device's keys. A
+//! running request holds its key for at most [`IN_FLIGHT_LEASE`]: an instance
+//! killed mid-request does not block the key for ever.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
@@ -27,88 +29,106 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use edgepoints_protocol::idempotency::validate_idempotency_key;
 use edgepoints_protocol::{ProblemCode, SignedEnvelope, IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_REPLAYED_HEADER};
+use serde::{Deserialize, Serialize};
 
+use crate::faults;
 use crate::problem::ApiError;
+use crate::state::{keys, unix_millis};
+use crate::store::{get_json, update_json, StateStore, StoreError};
 use crate::ControlPlane;
 
 /// Largest request body the control plane reads.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
+/// How long a running request holds its key.
+pub const IN_FLIGHT_LEASE: Duration = Duration::from_secs(30);
+
 /// Scope of requests whose body names no signer (malformed ones, mostly).
 const ANONYMOUS_SCOPE: &str = "-";
 
-type RecordKey = (String, String);
-
-#[derive(Debug, Clone)]
-struct StoredResponse {
-    status: StatusCode,
-    content_type: Option<HeaderValue>,
-    body: Bytes,
-}
-
-#[derive(Debug, Clone)]
-enum Record {
+/// What the store holds per (scope, key).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum Record {
     InFlight {
-        fingerprint: [u8; 32],
+        fingerprint: String,
+        started_at_ms: u64,
     },
     Completed {
-        fingerprint: [u8; 32],
-        response: StoredResponse,
+        fingerprint: String,
+        status: u16,
+        content_type: Option<String>,
+        body: String,
+        completed_at_ms: u64,
     },
 }
 
+#[derive(Debug)]
 enum Claim {
     Fresh,
-    Replay(StoredResponse),
+    Replay(Record),
     InProgress,
     Mismatch,
 }
 
-/// Stored results by (scope, key).
-#[derive(Default)]
-pub struct IdempotencyStore {
-    records: Mutex<HashMap<RecordKey, Record>>,
+async fn claim(store: &dyn StateStore, record_key: &str, fingerprint: &str) -> Result<Claim, StoreError> {
+    let now = unix_millis();
+    let claimed = update_json::<Record, Claim, ()>(store, record_key, |record| {
+        let fresh = Record::InFlight {
+            fingerprint: fingerprint.to_owned(),
+            started_at_ms: now,
+        };
+        Ok(match record {
+            None => (Some(fresh), Claim::Fresh),
+            Some(Record::InFlight {
+                fingerprint: first,
+                started_at_ms,
+            }) => {
+                let abandoned = now.saturating_sub(started_at_ms) > IN_FLIGHT_LEASE.as_millis() as u64;
+                if first != fingerprint {
+                    let keep = Record::InFlight {
+                        fingerprint: first,
+                        started_at_ms,
+                    };
+                    (Some(keep), Claim::Mismatch)
+                } else if abandoned {
+                    (Some(fresh), Claim::Fresh)
+                } else {
+                    let keep = Record::InFlight {
+                        fingerprint: first,
+                        started_at_ms,
+                    };
+                    (Some(keep), Claim::InProgress)
+                }
+            }
+            Some(completed @ Record::Completed { .. }) => {
+                let same = matches!(&completed, Record::Completed { fingerprint: f, .. } if f == fingerprint);
+                let claim = if same {
+                    Claim::Replay(completed.clone())
+                } else {
+                    Claim::Mismatch
+                };
+                (Some(completed), claim)
+            }
+        })
+    })
+    .await?;
+    Ok(claimed.expect("the claim never refuses"))
 }
 
-impl IdempotencyStore {
-    pub fn len(&self) -> usize {
-        self.lock().len()
-    }
+async fn release(store: &dyn StateStore, record_key: &str) -> Result<(), StoreError> {
+    update_json::<Record, (), ()>(store, record_key, |record| match record {
+        Some(Record::InFlight { .. }) | None => Ok((None, ())),
+        done => Ok((done, ())),
+    })
+    .await?
+    .ok();
+    Ok(())
+}
 
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    fn lock(&self) -> MutexGuard<'_, HashMap<RecordKey, Record>> {
-        self.records.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn claim(&self, key: &RecordKey, fingerprint: [u8; 32]) -> Claim {
-        let mut records = self.lock();
-        match records.get(key) {
-            None => {
-                records.insert(key.clone(), Record::InFlight { fingerprint });
-                Claim::Fresh
-            }
-            Some(Record::InFlight { fingerprint: first }) if *first == fingerprint => Claim::InProgress,
-            Some(Record::Completed {
-                fingerprint: first,
-                response,
-            }) if *first == fingerprint => Claim::Replay(response.clone()),
-            Some(_) => Claim::Mismatch,
-        }
-    }
-
-    fn complete(&self, key: RecordKey, fingerprint: [u8; 32], response: StoredResponse) {
-        self.lock().insert(key, Record::Completed { fingerprint, response });
-    }
-
-    fn release(&self, key: &RecordKey) {
-        let mut records = self.lock();
-        if matches!(records.get(key), Some(Record::InFlight { .. })) {
-            records.remove(key);
-        }
-    }
+/// The state of an operation, for the sync-status route.
+pub async fn lookup(store: &dyn StateStore, scope: &str, key: &str) -> Result<Option<Record>, StoreError> {
+    get_json(store, &keys::idempotency(scope, key)).await
 }
 
 fn is_mutating(method: &Method) -> bool {
@@ -134,119 +154,146 @@ pub(crate) async fn layer(State(control_plane): State<Arc<ControlPlane>>, reques
     if !is_mutating(request.method()) {
         return next.run(request).await;
     }
+    match run_once(control_plane, request, next).await {
+        Ok(response) => response,
+        Err(refusal) => refusal.into_response(),
+    }
+}
+
+async fn run_once(control_plane: Arc<ControlPlane>, request: Request, next: Next) -> Result<Response, ApiError> {
     let key = match request.headers().get(IDEMPOTENCY_KEY_HEADER) {
         None => {
-            return ApiError::new(
+            return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
                 ProblemCode::MissingIdempotencyKey,
                 "an Idempotency-Key header is required",
-            )
-            .into_response()
+            ))
         }
-        Some(value) => match value.to_str().map_err(|e| e.to_string()).and_then(|k| {
-            validate_idempotency_key(k).map_err(|e| e.to_string())?;
-            Ok(k.to_owned())
-        }) {
-            Ok(key) => key,
-            Err(why) => {
-                return ApiError::new(
+        Some(value) => value
+            .to_str()
+            .map_err(|e| e.to_string())
+            .and_then(|k| {
+                validate_idempotency_key(k)
+                    .map(|()| k.to_owned())
+                    .map_err(|e| e.to_string())
+            })
+            .map_err(|why| {
+                ApiError::new(
                     StatusCode::BAD_REQUEST,
                     ProblemCode::InvalidIdempotencyKey,
                     "invalid Idempotency-Key",
                 )
                 .detail(why)
-                .into_response()
-            }
-        },
+            })?,
     };
+    let route = faults::route_of(&request);
     let (parts, body) = request.into_parts();
-    let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
-        Ok(body) => body,
-        Err(_) => {
-            return ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                ProblemCode::MalformedRequest,
-                "request body too large",
-            )
-            .into_response()
-        }
-    };
+    let body = axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ProblemCode::MalformedRequest,
+            "request body too large",
+        )
+    })?;
     let scope = serde_json::from_slice::<SignedEnvelope>(&body)
         .ok()
         .map(|envelope| envelope.key_id)
-        .filter(|id| id.len() <= 128)
+        .filter(|id| id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic()))
         .unwrap_or_else(|| ANONYMOUS_SCOPE.to_owned());
     let fingerprint = {
         let mut hasher = blake3::Hasher::new();
         hasher.update(parts.method.as_str().as_bytes());
         hasher.update(b" ");
-        hasher.update(parts.uri.to_string().as_bytes());
+        hasher.update(parts.uri.path().as_bytes());
         hasher.update(b"\n");
         hasher.update(&body);
-        *hasher.finalize().as_bytes()
+        hasher.finalize().to_hex().to_string()
     };
-    let record_key = (scope, key);
-    match control_plane.idempotency.claim(&record_key, fingerprint) {
+    let record_key = keys::idempotency(&scope, &key);
+    match claim(control_plane.store(), &record_key, &fingerprint).await? {
         Claim::Fresh => {}
-        Claim::Replay(stored) => return replay(stored),
+        Claim::Replay(stored) => return Ok(replay(stored)),
         Claim::InProgress => {
-            return ApiError::new(
+            return Err(ApiError::new(
                 StatusCode::CONFLICT,
                 ProblemCode::RequestInProgress,
                 "a request with this Idempotency-Key is still being processed",
-            )
-            .into_response()
+            ))
         }
         Claim::Mismatch => {
-            return ApiError::new(
+            return Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 ProblemCode::IdempotencyKeyReused,
                 "this Idempotency-Key was used for a different request",
-            )
-            .into_response()
+            ))
         }
     }
     let request = Request::from_parts(parts, Body::from(body));
-    let store = control_plane.clone();
+    let task_plane = control_plane.clone();
     let task_key = record_key.clone();
+    let executions_key = keys::executions(&scope, &key);
     let handled = tokio::spawn(async move {
+        let store = task_plane.store();
         let response = next.run(request).await;
         let (parts, body) = response.into_parts();
         let body = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
         if is_final(parts.status) {
-            store.idempotency.complete(
-                task_key,
+            if parts.status.is_success() {
+                store.increment(&executions_key, 1).await?;
+            }
+            let completed = Record::Completed {
                 fingerprint,
-                StoredResponse {
-                    status: parts.status,
-                    content_type: parts.headers.get(header::CONTENT_TYPE).cloned(),
-                    body: body.clone(),
-                },
-            );
+                status: parts.status.as_u16(),
+                content_type: parts
+                    .headers
+                    .get(header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned),
+                body: String::from_utf8_lossy(&body).into_owned(),
+                completed_at_ms: unix_millis(),
+            };
+            update_json::<Record, (), ()>(store, &task_key, |_| Ok((Some(completed.clone()), ())))
+                .await?
+                .ok();
         } else {
-            store.idempotency.release(&task_key);
+            release(store, &task_key).await?;
         }
-        Response::from_parts(parts, Body::from(body))
+        Ok::<_, StoreError>(Response::from_parts(parts, Body::from(body)))
     })
     .await;
-    match handled {
-        Ok(response) => response,
+    let response = match handled {
+        Ok(Ok(response)) => response,
+        Ok(Err(store_error)) => return Err(store_error.into()),
         Err(panic) => {
-            control_plane.idempotency.release(&record_key);
+            release(control_plane.store(), &record_key).await?;
             tracing::error!(%panic, "handler failed");
-            ApiError::new(
+            return Err(ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 ProblemCode::Internal,
                 "internal error",
-            )
-            .into_response()
+            ));
         }
+    };
+    if faults::drop_after_commit(control_plane.store(), &route).await? {
+        tracing::info!(%route, "injected fault: answer dropped after commit");
+        return Ok(Response::new(Body::new(LostAnswer)));
     }
+    Ok(response)
 }
 
-fn replay(stored: StoredResponse) -> Response {
-    let mut response = (stored.status, stored.body).into_response();
-    if let Some(content_type) = stored.content_type {
+fn replay(stored: Record) -> Response {
+    let Record::Completed {
+        status,
+        content_type,
+        body,
+        ..
+    } = stored
+    else {
+        unreachable!("only completed records are replayed")
+    };
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    let mut response = (status, Bytes::from(body)).into_response();
+    if let Some(content_type) = content_type.and_then(|c| HeaderValue::from_str(&c).ok()) {
         response.headers_mut().insert(header::CONTENT_TYPE, content_type);
     }
     response
@@ -255,40 +302,68 @@ fn replay(stored: StoredResponse) -> Response {
     response
 }
 
+/// A body that fails at once: the server aborts the connection instead of
+/// answering, as when a mobile network drops after the server committed.
+struct LostAnswer;
+
+impl http_body::Body for LostAnswer {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        std::task::Poll::Ready(Some(Err(std::io::Error::other("answer dropped by fault injection"))))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::MemoryStore;
 
-    #[test]
-    fn claims() {
-        let store = IdempotencyStore::default();
-        let key = ("dev".to_owned(), "k1".to_owned());
-        assert!(matches!(store.claim(&key, [1; 32]), Claim::Fresh));
-        assert!(matches!(store.claim(&key, [1; 32]), Claim::InProgress));
-        assert!(matches!(store.claim(&key, [2; 32]), Claim::Mismatch));
-        store.complete(
-            key.clone(),
-            [1; 32],
-            StoredResponse {
-                status: StatusCode::CREATED,
-                content_type: None,
-                body: Bytes::from_static(b"{}"),
-            },
-        );
-        assert!(matches!(store.claim(&key, [1; 32]), Claim::Replay(r) if r.status == StatusCode::CREATED));
-        assert!(matches!(store.claim(&key, [2; 32]), Claim::Mismatch));
+    #[tokio::test]
+    async fn claims_follow_the_draft() {
+        let store = MemoryStore::default();
+        let key = keys::idempotency("dev", "k1");
+        assert!(matches!(claim(&store, &key, "a").await.unwrap(), Claim::Fresh));
+        assert!(matches!(claim(&store, &key, "a").await.unwrap(), Claim::InProgress));
+        assert!(matches!(claim(&store, &key, "b").await.unwrap(), Claim::Mismatch));
+        let done = Record::Completed {
+            fingerprint: "a".into(),
+            status: 201,
+            content_type: None,
+            body: "{}".into(),
+            completed_at_ms: 1,
+        };
+        update_json::<Record, (), ()>(&store, &key, |_| Ok((Some(done.clone()), ())))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(matches!(claim(&store, &key, "a").await.unwrap(), Claim::Replay(r) if r == done));
+        assert!(matches!(claim(&store, &key, "b").await.unwrap(), Claim::Mismatch));
         // Scopes are separate: another device may use the same key.
-        let other = ("dev2".to_owned(), "k1".to_owned());
-        assert!(matches!(store.claim(&other, [2; 32]), Claim::Fresh));
+        let other = keys::idempotency("dev2", "k1");
+        assert!(matches!(claim(&store, &other, "b").await.unwrap(), Claim::Fresh));
     }
 
-    #[test]
-    fn released_keys_run_again() {
-        let store = IdempotencyStore::default();
-        let key = ("dev".to_owned(), "k1".to_owned());
-        assert!(matches!(store.claim(&key, [1; 32]), Claim::Fresh));
-        store.release(&key);
-        assert!(matches!(store.claim(&key, [1; 32]), Claim::Fresh));
+    #[tokio::test]
+    async fn released_and_abandoned_keys_run_again() {
+        let store = MemoryStore::default();
+        let key = keys::idempotency("dev", "k1");
+        assert!(matches!(claim(&store, &key, "a").await.unwrap(), Claim::Fresh));
+        release(&store, &key).await.unwrap();
+        assert!(matches!(claim(&store, &key, "a").await.unwrap(), Claim::Fresh));
+        let stale = Record::InFlight {
+            fingerprint: "a".into(),
+            started_at_ms: unix_millis() - IN_FLIGHT_LEASE.as_millis() as u64 - 1000,
+        };
+        update_json::<Record, (), ()>(&store, &key, |_| Ok((Some(stale.clone()), ())))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(matches!(claim(&store, &key, "a").await.unwrap(), Claim::Fresh));
     }
 
     #[test]

@@ -1,11 +1,14 @@
 //! The reference control plane of edgepoints, for integration tests and QA.
 //!
 //! A real HTTP server (axum on tokio) that plays the control plane: device
-//! registration, consent, health, and an admin API for QA (state dump, fault
-//! injection). Every mutating route goes through the idempotency layer
-//! ([`idempotency`]), which follows the IETF httpapi Idempotency-Key draft.
+//! registration, consent, sync status, health, and an admin API for QA
+//! (state dump, fault injection). Every mutating route goes through the
+//! idempotency layer ([`idempotency`]), which follows the IETF httpapi
+//! Idempotency-Key draft.
 //!
-//! Start it in-process from a test:
+//! Several instances can serve one state: in one process over a shared
+//! [`ControlPlane`] (memory by default), or as separate processes over Redis
+//! ([`store::RedisStore`]), so that failover is tested for real.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -20,8 +23,10 @@ pub mod idempotency;
 mod problem;
 mod routes;
 pub mod state;
+pub mod store;
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
@@ -30,7 +35,7 @@ use tokio::task::JoinHandle;
 
 pub use state::{ControlPlane, ControlPlaneKey};
 
-/// How to start a mock control plane.
+/// How to start a single mock control plane on memory.
 #[derive(Debug, Clone)]
 pub struct MockConfig {
     /// Address to listen on; port 0 picks a free one.
@@ -49,27 +54,45 @@ impl Default for MockConfig {
     }
 }
 
-/// A running mock control plane. Dropping it without [`MockServer::shutdown`]
+/// What one instance served (the shared state counts all instances).
+#[derive(Debug, Default)]
+pub struct InstanceStats {
+    requests: AtomicU64,
+}
+
+impl InstanceStats {
+    fn count(&self) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+}
+
+/// A running mock instance. Dropping it without [`MockServer::shutdown`]
 /// stops it too.
 pub struct MockServer {
     addr: SocketAddr,
     control_plane: Arc<ControlPlane>,
+    stats: Arc<InstanceStats>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
 
 impl MockServer {
-    /// Binds and starts serving in the background on the current runtime.
+    /// One instance over a fresh in-memory state, on the current runtime.
     pub async fn start(config: MockConfig) -> std::io::Result<MockServer> {
-        let control_plane = Arc::new(ControlPlane::new(ControlPlaneKey::new(config.key_seed)?));
+        let control_plane = Arc::new(ControlPlane::in_memory(config.key_seed).await);
         Self::start_with(config.listen, control_plane).await
     }
 
-    /// Starts one more instance over an existing control-plane state.
+    /// One more instance over an existing control-plane state.
     pub async fn start_with(listen: SocketAddr, control_plane: Arc<ControlPlane>) -> std::io::Result<MockServer> {
         let listener = TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
-        let app = routes::router(control_plane.clone());
+        let stats = Arc::new(InstanceStats::default());
+        let app = routes::router(control_plane.clone(), stats.clone());
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
@@ -81,13 +104,23 @@ impl MockServer {
                 tracing::error!(%error, "mock server stopped with an error");
             }
         });
-        tracing::info!(%addr, "mock control plane listening");
+        tracing::info!(%addr, store = %control_plane.store().describe(), "mock control plane listening");
         Ok(MockServer {
             addr,
             control_plane,
+            stats,
             stop: Some(stop),
             task: Some(task),
         })
+    }
+
+    /// `count` instances on ephemeral loopback ports over one state.
+    pub async fn start_cluster(count: usize, control_plane: Arc<ControlPlane>) -> std::io::Result<Vec<MockServer>> {
+        let mut servers = Vec::with_capacity(count);
+        for _ in 0..count {
+            servers.push(Self::start_with(SocketAddr::from(([127, 0, 0, 1], 0)), control_plane.clone()).await?);
+        }
+        Ok(servers)
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -101,6 +134,11 @@ impl MockServer {
 
     pub fn control_plane(&self) -> &Arc<ControlPlane> {
         &self.control_plane
+    }
+
+    /// API requests this instance received.
+    pub fn requests_served(&self) -> u64 {
+        self.stats.requests()
     }
 
     /// Stops accepting, lets requests in flight finish, and waits.

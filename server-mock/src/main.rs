@@ -1,18 +1,32 @@
 //! `edgepoints-mock-server`: the reference control plane as a process.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use clap::Parser;
-use edgepoints_mock_server::{MockConfig, MockServer};
+use edgepoints_mock_server::store::{MemoryStore, RedisStore, StateStore};
+use edgepoints_mock_server::{ControlPlane, MockServer};
 use tracing_subscriber::EnvFilter;
 
 /// The edgepoints mock control plane, for integration tests and QA.
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Args {
-    /// Address to listen on; port 0 picks a free one.
+    /// Address to listen on; repeat for several instances over one state.
+    /// Port 0 picks a free one.
     #[arg(long, default_value = "127.0.0.1:8080")]
-    listen: SocketAddr,
+    listen: Vec<SocketAddr>,
+    /// Start this many instances on ephemeral ports of the first --listen
+    /// address's host instead.
+    #[arg(long)]
+    instances: Option<usize>,
+    /// Where the state lives: `memory` (this process only) or a Redis URL
+    /// (`redis://127.0.0.1:6379/0`) shared with other processes.
+    #[arg(long, default_value = "memory")]
+    store: String,
+    /// Key prefix in Redis, so several control planes can share one.
+    #[arg(long, default_value = "edgepoints")]
+    namespace: String,
     /// Seed of the control plane's signing key (64 hex digits), for
     /// reproducible keys across runs.
     #[arg(long)]
@@ -32,20 +46,34 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             <[u8; 32]>::try_from(hex::decode(&text)?.as_slice()).map_err(|_| "--key-seed must be 32 bytes in hex")?,
         ),
     };
-    let server = MockServer::start(MockConfig {
-        listen: args.listen,
-        key_seed,
-    })
-    .await?;
-    // Scripts read the first line for the address; keep its shape.
-    println!("edgepoints-mock-server listening on {}", server.url());
+    let store: Arc<dyn StateStore> = if args.store == "memory" {
+        Arc::new(MemoryStore::default())
+    } else {
+        Arc::new(RedisStore::connect(&args.store, &args.namespace).await?)
+    };
+    let control_plane = Arc::new(ControlPlane::open(store, key_seed).await?);
+    let listens = match args.instances {
+        Some(n) => vec![SocketAddr::new(args.listen[0].ip(), 0); n],
+        None => args.listen,
+    };
+    let mut servers = Vec::new();
+    for listen in listens {
+        servers.push(MockServer::start_with(listen, control_plane.clone()).await?);
+    }
+    // Scripts read these lines for the addresses; keep their shape.
+    for server in &servers {
+        println!("edgepoints-mock-server listening on {}", server.url());
+    }
     println!(
         "control-plane key {} ed25519:{}",
-        server.control_plane().key.key_id(),
-        server.control_plane().key.public_key()
+        control_plane.key.key_id(),
+        control_plane.key.public_key()
     );
+    println!("state store {}", control_plane.store().describe());
     tokio::signal::ctrl_c().await?;
     eprintln!("shutting down");
-    server.shutdown().await;
+    for server in servers {
+        server.shutdown().await;
+    }
     Ok(())
 }

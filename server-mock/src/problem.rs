@@ -39,3 +39,17 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+impl From<crate::store::StoreError> for ApiError {
+    /// The state store failing is the control plane being unavailable: 503,
+    /// which clients retry and the idempotency layer does not store.
+    fn from(error: crate::store::StoreError) -> Self {
+        tracing::error!(%error, "state store failed");
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ProblemCode::Unavailable,
+            "the control plane's state store is unavailable",
+        )
+        .detail(error.to_string())
+    }
+}

@@ -1,16 +1,43 @@
-//! What the control plane knows: its key, the devices and their consent,
-//! and counters for QA.
+//! What the control plane knows — its key, the devices and their consent,
+//! counters for QA — kept in a [`StateStore`] shared by every instance.
 
 use std::collections::BTreeMap;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Arc;
 
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use edgepoints_protocol::envelope::encode_public_key;
 use edgepoints_protocol::{ConsentDecision, DeviceId};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::faults::FaultTable;
-use crate::idempotency::IdempotencyStore;
+use crate::store::{get_json, update_json, StateStore, StoreError};
+
+/// Names of the keys in the state store, spelled once.
+pub(crate) mod keys {
+    pub const SEED: &str = "control_plane:seed";
+    pub const DEVICE_PREFIX: &str = "device:";
+    pub const FAULTS: &str = "faults";
+    pub const APPLIED_PREFIX: &str = "applied:";
+    pub const REQUESTS_PREFIX: &str = "requests:";
+    pub const IDEMPOTENCY_PREFIX: &str = "idempotency:";
+    pub const EXECUTIONS_PREFIX: &str = "executions:";
+
+    pub fn device(id: &str) -> String {
+        format!("{DEVICE_PREFIX}{id}")
+    }
+    pub fn applied(what: &str) -> String {
+        format!("{APPLIED_PREFIX}{what}")
+    }
+    pub fn requests(route: &str) -> String {
+        format!("{REQUESTS_PREFIX}{route}")
+    }
+    /// Scope and key are visible ASCII (checked), so a space separates them.
+    pub fn idempotency(scope: &str, key: &str) -> String {
+        format!("{IDEMPOTENCY_PREFIX}{scope} {key}")
+    }
+    pub fn executions(scope: &str, key: &str) -> String {
+        format!("{EXECUTIONS_PREFIX}{scope} {key}")
+    }
+}
 
 /// The control plane's own signing key (manifests, tickets, coupons later).
 pub struct ControlPlaneKey {
@@ -19,21 +46,13 @@ pub struct ControlPlaneKey {
 }
 
 impl ControlPlaneKey {
-    pub fn new(seed: Option<[u8; 32]>) -> std::io::Result<Self> {
-        let seed = match seed {
-            Some(seed) => seed,
-            None => {
-                let mut seed = [0u8; 32];
-                getrandom::fill(&mut seed).map_err(|e| std::io::Error::other(e.to_string()))?;
-                seed
-            }
-        };
+    pub fn from_seed(seed: [u8; 32]) -> Self {
         let key = SigningKey::from_bytes(&seed);
         let key_id = format!(
             "cp_{}",
             &hex::encode(blake3::hash(key.verifying_key().as_bytes()).as_bytes())[..16]
         );
-        Ok(ControlPlaneKey { key, key_id })
+        ControlPlaneKey { key, key_id }
     }
 
     pub fn key_id(&self) -> &str {
@@ -54,7 +73,7 @@ impl ControlPlaneKey {
 }
 
 /// One registered device.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DeviceRecord {
     pub device_id: DeviceId,
     pub public_key: String,
@@ -63,10 +82,14 @@ pub struct DeviceRecord {
     pub sdk_version: String,
     pub registered_at_ms: u64,
     pub consent: Option<ConsentRecord>,
+    /// Every consent revision applied, in the order applied: the ground
+    /// truth for "every decision arrived, once, in order".
+    #[serde(default)]
+    pub consent_history: Vec<u64>,
 }
 
 /// The newest consent decision a device reported.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ConsentRecord {
     pub revision: u64,
     pub decision: ConsentDecision,
@@ -74,27 +97,12 @@ pub struct ConsentRecord {
     pub recorded_at_ms: u64,
 }
 
-/// How often each kind of change was applied: the ground truth for
-/// "applied exactly once" in tests.
+/// Idempotency keys whose request ran more than once: always empty unless
+/// exactly-once is broken.
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct AppliedCounters {
-    pub registrations: u64,
-    pub consent_reports: u64,
-}
-
-#[derive(Debug, Default)]
-pub struct Registry {
-    pub devices: BTreeMap<DeviceId, DeviceRecord>,
-    pub applied: AppliedCounters,
-}
-
-/// The whole control-plane state, shared by every instance serving it.
-pub struct ControlPlane {
-    pub key: ControlPlaneKey,
-    registry: Mutex<Registry>,
-    pub idempotency: IdempotencyStore,
-    pub faults: FaultTable,
-    requests: Mutex<BTreeMap<String, u64>>,
+pub struct Executions {
+    pub keys: u64,
+    pub duplicates: Vec<String>,
 }
 
 /// The JSON of `GET /admin/state`.
@@ -102,47 +110,122 @@ pub struct ControlPlane {
 pub struct StateDump {
     pub control_plane_key_id: String,
     pub control_plane_public_key: String,
+    pub store: String,
     pub devices: Vec<DeviceRecord>,
-    pub applied: AppliedCounters,
-    /// Requests received per route (`METHOD /path/{param}`), faults included.
-    pub requests: BTreeMap<String, u64>,
+    /// How often each kind of change was applied.
+    pub applied: BTreeMap<String, i64>,
+    /// Requests received per route (`METHOD /path/{param}`), by all instances.
+    pub requests: BTreeMap<String, i64>,
     pub idempotency_records: usize,
+    pub executions: Executions,
+}
+
+/// The whole control-plane state, shared by every instance serving it.
+pub struct ControlPlane {
+    pub key: ControlPlaneKey,
+    store: Arc<dyn StateStore>,
 }
 
 impl ControlPlane {
-    pub fn new(key: ControlPlaneKey) -> Self {
-        ControlPlane {
-            key,
-            registry: Mutex::new(Registry::default()),
-            idempotency: IdempotencyStore::default(),
-            faults: FaultTable::default(),
-            requests: Mutex::new(BTreeMap::new()),
+    /// Opens the control plane over `store`. The signing key is shared through
+    /// the store: the first instance makes it (from `seed`, or at random),
+    /// the others read it. A `seed` that disagrees with the stored one fails.
+    pub async fn open(store: Arc<dyn StateStore>, seed: Option<[u8; 32]>) -> Result<ControlPlane, StoreError> {
+        let proposed = match seed {
+            Some(seed) => seed,
+            None => {
+                let mut seed = [0u8; 32];
+                getrandom::fill(&mut seed).map_err(|e| StoreError::Corrupt {
+                    key: keys::SEED.into(),
+                    reason: format!("no randomness: {e}"),
+                })?;
+                seed
+            }
+        };
+        let stored = update_json::<String, String, String>(&*store, keys::SEED, |current| match current {
+            None => Ok((Some(hex::encode(proposed)), hex::encode(proposed))),
+            Some(existing) if seed.is_some() && existing != hex::encode(proposed) => {
+                Err("the store holds another control-plane key".to_owned())
+            }
+            Some(existing) => Ok((Some(existing.clone()), existing)),
+        })
+        .await?
+        .map_err(|reason| StoreError::Corrupt {
+            key: keys::SEED.into(),
+            reason,
+        })?;
+        let seed: [u8; 32] = hex::decode(&stored)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| StoreError::Corrupt {
+                key: keys::SEED.into(),
+                reason: "not 32 bytes of hex".into(),
+            })?;
+        Ok(ControlPlane {
+            key: ControlPlaneKey::from_seed(seed),
+            store,
+        })
+    }
+
+    /// An in-memory control plane, as the embedded default uses.
+    pub async fn in_memory(seed: Option<[u8; 32]>) -> ControlPlane {
+        ControlPlane::open(Arc::new(crate::store::MemoryStore::default()), seed)
+            .await
+            .expect("the memory store cannot fail")
+    }
+
+    pub fn store(&self) -> &dyn StateStore {
+        &*self.store
+    }
+
+    pub async fn device(&self, id: &DeviceId) -> Result<Option<DeviceRecord>, StoreError> {
+        get_json(self.store(), &keys::device(id.as_str())).await
+    }
+
+    pub(crate) async fn count(&self, key: &str) -> Result<(), StoreError> {
+        self.store.increment(key, 1).await.map(|_| ())
+    }
+
+    pub async fn dump(&self) -> Result<StateDump, StoreError> {
+        let store = self.store();
+        let mut devices = Vec::new();
+        for (key, value) in store.scan(keys::DEVICE_PREFIX).await? {
+            devices.push(serde_json::from_slice(&value).map_err(|e| StoreError::Corrupt {
+                key,
+                reason: e.to_string(),
+            })?);
         }
-    }
-
-    pub fn registry(&self) -> MutexGuard<'_, Registry> {
-        self.registry.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    pub(crate) fn count_request(&self, route: &str) {
-        *self
-            .requests
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(route.to_owned())
-            .or_default() += 1;
-    }
-
-    pub fn dump(&self) -> StateDump {
-        let registry = self.registry();
-        StateDump {
+        let counters = |prefix: &'static str| async move {
+            Ok::<_, StoreError>(
+                store
+                    .scan(prefix)
+                    .await?
+                    .into_iter()
+                    .map(|(k, v)| {
+                        let n = std::str::from_utf8(&v).ok().and_then(|s| s.parse().ok()).unwrap_or(0);
+                        (k[prefix.len()..].to_owned(), n)
+                    })
+                    .collect::<BTreeMap<String, i64>>(),
+            )
+        };
+        let executions = counters(keys::EXECUTIONS_PREFIX).await?;
+        Ok(StateDump {
             control_plane_key_id: self.key.key_id().to_owned(),
             control_plane_public_key: self.key.public_key(),
-            devices: registry.devices.values().cloned().collect(),
-            applied: registry.applied.clone(),
-            requests: self.requests.lock().unwrap_or_else(|p| p.into_inner()).clone(),
-            idempotency_records: self.idempotency.len(),
-        }
+            store: store.describe(),
+            devices,
+            applied: counters(keys::APPLIED_PREFIX).await?,
+            requests: counters(keys::REQUESTS_PREFIX).await?,
+            idempotency_records: store.scan(keys::IDEMPOTENCY_PREFIX).await?.len(),
+            executions: Executions {
+                keys: executions.len() as u64,
+                duplicates: executions
+                    .into_iter()
+                    .filter(|(_, n)| *n > 1)
+                    .map(|(k, n)| format!("{k} ran {n} times"))
+                    .collect(),
+            },
+        })
     }
 }
 

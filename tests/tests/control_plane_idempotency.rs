@@ -54,7 +54,11 @@ async fn same_key_with_another_payload_is_422() {
 #[tokio::test]
 async fn replay_while_the_first_is_running_is_409() {
     let server = start_mock().await;
-    add_fault(&server, json!({"route": "POST /v1/devices", "delay_ms": 400})).await;
+    add_fault(
+        &server,
+        json!({"route": "POST /v1/devices", "action": "delay", "delay_ms": 400}),
+    )
+    .await;
     let (key, _) = device_key(3);
     let body = serde_json::to_vec(&signed_registration(&key, "1.0")).unwrap();
     let slow = {

@@ -49,7 +49,7 @@ async fn a_transient_503_is_retried_and_succeeds() {
     let server = start_mock().await;
     add_fault(
         &server,
-        json!({"route": "POST /v1/devices", "fail_next": 2, "status": 503}),
+        json!({"route": "POST /v1/devices", "action": "fail", "status": 503, "count": 2}),
     )
     .await;
     let dir = tempfile::tempdir().unwrap();
@@ -65,7 +65,7 @@ async fn a_400_is_not_retried() {
     let server = start_mock().await;
     add_fault(
         &server,
-        json!({"route": "POST /v1/devices", "fail_next": 1, "status": 400}),
+        json!({"route": "POST /v1/devices", "action": "fail", "status": 400, "count": 1}),
     )
     .await;
     let dir = tempfile::tempdir().unwrap();
@@ -85,7 +85,7 @@ async fn retries_give_up_with_a_typed_error_and_the_same_key_succeeds_later() {
     let server = start_mock().await;
     add_fault(
         &server,
-        json!({"route": "POST /v1/devices", "fail_next": 5, "status": 503}),
+        json!({"route": "POST /v1/devices", "action": "fail", "status": 503, "count": 5}),
     )
     .await;
     let dir = tempfile::tempdir().unwrap();
@@ -104,7 +104,11 @@ async fn retries_give_up_with_a_typed_error_and_the_same_key_succeeds_later() {
 #[tokio::test]
 async fn a_lost_answer_is_retried_with_the_same_key_and_applied_once() {
     let server = start_mock().await;
-    add_fault(&server, json!({"route": "POST /v1/devices", "delay_ms": 600})).await;
+    add_fault(
+        &server,
+        json!({"route": "POST /v1/devices", "action": "delay", "delay_ms": 600}),
+    )
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let mut config = config(&[server.url()], dir.path());
     config.request_timeout = std::time::Duration::from_millis(250);
@@ -125,7 +129,11 @@ async fn a_lost_answer_is_retried_with_the_same_key_and_applied_once() {
 #[tokio::test]
 async fn a_call_cut_short_by_a_restart_is_the_same_request_after_it() {
     let server = start_mock().await;
-    add_fault(&server, json!({"route": "POST /v1/devices", "delay_ms": 400})).await;
+    add_fault(
+        &server,
+        json!({"route": "POST /v1/devices", "action": "delay", "delay_ms": 400}),
+    )
+    .await;
     let dir = tempfile::tempdir().unwrap();
     {
         let mut config = config(&[server.url()], dir.path());
@@ -211,7 +219,7 @@ async fn consent_granted_offline_is_kept_and_reported_later_with_its_key() {
     sdk.register().await.unwrap();
     add_fault(
         &server,
-        json!({"route": "PUT /v1/devices/{device_id}/consent", "fail_next": 5}),
+        json!({"route": "PUT /v1/devices/{device_id}/consent", "action": "fail", "count": 5}),
     )
     .await;
     let state = sdk.consent().grant("2026-11", ConsentPolicy::default()).await.unwrap();

@@ -11,7 +11,7 @@ use axum::{Json, Router};
 use edgepoints_protocol::ProblemCode;
 
 use super::parse_json;
-use crate::faults::FaultRule;
+use crate::faults::{self, ActiveFault, FaultRule};
 use crate::problem::ApiError;
 use crate::state::StateDump;
 use crate::ControlPlane;
@@ -22,20 +22,20 @@ pub(super) fn router() -> Router<Arc<ControlPlane>> {
         .route("/admin/faults", get(list_faults).post(add_fault).delete(reset_faults))
 }
 
-async fn state(State(control_plane): State<Arc<ControlPlane>>) -> Json<StateDump> {
-    Json(control_plane.dump())
+async fn state(State(control_plane): State<Arc<ControlPlane>>) -> Result<Json<StateDump>, ApiError> {
+    Ok(Json(control_plane.dump().await?))
 }
 
-async fn list_faults(State(control_plane): State<Arc<ControlPlane>>) -> Json<Vec<FaultRule>> {
-    Json(control_plane.faults.rules())
+async fn list_faults(State(control_plane): State<Arc<ControlPlane>>) -> Result<Json<Vec<ActiveFault>>, ApiError> {
+    Ok(Json(faults::list(control_plane.store()).await?))
 }
 
 async fn add_fault(
     State(control_plane): State<Arc<ControlPlane>>,
     body: Bytes,
-) -> Result<(StatusCode, Json<Vec<FaultRule>>), ApiError> {
+) -> Result<(StatusCode, Json<Vec<ActiveFault>>), ApiError> {
     let rule: FaultRule = parse_json(&body)?;
-    control_plane.faults.add(rule).map_err(|why| {
+    faults::add(control_plane.store(), rule).await?.map_err(|why| {
         ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             ProblemCode::MalformedRequest,
@@ -43,10 +43,10 @@ async fn add_fault(
         )
         .detail(why)
     })?;
-    Ok((StatusCode::CREATED, Json(control_plane.faults.rules())))
+    Ok((StatusCode::CREATED, Json(faults::list(control_plane.store()).await?)))
 }
 
-async fn reset_faults(State(control_plane): State<Arc<ControlPlane>>) -> StatusCode {
-    control_plane.faults.reset();
-    StatusCode::NO_CONTENT
+async fn reset_faults(State(control_plane): State<Arc<ControlPlane>>) -> Result<StatusCode, ApiError> {
+    faults::reset(control_plane.store()).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -1,20 +1,24 @@
-//! Device registration and consent reports.
+//! Device registration, consent reports and the sync-status query.
 
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
+use edgepoints_protocol::consent::validate_terms_version;
 use edgepoints_protocol::envelope::decode_public_key;
+use edgepoints_protocol::request_auth::{verify_request, RequestAuthError, DEVICE_SIGNATURE_HEADER};
 use edgepoints_protocol::{
-    ConsentDecision, ConsentRecorded, ConsentReport, DeviceId, DeviceRegistered, DeviceRegistration, EnvelopeError,
-    ProblemCode, Purpose,
+    paths, ConsentDecision, ConsentRecorded, ConsentReport, DeviceId, DeviceRegistered, DeviceRegistration,
+    EnvelopeError, OperationState, OperationStatus, ProblemCode, Purpose,
 };
 
 use super::{parse_envelope, parse_json};
+use crate::idempotency::{self, Record};
 use crate::problem::ApiError;
-use crate::state::{unix_millis, ConsentRecord, DeviceRecord};
+use crate::state::{keys, unix_millis, ConsentRecord, DeviceRecord};
+use crate::store::update_json;
 use crate::ControlPlane;
 
 fn signature_refused(error: EnvelopeError) -> ApiError {
@@ -32,6 +36,14 @@ fn signature_refused(error: EnvelopeError) -> ApiError {
         .detail(error.to_string()),
         EnvelopeError::Malformed(_) | EnvelopeError::BadPayload(_) => ApiError::bad_request(error.to_string()),
     }
+}
+
+fn unknown_device() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, ProblemCode::UnknownDevice, "unknown device")
+}
+
+fn parse_device_id(text: &str) -> Result<DeviceId, ApiError> {
+    DeviceId::parse(text).map_err(|e| unknown_device().detail(e.to_string()))
 }
 
 /// `POST /v1/devices`: a registration signed by the key it announces.
@@ -57,32 +69,40 @@ pub(super) async fn register(
     if registration.platform.len() > 32 || registration.app_version.len() > 64 || registration.sdk_version.len() > 64 {
         return Err(ApiError::bad_request("platform or version strings are too long"));
     }
-    let mut registry = control_plane.registry();
-    let (status, registered_at_ms) = match registry.devices.get(&registration.device_id) {
-        // Same id means same key (the id is derived from it): a device that
-        // lost its stored registration is answered with the original one.
-        Some(existing) => (StatusCode::OK, existing.registered_at_ms),
-        None => {
-            let now = unix_millis();
-            registry.devices.insert(
-                registration.device_id.clone(),
-                DeviceRecord {
-                    device_id: registration.device_id.clone(),
-                    public_key: registration.public_key.clone(),
-                    platform: registration.platform.clone(),
-                    app_version: registration.app_version.clone(),
-                    sdk_version: registration.sdk_version.clone(),
-                    registered_at_ms: now,
-                    consent: None,
-                },
-            );
-            registry.applied.registrations += 1;
-            tracing::info!(device_id = %registration.device_id, "device registered");
-            (StatusCode::CREATED, now)
-        }
+    let now = unix_millis();
+    let fresh = DeviceRecord {
+        device_id: registration.device_id.clone(),
+        public_key: registration.public_key.clone(),
+        platform: registration.platform.clone(),
+        app_version: registration.app_version.clone(),
+        sdk_version: registration.sdk_version.clone(),
+        registered_at_ms: now,
+        consent: None,
+        consent_history: Vec::new(),
     };
+    // Same id means same key (the id is derived from it): a device that lost
+    // its stored registration is answered with the original one.
+    let (created, registered_at_ms) = update_json::<DeviceRecord, (bool, u64), ()>(
+        control_plane.store(),
+        &keys::device(fresh.device_id.as_str()),
+        |existing| {
+            Ok(match existing {
+                Some(existing) => {
+                    let at = existing.registered_at_ms;
+                    (Some(existing), (false, at))
+                }
+                None => (Some(fresh.clone()), (true, now)),
+            })
+        },
+    )
+    .await?
+    .expect("registration never refuses");
+    if created {
+        control_plane.count(&keys::applied("registrations")).await?;
+        tracing::info!(device_id = %registration.device_id, "device registered");
+    }
     Ok((
-        status,
+        if created { StatusCode::CREATED } else { StatusCode::OK },
         Json(DeviceRegistered {
             device_id: registration.device_id,
             registered_at_ms,
@@ -98,9 +118,7 @@ pub(super) async fn report_consent(
     Path(device_id): Path<String>,
     body: Bytes,
 ) -> Result<Json<ConsentRecorded>, ApiError> {
-    let device_id = DeviceId::parse(&device_id).map_err(|e| {
-        ApiError::new(StatusCode::NOT_FOUND, ProblemCode::UnknownDevice, "unknown device").detail(e.to_string())
-    })?;
+    let device_id = parse_device_id(&device_id)?;
     let envelope = parse_envelope(&body)?;
     if envelope.key_id != device_id.as_str() {
         return Err(ApiError::new(
@@ -109,14 +127,8 @@ pub(super) async fn report_consent(
             "the report is signed by another device",
         ));
     }
-    let public_key = {
-        let registry = control_plane.registry();
-        let device = registry
-            .devices
-            .get(&device_id)
-            .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, ProblemCode::UnknownDevice, "unknown device"))?;
-        decode_public_key(&device.public_key).map_err(|e| ApiError::bad_request(e.to_string()))?
-    };
+    let device = control_plane.device(&device_id).await?.ok_or_else(unknown_device)?;
+    let public_key = decode_public_key(&device.public_key).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let report: ConsentReport = envelope
         .verify(Purpose::ConsentReport, &public_key)
         .map_err(signature_refused)
@@ -129,7 +141,7 @@ pub(super) async fn report_consent(
         ));
     }
     if let ConsentDecision::Granted { terms_version, policy } = &report.decision {
-        edgepoints_protocol::consent::validate_terms_version(terms_version)
+        validate_terms_version(terms_version)
             .and_then(|()| policy.validate())
             .map_err(|e| {
                 ApiError::new(
@@ -143,29 +155,89 @@ pub(super) async fn report_consent(
     if report.revision == 0 {
         return Err(ApiError::bad_request("consent revisions start at 1"));
     }
-    let mut registry = control_plane.registry();
-    let registry = &mut *registry;
-    let device = registry
-        .devices
-        .get_mut(&device_id)
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, ProblemCode::UnknownDevice, "unknown device"))?;
-    let current = device.consent.as_ref().map(|c| c.revision).unwrap_or(0);
-    // Only a newer revision replaces the stored one: a late retry of an
-    // older decision must never undo a newer one.
-    let applied = report.revision > current;
+    let recorded_at_ms = unix_millis();
+    let (applied, current) = update_json::<DeviceRecord, (bool, u64), ApiError>(
+        control_plane.store(),
+        &keys::device(device_id.as_str()),
+        |device| {
+            let mut device = device.ok_or_else(unknown_device)?;
+            let current = device.consent.as_ref().map(|c| c.revision).unwrap_or(0);
+            // Only a newer revision replaces the stored one: a late retry of
+            // an older decision must never undo a newer one.
+            if report.revision <= current {
+                return Ok((Some(device), (false, current)));
+            }
+            device.consent = Some(ConsentRecord {
+                revision: report.revision,
+                decision: report.decision.clone(),
+                decided_at_ms: report.decided_at_ms,
+                recorded_at_ms,
+            });
+            device.consent_history.push(report.revision);
+            Ok((Some(device), (true, report.revision)))
+        },
+    )
+    .await??;
     if applied {
-        device.consent = Some(ConsentRecord {
-            revision: report.revision,
-            decision: report.decision,
-            decided_at_ms: report.decided_at_ms,
-            recorded_at_ms: unix_millis(),
-        });
-        registry.applied.consent_reports += 1;
+        control_plane.count(&keys::applied("consent_reports")).await?;
         tracing::info!(%device_id, revision = report.revision, "consent recorded");
     }
     Ok(Json(ConsentRecorded {
         device_id,
-        current_revision: report.revision.max(current),
+        current_revision: current,
         applied,
     }))
+}
+
+/// `GET /v1/devices/{device_id}/operations/{key}`: sync status, a signed read.
+pub(super) async fn operation_status(
+    State(control_plane): State<Arc<ControlPlane>>,
+    Path((device_id, idempotency_key)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Json<OperationStatus>, ApiError> {
+    let device_id = parse_device_id(&device_id)?;
+    let device = control_plane.device(&device_id).await?.ok_or_else(unknown_device)?;
+    let public_key = decode_public_key(&device.public_key).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let header = headers
+        .get(DEVICE_SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                ProblemCode::BadSignature,
+                "signature header missing",
+            )
+        })?;
+    let path = paths::device_operation(device_id.as_str(), &idempotency_key);
+    verify_request(header, &public_key, "GET", &path, unix_millis()).map_err(|e| match e {
+        RequestAuthError::Stale => ApiError::new(StatusCode::UNAUTHORIZED, ProblemCode::StaleRequest, "stale request"),
+        other => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            ProblemCode::BadSignature,
+            "signature does not verify",
+        )
+        .detail(other.to_string()),
+    })?;
+    let record = idempotency::lookup(control_plane.store(), device_id.as_str(), &idempotency_key).await?;
+    let status = match record {
+        None => OperationStatus {
+            idempotency_key,
+            state: OperationState::Unknown,
+            status: None,
+            body: None,
+        },
+        Some(Record::InFlight { .. }) => OperationStatus {
+            idempotency_key,
+            state: OperationState::InProgress,
+            status: None,
+            body: None,
+        },
+        Some(Record::Completed { status, body, .. }) => OperationStatus {
+            idempotency_key,
+            state: OperationState::Completed,
+            status: Some(status),
+            body: Some(body),
+        },
+    };
+    Ok(Json(status))
 }

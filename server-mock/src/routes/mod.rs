@@ -14,14 +14,18 @@ use edgepoints_protocol::{paths, ProblemCode, SignedEnvelope};
 use serde::de::DeserializeOwned;
 
 use crate::problem::ApiError;
-use crate::{faults, idempotency, ControlPlane};
+use crate::{faults, idempotency, ControlPlane, InstanceStats};
 
-pub(crate) fn router(control_plane: Arc<ControlPlane>) -> Router {
+pub(crate) fn router(control_plane: Arc<ControlPlane>, stats: Arc<InstanceStats>) -> Router {
     // Layers added later run first: request counting, then idempotency,
     // then faults, then the handler.
     let api = Router::new()
         .route(paths::DEVICES, post(devices::register))
         .route("/v1/devices/{device_id}/consent", put(devices::report_consent))
+        .route(
+            "/v1/devices/{device_id}/operations/{idempotency_key}",
+            get(devices::operation_status),
+        )
         .route_layer(middleware::from_fn_with_state(control_plane.clone(), faults::layer))
         .route_layer(middleware::from_fn_with_state(
             control_plane.clone(),
@@ -43,6 +47,7 @@ pub(crate) fn router(control_plane: Arc<ControlPlane>) -> Router {
                 "method not allowed",
             )
         })
+        .layer(axum::Extension(stats))
         .with_state(control_plane)
 }
 

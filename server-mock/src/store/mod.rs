@@ -1,0 +1,147 @@
+//! Where the control plane keeps its state: behind one small trait, so that
+//! several mock instances can share it — in one process through memory, or
+//! as separate processes through Redis — and both backends run the same
+//! domain code.
+//!
+//! The trait is a key-value store with one atomic primitive,
+//! compare-and-swap; every read-modify-write of the control plane goes
+//! through [`update_json`], an optimistic loop over it.
+
+mod memory;
+mod redis;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+pub use self::memory::MemoryStore;
+pub use self::redis::RedisStore;
+
+/// Why the state store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("redis: {0}")]
+    Redis(#[from] ::redis::RedisError),
+    #[error("stored value is corrupt at `{key}`: {reason}")]
+    Corrupt { key: String, reason: String },
+    #[error("too much contention on `{0}`")]
+    Contention(String),
+}
+
+/// A key-value store with compare-and-swap. Keys are namespaced by the
+/// store itself, so several control planes can share one Redis.
+#[async_trait::async_trait]
+pub trait StateStore: Send + Sync + 'static {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Sets `key` to `new` (deletes it for `None`) if, and only if, it holds
+    /// `expected` (is absent for `None`). Returns whether it did.
+    async fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: Option<&[u8]>,
+    ) -> Result<bool, StoreError>;
+
+    /// Adds `by` to the integer at `key` (0 when absent); returns the sum.
+    async fn increment(&self, key: &str, by: i64) -> Result<i64, StoreError>;
+
+    /// Every key under `prefix`, with its value.
+    async fn scan(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
+
+    /// Deletes every key of this store's namespace.
+    async fn clear(&self) -> Result<(), StoreError>;
+
+    /// A name for logs: `memory` or the Redis URL.
+    fn describe(&self) -> String;
+}
+
+pub async fn get_json<T: DeserializeOwned>(store: &dyn StateStore, key: &str) -> Result<Option<T>, StoreError> {
+    store.get(key).await?.map(|bytes| decode(key, &bytes)).transpose()
+}
+
+fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        key: key.to_owned(),
+        reason: e.to_string(),
+    })
+}
+
+/// Reads `key`, lets `change` decide the new value (or `None` to delete,
+/// or the same value to leave it), and writes it if nobody wrote in between;
+/// otherwise reads again. `change` may run several times: no side effects.
+pub async fn update_json<T, R, E>(
+    store: &dyn StateStore,
+    key: &str,
+    mut change: impl FnMut(Option<T>) -> Result<(Option<T>, R), E>,
+) -> Result<Result<R, E>, StoreError>
+where
+    T: Serialize + DeserializeOwned,
+{
+    for _ in 0..1000 {
+        let current = store.get(key).await?;
+        let value = current.as_deref().map(|bytes| decode(key, bytes)).transpose()?;
+        let (next, outcome) = match change(value) {
+            Ok(decided) => decided,
+            Err(refused) => return Ok(Err(refused)),
+        };
+        let next = next.map(|v| serde_json::to_vec(&v).expect("state serialises"));
+        if next == current {
+            return Ok(Ok(outcome));
+        }
+        if store.compare_and_swap(key, current.as_deref(), next.as_deref()).await? {
+            return Ok(Ok(outcome));
+        }
+        tokio::task::yield_now().await;
+    }
+    Err(StoreError::Contention(key.to_owned()))
+}
+
+#[cfg(test)]
+pub(crate) mod contract {
+    //! The behaviour every backend must show; run against each.
+    use super::*;
+    use std::sync::Arc;
+
+    pub(crate) async fn holds(store: Arc<dyn StateStore>) {
+        store.clear().await.unwrap();
+        assert_eq!(store.get("a").await.unwrap(), None);
+        assert!(store.compare_and_swap("a", None, Some(b"1")).await.unwrap());
+        assert!(!store.compare_and_swap("a", None, Some(b"2")).await.unwrap());
+        assert!(!store.compare_and_swap("a", Some(b"9"), Some(b"2")).await.unwrap());
+        assert!(store.compare_and_swap("a", Some(b"1"), Some(b"2")).await.unwrap());
+        assert_eq!(store.get("a").await.unwrap().as_deref(), Some(&b"2"[..]));
+        assert!(store.compare_and_swap("a", Some(b"2"), None).await.unwrap());
+        assert_eq!(store.get("a").await.unwrap(), None);
+        assert_eq!(store.increment("n", 2).await.unwrap(), 2);
+        assert_eq!(store.increment("n", 3).await.unwrap(), 5);
+        store.compare_and_swap("p:x*[1]", None, Some(b"x")).await.unwrap();
+        store.compare_and_swap("p:y", None, Some(b"y")).await.unwrap();
+        store.compare_and_swap("q:z", None, Some(b"z")).await.unwrap();
+        let mut under_p = store.scan("p:").await.unwrap();
+        under_p.sort();
+        assert_eq!(
+            under_p,
+            vec![("p:x*[1]".to_owned(), b"x".to_vec()), ("p:y".to_owned(), b"y".to_vec())]
+        );
+
+        // Concurrent read-modify-writes lose no update.
+        let mut tasks = Vec::new();
+        for _ in 0..8 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                for _ in 0..25 {
+                    update_json::<u64, (), ()>(&*store, "counter", |n| Ok((Some(n.unwrap_or(0) + 1), ())))
+                        .await
+                        .unwrap()
+                        .unwrap();
+                }
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+        assert_eq!(get_json::<u64>(&*store, "counter").await.unwrap(), Some(200));
+        store.clear().await.unwrap();
+        assert!(store.scan("").await.unwrap().is_empty());
+    }
+}
