@@ -56,7 +56,7 @@ done
 [ -n "$url" ] || { echo "mock server did not start" >&2; exit 1; }
 echo "mock control plane at $url" >&2
 
-java -Xmx512m -XX:+UseSerialGC \
+timeout 600 java -Xmx512m -XX:+UseSerialGC \
   -Djna.library.path="$lib_dir" \
   -Dedgepoints.controlPlane="$url" \
   -cp "$test_jar:$classpath:$stdlib" \

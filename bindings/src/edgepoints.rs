@@ -8,6 +8,7 @@ use edgepoints_core as core;
 use crate::consent::Consent;
 use crate::events::{EventListener, ListenerBridge};
 use crate::host::{HostState, NetworkKind};
+use crate::outbox::Outbox;
 use crate::EdgePointsError;
 
 /// Settings for one instance. Durations in milliseconds.
@@ -28,6 +29,9 @@ pub struct EdgePointsConfig {
     pub retry_base_delay_ms: u64,
     #[uniffi(default = 10000)]
     pub retry_max_delay_ms: u64,
+    /// Longest wait between attempts of a queued call during a long outage.
+    #[uniffi(default = 300000)]
+    pub outbox_max_delay_ms: u64,
     /// `android`, `ios`, ...
     pub platform: String,
     pub app_version: String,
@@ -54,6 +58,7 @@ impl TryFrom<EdgePointsConfig> for core::Config {
             base_delay: Duration::from_millis(config.retry_base_delay_ms),
             max_delay: Duration::from_millis(config.retry_max_delay_ms),
         };
+        core_config.outbox_max_delay = Duration::from_millis(config.outbox_max_delay_ms);
         core_config.platform = config.platform;
         core_config.app_version = config.app_version;
         Ok(core_config)
@@ -94,6 +99,8 @@ impl EdgePoints {
         listener: Option<Arc<dyn EventListener>>,
     ) -> Result<Arc<Self>, EdgePointsError> {
         let listener = listener.map(|l| Arc::new(ListenerBridge(l)) as Arc<dyn core::EventListener>);
+        // The SDK's background work runs on the bindings' runtime.
+        let _runtime = crate::runtime::runtime()?.enter();
         let inner = core::EdgePoints::open(config.try_into()?, listener)?;
         Ok(Arc::new(EdgePoints { inner }))
     }
@@ -111,6 +118,11 @@ impl EdgePoints {
     /// The stored registration, if the device is registered.
     pub fn registration(&self) -> Result<Option<Registration>, EdgePointsError> {
         Ok(self.inner.registration()?.map(Into::into))
+    }
+
+    /// Every mutating call, durable until the control plane answered it.
+    pub fn outbox(&self) -> Arc<Outbox> {
+        Arc::new(Outbox::new(self.inner.outbox()))
     }
 
     pub fn consent(&self) -> Arc<Consent> {

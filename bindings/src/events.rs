@@ -10,11 +10,34 @@ use crate::host::HostState;
 /// Something the app may want to show or act on.
 #[derive(Debug, Clone, uniffi::Enum)]
 pub enum SdkEvent {
-    Registered { device_id: String },
-    ConsentChanged { state: ConsentState },
-    ConsentReportPending { revision: u64, reason: String },
-    ConsentReported { revision: u64 },
-    HostStateChanged { state: HostState },
+    Registered {
+        device_id: String,
+    },
+    ConsentChanged {
+        state: ConsentState,
+    },
+    ConsentReportPending {
+        revision: u64,
+        reason: String,
+    },
+    ConsentReported {
+        revision: u64,
+    },
+    HostStateChanged {
+        state: HostState,
+    },
+    OutboxEntryCompleted {
+        id: i64,
+        kind: String,
+        idempotency_key: String,
+    },
+    OutboxEntryFailed {
+        id: i64,
+        kind: String,
+        status: u16,
+        code: String,
+        reason: String,
+    },
 }
 
 impl From<core::Event> for SdkEvent {
@@ -27,6 +50,28 @@ impl From<core::Event> for SdkEvent {
             }
             core::Event::ConsentReported { revision } => SdkEvent::ConsentReported { revision },
             core::Event::HostStateChanged { state } => SdkEvent::HostStateChanged { state: state.into() },
+            core::Event::OutboxEntryCompleted {
+                id,
+                kind,
+                idempotency_key,
+            } => SdkEvent::OutboxEntryCompleted {
+                id,
+                kind,
+                idempotency_key,
+            },
+            core::Event::OutboxEntryFailed {
+                id,
+                kind,
+                status,
+                code,
+                reason,
+            } => SdkEvent::OutboxEntryFailed {
+                id,
+                kind,
+                status,
+                code,
+                reason,
+            },
         }
     }
 }

@@ -11,6 +11,8 @@ mod error;
 mod events;
 mod host;
 mod logging;
+mod outbox;
+mod runtime;
 
 pub use consent::{Consent, ConsentPolicy, ConsentState, ConsentStatus};
 pub use edgepoints::{EdgePoints, EdgePointsConfig, Registration};
@@ -18,5 +20,6 @@ pub use error::EdgePointsError;
 pub use events::{EventListener, SdkEvent};
 pub use host::{HostState, NetworkKind};
 pub use logging::{set_logger, LogLevel, Logger};
+pub use outbox::{Outbox, OutboxEntry, OutboxEntryState, OutboxStatus};
 
 uniffi::setup_scaffolding!();

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use url::Url;
 
-use crate::transport::RetryPolicy;
+use crate::transport::{OutlierPolicy, RetryBudgetPolicy, RetryPolicy};
 use crate::Error;
 
 /// Settings for one [`crate::EdgePoints`] instance.
@@ -29,6 +29,12 @@ pub struct Config {
     pub connect_timeout: Duration,
     /// How transient failures are retried.
     pub retry: RetryPolicy,
+    /// When a failing endpoint is taken out of rotation, and for how long.
+    pub outlier: OutlierPolicy,
+    /// How many retries the SDK allows itself relative to its requests.
+    pub retry_budget: RetryBudgetPolicy,
+    /// Longest wait between attempts of an outbox entry during a long outage.
+    pub outbox_max_delay: Duration,
     /// Reported at registration: `android`, `ios`, `linux`, ...
     pub platform: String,
     /// The host app's version, reported at registration.
@@ -43,6 +49,9 @@ impl Config {
             request_timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(5),
             retry: RetryPolicy::default(),
+            outlier: OutlierPolicy::default(),
+            retry_budget: RetryBudgetPolicy::default(),
+            outbox_max_delay: Duration::from_secs(300),
             platform: std::env::consts::OS.to_owned(),
             app_version: "unknown".to_owned(),
         }

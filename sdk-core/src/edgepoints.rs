@@ -3,11 +3,16 @@
 use std::fs::{File, OpenOptions};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{watch, Notify};
+use tokio::task::JoinHandle;
 
 use crate::consent::Consent;
 use crate::events::{Event, EventSink};
 use crate::host::{self, HostState, NetworkKind};
 use crate::identity::DeviceIdentity;
+use crate::outbox::{self, Outbox};
 use crate::registration::{self, Registration};
 use crate::store::Store;
 use crate::transport::Transport;
@@ -16,6 +21,9 @@ use crate::{Config, Error, EventListener, StoreError};
 /// File that marks a data directory as in use by one open instance.
 const LOCK_FILE: &str = "edgepoints.lock";
 
+/// Finished outbox entries are kept this long for the app to inspect.
+const KEEP_FINISHED: Duration = Duration::from_secs(7 * 24 * 3600);
+
 /// What every part of the SDK shares.
 pub(crate) struct Shared {
     pub config: Config,
@@ -23,9 +31,18 @@ pub(crate) struct Shared {
     pub identity: DeviceIdentity,
     pub transport: Transport,
     pub events: EventSink,
+    /// Bumped whenever an outbox entry changes; callers waiting on an entry watch it.
+    pub outbox_changed: watch::Sender<u64>,
+    /// Wakes the outbox worker (new entry, network back).
+    pub outbox_wake: Notify,
+    /// Entries finished in the store whose events are still going out.
+    pub announcing: Mutex<std::collections::HashSet<i64>>,
+    /// Turns true once, at shutdown.
+    stop: watch::Sender<bool>,
     shut_down: AtomicBool,
     /// Held (and so locked) until shutdown.
     lock: Mutex<Option<File>>,
+    worker: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Shared {
@@ -38,22 +55,40 @@ impl Shared {
     }
 }
 
+/// Stops the background work when the last handle goes away.
+struct Lifecycle {
+    shared: Arc<Shared>,
+}
+
+impl Drop for Lifecycle {
+    fn drop(&mut self) {
+        let _ = self.shared.stop.send(true);
+    }
+}
+
 /// One SDK instance: the entry point to every flow.
 ///
-/// Cheap to clone; all clones are the same instance.
+/// Cheap to clone; all clones are the same instance. Background work (the
+/// outbox worker) runs until [`EdgePoints::shutdown`] or until the last
+/// clone, and every object obtained from it, is dropped.
 #[derive(Clone)]
 pub struct EdgePoints {
     shared: Arc<Shared>,
+    _lifecycle: Arc<Lifecycle>,
 }
 
 impl EdgePoints {
     /// Opens the SDK on `config.data_dir`, creating the store and the device
-    /// key on first start. Does no network I/O.
+    /// key on first start, and starts the outbox worker, which resumes any
+    /// call a previous process left unfinished. Does no network I/O itself.
     ///
-    /// Only one instance may have a data directory open at a time; a second
-    /// gets [`Error::InvalidInput`] rather than two writers racing.
+    /// Must be called within a Tokio runtime: the worker runs on it. Only
+    /// one instance may have a data directory open at a time; a second gets
+    /// [`Error::InvalidInput`] rather than two writers racing.
     pub fn open(config: Config, listener: Option<Arc<dyn EventListener>>) -> Result<EdgePoints, Error> {
         config.validate()?;
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|_| Error::InvalidInput("open the SDK from within a Tokio runtime".into()))?;
         std::fs::create_dir_all(&config.data_dir).map_err(StoreError::Io)?;
         let lock = OpenOptions::new()
             .create(true)
@@ -73,24 +108,46 @@ impl EdgePoints {
         }
         let store = Store::open(&config.data_dir)?;
         let identity = DeviceIdentity::load_or_create(&store)?;
-        let transport = Transport::new(&config)?;
+        let transport = Transport::new(&config, identity.device_id().as_str())?;
+        let pruned = store.with(|c| outbox::prune(c, KEEP_FINISHED))?;
         tracing::info!(
             device_id = %identity.device_id(),
             database = %store.path().display(),
             endpoints = config.endpoints.len(),
+            pruned,
             "edgepoints opened"
         );
+        let (stop, stop_rx) = watch::channel(false);
+        let shared = Arc::new(Shared {
+            config,
+            store,
+            identity,
+            transport,
+            events: EventSink::new(listener),
+            outbox_changed: watch::channel(0).0,
+            outbox_wake: Notify::new(),
+            announcing: Mutex::default(),
+            stop,
+            shut_down: AtomicBool::new(false),
+            lock: Mutex::new(Some(lock)),
+            worker: Mutex::new(None),
+        });
+        let worker = runtime.spawn(outbox::worker::run(shared.clone(), stop_rx));
+        *shared.worker.lock().unwrap_or_else(|p| p.into_inner()) = Some(worker);
         Ok(EdgePoints {
-            shared: Arc::new(Shared {
-                config,
-                store,
-                identity,
-                transport,
-                events: EventSink::new(listener),
-                shut_down: AtomicBool::new(false),
-                lock: Mutex::new(Some(lock)),
-            }),
+            _lifecycle: Arc::new(Lifecycle { shared: shared.clone() }),
+            shared,
         })
+    }
+
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.shared
+    }
+
+    /// Resolves once the instance is shutting down.
+    pub(crate) async fn stopped(&self) {
+        let mut stop = self.shared.stop.subscribe();
+        let _ = stop.wait_for(|stopped| *stopped).await;
     }
 
     /// This device's id, derived from its key; stable across restarts.
@@ -102,7 +159,7 @@ impl EdgePoints {
     /// the stored registration without network I/O.
     pub async fn register(&self) -> Result<Registration, Error> {
         self.shared.ensure_open()?;
-        registration::register(&self.shared).await
+        registration::register(self).await
     }
 
     /// The stored registration, if any.
@@ -112,7 +169,17 @@ impl EdgePoints {
     }
 
     pub fn consent(&self) -> Consent {
-        Consent::new(self.shared.clone())
+        Consent::new(self.clone())
+    }
+
+    /// Every mutating call, as it travels to the control plane.
+    pub fn outbox(&self) -> Outbox {
+        Outbox::new(self.clone())
+    }
+
+    /// The control-plane endpoint this instance's calls go to now.
+    pub fn current_endpoint(&self) -> url::Url {
+        self.shared.transport.current_endpoint()
     }
 
     /// The phone's state as the host last reported it.
@@ -121,9 +188,15 @@ impl EdgePoints {
         Ok(host::load(&self.shared.store)?)
     }
 
-    /// The host reports the network the phone is on.
+    /// The host reports the network the phone is on. Coming back online
+    /// sends waiting outbox entries at once.
     pub fn set_network(&self, network: NetworkKind) -> Result<HostState, Error> {
-        self.update_host(|state| state.network = network)
+        let before = self.host_state()?.network;
+        let state = self.update_host(|state| state.network = network)?;
+        if before == NetworkKind::Offline && network != NetworkKind::Offline {
+            self.outbox().retry_now()?;
+        }
+        Ok(state)
     }
 
     /// The host reports battery level (0–100) and whether it is charging.
@@ -155,11 +228,17 @@ impl EdgePoints {
         }
     }
 
-    /// Ends this instance: later calls fail with [`Error::ShutDown`] and the
-    /// data directory can be opened again. Idempotent.
+    /// Ends this instance: stops the outbox worker (entries not yet sent
+    /// stay in the outbox for the next start), makes later calls fail with
+    /// [`Error::ShutDown`], and frees the data directory. Idempotent.
     pub async fn shutdown(&self) {
         if self.shared.shut_down.swap(true, Ordering::AcqRel) {
             return;
+        }
+        let _ = self.shared.stop.send(true);
+        let worker = self.shared.worker.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(worker) = worker {
+            let _ = worker.await;
         }
         // Dropping the file releases the directory lock.
         self.shared.lock.lock().unwrap_or_else(|p| p.into_inner()).take();

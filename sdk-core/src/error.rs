@@ -25,6 +25,8 @@ pub enum Error {
     #[error("control plane unreachable after {attempts} attempts")]
     Unavailable {
         attempts: u32,
+        /// What the control plane asked for, if it said when to come back.
+        retry_after: Option<std::time::Duration>,
         #[source]
         last: TransportFailure,
     },
@@ -51,6 +53,11 @@ pub enum TransportFailure {
     Http(#[from] reqwest::Error),
     #[error("status {status}")]
     Status { status: u16, problem: Option<Problem> },
+    #[error("retry budget exhausted: too many retries lately")]
+    RetryBudgetExhausted,
+    /// The answer was lost; the stored outbox entry recorded only this text.
+    #[error("{0}")]
+    Recorded(String),
 }
 
 /// Failures of the local SQLite store.

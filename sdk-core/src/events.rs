@@ -15,6 +15,20 @@ pub enum Event {
     ConsentReported { revision: u64 },
     /// The host reported a new network, battery or foreground state.
     HostStateChanged { state: HostState },
+    /// The control plane answered an outbox entry; its effect is applied.
+    OutboxEntryCompleted {
+        id: i64,
+        kind: String,
+        idempotency_key: String,
+    },
+    /// An outbox entry can never succeed (a final 4xx); it is ended.
+    OutboxEntryFailed {
+        id: i64,
+        kind: String,
+        status: u16,
+        code: String,
+        reason: String,
+    },
 }
 
 /// Receives [`Event`]s. Called on the SDK's task right after the change is

@@ -69,6 +69,11 @@ impl DeviceIdentity {
         encode_public_key(&self.key.verifying_key())
     }
 
+    /// The signature header of a signed read.
+    pub(crate) fn sign_request(&self, method: &str, path: &str, timestamp_ms: u64) -> String {
+        edgepoints_protocol::request_auth::sign_request(&self.key, self.device_id.as_str(), method, path, timestamp_ms)
+    }
+
     pub(crate) fn sign<T: Serialize>(&self, purpose: Purpose, payload: &T) -> SignedEnvelope {
         SignedEnvelope::sign(purpose, self.device_id.as_str(), &self.key, payload)
     }

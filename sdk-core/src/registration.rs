@@ -2,12 +2,11 @@
 
 use edgepoints_protocol::{paths, DeviceRegistered, DeviceRegistration, Purpose};
 use reqwest::Method;
-use rusqlite::OptionalExtension;
+use rusqlite::{OptionalExtension, Transaction};
 
-use crate::edgepoints::Shared;
+use crate::edgepoints::{EdgePoints, Shared};
 use crate::events::Event;
-use crate::identity::new_idempotency_key;
-use crate::transport::Outgoing;
+use crate::outbox::{self, EntryKind, NewEntry};
 use crate::{Error, StoreError};
 
 /// What the control plane said when it registered this device.
@@ -40,23 +39,24 @@ pub(crate) fn stored(shared: &Shared) -> Result<Option<Registration>, StoreError
     })
 }
 
-/// Registers unless already registered. The idempotency key is stored before
-/// the first send, so a call interrupted by a crash is the same request when
-/// it is made again, and the control plane answers it from its stored result.
-pub(crate) async fn register(shared: &Shared) -> Result<Registration, Error> {
-    if let Some(done) = stored(shared)? {
-        return Ok(done);
+/// Makes sure a registration is done or on its way: returns the pending
+/// outbox entry, writing one if there is none. Inside the caller's
+/// transaction, so whatever the caller queues after it goes after it.
+pub(crate) fn ensure_queued(shared: &Shared, tx: &Transaction<'_>) -> Result<Option<i64>, StoreError> {
+    let registered: bool = tx
+        .query_row(
+            "SELECT 1 FROM registration WHERE registered_at_ms IS NOT NULL",
+            [],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some();
+    if registered {
+        return Ok(None);
     }
-    let key = shared.store.with(|c| {
-        let tx = c.transaction()?;
-        tx.execute(
-            "INSERT OR IGNORE INTO registration (singleton, idempotency_key) VALUES (1, ?1)",
-            [new_idempotency_key()?],
-        )?;
-        let key: String = tx.query_row("SELECT idempotency_key FROM registration", [], |r| r.get(0))?;
-        tx.commit()?;
-        Ok(key)
-    })?;
+    if let Some(pending) = outbox::pending_of_kind(tx, EntryKind::Registration)? {
+        return Ok(Some(pending));
+    }
     let payload = DeviceRegistration {
         device_id: shared.identity.device_id().clone(),
         public_key: shared.identity.public_key(),
@@ -65,16 +65,44 @@ pub(crate) async fn register(shared: &Shared) -> Result<Registration, Error> {
         sdk_version: env!("CARGO_PKG_VERSION").to_owned(),
     };
     let envelope = shared.identity.sign(Purpose::DeviceRegistration, &payload);
-    let answer = shared
-        .transport
-        .call::<DeviceRegistered>(Outgoing {
+    let (id, _key) = outbox::enqueue(
+        tx,
+        NewEntry {
+            kind: EntryKind::Registration,
             method: Method::POST,
-            path: paths::DEVICES,
-            body: Some(serde_json::to_vec(&envelope).expect("envelope serialises")),
-            idempotency_key: Some(&key),
-        })
-        .await?;
-    let registered = answer.value;
+            path: paths::DEVICES.to_owned(),
+            body: serde_json::to_vec(&envelope).expect("envelope serialises"),
+            context: serde_json::json!({}),
+            idempotency_key: None,
+        },
+    )?;
+    Ok(Some(id))
+}
+
+/// Registers unless already registered; waits for the answer as a direct
+/// call would (see [`outbox::wait`]).
+pub(crate) async fn register(sdk: &EdgePoints) -> Result<Registration, Error> {
+    let shared = sdk.shared();
+    if let Some(done) = stored(shared)? {
+        return Ok(done);
+    }
+    let pending = shared.store.with(|c| {
+        let tx = c.transaction()?;
+        let pending = ensure_queued(shared, &tx)?;
+        tx.commit()?;
+        Ok(pending)
+    })?;
+    if let Some(id) = pending {
+        shared.outbox_wake.notify_one();
+        outbox::wait(sdk, id).await?;
+    }
+    stored(shared)?.ok_or_else(|| Error::Protocol("registration answered but not stored".into()))
+}
+
+/// Applies the control plane's answer to a registration (outbox worker).
+pub(crate) fn apply_answer(shared: &Shared, tx: &Transaction<'_>, key: &str, body: &[u8]) -> Result<Vec<Event>, Error> {
+    let registered: DeviceRegistered =
+        serde_json::from_slice(body).map_err(|e| Error::Protocol(format!("registration answer: {e}")))?;
     if registered.device_id != *shared.identity.device_id() {
         return Err(Error::Protocol(format!(
             "control plane registered {} instead of {}",
@@ -82,25 +110,22 @@ pub(crate) async fn register(shared: &Shared) -> Result<Registration, Error> {
             shared.identity.device_id()
         )));
     }
-    shared.store.with(|c| {
-        c.execute(
-            "UPDATE registration SET registered_at_ms = ?1, control_plane_key_id = ?2, control_plane_public_key = ?3",
-            rusqlite::params![
-                registered.registered_at_ms as i64,
-                registered.control_plane_key_id,
-                registered.control_plane_public_key
-            ],
-        )?;
-        Ok(())
-    })?;
-    tracing::info!(device_id = %registered.device_id, replayed = answer.replayed, attempts = answer.attempts, "device registered");
-    shared.events.emit(Event::Registered {
+    tx.execute(
+        "INSERT INTO registration (singleton, idempotency_key, registered_at_ms, control_plane_key_id,
+                                   control_plane_public_key)
+         VALUES (1, ?1, ?2, ?3, ?4)
+         ON CONFLICT (singleton) DO UPDATE SET idempotency_key = ?1, registered_at_ms = ?2,
+             control_plane_key_id = ?3, control_plane_public_key = ?4",
+        rusqlite::params![
+            key,
+            registered.registered_at_ms as i64,
+            registered.control_plane_key_id,
+            registered.control_plane_public_key
+        ],
+    )
+    .map_err(StoreError::from)?;
+    tracing::info!(device_id = %registered.device_id, "device registered");
+    Ok(vec![Event::Registered {
         device_id: registered.device_id.to_string(),
-    });
-    Ok(Registration {
-        device_id: registered.device_id.to_string(),
-        registered_at_ms: registered.registered_at_ms,
-        control_plane_key_id: registered.control_plane_key_id,
-        control_plane_public_key: registered.control_plane_public_key,
-    })
+    }])
 }

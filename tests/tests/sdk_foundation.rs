@@ -178,9 +178,23 @@ async fn consent_flow_reports_every_decision_in_order() {
             Event::ConsentReported { .. } => "reported",
             Event::ConsentReportPending { .. } => "pending",
             Event::HostStateChanged { .. } => "host",
+            Event::OutboxEntryCompleted { .. } => "sent",
+            Event::OutboxEntryFailed { .. } => "failed",
         })
         .collect();
-    assert_eq!(kinds, ["changed", "registered", "reported", "changed", "reported"]);
+    assert_eq!(
+        kinds,
+        [
+            "changed",
+            "registered",
+            "sent",
+            "reported",
+            "sent",
+            "changed",
+            "reported",
+            "sent"
+        ]
+    );
 }
 
 #[tokio::test]
@@ -259,5 +273,27 @@ async fn failing_endpoint_moves_calls_to_the_next_one() {
     let sdk = EdgePoints::open(config(&["http://127.0.0.1:1".into(), server.url()], dir.path()), None).unwrap();
     sdk.register().await.unwrap();
     sdk.consent().grant("t", ConsentPolicy::default()).await.unwrap();
+    assert_eq!(applied(&server, "consent_reports").await, 1);
+}
+
+#[tokio::test]
+async fn a_decision_made_offline_is_reported_by_the_next_process() {
+    let server = start_mock().await;
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut offline = config(&["http://127.0.0.1:1".into()], dir.path());
+        offline.retry.max_attempts = 2;
+        let sdk = EdgePoints::open(offline, None).unwrap();
+        let state = sdk.consent().grant("t", ConsentPolicy::default()).await.unwrap();
+        assert!(!state.reported);
+        sdk.shutdown().await;
+    }
+    let sdk = open_sdk(&server, dir.path());
+    let state = tokio::time::timeout(std::time::Duration::from_secs(10), sdk.consent().report_pending())
+        .await
+        .expect("reported in time")
+        .unwrap();
+    assert!(state.reported);
+    assert_eq!(applied(&server, "registrations").await, 1);
     assert_eq!(applied(&server, "consent_reports").await, 1);
 }

@@ -6,13 +6,18 @@ import dev.edgepoints.sdk.EdgePoints
 import dev.edgepoints.sdk.EdgePointsException
 import dev.edgepoints.sdk.SdkEvent
 import kotlinx.coroutines.runBlocking
+import org.junit.Rule
 import org.junit.Test
+import org.junit.rules.Timeout
 import kotlin.test.assertEquals
 import kotlin.test.assertFailsWith
 import kotlin.test.assertFalse
 import kotlin.test.assertTrue
 
 class ConsentTest {
+    @get:Rule
+    val timeout: Timeout = Timeout.seconds(60)
+
     private val policy = ConsentPolicy(
         serveOnWifi = true,
         serveOnCellular = false,

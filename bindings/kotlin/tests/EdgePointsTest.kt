@@ -8,7 +8,9 @@ import dev.edgepoints.sdk.NetworkKind
 import dev.edgepoints.sdk.SdkEvent
 import dev.edgepoints.sdk.setLogger
 import kotlinx.coroutines.runBlocking
+import org.junit.Rule
 import org.junit.Test
+import org.junit.rules.Timeout
 import kotlin.test.assertEquals
 import kotlin.test.assertFailsWith
 import kotlin.test.assertNotNull
@@ -16,6 +18,9 @@ import kotlin.test.assertNull
 import kotlin.test.assertTrue
 
 class EdgePointsTest {
+    @get:Rule
+    val timeout: Timeout = Timeout.seconds(60)
+
     @Test
     fun registersOnceAndRemembers() = runBlocking {
         val sdk = open(newDataDir())

@@ -55,4 +55,4 @@ fun adminState(): String {
 }
 
 fun appliedRegistrations(): Int =
-    Regex("\"registrations\":(\\d+)").find(adminState())!!.groupValues[1].toInt()
+    Regex("\"registrations\":(\\d+)").find(adminState())?.groupValues?.get(1)?.toInt() ?: 0

@@ -7,7 +7,7 @@ use rusqlite::{Connection, Transaction};
 use crate::StoreError;
 
 /// The version this SDK writes.
-pub(crate) const SCHEMA_VERSION: u32 = 1;
+pub(crate) const SCHEMA_VERSION: u32 = 2;
 
 pub(super) fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
     let found: u32 = connection.query_row("PRAGMA user_version", [], |row| row.get(0))?;
@@ -66,6 +66,32 @@ fn upgrade_from(tx: &Transaction<'_>, version: u32) -> Result<(), StoreError> {
                 foreground       INTEGER NOT NULL,
                 updated_at_ms    INTEGER NOT NULL
             );
+            ",
+        )?,
+        1 => tx.execute_batch(
+            "
+            -- Every mutating call, written before its first send. Entries of
+            -- one stream are sent in order; streams do not wait for each other.
+            CREATE TABLE outbox (
+                id                  INTEGER PRIMARY KEY AUTOINCREMENT,
+                stream              TEXT NOT NULL,
+                kind                TEXT NOT NULL,
+                method              TEXT NOT NULL,
+                path                TEXT NOT NULL,
+                body                BLOB NOT NULL,
+                context             TEXT NOT NULL DEFAULT '{}',
+                idempotency_key     TEXT NOT NULL UNIQUE,
+                state               TEXT NOT NULL CHECK (state IN ('pending', 'done', 'failed')),
+                attempts            INTEGER NOT NULL DEFAULT 0,
+                next_attempt_at_ms  INTEGER NOT NULL,
+                last_error          TEXT,
+                response_status     INTEGER,
+                response_body       BLOB,
+                problem_json        TEXT,
+                created_at_ms       INTEGER NOT NULL,
+                finished_at_ms      INTEGER
+            );
+            CREATE INDEX outbox_pending ON outbox (state, stream, id);
             ",
         )?,
         other => {

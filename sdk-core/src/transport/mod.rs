@@ -2,53 +2,100 @@
 //! `Idempotency-Key` on every mutating request, and retries of transient
 //! failures with the same key.
 //!
-//! What counts as transient: a connect error, a timeout, a body cut short,
-//! a 5xx, 408, 429, and a 409 that says the first attempt is still running.
-//! Everything else is final and comes back at once.
+//! Which endpoint: the configured endpoints stand on a consistent-hash ring
+//! ([`ring`]); a member's calls (before login, the device's) go to the first
+//! healthy endpoint of the member's preference list, so they stick to one
+//! endpoint and move to the next only when it is ejected ([`outlier`]).
+//! How often: transient failures (connect error, timeout, a body cut short,
+//! 5xx, 408, 429, and a 409 that says the first attempt is still running)
+//! are retried with capped exponential backoff and full jitter, honouring
+//! `Retry-After`, within a retry budget ([`budget`]). Everything else is final
+//! and comes back at once.
 
+mod budget;
+mod outlier;
 mod retry;
+mod ring;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
 
-use edgepoints_protocol::{Problem, ProblemCode, IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_REPLAYED_HEADER};
+use edgepoints_protocol::{paths, Problem, ProblemCode, IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_REPLAYED_HEADER};
 use reqwest::{Method, StatusCode};
-use serde::de::DeserializeOwned;
+use tokio::time::Instant;
 use url::Url;
 
+pub use budget::RetryBudgetPolicy;
+pub use outlier::OutlierPolicy;
 pub use retry::RetryPolicy;
 
+use self::budget::RetryBudget;
+use self::outlier::{Availability, OutlierDetector};
+use self::ring::EndpointRing;
 use crate::{Config, Error, TransportFailure};
 
 /// One logical request; it may be sent several times.
-pub(crate) struct Outgoing<'a> {
+#[derive(Debug, Clone)]
+pub(crate) struct Outgoing {
     pub method: Method,
-    pub path: &'a str,
+    pub path: String,
     pub body: Option<Vec<u8>>,
     /// Required for every mutating method; the same key on every attempt.
-    pub idempotency_key: Option<&'a str>,
+    pub idempotency_key: Option<String>,
+    /// Extra headers, e.g. the signature of a signed read.
+    pub headers: Vec<(&'static str, String)>,
 }
 
-/// A successful answer.
+impl Outgoing {
+    pub(crate) fn get(path: String) -> Self {
+        Outgoing {
+            method: Method::GET,
+            path,
+            body: None,
+            idempotency_key: None,
+            headers: Vec::new(),
+        }
+    }
+}
+
+/// The outcome of one attempt.
 #[derive(Debug)]
-pub(crate) struct Answer<T> {
-    pub value: T,
-    /// The server replayed a stored result: the call had already been applied.
-    pub replayed: bool,
-    pub attempts: u32,
+pub(crate) enum Attempted {
+    Done {
+        status: u16,
+        body: Vec<u8>,
+        replayed: bool,
+    },
+    /// Final: the same request will never succeed.
+    Refused {
+        status: u16,
+        problem: Problem,
+    },
+    /// May succeed later, with the same key.
+    Transient {
+        failure: TransportFailure,
+        retry_after: Option<Duration>,
+    },
 }
 
 pub(crate) struct Transport {
     client: reqwest::Client,
     endpoints: Vec<Url>,
+    ring: EndpointRing,
     retry: RetryPolicy,
-    /// Index of the endpoint that answered last; failover moves it on.
-    current: AtomicUsize,
+    health: Arc<Mutex<OutlierDetector>>,
+    budget: Mutex<RetryBudget>,
+    /// Whose calls these are: the member id once logged in, else the device id.
+    sticky_key: RwLock<String>,
+    probe_timeout: Duration,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Transport {
-    pub(crate) fn new(config: &Config) -> Result<Transport, Error> {
+    pub(crate) fn new(config: &Config, sticky_key: &str) -> Result<Transport, Error> {
         let tls = tls_client_config()?;
         let client = reqwest::Client::builder()
             .use_preconfigured_tls(tls)
@@ -59,78 +106,125 @@ impl Transport {
             .map_err(|e| Error::InvalidInput(format!("cannot build the HTTP client: {e}")))?;
         Ok(Transport {
             client,
+            ring: EndpointRing::new(&config.endpoints),
             endpoints: config.endpoints.clone(),
             retry: config.retry.clone(),
-            current: AtomicUsize::new(0),
+            health: Arc::new(Mutex::new(OutlierDetector::new(
+                config.outlier.clone(),
+                config.endpoints.len(),
+            ))),
+            budget: Mutex::new(RetryBudget::new(config.retry_budget.clone())),
+            sticky_key: RwLock::new(sticky_key.to_owned()),
+            probe_timeout: config.connect_timeout,
         })
     }
 
-    /// Sends `request`, retrying transient failures, and decodes a 2xx body.
-    pub(crate) async fn call<T: DeserializeOwned>(&self, request: Outgoing<'_>) -> Result<Answer<T>, Error> {
-        let mutating = !matches!(request.method, Method::GET | Method::HEAD);
-        if mutating && request.idempotency_key.is_none() {
-            // A programming error inside the SDK, not the caller's input.
-            return Err(Error::Protocol(format!(
-                "{} {} sent without an idempotency key",
-                request.method, request.path
-            )));
-        }
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let endpoint_index = self.current.load(Ordering::Relaxed) % self.endpoints.len();
-            let failure = match self.attempt(&self.endpoints[endpoint_index], &request).await {
-                Ok(Attempted::Done { body, replayed }) => {
-                    let value = serde_json::from_slice(&body)
-                        .map_err(|e| Error::Protocol(format!("{} {}: {e}", request.method, request.path)))?;
-                    return Ok(Answer {
-                        value,
-                        replayed,
-                        attempts: attempt,
-                    });
+    pub(crate) fn retry_policy(&self) -> &RetryPolicy {
+        &self.retry
+    }
+
+    /// The endpoint the next call goes to.
+    pub(crate) fn current_endpoint(&self) -> Url {
+        self.endpoints[self.choose()].clone()
+    }
+
+    /// The first healthy endpoint of the sticky key's preference list;
+    /// starts probes of endpoints whose ejection is over. If every endpoint
+    /// is ejected, the preferred one anyway: trying beats giving up.
+    fn choose(&self) -> usize {
+        let order = self
+            .ring
+            .preference(&self.sticky_key.read().unwrap_or_else(|p| p.into_inner()));
+        let now = Instant::now();
+        let mut health = lock(&self.health);
+        let mut chosen = None;
+        for &index in &order {
+            match health.availability(index, now) {
+                Availability::Healthy => {
+                    chosen.get_or_insert(index);
                 }
-                Ok(Attempted::Refused { status, problem }) => {
-                    return Err(Error::Rejected { status, problem });
+                Availability::DueForProbe => {
+                    if health.start_probe(index) {
+                        self.spawn_probe(index);
+                    }
                 }
-                Ok(Attempted::Transient { failure, retry_after }) => (failure, retry_after),
-                Err(http) => (TransportFailure::Http(http), None),
-            };
-            let (failure, retry_after) = failure;
-            tracing::warn!(
-                method = %request.method,
-                path = request.path,
-                endpoint = %self.endpoints[endpoint_index],
-                attempt,
-                error = %failure,
-                "transient failure"
-            );
-            if attempt >= self.retry.max_attempts {
-                return Err(Error::Unavailable {
-                    attempts: attempt,
-                    last: failure,
-                });
+                Availability::Ejected => {}
             }
-            // Move the next attempt to the next endpoint; with one endpoint
-            // this is the same one again.
-            let _ = self.current.compare_exchange(
-                endpoint_index,
-                (endpoint_index + 1) % self.endpoints.len(),
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            );
-            let wait = self
-                .retry
-                .backoff(attempt)
-                .max(retry_after.unwrap_or_default().min(self.retry.max_delay));
-            tokio::time::sleep(wait).await;
+        }
+        chosen.unwrap_or(order[0])
+    }
+
+    fn spawn_probe(&self, index: usize) {
+        let url = join(&self.endpoints[index], paths::HEALTHZ);
+        let client = self.client.clone();
+        let health = self.health.clone();
+        let timeout = self.probe_timeout;
+        tokio::spawn(async move {
+            let healthy = client
+                .get(url)
+                .timeout(timeout)
+                .send()
+                .await
+                .map(|r| r.status().is_success())
+                .unwrap_or(false);
+            lock(&health).probe_finished(index, healthy, Instant::now());
+        });
+    }
+
+    /// One attempt. `retry` says whether it repeats an earlier attempt; a
+    /// retry the budget does not allow is not sent and comes back transient.
+    pub(crate) async fn attempt(&self, request: &Outgoing, retry: bool) -> Attempted {
+        if retry && !lock(&self.budget).try_retry(Instant::now()) {
+            return Attempted::Transient {
+                failure: TransportFailure::RetryBudgetExhausted,
+                retry_after: None,
+            };
+        }
+        if !retry {
+            lock(&self.budget).record_request(Instant::now());
+        }
+        let index = self.choose();
+        let outcome = self.send(&self.endpoints[index], request).await;
+        let mut health = lock(&self.health);
+        match &outcome {
+            Attempted::Transient {
+                failure: TransportFailure::Status { status: 429, .. },
+                ..
+            } => {}
+            Attempted::Transient { failure, .. } => {
+                tracing::warn!(
+                    method = %request.method,
+                    path = %request.path,
+                    endpoint = %self.endpoints[index],
+                    error = %failure,
+                    "transient failure"
+                );
+                health.record_failure(index, Instant::now());
+            }
+            Attempted::Done { .. } | Attempted::Refused { .. } => health.record_success(index),
+        }
+        outcome
+    }
+
+    async fn send(&self, endpoint: &Url, request: &Outgoing) -> Attempted {
+        match self.try_send(endpoint, request).await {
+            Ok(outcome) => outcome,
+            Err(http) => Attempted::Transient {
+                failure: TransportFailure::Http(http),
+                retry_after: None,
+            },
         }
     }
 
-    async fn attempt(&self, endpoint: &Url, request: &Outgoing<'_>) -> Result<Attempted, reqwest::Error> {
-        let url = join(endpoint, request.path);
-        let mut builder = self.client.request(request.method.clone(), url);
-        if let Some(key) = request.idempotency_key {
+    async fn try_send(&self, endpoint: &Url, request: &Outgoing) -> Result<Attempted, reqwest::Error> {
+        let mut builder = self
+            .client
+            .request(request.method.clone(), join(endpoint, &request.path));
+        if let Some(key) = &request.idempotency_key {
             builder = builder.header(IDEMPOTENCY_KEY_HEADER, key);
+        }
+        for (name, value) in &request.headers {
+            builder = builder.header(*name, value);
         }
         if let Some(body) = &request.body {
             builder = builder
@@ -154,6 +248,7 @@ impl Transport {
         let body = response.bytes().await?;
         if status.is_success() {
             return Ok(Attempted::Done {
+                status: status.as_u16(),
                 body: body.to_vec(),
                 replayed,
             });
@@ -181,21 +276,6 @@ impl Transport {
             problem,
         })
     }
-}
-
-enum Attempted {
-    Done {
-        body: Vec<u8>,
-        replayed: bool,
-    },
-    Refused {
-        status: u16,
-        problem: Problem,
-    },
-    Transient {
-        failure: TransportFailure,
-        retry_after: Option<Duration>,
-    },
 }
 
 fn is_transient(status: StatusCode, problem: Option<&Problem>) -> bool {

@@ -41,6 +41,21 @@ impl RetryPolicy {
         Duration::from_nanos(fastrand::u64(0..=nanos))
     }
 
+    /// The wait before retry `retry` of an outbox entry: as [`Self::backoff`]
+    /// within `max_attempts`, then growing on up to `beyond_cap`, so an
+    /// entry that waits out a long outage does not hammer the control plane.
+    pub fn backoff_beyond(&self, retry: u32, beyond_cap: Duration) -> Duration {
+        if retry < self.max_attempts {
+            return self.backoff(retry);
+        }
+        let factor = 1u32.checked_shl(retry.saturating_sub(1).min(31)).unwrap_or(u32::MAX);
+        let ceiling = self
+            .base_delay
+            .saturating_mul(factor)
+            .min(beyond_cap.max(self.max_delay));
+        Duration::from_nanos(fastrand::u64(0..=ceiling.as_nanos().min(u64::MAX as u128) as u64))
+    }
+
     pub(crate) fn validate(&self) -> Result<(), Error> {
         if self.max_attempts == 0 {
             return Err(Error::InvalidInput("retry policy needs at least one attempt".into()));
