@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs what the Kotlin binding tests need, only when it is missing:
-# JNA and JUnit 4 from Debian packages, and the Kotlin compiler from its npm
-# package into a cache folder outside the repository. Safe to run again.
+# Installs what the tests need, only when it is missing: redis-server (the
+# mock's shared-state backend), JNA and JUnit 4 from Debian packages, and the
+# Kotlin compiler from its npm package into a cache folder outside the
+# repository. Safe to run again.
 #
 # Prints the Kotlin compiler's home folder on its last line.
 set -euo pipefail
@@ -12,6 +13,7 @@ CACHE_DIR="${EDGEPOINTS_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/edgepoints}"
 log() { printf '[install] %s\n' "$*" >&2; }
 
 need_deb=()
+command -v redis-server >/dev/null || need_deb+=(redis-server)
 [ -f /usr/share/java/jna.jar ] || need_deb+=(libjna-java)
 dpkg -s libjna-jni >/dev/null 2>&1 || need_deb+=(libjna-jni)
 [ -f /usr/share/java/junit4.jar ] || need_deb+=(junit4)

@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 
 section() { printf '\n### %s\n' "$*"; }
 
+section "tools"
+scripts/install-test-tools.sh >/dev/null
+
 section "format"
 cargo fmt --all -- --check
 

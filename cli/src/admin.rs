@@ -32,14 +32,29 @@ impl AdminClient {
             .await?)
     }
 
+    /// Adds a rule; a refused rule comes back with the control plane's reason.
     pub(crate) async fn add_fault(&self, rule: Value) -> CliResult {
-        self.http
+        let response = self
+            .http
             .post(format!("{}/admin/faults", self.base))
             .json(&rule)
             .send()
-            .await?
-            .error_for_status()?;
+            .await?;
+        if !response.status().is_success() {
+            return Err(format!("fault refused: {}", response.text().await?).into());
+        }
         Ok(())
+    }
+
+    pub(crate) async fn faults(&self) -> CliResult<Value> {
+        Ok(self
+            .http
+            .get(format!("{}/admin/faults", self.base))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?)
     }
 
     pub(crate) async fn reset_faults(&self) -> CliResult {

@@ -1,6 +1,7 @@
 //! `edgepoints device`: one SDK instance, one flow per subcommand.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use edgepoints_core::{Config, ConsentPolicy, ConsentState, ConsentStatus, EdgePoints, NetworkKind};
@@ -15,6 +16,14 @@ pub(crate) struct DeviceArgs {
     /// The SDK's data directory (created if missing).
     #[arg(long)]
     data_dir: PathBuf,
+    /// First retry delay; later ones double, up to --retry-max-ms.
+    #[arg(long, default_value_t = 200)]
+    retry_base_ms: u64,
+    #[arg(long, default_value_t = 10_000)]
+    retry_max_ms: u64,
+    /// Timeout of one attempt.
+    #[arg(long, default_value_t = 10_000)]
+    request_timeout_ms: u64,
     #[command(subcommand)]
     action: DeviceAction,
 }
@@ -50,6 +59,19 @@ enum DeviceAction {
     },
     /// Send a consent decision the control plane does not hold yet.
     ReportPending,
+    /// Alternate grant and revoke until the consent revision reaches the
+    /// given one (resumes where an earlier, killed run stopped).
+    Churn {
+        #[arg(long)]
+        until_revision: u64,
+    },
+    /// Print the outbox: pending, failed and done calls.
+    Outbox,
+    /// Send every pending call and wait until none is left.
+    Drain {
+        #[arg(long, default_value_t = 60_000)]
+        timeout_ms: u64,
+    },
     /// Tell the SDK about the phone's state.
     Host {
         #[arg(long, value_parser = ["wifi", "cellular", "offline"])]
@@ -62,7 +84,13 @@ enum DeviceAction {
 }
 
 pub(crate) async fn run(args: DeviceArgs) -> CliResult {
-    let sdk = EdgePoints::open(Config::new(args.control_plane, args.data_dir), None)?;
+    let mut config = Config::new(args.control_plane, args.data_dir);
+    config.retry.base_delay = Duration::from_millis(args.retry_base_ms);
+    config.retry.max_delay = Duration::from_millis(args.retry_max_ms);
+    config.outbox_max_delay = config.outbox_max_delay.max(config.retry.max_delay);
+    config.request_timeout = Duration::from_millis(args.request_timeout_ms);
+    config.platform = "cli".into();
+    let sdk = EdgePoints::open(config, None)?;
     let outcome = act(&sdk, args.action).await;
     sdk.shutdown().await;
     outcome
@@ -113,6 +141,50 @@ async fn act(sdk: &EdgePoints, action: DeviceAction) -> CliResult {
         }
         DeviceAction::ReportPending => {
             println!("{}", describe_consent(&sdk.consent().report_pending().await?));
+        }
+        DeviceAction::Churn { until_revision } => loop {
+            let state = sdk.consent().state()?;
+            if state.revision >= until_revision {
+                println!("at revision {}", state.revision);
+                break;
+            }
+            let next = if state.revision % 2 == 0 {
+                sdk.consent().grant("2026-11", ConsentPolicy::default()).await?
+            } else {
+                sdk.consent().revoke(false).await?
+            };
+            // Written only once the decision is durable: a reader of this
+            // line knows the SDK accepted it.
+            println!("accepted revision {}", next.revision);
+        },
+        DeviceAction::Outbox => {
+            let status = sdk.outbox().status()?;
+            println!(
+                "pending {}, failed {}, done {}, oldest pending {} ms, last error {}",
+                status.pending,
+                status.failed,
+                status.done,
+                status.oldest_pending_age_ms.unwrap_or(0),
+                status.last_error.as_deref().unwrap_or("none")
+            );
+            for entry in sdk.outbox().entries(20)? {
+                println!(
+                    "  #{:<5} {:<15} {:<8?} attempts {:<3} key {}{}",
+                    entry.id,
+                    entry.kind,
+                    entry.state,
+                    entry.attempts,
+                    entry.idempotency_key,
+                    entry.last_error.map(|e| format!(" ({e})")).unwrap_or_default()
+                );
+            }
+        }
+        DeviceAction::Drain { timeout_ms } => {
+            let status = sdk.outbox().drain(Duration::from_millis(timeout_ms)).await?;
+            println!("pending {}, failed {}, done {}", status.pending, status.failed, status.done);
+            if status.pending > 0 {
+                return Err(format!("{} calls still pending", status.pending).into());
+            }
         }
         DeviceAction::Host {
             network,

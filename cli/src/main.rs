@@ -7,6 +7,7 @@
 
 mod admin;
 mod device;
+mod faults;
 mod tour;
 
 use std::process::ExitCode;
@@ -30,6 +31,8 @@ enum Command {
     Tour(tour::TourArgs),
     /// Run one SDK flow on a data directory against a control plane.
     Device(device::DeviceArgs),
+    /// Inject faults into a mock control plane.
+    Faults(faults::FaultsArgs),
 }
 
 #[tokio::main]
@@ -48,6 +51,7 @@ async fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Tour(args) => tour::run(args).await,
         Command::Device(args) => device::run(args).await,
+        Command::Faults(args) => faults::run(args).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

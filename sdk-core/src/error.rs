@@ -53,12 +53,15 @@ pub enum TransportFailure {
     Http(#[from] reqwest::Error),
     #[error("status {status}")]
     Status { status: u16, problem: Option<Problem> },
-    #[error("retry budget exhausted: too many retries lately")]
+    #[error("{}", RETRY_BUDGET_EXHAUSTED)]
     RetryBudgetExhausted,
     /// The answer was lost; the stored outbox entry recorded only this text.
     #[error("{0}")]
     Recorded(String),
 }
+
+/// How a refusal by the retry budget reads (also as stored in the outbox).
+pub(crate) const RETRY_BUDGET_EXHAUSTED: &str = "retry budget exhausted: too many retries lately";
 
 /// Failures of the local SQLite store.
 #[derive(Debug, thiserror::Error)]

@@ -212,7 +212,14 @@ async fn run_once(control_plane: Arc<ControlPlane>, request: Request, next: Next
     let record_key = keys::idempotency(&scope, &key);
     match claim(control_plane.store(), &record_key, &fingerprint).await? {
         Claim::Fresh => {}
-        Claim::Replay(stored) => return Ok(replay(stored)),
+        Claim::Replay(stored) => {
+            // A replay is an answer to a committed request too: it can be lost.
+            if faults::drop_after_commit(control_plane.store(), &route).await? {
+                tracing::info!(%route, "injected fault: replayed answer dropped");
+                return Ok(Response::new(Body::new(LostAnswer)));
+            }
+            return Ok(replay(stored));
+        }
         Claim::InProgress => {
             return Err(ApiError::new(
                 StatusCode::CONFLICT,

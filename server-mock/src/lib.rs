@@ -24,6 +24,7 @@ mod problem;
 mod routes;
 pub mod state;
 pub mod store;
+pub mod testing;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};

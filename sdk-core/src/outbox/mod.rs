@@ -387,15 +387,22 @@ pub(crate) async fn wait(sdk: &EdgePoints, id: i64) -> Result<Vec<u8>, Error> {
                     });
                 return Err(Error::Rejected { status, problem });
             }
-            EntryState::Pending if attempts_up_to(shared, id)?.saturating_sub(attempts_before) >= max_attempts => {
+            EntryState::Pending => {
                 let last_error = last_error.or(stream_error(shared, id)?);
-                return Err(Error::Unavailable {
-                    attempts: max_attempts,
-                    retry_after: None,
-                    last: TransportFailure::Recorded(last_error.unwrap_or_else(|| "no answer".into())),
-                });
+                // The budget said no: the caller hears it now rather than
+                // after waiting out the budget's pauses.
+                let budget_refused = last_error
+                    .as_deref()
+                    .is_some_and(|e| e == crate::error::RETRY_BUDGET_EXHAUSTED);
+                let made = attempts_up_to(shared, id)?.saturating_sub(attempts_before);
+                if made >= max_attempts || (budget_refused && made >= 1) {
+                    return Err(Error::Unavailable {
+                        attempts: made,
+                        retry_after: None,
+                        last: TransportFailure::Recorded(last_error.unwrap_or_else(|| "no answer".into())),
+                    });
+                }
             }
-            EntryState::Pending => {}
         }
         tokio::select! {
             changed = changes.changed() => {

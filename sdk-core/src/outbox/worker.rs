@@ -120,12 +120,16 @@ async fn deliver(shared: Arc<Shared>, head: Sendable, asked: Arc<Mutex<HashSet<i
             }
             bump(&shared);
         }
+        // A retry the budget refused counts as a failed attempt (a caller
+        // waiting on it should hear "unavailable" now, not when the budget
+        // refills), but nothing was sent.
         Attempted::Transient {
-            failure: TransportFailure::RetryBudgetExhausted,
+            failure: failure @ TransportFailure::RetryBudgetExhausted,
             ..
         } => {
             let next = unix_millis() + BUDGET_PAUSE.as_millis() as u64;
-            finish(&shared, &head, |c| defer(c, id, "retry budget exhausted", next));
+            let error = failure.to_string();
+            finish(&shared, &head, |c| record_transient(c, id, &error, next));
         }
         Attempted::Transient { failure, retry_after } => {
             let attempts = head.entry.attempts + 1;

@@ -79,6 +79,6 @@ impl StateStore for MemoryStore {
 mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn memory_store_holds_the_contract() {
-        super::super::contract::holds(std::sync::Arc::new(super::MemoryStore::default())).await;
+        crate::testing::store_contract(std::sync::Arc::new(super::MemoryStore::default())).await;
     }
 }

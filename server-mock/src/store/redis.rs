@@ -141,6 +141,24 @@ impl StateStore for RedisStore {
 mod tests {
     use super::*;
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn redis_store_holds_the_contract() {
+        let redis = crate::testing::RedisServer::start().expect("redis-server for the Redis backend tests");
+        let store = RedisStore::connect(&redis.url(), "contract").await.unwrap();
+        crate::testing::store_contract(std::sync::Arc::new(store)).await;
+    }
+
+    #[tokio::test]
+    async fn namespaces_do_not_see_each_other() {
+        let redis = crate::testing::RedisServer::start().expect("redis-server for the Redis backend tests");
+        let a = RedisStore::connect(&redis.url(), "a").await.unwrap();
+        let b = RedisStore::connect(&redis.url(), "b").await.unwrap();
+        a.compare_and_swap("k", None, Some(b"1")).await.unwrap();
+        assert_eq!(b.get("k").await.unwrap(), None);
+        b.clear().await.unwrap();
+        assert_eq!(a.get("k").await.unwrap().as_deref(), Some(&b"1"[..]));
+    }
+
     #[test]
     fn glob_characters_are_escaped() {
         assert_eq!(glob_escape("a*b?[c]\\"), "a\\*b\\?\\[c\\]\\\\");
