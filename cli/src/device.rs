@@ -181,7 +181,10 @@ async fn act(sdk: &EdgePoints, action: DeviceAction) -> CliResult {
         }
         DeviceAction::Drain { timeout_ms } => {
             let status = sdk.outbox().drain(Duration::from_millis(timeout_ms)).await?;
-            println!("pending {}, failed {}, done {}", status.pending, status.failed, status.done);
+            println!(
+                "pending {}, failed {}, done {}",
+                status.pending, status.failed, status.done
+            );
             if status.pending > 0 {
                 return Err(format!("{} calls still pending", status.pending).into());
             }

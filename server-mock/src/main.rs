@@ -1,5 +1,6 @@
 //! `edgepoints-mock-server`: the reference control plane as a process.
 
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -60,16 +61,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for listen in listens {
         servers.push(MockServer::start_with(listen, control_plane.clone()).await?);
     }
-    // Scripts read these lines for the addresses; keep their shape.
+    // Scripts read these lines for the addresses; keep their shape. A
+    // reader that stopped reading must not bring the server down, so write
+    // errors (a closed pipe) are ignored.
+    let mut out = std::io::stdout().lock();
     for server in &servers {
-        println!("edgepoints-mock-server listening on {}", server.url());
+        let _ = writeln!(out, "edgepoints-mock-server listening on {}", server.url());
     }
-    println!(
+    let _ = writeln!(
+        out,
         "control-plane key {} ed25519:{}",
         control_plane.key.key_id(),
         control_plane.key.public_key()
     );
-    println!("state store {}", control_plane.store().describe());
+    let _ = writeln!(out, "state store {}", control_plane.store().describe());
+    let _ = out.flush();
+    drop(out);
     tokio::signal::ctrl_c().await?;
     eprintln!("shutting down");
     for server in servers {

@@ -25,7 +25,16 @@ impl RedisServer {
             .map_err(|e| format!("no free port: {e}"))?
             .port();
         let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -55,7 +64,6 @@ impl Drop for RedisServer {
 
 /// The behaviour every [`StateStore`] must show. Clears the store first.
 pub async fn store_contract(store: Arc<dyn StateStore>) {
-
     store.clear().await.unwrap();
     assert_eq!(store.get("a").await.unwrap(), None);
     assert!(store.compare_and_swap("a", None, Some(b"1")).await.unwrap());

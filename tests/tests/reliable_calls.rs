@@ -16,7 +16,11 @@ const STATUS: &str = "GET /v1/devices/{device_id}/operations/{idempotency_key}";
 #[tokio::test]
 async fn an_answer_dropped_after_commit_is_replayed_not_applied_twice() {
     let server = start_mock().await;
-    add_fault(&server, json!({"route": CONSENT, "action": "drop_after_commit", "count": 1})).await;
+    add_fault(
+        &server,
+        json!({"route": CONSENT, "action": "drop_after_commit", "count": 1}),
+    )
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let sdk = open_sdk(&server, dir.path());
     let state = sdk.consent().grant("t", ConsentPolicy::default()).await.unwrap();
@@ -39,7 +43,11 @@ async fn after_a_restart_the_status_of_an_unanswered_call_is_asked_first() {
     {
         let sdk = open_sdk(&server, dir.path());
         sdk.register().await.unwrap();
-        add_fault(&server, json!({"route": CONSENT, "action": "drop_after_commit", "count": 1})).await;
+        add_fault(
+            &server,
+            json!({"route": CONSENT, "action": "drop_after_commit", "count": 1}),
+        )
+        .await;
         let mut short = config(&[server.url()], dir.path());
         short.retry.max_attempts = 1;
         sdk.shutdown().await;
@@ -69,9 +77,17 @@ async fn a_final_refusal_ends_the_entry_with_an_event_and_the_stream_goes_on() {
             self.0.lock().unwrap().push(event);
         }
     }
-    let sdk = EdgePoints::open(config(&[server.url()], dir.path()), Some(Arc::new(Record(events.clone())))).unwrap();
+    let sdk = EdgePoints::open(
+        config(&[server.url()], dir.path()),
+        Some(Arc::new(Record(events.clone()))),
+    )
+    .unwrap();
     sdk.register().await.unwrap();
-    add_fault(&server, json!({"route": CONSENT, "action": "fail", "status": 422, "count": 1})).await;
+    add_fault(
+        &server,
+        json!({"route": CONSENT, "action": "fail", "status": 422, "count": 1}),
+    )
+    .await;
     let first = sdk.consent().grant("t", ConsentPolicy::default()).await.unwrap();
     assert!(!first.reported);
     let second = sdk.consent().revoke(false).await.unwrap();
@@ -93,12 +109,20 @@ async fn answers_lost_again_and_again_are_replayed_with_the_same_key() {
     let dir = tempfile::tempdir().unwrap();
     let sdk = open_sdk(&server, dir.path());
     sdk.register().await.unwrap();
-    add_fault(&server, json!({"route": CONSENT, "action": "drop_after_commit", "count": 3})).await;
+    add_fault(
+        &server,
+        json!({"route": CONSENT, "action": "drop_after_commit", "count": 3}),
+    )
+    .await;
     // The status query fails too, so the SDK must resend.
     add_fault(&server, json!({"route": STATUS, "action": "fail", "status": 503})).await;
     let state = sdk.consent().grant("t", ConsentPolicy::default()).await.unwrap();
     assert!(state.reported);
-    assert_eq!(requests_on(&server, CONSENT).await, 4, "three answers lost, the fourth replayed");
+    assert_eq!(
+        requests_on(&server, CONSENT).await,
+        4,
+        "three answers lost, the fourth replayed"
+    );
     assert_eq!(applied(&server, "consent_reports").await, 1);
     let dump = admin_state(&server).await;
     assert_eq!(dump["executions"]["duplicates"], json!([]));
@@ -127,7 +151,11 @@ async fn the_sticky_endpoint_fails_over_and_comes_back() {
         .position(|s| s.url() == sdk.current_endpoint().as_str().trim_end_matches('/'))
         .expect("the sticky endpoint is one of ours");
     let served: Vec<u64> = servers.iter().map(|s| s.requests_served()).collect();
-    assert_eq!(served.iter().sum::<u64>(), served[sticky], "every call went to the sticky endpoint");
+    assert_eq!(
+        served.iter().sum::<u64>(),
+        served[sticky],
+        "every call went to the sticky endpoint"
+    );
 
     // Kill it mid-session.
     let killed = servers.remove(sticky);
@@ -150,7 +178,10 @@ async fn the_sticky_endpoint_fails_over_and_comes_back() {
     let revived = MockServer::start_with(addr, control_plane.clone()).await.unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while revived.requests_served() == 0 {
-        assert!(tokio::time::Instant::now() < deadline, "the revived endpoint never came back into use");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the revived endpoint never came back into use"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
         sdk.consent().grant("t", ConsentPolicy::default()).await.unwrap();
     }
@@ -159,7 +190,14 @@ async fn the_sticky_endpoint_fails_over_and_comes_back() {
 }
 
 async fn requests_on_plane(control_plane: &ControlPlane, route: &str) -> i64 {
-    control_plane.dump().await.unwrap().requests.get(route).copied().unwrap_or(0)
+    control_plane
+        .dump()
+        .await
+        .unwrap()
+        .requests
+        .get(route)
+        .copied()
+        .unwrap_or(0)
 }
 
 #[tokio::test]

@@ -1,0 +1,92 @@
+//! Separate mock processes sharing their state through Redis: one instance
+//! dies, the member's calls go on at the other without a new registration.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use edgepoints_core::{Config, ConsentPolicy, EdgePoints, OutlierPolicy};
+use edgepoints_mock_server::testing::RedisServer;
+
+struct MockProcess {
+    child: Child,
+    url: String,
+}
+
+impl MockProcess {
+    fn start(redis: &str, namespace: &str) -> MockProcess {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_edgepoints-mock-server"))
+            .args(["--listen", "127.0.0.1:0", "--store", redis, "--namespace", namespace])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("mock server starts");
+        let first = BufReader::new(child.stdout.take().unwrap())
+            .lines()
+            .next()
+            .unwrap()
+            .unwrap();
+        let url = first
+            .strip_prefix("edgepoints-mock-server listening on ")
+            .expect("address line")
+            .to_owned();
+        MockProcess { child, url }
+    }
+}
+
+impl Drop for MockProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn processes_share_state_through_redis_and_fail_over() {
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .try_init();
+    let redis = RedisServer::start().expect("redis-server for the shared-state tests");
+    let namespace = format!("failover-{}", std::process::id());
+    let a = MockProcess::start(&redis.url(), &namespace);
+    let b = MockProcess::start(&redis.url(), &namespace);
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::new(vec![a.url.parse().unwrap(), b.url.parse().unwrap()], dir.path());
+    config.retry.base_delay = Duration::from_millis(10);
+    config.retry.max_delay = Duration::from_millis(100);
+    config.outlier = OutlierPolicy {
+        consecutive_failures: 1,
+        ..OutlierPolicy::default()
+    };
+    let sdk = EdgePoints::open(config, None).unwrap();
+    sdk.register().await.unwrap();
+    let first = sdk.consent().grant("t", ConsentPolicy::default()).await.unwrap();
+    assert!(first.reported);
+
+    // Kill whichever process the device sticks to.
+    let sticky = sdk.current_endpoint().as_str().trim_end_matches('/').to_owned();
+    let (dead, alive) = if sticky == a.url { (a, b) } else { (b, a) };
+    drop(dead);
+    let second = sdk.consent().revoke(true).await.unwrap();
+    assert!(second.reported, "the other process took over");
+    assert_eq!(sdk.current_endpoint().as_str().trim_end_matches('/'), alive.url);
+
+    let client = reqwest::Client::builder()
+        .use_preconfigured_tls(edgepoints_core::transport::tls_client_config().unwrap())
+        .build()
+        .unwrap();
+    let state: serde_json::Value = client
+        .get(format!("{}/admin/state", alive.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(state["applied"]["registrations"], 1, "registered once, seen by both");
+    assert_eq!(state["devices"][0]["consent_history"], serde_json::json!([1, 2]));
+    assert!(state["store"].as_str().unwrap().starts_with("redis://"));
+    sdk.shutdown().await;
+}
