@@ -56,3 +56,18 @@ fun adminState(): String {
 
 fun appliedRegistrations(): Int =
     Regex("\"registrations\":(\\d+)").find(adminState())?.groupValues?.get(1)?.toInt() ?: 0
+
+/** Adds a fault rule on the mock control plane (raw JSON). */
+fun addFault(ruleJson: String) {
+    val request = HttpRequest.newBuilder(URI.create("$controlPlane/admin/faults"))
+        .header("content-type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofString(ruleJson))
+        .build()
+    val response = HttpClient.newHttpClient().send(request, HttpResponse.BodyHandlers.ofString())
+    check(response.statusCode() == 201) { "fault refused: ${response.body()}" }
+}
+
+fun resetFaults() {
+    val request = HttpRequest.newBuilder(URI.create("$controlPlane/admin/faults")).DELETE().build()
+    HttpClient.newHttpClient().send(request, HttpResponse.BodyHandlers.ofString())
+}

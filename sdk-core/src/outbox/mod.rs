@@ -103,6 +103,7 @@ pub struct OutboxEntry {
     pub kind: String,
     pub idempotency_key: String,
     pub state: EntryState,
+    /// Attempts made: sent, or held back by the retry budget.
     pub attempts: u32,
     pub next_attempt_at_ms: u64,
     pub last_error: Option<String>,
@@ -254,8 +255,8 @@ pub(crate) fn defer(connection: &Connection, id: i64, reason: &str, next_attempt
 /// Marks an entry done with its answer; false if it was not pending.
 pub(crate) fn mark_done(tx: &Transaction<'_>, id: i64, status: u16, body: &[u8]) -> Result<bool, StoreError> {
     Ok(tx.execute(
-        "UPDATE outbox SET state = 'done', response_status = ?2, response_body = ?3, finished_at_ms = ?4,
-                last_error = NULL
+        "UPDATE outbox SET state = 'done', attempts = attempts + 1, response_status = ?2, response_body = ?3,
+                finished_at_ms = ?4, last_error = NULL
          WHERE id = ?1 AND state = 'pending'",
         params![id, status, body, unix_millis() as i64],
     )? == 1)
@@ -264,8 +265,8 @@ pub(crate) fn mark_done(tx: &Transaction<'_>, id: i64, status: u16, body: &[u8])
 /// Ends an entry that can never succeed.
 pub(crate) fn mark_failed(tx: &Transaction<'_>, id: i64, status: u16, problem: &Problem) -> Result<bool, StoreError> {
     Ok(tx.execute(
-        "UPDATE outbox SET state = 'failed', response_status = ?2, problem_json = ?3, last_error = ?4,
-                finished_at_ms = ?5
+        "UPDATE outbox SET state = 'failed', attempts = attempts + 1, response_status = ?2, problem_json = ?3,
+                last_error = ?4, finished_at_ms = ?5
          WHERE id = ?1 AND state = 'pending'",
         params![
             id,
@@ -488,7 +489,14 @@ impl Outbox {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let status = self.status()?;
-            if status.pending == 0 {
+            let announcing = !self
+                .sdk
+                .shared()
+                .announcing
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .is_empty();
+            if status.pending == 0 && !announcing {
                 return Ok(status);
             }
             tokio::select! {
