@@ -4,11 +4,12 @@
 //! the control plane's own state. Exits non-zero if anything disagrees.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use edgepoints_core::{Config, ConsentPolicy, EdgePoints, NetworkKind, RetryPolicy};
-use edgepoints_mock_server::{MockConfig, MockServer};
+use edgepoints_core::{Config, ConsentPolicy, EdgePoints, NetworkKind, OutlierPolicy, RetryPolicy};
+use edgepoints_mock_server::{ControlPlane, MockServer};
 use serde_json::json;
 
 use crate::admin::AdminClient;
@@ -18,9 +19,9 @@ use crate::CliResult;
 #[derive(Debug, Args)]
 pub(crate) struct TourArgs {
     /// Use a running control plane instead of starting the embedded mock
-    /// (it must offer the mock's admin API).
+    /// (it must offer the mock's admin API); repeat for several instances.
     #[arg(long = "control-plane")]
-    control_plane: Option<url::Url>,
+    control_plane: Vec<url::Url>,
     /// Keep the devices' data here instead of a temporary folder.
     #[arg(long)]
     data_root: Option<PathBuf>,
@@ -53,8 +54,8 @@ fn check(ok: bool, what: &str) -> CliResult {
     }
 }
 
-fn open(endpoint: &url::Url, dir: &std::path::Path) -> CliResult<EdgePoints> {
-    let mut config = Config::new(vec![endpoint.clone()], dir);
+fn open(endpoints: &[url::Url], dir: &std::path::Path) -> CliResult<EdgePoints> {
+    let mut config = Config::new(endpoints.to_vec(), dir);
     config.platform = "tour".into();
     config.app_version = env!("CARGO_PKG_VERSION").into();
     config.retry = RetryPolicy {
@@ -62,31 +63,53 @@ fn open(endpoint: &url::Url, dir: &std::path::Path) -> CliResult<EdgePoints> {
         base_delay: Duration::from_millis(50),
         max_delay: Duration::from_millis(400),
     };
+    // Short ejections, so the tour can show an endpoint coming back.
+    config.outlier = OutlierPolicy {
+        consecutive_failures: 1,
+        base_ejection: Duration::from_millis(500),
+        ..OutlierPolicy::default()
+    };
     Ok(EdgePoints::open(config, None)?)
+}
+
+/// Which of the mock instances `sdk` calls now.
+fn sticky_instance(servers: &[MockServer], sdk: &EdgePoints) -> Option<usize> {
+    let current = sdk.current_endpoint();
+    servers
+        .iter()
+        .position(|s| s.url() == current.as_str().trim_end_matches('/'))
 }
 
 pub(crate) async fn run(args: TourArgs) -> CliResult {
     let started = Instant::now();
-    let (embedded, endpoint) = match args.control_plane {
-        Some(url) => (None, url),
-        None => {
-            let server = MockServer::start(MockConfig::default()).await?;
-            let url = server.url().parse()?;
-            (Some(server), url)
-        }
+    // Embedded: three mock instances over one shared state, as a load
+    // balancer would see three app servers.
+    let embedded = args.control_plane.is_empty();
+    let mut servers = Vec::new();
+    let endpoints: Vec<url::Url> = if embedded {
+        let control_plane = Arc::new(ControlPlane::in_memory(None).await);
+        servers = MockServer::start_cluster(3, control_plane).await?;
+        servers.iter().map(|s| s.url().parse()).collect::<Result<_, _>>()?
+    } else {
+        args.control_plane.clone()
     };
     let temp = tempfile::tempdir()?;
     let root = args.data_root.unwrap_or_else(|| temp.path().to_owned());
-    let admin = AdminClient::new(endpoint.as_str())?;
+    let admin = AdminClient::new(endpoints[0].as_str())?;
 
     step("Control plane");
-    match &embedded {
-        Some(server) => say(format!(
-            "embedded mock control plane at {} (key {})",
-            server.url(),
-            server.control_plane().key.key_id()
-        )),
-        None => say(format!("using the control plane at {endpoint}")),
+    if let Some(first) = servers.first() {
+        say(format!(
+            "embedded mock control plane, key {}, 3 instances sharing one state:",
+            first.control_plane().key.key_id()
+        ));
+        for server in &servers {
+            say(format!("  {}", server.url()));
+        }
+    } else {
+        for endpoint in &endpoints {
+            say(format!("using the control plane at {endpoint}"));
+        }
     }
     admin.reset_faults().await?;
 
@@ -94,7 +117,7 @@ pub(crate) async fn run(args: TourArgs) -> CliResult {
     let mut devices = Vec::new();
     for name in ["alice-phone", "bob-phone", "carol-tablet"] {
         let dir = root.join(name);
-        let sdk = open(&endpoint, &dir)?;
+        let sdk = open(&endpoints, &dir)?;
         let registration = sdk.register().await?;
         say(format!("{name:<13} {} registered", registration.device_id));
         devices.push(Device { name, dir, sdk });
@@ -196,11 +219,66 @@ pub(crate) async fn run(args: TourArgs) -> CliResult {
     say(format!("bob-phone     {}", describe_consent(&reported)));
     check(reported.reported, "reported once the control plane was back")?;
 
+    step("An answer is lost after the control plane committed; Carol's next call is not applied twice");
+    admin
+        .add_fault(json!({"route": CONSENT_ROUTE, "action": "drop_after_commit", "count": 1}))
+        .await?;
+    let applied_before = admin.state().await?["applied"]["consent_reports"].as_i64().unwrap_or(0);
+    let carol = devices[2].sdk.consent().revoke(false).await?;
+    let applied_after = admin.state().await?["applied"]["consent_reports"].as_i64().unwrap_or(0);
+    say(format!("carol-tablet  {}", describe_consent(&carol)));
+    check(
+        carol.reported && applied_after == applied_before + 1,
+        "the SDK asked what became of its call and took the stored answer: applied once",
+    )?;
+
+    if servers.len() > 1 {
+        step("The instance Alice's calls stick to goes down; her calls fail over, no new registration");
+        let sticky = sticky_instance(&servers, &devices[0].sdk).ok_or("alice's endpoint is not one of ours")?;
+        say(format!("alice-phone   sticks to {}", servers[sticky].url()));
+        let downed = servers.remove(sticky);
+        let addr = downed.addr();
+        let control_plane = downed.control_plane().clone();
+        downed.shutdown().await;
+        say(format!("instance {addr} stopped"));
+        let registrations = admin_registrations(&servers, &admin).await?;
+        let moved = devices[0]
+            .sdk
+            .consent()
+            .grant("2026-11", ConsentPolicy::default())
+            .await?;
+        say(format!(
+            "alice-phone   {} via {}",
+            describe_consent(&moved),
+            devices[0].sdk.current_endpoint()
+        ));
+        check(
+            moved.reported && admin_registrations(&servers, &admin).await? == registrations,
+            "served by another instance from the shared state, without registering again",
+        )?;
+        let revived = MockServer::start_with(addr, control_plane).await?;
+        say(format!("instance {addr} restarted"));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while revived.requests_served() == 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            devices[0]
+                .sdk
+                .consent()
+                .grant("2026-11", ConsentPolicy::default())
+                .await?;
+        }
+        check(
+            revived.requests_served() > 0,
+            "after its ejection ran out and a health probe passed, Alice's calls went back to it",
+        )?;
+        servers.insert(sticky, revived);
+    }
+
     step("Alice's app restarts: same device, same consent");
     let alice_id = devices[0].sdk.device_id();
     let alice_before = devices[0].sdk.consent().state()?;
     devices[0].sdk.shutdown().await;
-    devices[0].sdk = open(&endpoint, &devices[0].dir)?;
+    devices[0].sdk = open(&endpoints, &devices[0].dir)?;
     check(
         devices[0].sdk.device_id() == alice_id,
         "the device id survived the restart",
@@ -246,18 +324,33 @@ pub(crate) async fn run(args: TourArgs) -> CliResult {
         state["applied"]["registrations"], state["applied"]["consent_reports"]
     ));
     check(agree, "every device's consent revision matches the control plane's")?;
-    if embedded.is_some() {
+    let reported: u64 = devices
+        .iter()
+        .map(|d| d.sdk.consent().state().map(|s| s.revision))
+        .sum::<Result<u64, _>>()?;
+    if embedded {
         check(
-            state["applied"]["registrations"] == 3 && state["applied"]["consent_reports"] == 4,
-            "3 registrations and 4 consent reports applied, each exactly once",
+            state["applied"]["registrations"] == 3
+                && state["applied"]["consent_reports"] == reported
+                && state["executions"]["duplicates"] == json!([]),
+            &format!("3 registrations and {reported} consent decisions applied, each exactly once"),
         )?;
     }
     for d in &devices {
         d.sdk.shutdown().await;
     }
-    if let Some(server) = embedded {
+    for server in servers {
         server.shutdown().await;
     }
     println!("\ntour finished in {:.1} s", started.elapsed().as_secs_f64());
     Ok(())
+}
+
+/// Registrations applied, asked of an instance that is up.
+async fn admin_registrations(servers: &[MockServer], fallback: &AdminClient) -> CliResult<i64> {
+    let state = match servers.first() {
+        Some(server) => AdminClient::new(&server.url())?.state().await?,
+        None => fallback.state().await?,
+    };
+    Ok(state["applied"]["registrations"].as_i64().unwrap_or(0))
 }

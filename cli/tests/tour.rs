@@ -17,6 +17,14 @@ fn tour_runs_every_flow_and_exits_zero() {
     assert!(stdout.contains("tour finished"), "{stdout}");
     assert!(!stdout.contains("check failed"), "{stdout}");
     assert_eq!(stdout.matches(" registered\n").count(), 3, "{stdout}");
+    assert!(
+        stdout.contains("served by another instance"),
+        "the tour shows a failover: {stdout}"
+    );
+    assert!(
+        stdout.contains("applied once"),
+        "the tour survives a lost answer: {stdout}"
+    );
 }
 
 #[test]
