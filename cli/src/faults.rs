@@ -36,6 +36,9 @@ enum FaultsAction {
         route: Option<String>,
         #[arg(long, default_value_t = 503)]
         status: u16,
+        /// With `fail`: seconds to put in a Retry-After header.
+        #[arg(long)]
+        retry_after_s: Option<u64>,
         #[arg(long, default_value_t = 0)]
         delay_ms: u64,
         /// Hit only this many matching requests.
@@ -61,13 +64,14 @@ pub(crate) async fn run(args: FaultsArgs) -> CliResult {
             kind,
             route,
             status,
+            retry_after_s,
             delay_ms,
             count,
             probability,
             seed,
         } => {
             let mut rule = match kind {
-                Kind::Fail => json!({"action": "fail", "status": status}),
+                Kind::Fail => json!({"action": "fail", "status": status, "retry_after_s": retry_after_s}),
                 Kind::DropAfterCommit => json!({"action": "drop_after_commit"}),
                 Kind::Delay => json!({"action": "delay", "delay_ms": delay_ms}),
             };

@@ -35,6 +35,9 @@ pub enum FaultAction {
     Fail {
         #[serde(default = "default_status")]
         status: u16,
+        /// Seconds to put in a `Retry-After` header, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after_s: Option<u64>,
     },
     /// Run and commit the request, store its result, then close the
     /// connection without answering.
@@ -68,7 +71,7 @@ pub struct FaultRule {
 
 impl FaultRule {
     fn validate(&self) -> Result<(), String> {
-        if let FaultAction::Fail { status } = self.action {
+        if let FaultAction::Fail { status, .. } = self.action {
             let status = StatusCode::from_u16(status).map_err(|e| e.to_string())?;
             if !(status.is_client_error() || status.is_server_error()) {
                 return Err(format!("a failure needs a 4xx or 5xx status, not {status}"));
@@ -125,6 +128,7 @@ impl ActiveFault {
 pub(crate) struct BeforeRun {
     pub delay: Duration,
     pub fail: Option<StatusCode>,
+    pub retry_after_s: Option<u64>,
 }
 
 /// Adds a rule. A refused rule changes nothing.
@@ -169,8 +173,9 @@ pub(crate) async fn before_run(store: &dyn StateStore, route: &str) -> Result<Be
                 FaultAction::Delay { delay_ms } if fault.strike() => {
                     outcome.delay = outcome.delay.max(Duration::from_millis(delay_ms));
                 }
-                FaultAction::Fail { status } if outcome.fail.is_none() && fault.strike() => {
+                FaultAction::Fail { status, retry_after_s } if outcome.fail.is_none() && fault.strike() => {
                     outcome.fail = Some(StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE));
+                    outcome.retry_after_s = retry_after_s;
                 }
                 _ => {}
             }
@@ -233,9 +238,15 @@ pub(crate) async fn layer(State(control_plane): State<Arc<ControlPlane>>, reques
         None => next.run(request).await,
         Some(status) => {
             tracing::info!(%route, %status, "injected fault");
-            ApiError::new(status, ProblemCode::InjectedFault, "injected fault")
+            let mut response = ApiError::new(status, ProblemCode::InjectedFault, "injected fault")
                 .detail(format!("fault injected on {route}"))
-                .into_response()
+                .into_response();
+            if let Some(seconds) = verdict.retry_after_s {
+                response
+                    .headers_mut()
+                    .insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(seconds));
+            }
+            response
         }
     }
 }
@@ -261,7 +272,10 @@ mod tests {
     fn fail(route: Option<&str>, count: Option<u32>) -> FaultRule {
         FaultRule {
             route: route.map(str::to_owned),
-            action: FaultAction::Fail { status: 503 },
+            action: FaultAction::Fail {
+                status: 503,
+                retry_after_s: None,
+            },
             count,
             probability: None,
             seed: None,
@@ -321,7 +335,10 @@ mod tests {
     async fn bad_rules_are_refused() {
         let store = MemoryStore::default();
         let ok_status = FaultRule {
-            action: FaultAction::Fail { status: 200 },
+            action: FaultAction::Fail {
+                status: 200,
+                retry_after_s: None,
+            },
             ..fail(None, None)
         };
         assert!(add(&store, ok_status).await.unwrap().is_err());

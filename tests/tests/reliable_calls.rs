@@ -234,3 +234,31 @@ async fn the_retry_budget_caps_retries_when_every_endpoint_fails() {
     assert!(sent <= 2 + 5 + 1, "{sent} requests reached the control plane");
     assert!(sdk.outbox().status().unwrap().last_error.unwrap().contains("budget"));
 }
+
+/// The control plane says when to come back; the SDK waits at least that.
+#[tokio::test]
+async fn retry_after_is_honoured() {
+    let server = start_mock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let sdk = open_sdk(&server, dir.path());
+    sdk.register().await.unwrap();
+    add_fault(
+        &server,
+        json!({"route": CONSENT, "action": "fail", "status": 429, "retry_after_s": 1, "count": 1}),
+    )
+    .await;
+    let started = tokio::time::Instant::now();
+    let mut state = sdk.consent().grant("t", ConsentPolicy::default()).await.unwrap();
+    // The retry policy's own delays here are at most 100 ms: only the
+    // header can explain a wait of a second.
+    if !state.reported {
+        state = sdk.consent().report_pending().await.unwrap();
+    }
+    assert!(state.reported);
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "retried after {:?}",
+        started.elapsed()
+    );
+    assert_eq!(requests_on(&server, CONSENT).await, 2);
+}
