@@ -14,6 +14,9 @@ pub enum EdgePointsError {
     /// The control plane refused the call; `code` is machine-readable.
     #[error("refused by the control plane ({status} {code}): {reason}")]
     Rejected { status: u16, code: String, reason: String },
+    /// Content did not match its hash or size; nothing of it was kept.
+    #[error("content refused: {reason}")]
+    ContentRejected { hash: String, reason: String },
     /// The local database or data directory failed.
     #[error("storage failure: {reason}")]
     Storage { reason: String },
@@ -42,6 +45,7 @@ impl From<CoreError> for EdgePointsError {
                 reason: error_chain(&error),
             },
             CoreError::Protocol(reason) => EdgePointsError::Internal { reason },
+            CoreError::ContentRejected { hash, reason } => EdgePointsError::ContentRejected { hash, reason },
             CoreError::Store(store) => EdgePointsError::Storage {
                 reason: store.to_string(),
             },

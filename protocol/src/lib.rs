@@ -6,6 +6,7 @@
 //! sides cannot drift apart.
 
 pub mod consent;
+pub mod content;
 pub mod device;
 pub mod envelope;
 pub mod idempotency;
@@ -15,6 +16,7 @@ pub mod problem;
 pub mod request_auth;
 
 pub use consent::{ConsentDecision, ConsentPolicy, ConsentRecorded, ConsentReport, PolicyError};
+pub use content::{ContentHash, ContentHashError};
 pub use device::{DeviceId, DeviceIdError, DeviceRegistered, DeviceRegistration};
 pub use envelope::{EnvelopeError, Purpose, SignedEnvelope};
 pub use idempotency::{IdempotencyKeyError, IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_REPLAYED_HEADER};

@@ -35,6 +35,10 @@ pub struct Config {
     pub retry_budget: RetryBudgetPolicy,
     /// Longest wait between attempts of an outbox entry during a long outage.
     pub outbox_max_delay: Duration,
+    /// Most bytes of verified content kept on disk.
+    pub content_disk_budget_bytes: u64,
+    /// Most bytes of content kept in memory for serving.
+    pub content_memory_budget_bytes: u64,
     /// Reported at registration: `android`, `ios`, `linux`, ...
     pub platform: String,
     /// The host app's version, reported at registration.
@@ -52,6 +56,8 @@ impl Config {
             outlier: OutlierPolicy::default(),
             retry_budget: RetryBudgetPolicy::default(),
             outbox_max_delay: Duration::from_secs(300),
+            content_disk_budget_bytes: 512 * 1024 * 1024,
+            content_memory_budget_bytes: 32 * 1024 * 1024,
             platform: std::env::consts::OS.to_owned(),
             app_version: "unknown".to_owned(),
         }

@@ -86,7 +86,7 @@ impl Consent {
         .await
     }
 
-    /// Revokes consent; `purge_cache` asks for the cached content to be deleted.
+    /// Revokes consent; with `purge_cache` the cached content is deleted too.
     pub async fn revoke(&self, purge_cache: bool) -> Result<ConsentState, Error> {
         self.shared().ensure_open()?;
         self.decide(ConsentDecision::Revoked { purge_cache }).await
@@ -175,6 +175,9 @@ impl Consent {
             granted = state.is_granted(),
             "consent decided"
         );
+        if matches!(state.status, ConsentStatus::Revoked { purge_cache: true }) {
+            crate::content::purge(shared)?;
+        }
         shared.events.emit(Event::ConsentChanged { state: state.clone() });
         shared.outbox_wake.notify_one();
         match outbox::wait(&self.sdk, entry).await {

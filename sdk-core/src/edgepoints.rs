@@ -31,6 +31,7 @@ pub(crate) struct Shared {
     pub identity: DeviceIdentity,
     pub transport: Transport,
     pub events: EventSink,
+    pub content: crate::content::ContentState,
     /// Bumped whenever an outbox entry changes; callers waiting on an entry watch it.
     pub outbox_changed: watch::Sender<u64>,
     /// Wakes the outbox worker (new entry, network back).
@@ -110,6 +111,12 @@ impl EdgePoints {
         let identity = DeviceIdentity::load_or_create(&store)?;
         let transport = Transport::new(&config, identity.device_id().as_str())?;
         let pruned = store.with(|c| outbox::prune(c, KEEP_FINISHED))?;
+        let content = crate::content::ContentState::open(
+            &config.data_dir,
+            &store,
+            config.content_disk_budget_bytes,
+            config.content_memory_budget_bytes,
+        )?;
         tracing::info!(
             device_id = %identity.device_id(),
             database = %store.path().display(),
@@ -124,6 +131,7 @@ impl EdgePoints {
             identity,
             transport,
             events: EventSink::new(listener),
+            content,
             outbox_changed: watch::channel(0).0,
             outbox_wake: Notify::new(),
             announcing: Mutex::default(),
@@ -170,6 +178,11 @@ impl EdgePoints {
 
     pub fn consent(&self) -> Consent {
         Consent::new(self.clone())
+    }
+
+    /// Verified content kept on this device.
+    pub fn content(&self) -> crate::content::ContentCache {
+        crate::content::ContentCache::new(self.clone())
     }
 
     /// Every mutating call, as it travels to the control plane.

@@ -21,6 +21,7 @@
 
 mod config;
 mod consent;
+mod content;
 mod edgepoints;
 mod error;
 mod events;
@@ -34,7 +35,9 @@ pub mod transport;
 
 pub use config::Config;
 pub use consent::{Consent, ConsentState, ConsentStatus};
+pub use content::{CacheStats, ContentCache};
 pub use edgepoints::EdgePoints;
+pub use edgepoints_protocol::ContentHash;
 pub use edgepoints_protocol::{ConsentPolicy, Problem, ProblemCode};
 pub use error::{Error, StoreError, TransportFailure};
 pub use events::{Event, EventListener};

@@ -7,7 +7,7 @@ use rusqlite::{Connection, Transaction};
 use crate::StoreError;
 
 /// The version this SDK writes.
-pub(crate) const SCHEMA_VERSION: u32 = 2;
+pub(crate) const SCHEMA_VERSION: u32 = 3;
 
 pub(super) fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
     let found: u32 = connection.query_row("PRAGMA user_version", [], |row| row.get(0))?;
@@ -92,6 +92,18 @@ fn upgrade_from(tx: &Transaction<'_>, version: u32) -> Result<(), StoreError> {
                 finished_at_ms      INTEGER
             );
             CREATE INDEX outbox_pending ON outbox (state, stream, id);
+            ",
+        )?,
+        2 => tx.execute_batch(
+            "
+            -- Cached content, verified on the way in; files are named by hash.
+            CREATE TABLE content_items (
+                hash            TEXT PRIMARY KEY,
+                size            INTEGER NOT NULL CHECK (size >= 0),
+                stored_at_ms    INTEGER NOT NULL,
+                last_access_ms  INTEGER NOT NULL
+            );
+            CREATE INDEX content_items_by_access ON content_items (last_access_ms);
             ",
         )?,
         other => {

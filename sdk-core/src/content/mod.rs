@@ -1,0 +1,336 @@
+//! The content cache: items named by the BLAKE3 hash of their bytes, kept
+//! only if the hash was verified while they came in.
+//!
+//! Two tiers, each bounded in bytes at all times:
+//! - disk: one file per item under `content/` in the data directory, named
+//!   by its hash, indexed in SQLite; least recently used items go first;
+//! - memory ([`memory`]): an LRU of whole items for serving.
+//!
+//! Ingest streams into a temporary file while hashing; a size or hash
+//! mismatch deletes the partial file and keeps nothing. A finished file is
+//! synced, then renamed into place, then indexed.
+//!
+//! On restart the cache is **trusted by a recorded check**, not re-hashed:
+//! every item was verified when it came in, its file lives in the app's
+//! private storage, and opening compares each indexed file's size with the
+//! recorded one. A missing or resized file is dropped from the index; files
+//! the index does not know (a crash between rename and index) and leftover
+//! partial files are deleted. Consumers verify what they receive anyway.
+
+mod memory;
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use bytes::Bytes;
+use edgepoints_protocol::ContentHash;
+use rusqlite::{params, OptionalExtension};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+
+use self::memory::MemoryCache;
+use crate::edgepoints::EdgePoints;
+use crate::store::Store;
+use crate::time::unix_millis;
+use crate::{Error, StoreError};
+
+const CONTENT_DIR: &str = "content";
+const PARTIAL_DIR: &str = "partial";
+
+/// The content cache's shared state.
+pub(crate) struct ContentState {
+    dir: PathBuf,
+    disk_budget: u64,
+    memory: Mutex<MemoryCache>,
+}
+
+/// What the cache holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CacheStats {
+    pub items: u64,
+    pub disk_bytes: u64,
+    pub disk_budget_bytes: u64,
+    pub memory_bytes: u64,
+    pub memory_budget_bytes: u64,
+}
+
+impl ContentState {
+    /// Opens the cache directory and reconciles it with the index.
+    pub(crate) fn open(
+        data_dir: &Path,
+        store: &Store,
+        disk_budget: u64,
+        memory_budget: u64,
+    ) -> Result<Self, StoreError> {
+        let dir = data_dir.join(CONTENT_DIR);
+        std::fs::create_dir_all(dir.join(PARTIAL_DIR))?;
+        for leftover in std::fs::read_dir(dir.join(PARTIAL_DIR))? {
+            std::fs::remove_file(leftover?.path())?;
+        }
+        let indexed: Vec<(String, u64)> = store.with(|c| {
+            let mut statement = c.prepare("SELECT hash, size FROM content_items")?;
+            let rows = statement.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })?;
+        let mut known = std::collections::HashSet::new();
+        for (hash, size) in indexed {
+            let intact = std::fs::metadata(dir.join(&hash)).is_ok_and(|m| m.len() == size);
+            if intact {
+                known.insert(hash);
+            } else {
+                tracing::warn!(%hash, "cached file missing or resized; dropped from the index");
+                let _ = std::fs::remove_file(dir.join(&hash));
+                store.with(|c| Ok(c.execute("DELETE FROM content_items WHERE hash = ?1", [&hash])?))?;
+            }
+        }
+        for entry in std::fs::read_dir(&dir)? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if entry.file_type()?.is_file() && !known.contains(&name) {
+                std::fs::remove_file(entry.path())?;
+            }
+        }
+        Ok(ContentState {
+            dir,
+            disk_budget,
+            memory: Mutex::new(MemoryCache::new(memory_budget)),
+        })
+    }
+
+    fn memory(&self) -> std::sync::MutexGuard<'_, MemoryCache> {
+        self.memory.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn path(&self, hash: &ContentHash) -> PathBuf {
+        self.dir.join(hash.to_hex())
+    }
+}
+
+/// Verified content on this device. Obtained from [`EdgePoints::content`].
+#[derive(Clone)]
+pub struct ContentCache {
+    sdk: EdgePoints,
+}
+
+impl ContentCache {
+    pub(crate) fn new(sdk: EdgePoints) -> Self {
+        ContentCache { sdk }
+    }
+
+    fn state(&self) -> &ContentState {
+        &self.sdk.shared().content
+    }
+
+    /// Streams an item in, verifying it is `size` bytes hashing to `hash`.
+    /// On any mismatch nothing is kept and [`Error::ContentRejected`] comes
+    /// back. Makes room by evicting least recently used items.
+    pub async fn ingest<R: AsyncRead + Unpin>(&self, hash: ContentHash, size: u64, mut reader: R) -> Result<(), Error> {
+        let shared = self.sdk.shared();
+        shared.ensure_open()?;
+        if size > self.state().disk_budget {
+            return Err(Error::InvalidInput(format!(
+                "item of {size} bytes exceeds the cache budget of {} bytes",
+                self.state().disk_budget
+            )));
+        }
+        if self.contains(&hash)? {
+            return Ok(());
+        }
+        let partial = self.state().dir.join(PARTIAL_DIR).join(format!(
+            "{}.{}",
+            hash.to_hex(),
+            crate::identity::new_idempotency_key()?
+        ));
+        let outcome = self.write_verified(&partial, hash, size, &mut reader).await;
+        if let Err(error) = outcome {
+            let _ = tokio::fs::remove_file(&partial).await;
+            return Err(error);
+        }
+        self.make_room(size)?;
+        let target = self.state().path(&hash);
+        tokio::fs::rename(&partial, &target).await.map_err(StoreError::Io)?;
+        let now = unix_millis() as i64;
+        shared.store.with(|c| {
+            c.execute(
+                "INSERT OR REPLACE INTO content_items (hash, size, stored_at_ms, last_access_ms)
+                 VALUES (?1, ?2, ?3, ?3)",
+                params![hash.to_hex(), size as i64, now],
+            )?;
+            Ok(())
+        })?;
+        tracing::debug!(%hash, size, "content cached");
+        Ok(())
+    }
+
+    async fn write_verified<R: AsyncRead + Unpin>(
+        &self,
+        partial: &Path,
+        hash: ContentHash,
+        size: u64,
+        reader: &mut R,
+    ) -> Result<(), Error> {
+        let rejected = |reason: String| Error::ContentRejected {
+            hash: hash.to_hex(),
+            reason,
+        };
+        let mut file = tokio::fs::File::create(partial).await.map_err(StoreError::Io)?;
+        let mut hasher = blake3::Hasher::new();
+        let mut buffer = vec![0u8; 256 * 1024];
+        let mut received = 0u64;
+        loop {
+            let n = reader
+                .read(&mut buffer)
+                .await
+                .map_err(|e| rejected(format!("reading failed after {received} bytes: {e}")))?;
+            if n == 0 {
+                break;
+            }
+            received += n as u64;
+            if received > size {
+                return Err(rejected(format!("more than the announced {size} bytes")));
+            }
+            hasher.update(&buffer[..n]);
+            file.write_all(&buffer[..n]).await.map_err(StoreError::Io)?;
+        }
+        if received != size {
+            return Err(rejected(format!("{received} bytes instead of {size}")));
+        }
+        let actual = ContentHash::from_bytes(*hasher.finalize().as_bytes());
+        if actual != hash {
+            return Err(rejected(format!("bytes hash to {actual}")));
+        }
+        file.sync_all().await.map_err(StoreError::Io)?;
+        Ok(())
+    }
+
+    /// Evicts least recently used items until `incoming` more bytes fit.
+    fn make_room(&self, incoming: u64) -> Result<(), Error> {
+        let state = self.state();
+        let evicted: Vec<String> = self.sdk.shared().store.with(|c| {
+            let used: i64 = c.query_row("SELECT coalesce(sum(size), 0) FROM content_items", [], |r| r.get(0))?;
+            let mut over = (used as u64 + incoming).saturating_sub(state.disk_budget);
+            let mut evicted = Vec::new();
+            let mut statement = c.prepare("SELECT hash, size FROM content_items ORDER BY last_access_ms, hash")?;
+            let rows = statement.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?;
+            for row in rows {
+                if over == 0 {
+                    break;
+                }
+                let (hash, size) = row?;
+                over = over.saturating_sub(size);
+                evicted.push(hash);
+            }
+            drop(statement);
+            for hash in &evicted {
+                c.execute("DELETE FROM content_items WHERE hash = ?1", [hash])?;
+            }
+            Ok(evicted)
+        })?;
+        for hash in evicted {
+            let _ = std::fs::remove_file(state.dir.join(&hash));
+            if let Ok(parsed) = ContentHash::parse(&hash) {
+                state.memory().remove(&parsed);
+            }
+            tracing::debug!(%hash, "content evicted");
+        }
+        Ok(())
+    }
+
+    /// Convenience for bytes already in memory.
+    pub async fn ingest_bytes(&self, hash: ContentHash, bytes: &[u8]) -> Result<(), Error> {
+        self.ingest(hash, bytes.len() as u64, bytes).await
+    }
+
+    pub fn contains(&self, hash: &ContentHash) -> Result<bool, Error> {
+        self.sdk.shared().ensure_open()?;
+        Ok(self.sdk.shared().store.with(|c| {
+            Ok(
+                c.query_row("SELECT 1 FROM content_items WHERE hash = ?1", [hash.to_hex()], |_| {
+                    Ok(())
+                })
+                .optional()?
+                .is_some(),
+            )
+        })?)
+    }
+
+    /// The item's bytes, from memory or else from disk (which then puts it
+    /// in memory); `None` if it is not cached.
+    pub async fn read(&self, hash: &ContentHash) -> Result<Option<Bytes>, Error> {
+        self.sdk.shared().ensure_open()?;
+        if let Some(bytes) = self.state().memory().get(hash) {
+            return Ok(Some(bytes));
+        }
+        if !self.contains(hash)? {
+            return Ok(None);
+        }
+        let bytes = match tokio::fs::read(self.state().path(hash)).await {
+            Ok(bytes) => Bytes::from(bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(StoreError::Io(e).into()),
+        };
+        self.sdk.shared().store.with(|c| {
+            c.execute(
+                "UPDATE content_items SET last_access_ms = ?2 WHERE hash = ?1",
+                params![hash.to_hex(), unix_millis() as i64],
+            )?;
+            Ok(())
+        })?;
+        self.state().memory().insert(*hash, bytes.clone());
+        Ok(Some(bytes))
+    }
+
+    pub fn remove(&self, hash: &ContentHash) -> Result<bool, Error> {
+        self.sdk.shared().ensure_open()?;
+        let removed = self
+            .sdk
+            .shared()
+            .store
+            .with(|c| Ok(c.execute("DELETE FROM content_items WHERE hash = ?1", [hash.to_hex()])? == 1))?;
+        self.state().memory().remove(hash);
+        let _ = std::fs::remove_file(self.state().path(hash));
+        Ok(removed)
+    }
+
+    /// Deletes every cached item; returns how many.
+    pub fn purge(&self) -> Result<u64, Error> {
+        self.sdk.shared().ensure_open()?;
+        purge(self.sdk.shared()).map_err(Error::from)
+    }
+
+    pub fn stats(&self) -> Result<CacheStats, Error> {
+        self.sdk.shared().ensure_open()?;
+        let (items, disk_bytes): (i64, i64) = self.sdk.shared().store.with(|c| {
+            Ok(
+                c.query_row("SELECT count(*), coalesce(sum(size), 0) FROM content_items", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?,
+            )
+        })?;
+        let memory = self.state().memory();
+        Ok(CacheStats {
+            items: items as u64,
+            disk_bytes: disk_bytes as u64,
+            disk_budget_bytes: self.state().disk_budget,
+            memory_bytes: memory.bytes(),
+            memory_budget_bytes: memory.budget(),
+        })
+    }
+}
+
+/// Deletes every cached item (consent revoked with purge, or the app asked).
+pub(crate) fn purge(shared: &crate::edgepoints::Shared) -> Result<u64, StoreError> {
+    let hashes: Vec<String> = shared.store.with(|c| {
+        let mut statement = c.prepare("SELECT hash FROM content_items")?;
+        let rows = statement.query_map([], |r| r.get(0))?;
+        let hashes = rows.collect::<Result<Vec<String>, _>>()?;
+        drop(statement);
+        c.execute("DELETE FROM content_items", [])?;
+        Ok(hashes)
+    })?;
+    for hash in &hashes {
+        let _ = std::fs::remove_file(shared.content.dir.join(hash));
+    }
+    shared.content.memory().clear();
+    tracing::info!(items = hashes.len(), "content cache purged");
+    Ok(hashes.len() as u64)
+}
