@@ -28,6 +28,8 @@ pub enum Purpose {
     ConsentReport,
     /// A signed read (see [`crate::request_auth`]).
     RequestAuth,
+    /// An access ticket, signed by the control plane (see [`crate::ticket`]).
+    AccessTicket,
 }
 
 impl Purpose {
@@ -36,6 +38,7 @@ impl Purpose {
             Purpose::DeviceRegistration => "device.register",
             Purpose::ConsentReport => "device.consent",
             Purpose::RequestAuth => "device.request",
+            Purpose::AccessTicket => "cp.access-ticket",
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod operations;
 pub mod paths;
 pub mod problem;
 pub mod request_auth;
+pub mod ticket;
 
 pub use consent::{ConsentDecision, ConsentPolicy, ConsentRecorded, ConsentReport, PolicyError};
 pub use content::{ContentHash, ContentHashError};
@@ -22,3 +23,4 @@ pub use envelope::{EnvelopeError, Purpose, SignedEnvelope};
 pub use idempotency::{IdempotencyKeyError, IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_REPLAYED_HEADER};
 pub use operations::{OperationState, OperationStatus};
 pub use problem::{Problem, ProblemCode, PROBLEM_CONTENT_TYPE};
+pub use ticket::{AccessTicket, TicketError, TICKET_HEADER};
