@@ -39,10 +39,34 @@ pub struct Config {
     pub content_disk_budget_bytes: u64,
     /// Most bytes of content kept in memory for serving.
     pub content_memory_budget_bytes: u64,
+    /// Limits of the edge node's HTTP server.
+    pub node_limits: NodeLimits,
     /// Reported at registration: `android`, `ios`, `linux`, ...
     pub platform: String,
     /// The host app's version, reported at registration.
     pub app_version: String,
+}
+
+/// What the edge node's HTTP server allows a client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeLimits {
+    /// Connections served at once; more get 503 at once, not a queue.
+    pub max_connections: usize,
+    /// Time allowed to send a request's headers, and to start the next
+    /// request on a kept-alive connection (no slowloris).
+    pub header_read_timeout: Duration,
+    /// Largest request head accepted (at least 8 KiB).
+    pub max_header_bytes: usize,
+}
+
+impl Default for NodeLimits {
+    fn default() -> Self {
+        NodeLimits {
+            max_connections: 256,
+            header_read_timeout: Duration::from_secs(5),
+            max_header_bytes: 16 * 1024,
+        }
+    }
 }
 
 impl Config {
@@ -58,6 +82,7 @@ impl Config {
             outbox_max_delay: Duration::from_secs(300),
             content_disk_budget_bytes: 512 * 1024 * 1024,
             content_memory_budget_bytes: 32 * 1024 * 1024,
+            node_limits: NodeLimits::default(),
             platform: std::env::consts::OS.to_owned(),
             app_version: "unknown".to_owned(),
         }

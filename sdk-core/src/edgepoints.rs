@@ -180,6 +180,11 @@ impl EdgePoints {
         Consent::new(self.clone())
     }
 
+    /// This device as an edge node: serving cached content to routed users.
+    pub fn node(&self) -> crate::node::EdgeNode {
+        crate::node::EdgeNode::new(self.clone())
+    }
+
     /// Verified content kept on this device.
     pub fn content(&self) -> crate::content::ContentCache {
         crate::content::ContentCache::new(self.clone())

@@ -1,0 +1,263 @@
+//! One request to the edge node: `GET` or `HEAD /content/{hash}` with an
+//! access ticket; single byte ranges; `ETag` is the hash; `If-None-Match`.
+
+use std::num::NonZeroUsize;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use ed25519_dalek::VerifyingKey;
+use edgepoints_protocol::{AccessTicket, ContentHash, DeviceId, TicketError, TICKET_HEADER};
+use http::header::{
+    ACCEPT_RANGES, ALLOW, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG, IF_NONE_MATCH, RANGE,
+};
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::Full;
+use lru::LruCache;
+
+use super::Counters;
+use crate::content::ContentCache;
+use crate::time::unix_millis;
+
+/// Verified tickets kept so the hot path does not check a signature per
+/// request; node, content and expiry are still checked every time.
+const TICKET_CACHE: usize = 4096;
+
+/// Content never changes under its hash: a year, and immutable.
+const CACHE_CONTROL_VALUE: &str = "public, max-age=31536000, immutable";
+
+pub(crate) struct ServeContext {
+    cache: ContentCache,
+    node_id: DeviceId,
+    key_id: String,
+    key: VerifyingKey,
+    tickets: Mutex<LruCache<String, AccessTicket>>,
+    pub(crate) counters: Arc<Counters>,
+}
+
+type Reply = Response<Full<Bytes>>;
+
+fn reply(status: StatusCode) -> http::response::Builder {
+    Response::builder().status(status)
+}
+
+fn empty(status: StatusCode) -> Reply {
+    reply(status)
+        .header(CONTENT_LENGTH, 0)
+        .body(Full::new(Bytes::new()))
+        .expect("static response")
+}
+
+/// What a `Range` header asks for, after RFC 9110 §14.
+#[derive(Debug, PartialEq, Eq)]
+enum RangeRequest {
+    /// No usable range (absent, malformed, or several ranges, which this
+    /// server does not serve as multipart): the whole item.
+    Whole,
+    /// Bytes `start..=end`.
+    Part(u64, u64),
+    /// A well-formed range outside the item.
+    Unsatisfiable,
+}
+
+fn parse_range(header: Option<&HeaderValue>, len: u64) -> RangeRequest {
+    let Some(spec) = header
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.strip_prefix("bytes="))
+    else {
+        return RangeRequest::Whole;
+    };
+    if spec.contains(',') {
+        return RangeRequest::Whole;
+    }
+    let Some((first, last)) = spec.trim().split_once('-') else {
+        return RangeRequest::Whole;
+    };
+    let number = |s: &str| -> Option<u64> {
+        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+            None
+        } else {
+            s.parse().ok()
+        }
+    };
+    match (first.is_empty(), last.is_empty()) {
+        // bytes=-N: the last N bytes.
+        (true, false) => match number(last) {
+            Some(0) => RangeRequest::Unsatisfiable,
+            Some(n) if len > 0 => RangeRequest::Part(len.saturating_sub(n), len - 1),
+            Some(_) => RangeRequest::Unsatisfiable,
+            None => RangeRequest::Whole,
+        },
+        // bytes=A-: from A to the end.
+        (false, true) => match number(first) {
+            Some(start) if start < len => RangeRequest::Part(start, len - 1),
+            Some(_) => RangeRequest::Unsatisfiable,
+            None => RangeRequest::Whole,
+        },
+        (false, false) => match (number(first), number(last)) {
+            (Some(start), Some(end)) if start > end => RangeRequest::Whole,
+            (Some(start), Some(_)) if start >= len => RangeRequest::Unsatisfiable,
+            (Some(start), Some(end)) => RangeRequest::Part(start, end.min(len - 1)),
+            _ => RangeRequest::Whole,
+        },
+        (true, true) => RangeRequest::Whole,
+    }
+}
+
+impl ServeContext {
+    pub(crate) fn new(
+        cache: ContentCache,
+        node_id: DeviceId,
+        key_id: String,
+        key: VerifyingKey,
+        counters: Arc<Counters>,
+    ) -> Self {
+        ServeContext {
+            cache,
+            node_id,
+            key_id,
+            key,
+            tickets: Mutex::new(LruCache::new(NonZeroUsize::new(TICKET_CACHE).expect("non-zero"))),
+            counters,
+        }
+    }
+
+    fn check_ticket(&self, token: &str, hash: &ContentHash) -> Result<(), TicketError> {
+        let now = unix_millis();
+        let cached = self
+            .tickets
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(token)
+            .cloned();
+        let ticket = match cached {
+            Some(ticket) => ticket,
+            None => {
+                let ticket = AccessTicket::verify_signature(token, &self.key_id, &self.key)?;
+                self.tickets
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .put(token.to_owned(), ticket.clone());
+                ticket
+            }
+        };
+        ticket.check(&self.node_id, hash, now)
+    }
+
+    pub(crate) async fn handle<B>(&self, request: Request<B>) -> Reply {
+        self.counters.requests.fetch_add(1, Ordering::Relaxed);
+        let head = request.method() == Method::HEAD;
+        if request.method() != Method::GET && !head {
+            self.counters.reject("method_not_allowed");
+            let mut response = empty(StatusCode::METHOD_NOT_ALLOWED);
+            response
+                .headers_mut()
+                .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+            return response;
+        }
+        let Some(hash) = request
+            .uri()
+            .path()
+            .strip_prefix("/content/")
+            .and_then(|name| ContentHash::parse(name).ok())
+        else {
+            self.counters.reject("not_found");
+            return empty(StatusCode::NOT_FOUND);
+        };
+        let Some(token) = request.headers().get(TICKET_HEADER).and_then(|v| v.to_str().ok()) else {
+            self.counters.reject("no_ticket");
+            return empty(StatusCode::UNAUTHORIZED);
+        };
+        if let Err(error) = self.check_ticket(token, &hash) {
+            tracing::debug!(%error, %hash, "ticket refused");
+            self.counters.reject("bad_ticket");
+            return empty(StatusCode::FORBIDDEN);
+        }
+        let etag = format!("\"{hash}\"");
+        let not_modified = request
+            .headers()
+            .get(IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim() == "*" || v.split(',').any(|tag| tag.trim().trim_start_matches("W/") == etag));
+        let bytes = match self.cache.read(&hash).await {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => {
+                self.counters.misses.fetch_add(1, Ordering::Relaxed);
+                return empty(StatusCode::NOT_FOUND);
+            }
+            Err(error) => {
+                tracing::warn!(%error, %hash, "cache read failed");
+                return empty(StatusCode::SERVICE_UNAVAILABLE);
+            }
+        };
+        self.counters.hits.fetch_add(1, Ordering::Relaxed);
+        let common = |status: StatusCode| {
+            reply(status)
+                .header(ETAG, &etag)
+                .header(CACHE_CONTROL, CACHE_CONTROL_VALUE)
+                .header(ACCEPT_RANGES, "bytes")
+        };
+        if not_modified {
+            return common(StatusCode::NOT_MODIFIED)
+                .body(Full::new(Bytes::new()))
+                .expect("valid response");
+        }
+        let len = bytes.len() as u64;
+        let (status, body, range) = match parse_range(request.headers().get(RANGE), len) {
+            RangeRequest::Whole => (StatusCode::OK, bytes, None),
+            RangeRequest::Part(start, end) => (
+                StatusCode::PARTIAL_CONTENT,
+                bytes.slice(start as usize..=end as usize),
+                Some(format!("bytes {start}-{end}/{len}")),
+            ),
+            RangeRequest::Unsatisfiable => {
+                self.counters.reject("range_not_satisfiable");
+                return reply(StatusCode::RANGE_NOT_SATISFIABLE)
+                    .header(CONTENT_RANGE, format!("bytes */{len}"))
+                    .header(CONTENT_LENGTH, 0)
+                    .body(Full::new(Bytes::new()))
+                    .expect("valid response");
+            }
+        };
+        let mut builder = common(status)
+            .header(CONTENT_TYPE, "application/octet-stream")
+            .header(CONTENT_LENGTH, body.len());
+        if let Some(range) = range {
+            builder = builder.header(CONTENT_RANGE, range);
+        }
+        if head {
+            return builder.body(Full::new(Bytes::new())).expect("valid response");
+        }
+        self.counters
+            .bytes_served
+            .fetch_add(body.len() as u64, Ordering::Relaxed);
+        builder.body(Full::new(body)).expect("valid response")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn range(spec: &str, len: u64) -> RangeRequest {
+        parse_range(Some(&HeaderValue::from_str(spec).unwrap()), len)
+    }
+
+    #[test]
+    fn ranges_follow_rfc_9110() {
+        assert_eq!(range("bytes=0-9", 100), RangeRequest::Part(0, 9));
+        assert_eq!(range("bytes=90-200", 100), RangeRequest::Part(90, 99));
+        assert_eq!(range("bytes=95-", 100), RangeRequest::Part(95, 99));
+        assert_eq!(range("bytes=-10", 100), RangeRequest::Part(90, 99));
+        assert_eq!(range("bytes=-500", 100), RangeRequest::Part(0, 99));
+        assert_eq!(range("bytes=100-", 100), RangeRequest::Unsatisfiable);
+        assert_eq!(range("bytes=100-120", 100), RangeRequest::Unsatisfiable);
+        assert_eq!(range("bytes=-0", 100), RangeRequest::Unsatisfiable);
+        assert_eq!(range("bytes=0-1,5-6", 100), RangeRequest::Whole);
+        assert_eq!(range("bytes=9-1", 100), RangeRequest::Whole);
+        assert_eq!(range("bytes=x-1", 100), RangeRequest::Whole);
+        assert_eq!(range("items=0-1", 100), RangeRequest::Whole);
+        assert_eq!(range("bytes=+1-2", 100), RangeRequest::Whole);
+        assert_eq!(parse_range(None, 100), RangeRequest::Whole);
+    }
+}

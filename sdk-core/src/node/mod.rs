@@ -1,0 +1,214 @@
+//! The edge node: serves verified content from the cache over HTTP/1.1
+//! (hyper) to users the control plane routed here, each request carrying
+//! an access ticket the node checks offline.
+//!
+//! Limits: connections beyond `max_connections` get an immediate 503 (not a
+//! queue that grows), request heads must arrive within the header timeout
+//! and fit the head size limit, and stopping the node closes every
+//! connection within a second.
+
+mod http;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use edgepoints_protocol::envelope::decode_public_key;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinHandle;
+
+use self::http::ServeContext;
+use crate::edgepoints::EdgePoints;
+use crate::{Error, StoreError};
+
+/// A reply for connections over the limit: written raw, nothing parsed.
+const TOO_MANY_CONNECTIONS: &[u8] =
+    b"HTTP/1.1 503 Service Unavailable\r\nretry-after: 1\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+
+/// What a node has served since it started.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NodeStats {
+    pub requests: u64,
+    pub bytes_served: u64,
+    /// Requests answered from the cache (200, 206, 304).
+    pub hits: u64,
+    /// Requests for items the node does not hold.
+    pub misses: u64,
+    /// Refusals by reason: `no_ticket`, `bad_ticket`, `bad_request`,
+    /// `too_many_connections`, …
+    pub rejected: BTreeMap<String, u64>,
+}
+
+#[derive(Default)]
+pub(crate) struct Counters {
+    requests: AtomicU64,
+    bytes_served: AtomicU64,
+    hits: AtomicU64,
+    misses: AtomicU64,
+    rejected: Mutex<BTreeMap<String, u64>>,
+}
+
+impl Counters {
+    pub(crate) fn reject(&self, reason: &str) {
+        *self
+            .rejected
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(reason.to_owned())
+            .or_default() += 1;
+    }
+
+    fn snapshot(&self) -> NodeStats {
+        NodeStats {
+            requests: self.requests.load(Ordering::Relaxed),
+            bytes_served: self.bytes_served.load(Ordering::Relaxed),
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+            rejected: self.rejected.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+        }
+    }
+}
+
+/// The edge node of this device. Obtained from [`EdgePoints::node`].
+#[derive(Clone)]
+pub struct EdgeNode {
+    sdk: EdgePoints,
+}
+
+/// A running node; dropping it stops it.
+pub struct NodeHandle {
+    addr: SocketAddr,
+    counters: Arc<Counters>,
+    stop: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl EdgeNode {
+    pub(crate) fn new(sdk: EdgePoints) -> Self {
+        EdgeNode { sdk }
+    }
+
+    /// Starts serving on `listen` (port 0 picks one). The device must have
+    /// consented; it registers first if needed, to learn the control
+    /// plane's key for checking tickets.
+    pub async fn start(&self, listen: SocketAddr) -> Result<NodeHandle, Error> {
+        let shared = self.sdk.shared();
+        shared.ensure_open()?;
+        if !self.sdk.consent().state()?.is_granted() {
+            return Err(Error::InvalidInput("the user has not consented to serve".into()));
+        }
+        let registration = self.sdk.register().await?;
+        let control_plane_key = decode_public_key(&registration.control_plane_public_key)
+            .map_err(|e| Error::Protocol(format!("control-plane key: {e}")))?;
+        let listener = TcpListener::bind(listen).await.map_err(StoreError::Io)?;
+        let addr = listener.local_addr().map_err(StoreError::Io)?;
+        let counters = Arc::new(Counters::default());
+        let context = Arc::new(ServeContext::new(
+            self.sdk.content(),
+            shared.identity.device_id().clone(),
+            registration.control_plane_key_id,
+            control_plane_key,
+            counters.clone(),
+        ));
+        let (stop, stopped) = watch::channel(false);
+        let limits = shared.config.node_limits.clone();
+        let task = tokio::spawn(accept_loop(listener, context, limits, stopped));
+        tracing::info!(%addr, "edge node serving");
+        Ok(NodeHandle {
+            addr,
+            counters,
+            stop,
+            task: Some(task),
+        })
+    }
+}
+
+impl NodeHandle {
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn stats(&self) -> NodeStats {
+        self.counters.snapshot()
+    }
+
+    /// Stops accepting and closes open connections (within about a second).
+    pub async fn stop(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for NodeHandle {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    context: Arc<ServeContext>,
+    limits: crate::NodeLimits,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = stopped.changed() => break,
+        };
+        let (mut stream, _) = match accepted {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                // Out of file descriptors and the like: pause, do not spin.
+                tracing::warn!(%error, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            context.counters.reject("too_many_connections");
+            connections.spawn(async move {
+                let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(TOO_MANY_CONNECTIONS)).await;
+            });
+            continue;
+        };
+        let context = context.clone();
+        let limits = limits.clone();
+        let mut stopped = stopped.clone();
+        connections.spawn(async move {
+            let _slot = slot;
+            let service = hyper::service::service_fn(move |request| {
+                let context = context.clone();
+                async move { Ok::<_, std::convert::Infallible>(context.handle(request).await) }
+            });
+            let connection = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(limits.header_read_timeout)
+                .max_buf_size(limits.max_header_bytes.max(8192))
+                .serve_connection(TokioIo::new(stream), service);
+            tokio::pin!(connection);
+            tokio::select! {
+                _ = connection.as_mut() => {}
+                _ = stopped.changed() => {
+                    connection.as_mut().graceful_shutdown();
+                    let _ = tokio::time::timeout(Duration::from_secs(1), connection).await;
+                }
+            }
+        });
+        // Reap finished connections so the set does not grow.
+        while connections.try_join_next().is_some() {}
+    }
+    connections.abort_all();
+    while connections.join_next().await.is_some() {}
+    tracing::info!("edge node stopped");
+}
