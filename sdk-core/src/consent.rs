@@ -175,6 +175,7 @@ impl Consent {
             granted = state.is_granted(),
             "consent decided"
         );
+        self.sdk.refresh_serving_gate()?;
         if matches!(state.status, ConsentStatus::Revoked { purge_cache: true }) {
             crate::content::purge(shared)?;
         }

@@ -36,6 +36,8 @@ pub(crate) struct Shared {
     pub outbox_changed: watch::Sender<u64>,
     /// Wakes the outbox worker (new entry, network back).
     pub outbox_wake: Notify,
+    /// Whether the node may serve now; recomputed on every consent or host change.
+    pub serving_gate: watch::Sender<crate::policy::ServingGate>,
     /// Entries finished in the store whose events are still going out.
     pub announcing: Mutex<std::collections::HashSet<i64>>,
     /// Turns true once, at shutdown.
@@ -134,6 +136,7 @@ impl EdgePoints {
             content,
             outbox_changed: watch::channel(0).0,
             outbox_wake: Notify::new(),
+            serving_gate: watch::channel(crate::policy::ServingGate::NoConsent).0,
             announcing: Mutex::default(),
             stop,
             shut_down: AtomicBool::new(false),
@@ -141,11 +144,13 @@ impl EdgePoints {
             worker: Mutex::new(None),
         });
         let worker = runtime.spawn(outbox::worker::run(shared.clone(), stop_rx));
-        *shared.worker.lock().unwrap_or_else(|p| p.into_inner()) = Some(worker);
-        Ok(EdgePoints {
+        let sdk = EdgePoints {
             _lifecycle: Arc::new(Lifecycle { shared: shared.clone() }),
-            shared,
-        })
+            shared: shared.clone(),
+        };
+        sdk.refresh_serving_gate()?;
+        *shared.worker.lock().unwrap_or_else(|p| p.into_inner()) = Some(worker);
+        Ok(sdk)
     }
 
     pub(crate) fn shared(&self) -> &Shared {
@@ -239,11 +244,33 @@ impl EdgePoints {
         self.shared.ensure_open()?;
         match host::update(&self.shared.store, change)? {
             Some(state) => {
+                self.refresh_serving_gate()?;
                 self.shared.events.emit(Event::HostStateChanged { state });
                 Ok(state)
             }
             None => self.host_state(),
         }
+    }
+
+    /// Whether the node may serve now, and if not, why.
+    pub fn serving_gate(&self) -> crate::policy::ServingGate {
+        self.shared.serving_gate.borrow().clone()
+    }
+
+    /// Recomputes the serving gate from consent and host state; a running
+    /// node follows it at once.
+    pub(crate) fn refresh_serving_gate(&self) -> Result<(), Error> {
+        let gate = crate::policy::ServingGate::decide(&self.consent().state()?, &self.host_state()?);
+        self.shared.serving_gate.send_if_modified(|current| {
+            if *current == gate {
+                false
+            } else {
+                tracing::info!(?gate, "serving gate changed");
+                *current = gate;
+                true
+            }
+        });
+        Ok(())
     }
 
     /// Ends this instance: stops the outbox worker (entries not yet sent

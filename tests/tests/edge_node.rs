@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use edgepoints_core::{ConsentPolicy, ContentHash, EdgePoints, Error, NodeHandle, NodeLimits};
+use edgepoints_core::{
+    ConsentPolicy, ContentHash, EdgePoints, Error, NetworkKind, NodeHandle, NodeLimits, ServingGate,
+};
 use edgepoints_mock_server::MockServer;
 use edgepoints_protocol::{AccessTicket, DeviceId, TICKET_HEADER};
 use edgepoints_tests::*;
@@ -25,6 +27,8 @@ async fn serving_node(limits: NodeLimits) -> Node {
     config.node_limits = limits;
     let sdk = EdgePoints::open(config, None).unwrap();
     sdk.consent().grant("t", ConsentPolicy::default()).await.unwrap();
+    sdk.set_network(NetworkKind::Wifi).unwrap();
+    sdk.set_battery(90, true).unwrap();
     let bytes: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
     let hash = ContentHash::of(&bytes);
     sdk.content().ingest_bytes(hash, &bytes).await.unwrap();
@@ -331,4 +335,67 @@ async fn a_node_needs_consent_and_stops_promptly() {
     let mut rest = Vec::new();
     let closed = tokio::time::timeout(Duration::from_secs(1), open.read_to_end(&mut rest)).await;
     assert!(closed.is_ok(), "open connections are closed too");
+}
+
+async fn status_of(node: &Node) -> Option<u16> {
+    http()
+        .get(node.content_url())
+        .header(TICKET_HEADER, node.ticket())
+        .send()
+        .await
+        .ok()
+        .map(|r| r.status().as_u16())
+}
+
+/// Polls until `status_of` gives `want`; returns how long it took.
+async fn time_until(node: &Node, want: Option<u16>) -> Duration {
+    let started = tokio::time::Instant::now();
+    while status_of(node).await != want {
+        assert!(started.elapsed() < Duration::from_secs(5), "never reached {want:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    started.elapsed()
+}
+
+#[tokio::test]
+async fn serving_follows_the_policy_and_revoking_stops_it_within_a_second() {
+    let node = serving_node(NodeLimits::default()).await;
+    node.sdk
+        .consent()
+        .grant(
+            "t",
+            ConsentPolicy {
+                charging_only: true,
+                ..ConsentPolicy::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(status_of(&node).await, Some(200));
+
+    // Off the charger: "charging only" pauses serving.
+    node.sdk.set_battery(80, false).unwrap();
+    assert!(matches!(node.sdk.serving_gate(), ServingGate::Paused { .. }));
+    let paused_in = time_until(&node, Some(503)).await;
+    assert!(paused_in < Duration::from_secs(1), "paused after {paused_in:?}");
+    assert!(node.handle.stats().rejected.get("paused").is_some());
+
+    // Back on the charger: serving again.
+    node.sdk.set_battery(81, true).unwrap();
+    time_until(&node, Some(200)).await;
+    node.sdk.set_network(NetworkKind::Cellular).unwrap();
+    time_until(&node, Some(503)).await;
+    node.sdk.set_network(NetworkKind::Wifi).unwrap();
+    time_until(&node, Some(200)).await;
+
+    // Revoked with purge: the listener closes and the cache is emptied.
+    let started = tokio::time::Instant::now();
+    node.sdk.consent().revoke(true).await.unwrap();
+    let stopped_in = time_until(&node, None).await + started.elapsed();
+    assert!(
+        stopped_in < Duration::from_secs(1),
+        "still serving after {stopped_in:?}"
+    );
+    assert!(TcpStream::connect(node.handle.local_addr()).await.is_err());
+    assert_eq!(node.sdk.content().stats().unwrap().items, 0);
 }

@@ -6,6 +6,11 @@
 //! queue that grows), request heads must arrive within the header timeout
 //! and fit the head size limit, and stopping the node closes every
 //! connection within a second.
+//!
+//! Policy: the node follows the serving gate (consent against the phone's
+//! state). When the phone leaves the policy, open connections are cut at
+//! once and new ones get 503 until it is back; when consent is revoked the
+//! listener closes.
 
 mod http;
 
@@ -18,18 +23,23 @@ use std::time::Duration;
 use edgepoints_protocol::envelope::decode_public_key;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
 
 use self::http::ServeContext;
 use crate::edgepoints::EdgePoints;
+use crate::policy::ServingGate;
 use crate::{Error, StoreError};
 
 /// A reply for connections over the limit: written raw, nothing parsed.
 const TOO_MANY_CONNECTIONS: &[u8] =
     b"HTTP/1.1 503 Service Unavailable\r\nretry-after: 1\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+
+/// The reply while the phone's state is outside the user's policy.
+const PAUSED: &[u8] =
+    b"HTTP/1.1 503 Service Unavailable\r\nretry-after: 60\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
 
 /// What a node has served since it started.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -118,7 +128,8 @@ impl EdgeNode {
         ));
         let (stop, stopped) = watch::channel(false);
         let limits = shared.config.node_limits.clone();
-        let task = tokio::spawn(accept_loop(listener, context, limits, stopped));
+        let gate = shared.serving_gate.subscribe();
+        let task = tokio::spawn(accept_loop(listener, context, limits, gate, stopped));
         tracing::info!(%addr, "edge node serving");
         Ok(NodeHandle {
             addr,
@@ -153,20 +164,52 @@ impl Drop for NodeHandle {
     }
 }
 
+/// Answers a connection with a canned refusal. The request is read first
+/// (briefly) and the socket half-closed before the rest is drained: closing
+/// a socket with unread bytes resets it, and the client would see a reset
+/// instead of the 503.
+async fn refuse(mut stream: tokio::net::TcpStream, reply: &'static [u8]) {
+    let mut buffer = [0u8; 4096];
+    let _ = tokio::time::timeout(Duration::from_millis(200), stream.read(&mut buffer)).await;
+    let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(reply)).await;
+    let _ = stream.shutdown().await;
+    let _ = tokio::time::timeout(Duration::from_millis(200), async {
+        while matches!(stream.read(&mut buffer).await, Ok(n) if n > 0) {}
+    })
+    .await;
+}
+
 async fn accept_loop(
     listener: TcpListener,
     context: Arc<ServeContext>,
     limits: crate::NodeLimits,
+    mut gate: watch::Receiver<ServingGate>,
     mut stopped: watch::Receiver<bool>,
 ) {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let mut connections = tokio::task::JoinSet::new();
     loop {
+        let serving = match &*gate.borrow_and_update() {
+            ServingGate::Serving => true,
+            ServingGate::Paused { .. } => false,
+            // Consent is gone: stop listening altogether.
+            ServingGate::NoConsent => break,
+        };
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
             _ = stopped.changed() => break,
+            changed = gate.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+                if !matches!(*gate.borrow(), ServingGate::Serving) {
+                    // Paused or revoked: cut what is being served now.
+                    connections.abort_all();
+                }
+                continue;
+            }
         };
-        let (mut stream, _) = match accepted {
+        let (stream, _) = match accepted {
             Ok(accepted) => accepted,
             Err(error) => {
                 // Out of file descriptors and the like: pause, do not spin.
@@ -175,11 +218,14 @@ async fn accept_loop(
                 continue;
             }
         };
+        if !serving {
+            context.counters.reject("paused");
+            connections.spawn(refuse(stream, PAUSED));
+            continue;
+        }
         let Ok(slot) = slots.clone().try_acquire_owned() else {
             context.counters.reject("too_many_connections");
-            connections.spawn(async move {
-                let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(TOO_MANY_CONNECTIONS)).await;
-            });
+            connections.spawn(refuse(stream, TOO_MANY_CONNECTIONS));
             continue;
         };
         let context = context.clone();
