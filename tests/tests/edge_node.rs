@@ -378,7 +378,7 @@ async fn serving_follows_the_policy_and_revoking_stops_it_within_a_second() {
     assert!(matches!(node.sdk.serving_gate(), ServingGate::Paused { .. }));
     let paused_in = time_until(&node, Some(503)).await;
     assert!(paused_in < Duration::from_secs(1), "paused after {paused_in:?}");
-    assert!(node.handle.stats().rejected.get("paused").is_some());
+    assert!(node.handle.stats().rejected.contains_key("paused"));
 
     // Back on the charger: serving again.
     node.sdk.set_battery(81, true).unwrap();
