@@ -8,6 +8,7 @@ use edgepoints_core as core;
 use crate::consent::Consent;
 use crate::events::{EventListener, ListenerBridge};
 use crate::host::{HostState, NetworkKind};
+use crate::node::{ContentCache, EdgeNode, ServingGate};
 use crate::outbox::Outbox;
 use crate::EdgePointsError;
 
@@ -118,6 +119,21 @@ impl EdgePoints {
     /// The stored registration, if the device is registered.
     pub fn registration(&self) -> Result<Option<Registration>, EdgePointsError> {
         Ok(self.inner.registration()?.map(Into::into))
+    }
+
+    /// This device as an edge node.
+    pub fn node(&self) -> Arc<EdgeNode> {
+        Arc::new(EdgeNode::new(self.inner.node()))
+    }
+
+    /// Verified content kept on this device.
+    pub fn content(&self) -> Arc<ContentCache> {
+        Arc::new(ContentCache::new(self.inner.content()))
+    }
+
+    /// Whether the node may serve now, and if not, why.
+    pub fn serving_gate(&self) -> ServingGate {
+        self.inner.serving_gate().into()
     }
 
     /// Every mutating call, durable until the control plane answered it.

@@ -11,6 +11,7 @@ mod error;
 mod events;
 mod host;
 mod logging;
+mod node;
 mod outbox;
 mod runtime;
 
@@ -20,6 +21,7 @@ pub use error::EdgePointsError;
 pub use events::{EventListener, SdkEvent};
 pub use host::{HostState, NetworkKind};
 pub use logging::{set_logger, LogLevel, Logger};
+pub use node::{content_hash_of, CacheStats, ContentCache, EdgeNode, NodeHandle, NodeStats, ServingGate};
 pub use outbox::{Outbox, OutboxEntry, OutboxEntryState, OutboxStatus};
 
 uniffi::setup_scaffolding!();

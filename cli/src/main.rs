@@ -4,10 +4,13 @@
 //!   walks several SDK instances through every flow.
 //! - `edgepoints device …` — one SDK instance on a data directory, a
 //!   subcommand per flow, for QA and ops.
+//! - `edgepoints node …` — a headless edge node.
+//! - `edgepoints faults …` — fault injection on a mock control plane.
 
 mod admin;
 mod device;
 mod faults;
+mod node;
 mod tour;
 
 use std::process::ExitCode;
@@ -33,6 +36,8 @@ enum Command {
     Device(device::DeviceArgs),
     /// Inject faults into a mock control plane.
     Faults(faults::FaultsArgs),
+    /// Run a headless edge node until Ctrl-C.
+    Node(node::NodeArgs),
 }
 
 #[tokio::main]
@@ -52,6 +57,7 @@ async fn main() -> ExitCode {
         Command::Tour(args) => tour::run(args).await,
         Command::Device(args) => device::run(args).await,
         Command::Faults(args) => faults::run(args).await,
+        Command::Node(args) => node::run(args).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

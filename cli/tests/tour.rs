@@ -40,3 +40,47 @@ fn device_subcommands_share_one_data_directory() {
     assert!(stdout.contains("registered  no"), "{stdout}");
     assert!(stdout.contains("consent     not asked"), "{stdout}");
 }
+
+#[tokio::test]
+async fn a_headless_node_serves_until_interrupted() {
+    let server = edgepoints_mock_server::MockServer::start(Default::default())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_edgepoints"))
+        .args([
+            "node",
+            "--control-plane",
+            &server.url(),
+            "--listen",
+            "127.0.0.1:0",
+            "--grant",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(child.stdout.take().unwrap()));
+    let first = lines.next_line().await.unwrap().unwrap();
+    let url = first.split("serving on ").nth(1).expect("address line").to_owned();
+    let hash = edgepoints_core::ContentHash::of(b"x");
+    let client = reqwest::Client::builder()
+        .use_preconfigured_tls(edgepoints_core::transport::tls_client_config().unwrap())
+        .build()
+        .unwrap();
+    let answer = client.get(format!("{url}/content/{hash}")).send().await.unwrap();
+    assert_eq!(answer.status(), 401, "no ticket, nothing served");
+    let pid = child.id().unwrap().to_string();
+    std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    let status = child.wait().await.unwrap();
+    assert!(status.success());
+    let mut rest = Vec::new();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        rest.push(line);
+    }
+    assert!(rest.iter().any(|l| l.starts_with("stopped: 1 requests")), "{rest:?}");
+}

@@ -24,7 +24,7 @@ fun main() {
             println("test ${description.displayName}")
         }
     })
-    core.run(EdgePointsTest::class.java, ConsentTest::class.java, OutboxTest::class.java)
+    core.run(EdgePointsTest::class.java, ConsentTest::class.java, OutboxTest::class.java, NodeTest::class.java)
     println("${finished - failed} passed, $failed failed")
     exitProcess(if (failed == 0 && finished > 0) 0 else 1)
 }

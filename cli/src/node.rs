@@ -1,0 +1,51 @@
+//! `edgepoints node`: a headless edge node on a desktop or server, serving
+//! the content in its cache until Ctrl-C.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+use edgepoints_core::{Config, ConsentPolicy, EdgePoints, NetworkKind};
+
+use crate::CliResult;
+
+#[derive(Debug, Args)]
+pub(crate) struct NodeArgs {
+    /// Control-plane endpoint; repeat for several.
+    #[arg(long = "control-plane", required = true)]
+    control_plane: Vec<url::Url>,
+    #[arg(long)]
+    data_dir: PathBuf,
+    /// Address to serve on; port 0 picks a free one.
+    #[arg(long, default_value = "0.0.0.0:0")]
+    listen: SocketAddr,
+    /// Grant consent (default policy) if this device has not yet: the
+    /// operator of a headless node is its user.
+    #[arg(long)]
+    grant: bool,
+}
+
+pub(crate) async fn run(args: NodeArgs) -> CliResult {
+    let mut config = Config::new(args.control_plane, args.data_dir);
+    config.platform = "node".into();
+    let sdk = EdgePoints::open(config, None)?;
+    if args.grant && !sdk.consent().state()?.is_granted() {
+        sdk.consent().grant("2026-11", ConsentPolicy::default()).await?;
+    }
+    // A desktop host is on a fixed network and on mains power.
+    sdk.set_network(NetworkKind::Wifi)?;
+    sdk.set_battery(100, true)?;
+    let node = sdk.node().start(args.listen).await?;
+    println!("edge node {} serving on http://{}", sdk.device_id(), node.local_addr());
+    let stats = sdk.content().stats()?;
+    println!("cache: {} items, {} bytes", stats.items, stats.disk_bytes);
+    tokio::signal::ctrl_c().await?;
+    let served = node.stats();
+    node.stop().await;
+    println!(
+        "stopped: {} requests, {} bytes served, {} hits, {} misses, refused {:?}",
+        served.requests, served.bytes_served, served.hits, served.misses, served.rejected
+    );
+    sdk.shutdown().await;
+    Ok(())
+}
