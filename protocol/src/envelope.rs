@@ -30,6 +30,8 @@ pub enum Purpose {
     RequestAuth,
     /// An access ticket, signed by the control plane (see [`crate::ticket`]).
     AccessTicket,
+    /// The content manifest, signed by the control plane.
+    Manifest,
 }
 
 impl Purpose {
@@ -39,6 +41,7 @@ impl Purpose {
             Purpose::ConsentReport => "device.consent",
             Purpose::RequestAuth => "device.request",
             Purpose::AccessTicket => "cp.access-ticket",
+            Purpose::Manifest => "cp.manifest",
         }
     }
 }

@@ -16,3 +16,11 @@ pub fn device_consent(device_id: &str) -> String {
 pub fn device_operation(device_id: &str, idempotency_key: &str) -> String {
     format!("/v1/devices/{device_id}/operations/{idempotency_key}")
 }
+
+/// `GET`: the content manifest, a [`crate::SignedEnvelope`] of [`crate::Manifest`].
+pub const MANIFEST: &str = "/v1/manifest";
+
+/// `GET`: an item's bytes from the origin.
+pub fn origin(hash: &crate::ContentHash) -> String {
+    format!("/origin/{hash}")
+}

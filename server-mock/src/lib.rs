@@ -20,6 +20,7 @@
 
 pub mod faults;
 pub mod idempotency;
+pub mod origin;
 mod problem;
 mod routes;
 pub mod state;

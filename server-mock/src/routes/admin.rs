@@ -20,6 +20,11 @@ pub(super) fn router() -> Router<Arc<ControlPlane>> {
     Router::new()
         .route("/admin/state", get(state))
         .route("/admin/faults", get(list_faults).post(add_fault).delete(reset_faults))
+        .route(
+            "/admin/content",
+            axum::routing::post(super::content::publish).layer(axum::extract::DefaultBodyLimit::max(64 << 20)),
+        )
+        .route("/admin/content/{hash}", axum::routing::delete(super::content::withdraw))
 }
 
 async fn state(State(control_plane): State<Arc<ControlPlane>>) -> Result<Json<StateDump>, ApiError> {

@@ -2,6 +2,7 @@
 //! health routes (behind neither), and a problem+json 404 for the rest.
 
 mod admin;
+mod content;
 mod devices;
 
 use std::sync::Arc;
@@ -39,6 +40,8 @@ pub(crate) fn router(control_plane: Arc<ControlPlane>, stats: Arc<InstanceStats>
         .merge(api)
         .merge(admin::router())
         .route(paths::HEALTHZ, get(|| async { "ok" }))
+        .route(paths::MANIFEST, get(content::manifest))
+        .route("/origin/{hash}", get(content::origin))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, ProblemCode::NotFound, "no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

@@ -1,0 +1,67 @@
+//! The signed manifest, the origin, and publishing for QA.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use edgepoints_protocol::{ContentHash, ManifestItem, ProblemCode, SignedEnvelope};
+
+use crate::problem::ApiError;
+use crate::{origin, ControlPlane};
+
+fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, ProblemCode::NotFound, "no such content")
+}
+
+/// `GET /v1/manifest`.
+pub(super) async fn manifest(State(control_plane): State<Arc<ControlPlane>>) -> Result<Json<SignedEnvelope>, ApiError> {
+    Ok(Json(origin::signed_manifest(&control_plane).await?))
+}
+
+/// `GET /origin/{hash}`: the bytes as published.
+pub(super) async fn origin(
+    State(control_plane): State<Arc<ControlPlane>>,
+    Path(hash): Path<String>,
+) -> Result<Response, ApiError> {
+    let hash = ContentHash::parse(&hash).map_err(|_| not_found())?;
+    let bytes = origin::bytes(&control_plane, &hash).await?.ok_or_else(not_found)?;
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
+}
+
+/// `POST /admin/content?priority=N`: publishes the body.
+pub(super) async fn publish(
+    State(control_plane): State<Arc<ControlPlane>>,
+    Query(query): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<ManifestItem>), ApiError> {
+    let priority = match query.get("priority") {
+        None => 1,
+        Some(p) => p
+            .parse()
+            .map_err(|_| ApiError::bad_request("priority must be a whole number"))?,
+    };
+    if body.is_empty() {
+        return Err(ApiError::bad_request("nothing to publish"));
+    }
+    Ok((
+        StatusCode::CREATED,
+        Json(origin::publish(&control_plane, body, priority).await?),
+    ))
+}
+
+/// `DELETE /admin/content/{hash}`: withdraws an item.
+pub(super) async fn withdraw(
+    State(control_plane): State<Arc<ControlPlane>>,
+    Path(hash): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let hash = ContentHash::parse(&hash).map_err(|_| not_found())?;
+    if origin::withdraw(&control_plane, &hash).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(not_found())
+    }
+}
