@@ -14,6 +14,9 @@ pub enum EdgePointsError {
     /// The control plane refused the call; `code` is machine-readable.
     #[error("refused by the control plane ({status} {code}): {reason}")]
     Rejected { status: u16, code: String, reason: String },
+    /// Not allowed now by the user's policy (network, battery, consent).
+    #[error("not allowed now: {reason}")]
+    NotAllowed { reason: String },
     /// Content did not match its hash or size; nothing of it was kept.
     #[error("content refused: {reason}")]
     ContentRejected { hash: String, reason: String },
@@ -45,6 +48,7 @@ impl From<CoreError> for EdgePointsError {
                 reason: error_chain(&error),
             },
             CoreError::Protocol(reason) => EdgePointsError::Internal { reason },
+            CoreError::NotAllowed(reason) => EdgePointsError::NotAllowed { reason },
             CoreError::ContentRejected { hash, reason } => EdgePointsError::ContentRejected { hash, reason },
             CoreError::Store(store) => EdgePointsError::Storage {
                 reason: store.to_string(),

@@ -23,6 +23,11 @@ pub enum SdkEvent {
     ConsentReported {
         revision: u64,
     },
+    SyncProgress {
+        done: u64,
+        total: u64,
+        bytes: u64,
+    },
     HostStateChanged {
         state: HostState,
     },
@@ -50,6 +55,7 @@ impl From<core::Event> for SdkEvent {
             }
             core::Event::ConsentReported { revision } => SdkEvent::ConsentReported { revision },
             core::Event::HostStateChanged { state } => SdkEvent::HostStateChanged { state: state.into() },
+            core::Event::SyncProgress { done, total, bytes } => SdkEvent::SyncProgress { done, total, bytes },
             core::Event::OutboxEntryCompleted {
                 id,
                 kind,

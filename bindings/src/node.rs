@@ -130,6 +130,40 @@ impl EdgeNode {
     }
 }
 
+/// What one manifest sync did.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct SyncReport {
+    pub manifest_version: u64,
+    pub fetched: u64,
+    pub bytes_fetched: u64,
+    pub already_cached: u64,
+    pub dropped: u64,
+    pub over_budget: u64,
+    pub failed: Vec<String>,
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl EdgeNode {
+    /// Syncs the cache with the control plane's manifest (only where the
+    /// user's policy allows: `NotAllowed` otherwise).
+    pub async fn sync(&self) -> Result<SyncReport, EdgePointsError> {
+        let inner = self.inner.clone();
+        let r = crate::runtime::runtime()?
+            .spawn(async move { inner.sync().await })
+            .await
+            .map_err(|e| EdgePointsError::Internal { reason: e.to_string() })??;
+        Ok(SyncReport {
+            manifest_version: r.manifest_version,
+            fetched: r.fetched,
+            bytes_fetched: r.bytes_fetched,
+            already_cached: r.already_cached,
+            dropped: r.dropped,
+            over_budget: r.over_budget,
+            failed: r.failed,
+        })
+    }
+}
+
 /// A running node; `stop()` ends it (so does dropping it).
 #[derive(uniffi::Object)]
 pub struct NodeHandle {

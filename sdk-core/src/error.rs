@@ -35,6 +35,10 @@ pub enum Error {
     #[error("unexpected answer from the control plane: {0}")]
     Protocol(String),
 
+    /// Not allowed now by the user's policy (network, battery, consent).
+    #[error("not allowed now: {0}")]
+    NotAllowed(String),
+
     /// Content did not match its hash or size; nothing of it was kept.
     #[error("content {hash} refused: {reason}")]
     ContentRejected { hash: String, reason: String },

@@ -13,6 +13,8 @@ pub enum Event {
     ConsentReportPending { revision: u64, reason: String },
     /// The control plane holds the consent decision of this revision.
     ConsentReported { revision: u64 },
+    /// Manifest sync progress: `done` of `total` items fetched so far.
+    SyncProgress { done: u64, total: u64, bytes: u64 },
     /// The host reported a new network, battery or foreground state.
     HostStateChanged { state: HostState },
     /// The control plane answered an outbox entry; its effect is applied.

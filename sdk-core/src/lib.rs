@@ -44,7 +44,7 @@ pub use edgepoints_protocol::{ConsentPolicy, Problem, ProblemCode};
 pub use error::{Error, StoreError, TransportFailure};
 pub use events::{Event, EventListener};
 pub use host::{HostState, NetworkKind};
-pub use node::{EdgeNode, NodeHandle, NodeStats};
+pub use node::{EdgeNode, NodeHandle, NodeStats, SyncReport};
 pub use outbox::{EntryState, Outbox, OutboxEntry, OutboxStatus};
 pub use policy::ServingGate;
 pub use registration::Registration;

@@ -179,6 +179,7 @@ async fn consent_flow_reports_every_decision_in_order() {
             Event::ConsentReportPending { .. } => "pending",
             Event::HostStateChanged { .. } => "host",
             Event::OutboxEntryCompleted { .. } => "sent",
+            Event::SyncProgress { .. } => "sync",
             Event::OutboxEntryFailed { .. } => "failed",
         })
         .collect();

@@ -123,7 +123,30 @@ impl ContentCache {
     /// Streams an item in, verifying it is `size` bytes hashing to `hash`.
     /// On any mismatch nothing is kept and [`Error::ContentRejected`] comes
     /// back. Makes room by evicting least recently used items.
-    pub async fn ingest<R: AsyncRead + Unpin>(&self, hash: ContentHash, size: u64, mut reader: R) -> Result<(), Error> {
+    pub async fn ingest<R: AsyncRead + Unpin + Send>(
+        &self,
+        hash: ContentHash,
+        size: u64,
+        reader: R,
+    ) -> Result<(), Error> {
+        self.ingest_from(
+            hash,
+            size,
+            ReaderSource {
+                reader,
+                buffer: vec![0u8; 256 * 1024],
+            },
+        )
+        .await
+    }
+
+    /// [`Self::ingest`] from any source of chunks (a file, an HTTP body).
+    pub(crate) async fn ingest_from(
+        &self,
+        hash: ContentHash,
+        size: u64,
+        mut source: impl ChunkSource,
+    ) -> Result<(), Error> {
         let shared = self.sdk.shared();
         shared.ensure_open()?;
         if size > self.state().disk_budget {
@@ -140,7 +163,7 @@ impl ContentCache {
             hash.to_hex(),
             crate::identity::new_idempotency_key()?
         ));
-        let outcome = self.write_verified(&partial, hash, size, &mut reader).await;
+        let outcome = write_verified(&partial, hash, size, &mut source).await;
         if let Err(error) = outcome {
             let _ = tokio::fs::remove_file(&partial).await;
             return Err(error);
@@ -161,45 +184,19 @@ impl ContentCache {
         Ok(())
     }
 
-    async fn write_verified<R: AsyncRead + Unpin>(
-        &self,
-        partial: &Path,
-        hash: ContentHash,
-        size: u64,
-        reader: &mut R,
-    ) -> Result<(), Error> {
-        let rejected = |reason: String| Error::ContentRejected {
-            hash: hash.to_hex(),
-            reason,
-        };
-        let mut file = tokio::fs::File::create(partial).await.map_err(StoreError::Io)?;
-        let mut hasher = blake3::Hasher::new();
-        let mut buffer = vec![0u8; 256 * 1024];
-        let mut received = 0u64;
-        loop {
-            let n = reader
-                .read(&mut buffer)
-                .await
-                .map_err(|e| rejected(format!("reading failed after {received} bytes: {e}")))?;
-            if n == 0 {
-                break;
+    /// The hashes of every cached item.
+    pub(crate) fn hashes(&self) -> Result<Vec<ContentHash>, Error> {
+        Ok(self.sdk.shared().store.with(|c| {
+            let mut statement = c.prepare("SELECT hash FROM content_items")?;
+            let rows = statement.query_map([], |r| r.get::<_, String>(0))?;
+            let mut hashes = Vec::new();
+            for row in rows {
+                if let Ok(hash) = ContentHash::parse(&row?) {
+                    hashes.push(hash);
+                }
             }
-            received += n as u64;
-            if received > size {
-                return Err(rejected(format!("more than the announced {size} bytes")));
-            }
-            hasher.update(&buffer[..n]);
-            file.write_all(&buffer[..n]).await.map_err(StoreError::Io)?;
-        }
-        if received != size {
-            return Err(rejected(format!("{received} bytes instead of {size}")));
-        }
-        let actual = ContentHash::from_bytes(*hasher.finalize().as_bytes());
-        if actual != hash {
-            return Err(rejected(format!("bytes hash to {actual}")));
-        }
-        file.sync_all().await.map_err(StoreError::Io)?;
-        Ok(())
+            Ok(hashes)
+        })?)
     }
 
     /// Evicts least recently used items until `incoming` more bytes fit.
@@ -315,6 +312,67 @@ impl ContentCache {
             memory_budget_bytes: memory.budget(),
         })
     }
+}
+
+/// Where ingested bytes come from, a chunk at a time.
+pub(crate) trait ChunkSource: Send {
+    /// The next chunk; `None` at the end.
+    fn next_chunk(&mut self) -> impl std::future::Future<Output = std::io::Result<Option<Bytes>>> + Send;
+}
+
+struct ReaderSource<R> {
+    reader: R,
+    buffer: Vec<u8>,
+}
+
+impl<R: AsyncRead + Unpin + Send> ChunkSource for ReaderSource<R> {
+    async fn next_chunk(&mut self) -> std::io::Result<Option<Bytes>> {
+        let n = self.reader.read(&mut self.buffer).await?;
+        Ok((n > 0).then(|| Bytes::copy_from_slice(&self.buffer[..n])))
+    }
+}
+
+impl ChunkSource for reqwest::Response {
+    async fn next_chunk(&mut self) -> std::io::Result<Option<Bytes>> {
+        self.chunk().await.map_err(std::io::Error::other)
+    }
+}
+
+/// Writes `source` to `partial` while hashing; refuses on any mismatch.
+async fn write_verified(
+    partial: &Path,
+    hash: ContentHash,
+    size: u64,
+    source: &mut impl ChunkSource,
+) -> Result<(), Error> {
+    let rejected = |reason: String| Error::ContentRejected {
+        hash: hash.to_hex(),
+        reason,
+    };
+    let mut file = tokio::fs::File::create(partial).await.map_err(StoreError::Io)?;
+    let mut hasher = blake3::Hasher::new();
+    let mut received = 0u64;
+    while let Some(chunk) = source
+        .next_chunk()
+        .await
+        .map_err(|e| rejected(format!("reading failed after {received} bytes: {e}")))?
+    {
+        received += chunk.len() as u64;
+        if received > size {
+            return Err(rejected(format!("more than the announced {size} bytes")));
+        }
+        hasher.update(&chunk);
+        file.write_all(&chunk).await.map_err(StoreError::Io)?;
+    }
+    if received != size {
+        return Err(rejected(format!("{received} bytes instead of {size}")));
+    }
+    let actual = ContentHash::from_bytes(*hasher.finalize().as_bytes());
+    if actual != hash {
+        return Err(rejected(format!("bytes hash to {actual}")));
+    }
+    file.sync_all().await.map_err(StoreError::Io)?;
+    Ok(())
 }
 
 /// Deletes every cached item (consent revoked with purge, or the app asked).

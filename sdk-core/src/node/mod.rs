@@ -13,6 +13,9 @@
 //! listener closes.
 
 mod http;
+mod sync;
+
+pub use sync::SyncReport;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

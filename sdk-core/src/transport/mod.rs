@@ -206,6 +206,25 @@ impl Transport {
         outcome
     }
 
+    /// Starts a `GET` of `location` (a path on the control plane, or an
+    /// absolute URL) and hands back the response for streaming its body.
+    pub(crate) async fn fetch(&self, location: &str) -> Result<reqwest::Response, TransportFailure> {
+        let url = if location.starts_with('/') {
+            join(&self.endpoints[self.choose()], location)
+        } else {
+            location.to_owned()
+        };
+        let response = self.client.get(url).send().await?;
+        if response.status().is_success() {
+            Ok(response)
+        } else {
+            Err(TransportFailure::Status {
+                status: response.status().as_u16(),
+                problem: None,
+            })
+        }
+    }
+
     async fn send(&self, endpoint: &Url, request: &Outgoing) -> Attempted {
         match self.try_send(endpoint, request).await {
             Ok(outcome) => outcome,
