@@ -288,6 +288,76 @@ pub(crate) async fn run(args: TourArgs) -> CliResult {
         "the consent survived the restart",
     )?;
 
+    if let Some(server) = servers.first() {
+        step("Alice's phone syncs the signed manifest and serves as an edge node");
+        let plane = server.control_plane().clone();
+        if edgepoints_mock_server::origin::manifest(&plane).await?.items.is_empty() {
+            edgepoints_mock_server::origin::seed_demo(&plane).await?;
+        }
+        let alice = &devices[0].sdk;
+        let report = alice.node().sync().await?;
+        say(format!(
+            "alice-phone   manifest v{}: fetched {} items ({} bytes), {} left out by the budget",
+            report.manifest_version, report.fetched, report.bytes_fetched, report.over_budget
+        ));
+        check(
+            report.fetched > 0 && report.failed.is_empty(),
+            "every item fetched from the origin matched its hash",
+        )?;
+        let node = alice.node().start("127.0.0.1:0".parse()?).await?;
+        say(format!("alice-phone   serving on http://{}", node.local_addr()));
+        let item = edgepoints_mock_server::origin::manifest(&plane).await?.items[0].clone();
+        let url = format!("http://{}/content/{}", node.local_addr(), item.hash);
+        let client = reqwest::Client::builder()
+            .use_preconfigured_tls(edgepoints_core::transport::tls_client_config()?)
+            .build()?;
+        let anonymous = client.get(&url).send().await?.status();
+        let ticket = edgepoints_protocol::AccessTicket {
+            node_id: edgepoints_protocol::DeviceId::parse(&alice.device_id())?,
+            content: item.hash,
+            expires_at_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)?
+                .as_millis() as u64
+                + 60_000,
+        }
+        .sign(plane.key.key_id(), plane.key.signing_key());
+        let served = client
+            .get(&url)
+            .header(edgepoints_protocol::TICKET_HEADER, &ticket)
+            .send()
+            .await?;
+        let status = served.status();
+        let body = served.bytes().await?;
+        say(format!(
+            "a routed user: {} without a ticket, {} with one ({} bytes)",
+            anonymous.as_u16(),
+            status.as_u16(),
+            body.len()
+        ));
+        check(
+            anonymous == 401 && status == 200 && edgepoints_core::ContentHash::of(&body) == item.hash,
+            "only ticket holders are served, and the bytes match the hash",
+        )?;
+        alice.set_network(NetworkKind::Cellular)?;
+        let paused = client
+            .get(&url)
+            .header(edgepoints_protocol::TICKET_HEADER, &ticket)
+            .send()
+            .await?
+            .status();
+        alice.set_network(NetworkKind::Wifi)?;
+        check(
+            paused == 503,
+            "on cellular (outside Alice's policy) the node pauses at once",
+        )?;
+        let stats = node.stats();
+        say(format!(
+            "node stats: {} requests, {} bytes served, refused {:?}",
+            stats.requests, stats.bytes_served, stats.rejected
+        ));
+        node.stop().await;
+    }
+
     step("Summary");
     let state = admin.state().await?;
     println!(
