@@ -17,6 +17,7 @@ use lru::LruCache;
 
 use super::Counters;
 use crate::content::ContentCache;
+use crate::policy::ServingGate;
 use crate::time::unix_millis;
 
 /// Verified tickets kept so the hot path does not check a signature per
@@ -33,6 +34,9 @@ pub(crate) struct ServeContext {
     key: VerifyingKey,
     tickets: Mutex<LruCache<String, AccessTicket>>,
     pub(crate) counters: Arc<Counters>,
+    /// Checked per request too, so a kept-alive connection cannot outlive
+    /// a pause by even one request.
+    gate: tokio::sync::watch::Receiver<ServingGate>,
 }
 
 type Reply = Response<Full<Bytes>>;
@@ -111,6 +115,7 @@ impl ServeContext {
         key_id: String,
         key: VerifyingKey,
         counters: Arc<Counters>,
+        gate: tokio::sync::watch::Receiver<ServingGate>,
     ) -> Self {
         ServeContext {
             cache,
@@ -119,6 +124,7 @@ impl ServeContext {
             key,
             tickets: Mutex::new(LruCache::new(NonZeroUsize::new(TICKET_CACHE).expect("non-zero"))),
             counters,
+            gate,
         }
     }
 
@@ -146,6 +152,14 @@ impl ServeContext {
 
     pub(crate) async fn handle<B>(&self, request: Request<B>) -> Reply {
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
+        if !matches!(*self.gate.borrow(), ServingGate::Serving) {
+            self.counters.reject("paused");
+            let mut response = empty(StatusCode::SERVICE_UNAVAILABLE);
+            response
+                .headers_mut()
+                .insert(http::header::RETRY_AFTER, HeaderValue::from_static("60"));
+            return response;
+        }
         let head = request.method() == Method::HEAD;
         if request.method() != Method::GET && !head {
             self.counters.reject("method_not_allowed");

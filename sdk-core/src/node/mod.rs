@@ -128,6 +128,7 @@ impl EdgeNode {
             registration.control_plane_key_id,
             control_plane_key,
             counters.clone(),
+            shared.serving_gate.subscribe(),
         ));
         let (stop, stopped) = watch::channel(false);
         let limits = shared.config.node_limits.clone();
@@ -221,6 +222,9 @@ async fn accept_loop(
                 continue;
             }
         };
+        // The gate may have moved while this connection waited in the
+        // backlog: decide on its value now.
+        let serving = serving && matches!(*gate.borrow(), ServingGate::Serving);
         if !serving {
             context.counters.reject("paused");
             connections.spawn(refuse(stream, PAUSED));
