@@ -339,7 +339,11 @@ pub(crate) async fn run(args: TourArgs) -> CliResult {
             "only ticket holders are served, and the bytes match the hash",
         )?;
         alice.set_network(NetworkKind::Cellular)?;
-        let paused = client
+        // A new consumer (new connection): connections open at the pause
+        // were cut, which a consumer sees as an error, not a status.
+        let paused = reqwest::Client::builder()
+            .use_preconfigured_tls(edgepoints_core::transport::tls_client_config()?)
+            .build()?
             .get(&url)
             .header(edgepoints_protocol::TICKET_HEADER, &ticket)
             .send()
