@@ -12,9 +12,7 @@ pub(crate) struct AdminClient {
 
 impl AdminClient {
     pub(crate) fn new(base: &str) -> CliResult<Self> {
-        let http = reqwest::Client::builder()
-            .use_preconfigured_tls(edgepoints_core::transport::tls_client_config()?)
-            .build()?;
+        let http = edgepoints_core::transport::http_client()?;
         Ok(AdminClient {
             http,
             base: base.trim_end_matches('/').to_owned(),

@@ -308,9 +308,7 @@ pub(crate) async fn run(args: TourArgs) -> CliResult {
         say(format!("alice-phone   serving on http://{}", node.local_addr()));
         let item = edgepoints_mock_server::origin::manifest(&plane).await?.items[0].clone();
         let url = format!("http://{}/content/{}", node.local_addr(), item.hash);
-        let client = reqwest::Client::builder()
-            .use_preconfigured_tls(edgepoints_core::transport::tls_client_config()?)
-            .build()?;
+        let client = edgepoints_core::transport::http_client()?;
         let anonymous = client.get(&url).send().await?.status();
         let ticket = edgepoints_protocol::AccessTicket {
             node_id: edgepoints_protocol::DeviceId::parse(&alice.device_id())?,
@@ -341,9 +339,7 @@ pub(crate) async fn run(args: TourArgs) -> CliResult {
         alice.set_network(NetworkKind::Cellular)?;
         // A new consumer (new connection): connections open at the pause
         // were cut, which a consumer sees as an error, not a status.
-        let paused = reqwest::Client::builder()
-            .use_preconfigured_tls(edgepoints_core::transport::tls_client_config()?)
-            .build()?
+        let paused = edgepoints_core::transport::http_client()?
             .get(&url)
             .header(edgepoints_protocol::TICKET_HEADER, &ticket)
             .send()

@@ -47,10 +47,7 @@ async fn killed_at_random_moments_every_accepted_call_is_applied_once() {
 
     let server = MockServer::start(MockConfig::default()).await.unwrap();
     let url = server.url();
-    let http = reqwest::Client::builder()
-        .use_preconfigured_tls(edgepoints_core::transport::tls_client_config().unwrap())
-        .build()
-        .unwrap();
+    let http = edgepoints_core::transport::http_client().unwrap();
     for (i, rule) in [
         json!({"action": "fail", "status": 503, "probability": 0.1}),
         json!({"action": "drop_after_commit", "probability": 0.1}),

@@ -65,10 +65,7 @@ async fn a_headless_node_serves_until_interrupted() {
     let first = lines.next_line().await.unwrap().unwrap();
     let url = first.split("serving on ").nth(1).expect("address line").to_owned();
     let hash = edgepoints_core::ContentHash::of(b"x");
-    let client = reqwest::Client::builder()
-        .use_preconfigured_tls(edgepoints_core::transport::tls_client_config().unwrap())
-        .build()
-        .unwrap();
+    let client = edgepoints_core::transport::http_client().unwrap();
     let answer = client.get(format!("{url}/content/{hash}")).send().await.unwrap();
     assert_eq!(answer.status(), 401, "no ticket, nothing served");
     let pid = child.id().unwrap().to_string();

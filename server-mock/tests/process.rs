@@ -19,7 +19,7 @@ async fn starts_prints_its_address_and_serves() {
         .to_owned();
     let second = lines.next().unwrap().unwrap();
     assert!(second.starts_with("control-plane key cp_"), "{second}");
-    let client = reqwest::Client::builder().use_preconfigured_tls(tls()).build().unwrap();
+    let client = edgepoints_core::transport::http_client().unwrap();
     let health = client.get(format!("{url}/healthz")).send().await.unwrap();
     assert_eq!(health.status(), 200);
     let state: serde_json::Value = client
@@ -34,12 +34,4 @@ async fn starts_prints_its_address_and_serves() {
     assert!(second.contains(state["control_plane_key_id"].as_str().unwrap()));
     child.kill().unwrap();
     child.wait().unwrap();
-}
-
-fn tls() -> rustls::ClientConfig {
-    rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(rustls::RootCertStore::empty())
-        .with_no_client_auth()
 }

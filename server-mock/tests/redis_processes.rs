@@ -73,10 +73,7 @@ async fn processes_share_state_through_redis_and_fail_over() {
     assert!(second.reported, "the other process took over");
     assert_eq!(sdk.current_endpoint().as_str().trim_end_matches('/'), alive.url);
 
-    let client = reqwest::Client::builder()
-        .use_preconfigured_tls(edgepoints_core::transport::tls_client_config().unwrap())
-        .build()
-        .unwrap();
+    let client = edgepoints_core::transport::http_client().unwrap();
     let state: serde_json::Value = client
         .get(format!("{}/admin/state", alive.url))
         .send()

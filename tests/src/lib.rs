@@ -56,10 +56,7 @@ pub fn open_sdk(server: &MockServer, data_dir: &Path) -> EdgePoints {
 /// A plain HTTP client with the SDK's TLS setup (the workspace builds
 /// reqwest without a default crypto provider).
 pub fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .use_preconfigured_tls(edgepoints_core::transport::tls_client_config().expect("TLS config"))
-        .build()
-        .expect("HTTP client")
+    edgepoints_core::transport::http_client().unwrap()
 }
 
 /// `GET /admin/state` as JSON.

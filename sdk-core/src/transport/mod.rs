@@ -308,6 +308,16 @@ fn join(endpoint: &Url, path: &str) -> String {
     format!("{}{}", endpoint.as_str().trim_end_matches('/'), path)
 }
 
+/// A plain HTTP client with the SDK's TLS setup, for hosts, tools and tests
+/// that talk HTTP beside the SDK (the workspace builds reqwest without a
+/// default crypto provider, so `reqwest::Client::new()` would panic).
+pub fn http_client() -> Result<reqwest::Client, Error> {
+    reqwest::Client::builder()
+        .use_preconfigured_tls(tls_client_config()?)
+        .build()
+        .map_err(|e| Error::InvalidInput(format!("cannot build the HTTP client: {e}")))
+}
+
 /// rustls with the `ring` provider and the Mozilla roots compiled in: no
 /// platform verifier to initialise from Java, and it cross-compiles to
 /// Android and iOS without extra toolchains. Public so that hosts and tests
