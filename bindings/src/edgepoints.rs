@@ -8,7 +8,7 @@ use edgepoints_core as core;
 use crate::consent::Consent;
 use crate::events::{EventListener, ListenerBridge};
 use crate::host::{HostState, NetworkKind};
-use crate::node::{ContentCache, EdgeNode, ServingGate};
+use crate::node::{ContentCache, EdgeNode, FetchReport, ServingGate};
 use crate::outbox::Outbox;
 use crate::EdgePointsError;
 
@@ -33,6 +33,21 @@ pub struct EdgePointsConfig {
     /// Longest wait between attempts of a queued call during a long outage.
     #[uniffi(default = 300000)]
     pub outbox_max_delay_ms: u64,
+    /// Most bytes of verified content kept on disk.
+    #[uniffi(default = 536870912)]
+    pub content_disk_budget_bytes: u64,
+    /// Most bytes of content kept in memory for serving.
+    #[uniffi(default = 33554432)]
+    pub content_memory_budget_bytes: u64,
+    /// The edge node's upload rate cap in bytes per second; 0 for none.
+    #[uniffi(default = 0)]
+    pub upload_bytes_per_second: u64,
+    /// How long a fetch gives one node before asking the next one too.
+    #[uniffi(default = 300)]
+    pub hedge_delay_ms: u64,
+    /// How long a fetch waits for a source's bytes before giving up on it.
+    #[uniffi(default = 5000)]
+    pub source_idle_timeout_ms: u64,
     /// `android`, `ios`, ...
     pub platform: String,
     pub app_version: String,
@@ -60,6 +75,11 @@ impl TryFrom<EdgePointsConfig> for core::Config {
             max_delay: Duration::from_millis(config.retry_max_delay_ms),
         };
         core_config.outbox_max_delay = Duration::from_millis(config.outbox_max_delay_ms);
+        core_config.content_disk_budget_bytes = config.content_disk_budget_bytes;
+        core_config.content_memory_budget_bytes = config.content_memory_budget_bytes;
+        core_config.node_limits.upload_bytes_per_second = config.upload_bytes_per_second;
+        core_config.hedge_delay = Duration::from_millis(config.hedge_delay_ms);
+        core_config.source_idle_timeout = Duration::from_millis(config.source_idle_timeout_ms);
         core_config.platform = config.platform;
         core_config.app_version = config.app_version;
         Ok(core_config)
@@ -104,6 +124,18 @@ impl EdgePoints {
         let _runtime = crate::runtime::runtime()?.enter();
         let inner = core::EdgePoints::open(config.try_into()?, listener)?;
         Ok(Arc::new(EdgePoints { inner }))
+    }
+
+    /// Fetches the item named `hash` into the local cache, verified: from a
+    /// nearby node the control plane routes to, else from the origin.
+    pub async fn fetch(&self, hash: String) -> Result<FetchReport, EdgePointsError> {
+        let hash = crate::node::parse_hash(&hash)?;
+        let inner = self.inner.clone();
+        let report = crate::runtime::runtime()?
+            .spawn(async move { inner.fetch(hash).await })
+            .await
+            .map_err(|e| EdgePointsError::Internal { reason: e.to_string() })??;
+        Ok(report.into())
     }
 
     /// This device's stable id.

@@ -20,6 +20,9 @@ pub enum EdgePointsError {
     /// Content did not match its hash or size; nothing of it was kept.
     #[error("content refused: {reason}")]
     ContentRejected { hash: String, reason: String },
+    /// No source delivered the item intact now; safe to try again later.
+    #[error("content unavailable: {reason}")]
+    ContentUnavailable { hash: String, reason: String },
     /// The local database or data directory failed.
     #[error("storage failure: {reason}")]
     Storage { reason: String },
@@ -50,6 +53,7 @@ impl From<CoreError> for EdgePointsError {
             CoreError::Protocol(reason) => EdgePointsError::Internal { reason },
             CoreError::NotAllowed(reason) => EdgePointsError::NotAllowed { reason },
             CoreError::ContentRejected { hash, reason } => EdgePointsError::ContentRejected { hash, reason },
+            CoreError::ContentUnavailable { hash, reason } => EdgePointsError::ContentUnavailable { hash, reason },
             CoreError::Store(store) => EdgePointsError::Storage {
                 reason: store.to_string(),
             },

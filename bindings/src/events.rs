@@ -6,6 +6,7 @@ use edgepoints_core as core;
 
 use crate::consent::ConsentState;
 use crate::host::HostState;
+use crate::node::NodeStats;
 
 /// Something the app may want to show or act on.
 #[derive(Debug, Clone, uniffi::Enum)]
@@ -30,6 +31,10 @@ pub enum SdkEvent {
     },
     HostStateChanged {
         state: HostState,
+    },
+    /// The running node's counters changed (at most once a second).
+    NodeStats {
+        stats: NodeStats,
     },
     OutboxEntryCompleted {
         id: i64,
@@ -56,6 +61,7 @@ impl From<core::Event> for SdkEvent {
             core::Event::ConsentReported { revision } => SdkEvent::ConsentReported { revision },
             core::Event::HostStateChanged { state } => SdkEvent::HostStateChanged { state: state.into() },
             core::Event::SyncProgress { done, total, bytes } => SdkEvent::SyncProgress { done, total, bytes },
+            core::Event::NodeStats { stats } => SdkEvent::NodeStats { stats: stats.into() },
             core::Event::OutboxEntryCompleted {
                 id,
                 kind,

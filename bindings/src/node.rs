@@ -7,7 +7,7 @@ use edgepoints_core as core;
 
 use crate::EdgePointsError;
 
-fn parse_hash(text: &str) -> Result<core::ContentHash, EdgePointsError> {
+pub(crate) fn parse_hash(text: &str) -> Result<core::ContentHash, EdgePointsError> {
     core::ContentHash::parse(text).map_err(|e| EdgePointsError::InvalidInput { reason: e.to_string() })
 }
 
@@ -77,8 +77,97 @@ pub struct NodeStats {
     pub bytes_served: u64,
     pub hits: u64,
     pub misses: u64,
-    /// Refusals by reason (`no_ticket`, `bad_ticket`, `paused`, …).
+    /// Refusals by reason (`no_ticket`, `bad_ticket`, `paused`, `monthly_cap`, …).
     pub rejected: HashMap<String, u64>,
+    /// Bytes served this calendar month (UTC), across restarts.
+    pub uploaded_this_month_bytes: u64,
+    /// The month's cap from the user's policy.
+    pub monthly_cap_bytes: u64,
+}
+
+impl From<core::NodeStats> for NodeStats {
+    fn from(stats: core::NodeStats) -> Self {
+        NodeStats {
+            requests: stats.requests,
+            bytes_served: stats.bytes_served,
+            hits: stats.hits,
+            misses: stats.misses,
+            rejected: stats.rejected.into_iter().collect(),
+            uploaded_this_month_bytes: stats.uploaded_this_month_bytes,
+            monthly_cap_bytes: stats.monthly_cap_bytes,
+        }
+    }
+}
+
+/// Where a fetched item came from.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum FetchSource {
+    Cache,
+    Node { node_id: String, url: String },
+    Origin { url: String },
+}
+
+impl From<core::FetchSource> for FetchSource {
+    fn from(source: core::FetchSource) -> Self {
+        match source {
+            core::FetchSource::Cache => FetchSource::Cache,
+            core::FetchSource::Node { node_id, url } => FetchSource::Node { node_id, url },
+            core::FetchSource::Origin { url } => FetchSource::Origin { url },
+        }
+    }
+}
+
+/// What became of one source.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum AttemptOutcome {
+    Delivered,
+    /// Another source won first.
+    Abandoned,
+    /// Served bytes not matching the hash; reported to the control plane.
+    Tampered {
+        reason: String,
+    },
+    Failed {
+        reason: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct FetchAttempt {
+    pub source: FetchSource,
+    pub outcome: AttemptOutcome,
+}
+
+/// A fetched item and how it came.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct FetchReport {
+    pub hash: String,
+    pub size: u64,
+    pub source: FetchSource,
+    pub attempts: Vec<FetchAttempt>,
+}
+
+impl From<core::FetchReport> for FetchReport {
+    fn from(report: core::FetchReport) -> Self {
+        FetchReport {
+            hash: report.hash.to_hex(),
+            size: report.size,
+            source: report.source.into(),
+            attempts: report
+                .attempts
+                .into_iter()
+                .map(|a| FetchAttempt {
+                    source: a.source.into(),
+                    outcome: match a.outcome {
+                        core::AttemptOutcome::Delivered => AttemptOutcome::Delivered,
+                        core::AttemptOutcome::Abandoned => AttemptOutcome::Abandoned,
+                        core::AttemptOutcome::Tampered { reason } => AttemptOutcome::Tampered { reason },
+                        core::AttemptOutcome::Failed { reason } => AttemptOutcome::Failed { reason },
+                    },
+                })
+                .collect(),
+        }
+    }
 }
 
 /// Whether the node may serve now.
@@ -183,20 +272,13 @@ impl NodeHandle {
     }
 
     pub fn stats(&self) -> NodeStats {
-        let stats = self
-            .inner
+        self.inner
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .as_ref()
             .map(|h| h.stats())
-            .unwrap_or_default();
-        NodeStats {
-            requests: stats.requests,
-            bytes_served: stats.bytes_served,
-            hits: stats.hits,
-            misses: stats.misses,
-            rejected: stats.rejected.into_iter().collect(),
-        }
+            .unwrap_or_default()
+            .into()
     }
 
     pub async fn stop(&self) {

@@ -32,6 +32,10 @@ pub enum Purpose {
     AccessTicket,
     /// The content manifest, signed by the control plane.
     Manifest,
+    /// A node telling the control plane where it serves and what it holds.
+    NodeAnnouncement,
+    /// A consumer reporting bytes that did not match their hash.
+    HashFailureReport,
 }
 
 impl Purpose {
@@ -42,6 +46,8 @@ impl Purpose {
             Purpose::RequestAuth => "device.request",
             Purpose::AccessTicket => "cp.access-ticket",
             Purpose::Manifest => "cp.manifest",
+            Purpose::NodeAnnouncement => "device.node",
+            Purpose::HashFailureReport => "device.hash-failure",
         }
     }
 }

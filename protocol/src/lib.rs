@@ -15,6 +15,7 @@ pub mod operations;
 pub mod paths;
 pub mod problem;
 pub mod request_auth;
+pub mod sources;
 pub mod ticket;
 
 pub use consent::{ConsentDecision, ConsentPolicy, ConsentRecorded, ConsentReport, PolicyError};
@@ -25,4 +26,7 @@ pub use idempotency::{IdempotencyKeyError, IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_RE
 pub use manifest::{Manifest, ManifestItem};
 pub use operations::{OperationState, OperationStatus};
 pub use problem::{Problem, ProblemCode, PROBLEM_CONTENT_TYPE};
+pub use sources::{
+    ContentSources, FailedSource, HashFailureRecorded, HashFailureReport, NodeAnnounced, NodeAnnouncement, NodeSource,
+};
 pub use ticket::{AccessTicket, TicketError, TICKET_HEADER};

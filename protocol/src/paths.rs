@@ -24,3 +24,21 @@ pub const MANIFEST: &str = "/v1/manifest";
 pub fn origin(hash: &crate::ContentHash) -> String {
     format!("/origin/{hash}")
 }
+
+/// `PUT`: where the device's edge node serves and what it holds (body: a
+/// signed [`crate::NodeAnnouncement`]).
+pub fn device_node(device_id: &str) -> String {
+    format!("/v1/devices/{device_id}/node")
+}
+
+/// `GET`: which nodes can serve an item to this device, each with a ticket,
+/// and the origins (a signed read, answered with [`crate::ContentSources`]).
+pub fn device_sources(device_id: &str, hash: &crate::ContentHash) -> String {
+    format!("/v1/devices/{device_id}/sources/{hash}")
+}
+
+/// `POST`: report a source that served bytes not matching their hash
+/// (body: a signed [`crate::HashFailureReport`]).
+pub fn device_hash_failures(device_id: &str) -> String {
+    format!("/v1/devices/{device_id}/hash-failures")
+}

@@ -41,6 +41,13 @@ pub struct Config {
     pub content_memory_budget_bytes: u64,
     /// Limits of the edge node's HTTP server.
     pub node_limits: NodeLimits,
+    /// How long a fetch waits for a source's first bytes, and then between
+    /// chunks, before giving up on it (a whole-item deadline would punish
+    /// big items on slow links).
+    pub source_idle_timeout: Duration,
+    /// How long a fetch gives one node before asking the next one too; the
+    /// first to deliver verified bytes wins.
+    pub hedge_delay: Duration,
     /// Reported at registration: `android`, `ios`, `linux`, ...
     pub platform: String,
     /// The host app's version, reported at registration.
@@ -57,6 +64,8 @@ pub struct NodeLimits {
     pub header_read_timeout: Duration,
     /// Largest request head accepted (at least 8 KiB).
     pub max_header_bytes: usize,
+    /// Upload rate cap over all responses, in bytes per second; 0 for none.
+    pub upload_bytes_per_second: u64,
 }
 
 impl Default for NodeLimits {
@@ -65,6 +74,7 @@ impl Default for NodeLimits {
             max_connections: 256,
             header_read_timeout: Duration::from_secs(5),
             max_header_bytes: 16 * 1024,
+            upload_bytes_per_second: 0,
         }
     }
 }
@@ -83,6 +93,8 @@ impl Config {
             content_disk_budget_bytes: 512 * 1024 * 1024,
             content_memory_budget_bytes: 32 * 1024 * 1024,
             node_limits: NodeLimits::default(),
+            source_idle_timeout: Duration::from_secs(5),
+            hedge_delay: Duration::from_millis(300),
             platform: std::env::consts::OS.to_owned(),
             app_version: "unknown".to_owned(),
         }
@@ -109,7 +121,7 @@ impl Config {
         if self.data_dir.as_os_str().is_empty() {
             return Err(Error::InvalidInput("data directory is empty".into()));
         }
-        if self.request_timeout.is_zero() || self.connect_timeout.is_zero() {
+        if self.request_timeout.is_zero() || self.connect_timeout.is_zero() || self.source_idle_timeout.is_zero() {
             return Err(Error::InvalidInput("timeouts must be longer than zero".into()));
         }
         self.retry.validate()?;

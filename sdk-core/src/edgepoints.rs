@@ -38,6 +38,8 @@ pub(crate) struct Shared {
     pub outbox_wake: Notify,
     /// Whether the node may serve now; recomputed on every consent or host change.
     pub serving_gate: watch::Sender<crate::policy::ServingGate>,
+    /// The base URL the running edge node serves under, if one runs.
+    pub node_url: Mutex<Option<String>>,
     /// Entries finished in the store whose events are still going out.
     pub announcing: Mutex<std::collections::HashSet<i64>>,
     /// Turns true once, at shutdown.
@@ -137,6 +139,7 @@ impl EdgePoints {
             outbox_changed: watch::channel(0).0,
             outbox_wake: Notify::new(),
             serving_gate: watch::channel(crate::policy::ServingGate::NoConsent).0,
+            node_url: Mutex::default(),
             announcing: Mutex::default(),
             stop,
             shut_down: AtomicBool::new(false),

@@ -43,6 +43,11 @@ pub enum Error {
     #[error("content {hash} refused: {reason}")]
     ContentRejected { hash: String, reason: String },
 
+    /// No source (node or origin) delivered the item intact now; `reason`
+    /// lists what each one did.
+    #[error("content {hash} could not be fetched: {reason}")]
+    ContentUnavailable { hash: String, reason: String },
+
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -50,7 +55,7 @@ pub enum Error {
 impl Error {
     /// Whether trying the same call again later can succeed.
     pub fn is_transient(&self) -> bool {
-        matches!(self, Error::Unavailable { .. })
+        matches!(self, Error::Unavailable { .. } | Error::ContentUnavailable { .. })
     }
 }
 

@@ -15,6 +15,8 @@ pub enum Event {
     ConsentReported { revision: u64 },
     /// Manifest sync progress: `done` of `total` items fetched so far.
     SyncProgress { done: u64, total: u64, bytes: u64 },
+    /// The running edge node's counters changed (at most once a second).
+    NodeStats { stats: crate::NodeStats },
     /// The host reported a new network, battery or foreground state.
     HostStateChanged { state: HostState },
     /// The control plane answered an outbox entry; its effect is applied.

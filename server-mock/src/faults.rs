@@ -10,6 +10,7 @@
 //! {"route": "POST /v1/devices", "action": "fail", "status": 503, "count": 2}
 //! {"action": "drop_after_commit", "probability": 0.2, "seed": 7}
 //! {"route": "PUT /v1/devices/{device_id}/consent", "action": "delay", "delay_ms": 300}
+//! {"route": "GET /origin/{hash}", "action": "tamper", "count": 1}
 //! ```
 
 use std::sync::Arc;
@@ -44,6 +45,9 @@ pub enum FaultAction {
     DropAfterCommit,
     /// Hold the request this long before running it.
     Delay { delay_ms: u64 },
+    /// Run the request, then flip one byte in the middle of its answer's
+    /// body: a corrupted origin, for testing that clients verify.
+    Tamper,
 }
 
 fn default_status() -> u16 {
@@ -187,23 +191,48 @@ pub(crate) async fn before_run(store: &dyn StateStore, route: &str) -> Result<Be
     Ok(outcome.unwrap_or_default())
 }
 
-/// Whether the answer to a committed request is to be lost.
-pub(crate) async fn drop_after_commit(store: &dyn StateStore, route: &str) -> Result<bool, StoreError> {
+/// Whether a rule of `action` hits this request after it ran; counts the hit.
+async fn strikes_after_run(store: &dyn StateStore, route: &str, action: FaultAction) -> Result<bool, StoreError> {
     let outcome = update_json::<Vec<ActiveFault>, bool, ()>(store, keys::FAULTS, |rules| {
         let Some(mut rules) = rules else {
             return Ok((None, false));
         };
-        let mut drop = false;
+        let mut hit = false;
         for fault in rules.iter_mut().filter(|f| f.rule.matches(route)) {
-            if fault.rule.action == FaultAction::DropAfterCommit && !drop && fault.strike() {
-                drop = true;
+            if fault.rule.action == action && !hit && fault.strike() {
+                hit = true;
             }
         }
         rules.retain(|f| f.remaining != Some(0));
-        Ok((if rules.is_empty() { None } else { Some(rules) }, drop))
+        Ok((if rules.is_empty() { None } else { Some(rules) }, hit))
     })
     .await?;
     Ok(outcome.unwrap_or(false))
+}
+
+/// Whether the answer to a committed request is to be lost.
+pub(crate) async fn drop_after_commit(store: &dyn StateStore, route: &str) -> Result<bool, StoreError> {
+    strikes_after_run(store, route, FaultAction::DropAfterCommit).await
+}
+
+/// Flips a byte of the answer's body if a tamper rule hits this request.
+async fn tamper(store: &dyn StateStore, route: &str, response: Response) -> Response {
+    match strikes_after_run(store, route, FaultAction::Tamper).await {
+        Ok(true) => {}
+        Ok(false) => return response,
+        Err(error) => return ApiError::from(error).into_response(),
+    }
+    let (parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let mut bytes = bytes.to_vec();
+    let middle = bytes.len() / 2;
+    if let Some(middle) = bytes.get_mut(middle) {
+        *middle ^= 0x01;
+    }
+    tracing::info!(%route, "injected tampering");
+    Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
 /// Counts every API request by route, in the shared state and for this
@@ -235,7 +264,10 @@ pub(crate) async fn layer(State(control_plane): State<Arc<ControlPlane>>, reques
         tokio::time::sleep(verdict.delay).await;
     }
     match verdict.fail {
-        None => next.run(request).await,
+        None => {
+            let response = next.run(request).await;
+            tamper(control_plane.store(), &route, response).await
+        }
         Some(status) => {
             tracing::info!(%route, %status, "injected fault");
             let mut response = ApiError::new(status, ProblemCode::InjectedFault, "injected fault")

@@ -64,6 +64,11 @@ pub async fn withdraw(control_plane: &ControlPlane, hash: &ContentHash) -> Resul
     Ok(removed)
 }
 
+/// The manifest entry of a published item.
+pub async fn item(control_plane: &ControlPlane, hash: &ContentHash) -> Result<Option<ManifestItem>, StoreError> {
+    get_json(control_plane.store(), &format!("{ITEM_PREFIX}{hash}")).await
+}
+
 /// The bytes of a published item.
 pub async fn bytes(control_plane: &ControlPlane, hash: &ContentHash) -> Result<Option<Vec<u8>>, StoreError> {
     if get_json::<ManifestItem>(control_plane.store(), &format!("{ITEM_PREFIX}{hash}"))

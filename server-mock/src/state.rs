@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use edgepoints_protocol::envelope::encode_public_key;
-use edgepoints_protocol::{ConsentDecision, DeviceId};
+use edgepoints_protocol::{ConsentDecision, ContentHash, DeviceId, HashFailureReport};
 use serde::{Deserialize, Serialize};
 
-use crate::store::{get_json, update_json, StateStore, StoreError};
+use crate::store::{get_json, scan_json, update_json, StateStore, StoreError};
 
 /// Names of the keys in the state store, spelled once.
 pub(crate) mod keys {
@@ -20,9 +20,18 @@ pub(crate) mod keys {
     pub const REQUESTS_PREFIX: &str = "requests:";
     pub const IDEMPOTENCY_PREFIX: &str = "idempotency:";
     pub const EXECUTIONS_PREFIX: &str = "executions:";
+    pub const NODE_PREFIX: &str = "node:";
+    pub const HASH_FAILURE_PREFIX: &str = "hash_failure:";
 
     pub fn device(id: &str) -> String {
         format!("{DEVICE_PREFIX}{id}")
+    }
+    pub fn node(id: &str) -> String {
+        format!("{NODE_PREFIX}{id}")
+    }
+    /// Reports about one source of one item; `source` is `node:ID` or `origin:URL`.
+    pub fn hash_failures(hash: &str, source: &str) -> String {
+        format!("{HASH_FAILURE_PREFIX}{hash} {source}")
     }
     pub fn applied(what: &str) -> String {
         format!("{APPLIED_PREFIX}{what}")
@@ -97,6 +106,18 @@ pub struct ConsentRecord {
     pub recorded_at_ms: u64,
 }
 
+/// A device's edge node as last announced.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NodeRecord {
+    pub device_id: DeviceId,
+    pub revision: u64,
+    /// None once the node stopped.
+    pub url: Option<String>,
+    pub holdings: Vec<ContentHash>,
+    pub announced_at_ms: u64,
+    pub recorded_at_ms: u64,
+}
+
 /// Idempotency keys whose request ran more than once: always empty unless
 /// exactly-once is broken.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -112,6 +133,9 @@ pub struct StateDump {
     pub control_plane_public_key: String,
     pub store: String,
     pub devices: Vec<DeviceRecord>,
+    pub nodes: Vec<NodeRecord>,
+    /// Every hash-failure report received, grouped by item and source.
+    pub hash_failures: Vec<HashFailureReport>,
     /// How often each kind of change was applied.
     pub applied: BTreeMap<String, i64>,
     /// Requests received per route (`METHOD /path/{param}`), by all instances.
@@ -182,19 +206,23 @@ impl ControlPlane {
         get_json(self.store(), &keys::device(id.as_str())).await
     }
 
+    pub async fn node(&self, id: &DeviceId) -> Result<Option<NodeRecord>, StoreError> {
+        get_json(self.store(), &keys::node(id.as_str())).await
+    }
+
     pub(crate) async fn count(&self, key: &str) -> Result<(), StoreError> {
         self.store.increment(key, 1).await.map(|_| ())
     }
 
     pub async fn dump(&self) -> Result<StateDump, StoreError> {
         let store = self.store();
-        let mut devices = Vec::new();
-        for (key, value) in store.scan(keys::DEVICE_PREFIX).await? {
-            devices.push(serde_json::from_slice(&value).map_err(|e| StoreError::Corrupt {
-                key,
-                reason: e.to_string(),
-            })?);
-        }
+        let devices = scan_json(store, keys::DEVICE_PREFIX).await?;
+        let nodes = scan_json(store, keys::NODE_PREFIX).await?;
+        let hash_failures = scan_json::<Vec<HashFailureReport>>(store, keys::HASH_FAILURE_PREFIX)
+            .await?
+            .into_iter()
+            .flatten()
+            .collect();
         let counters = |prefix: &'static str| async move {
             Ok::<_, StoreError>(
                 store
@@ -214,6 +242,8 @@ impl ControlPlane {
             control_plane_public_key: self.key.public_key(),
             store: store.describe(),
             devices,
+            nodes,
+            hash_failures,
             applied: counters(keys::APPLIED_PREFIX).await?,
             requests: counters(keys::REQUESTS_PREFIX).await?,
             idempotency_records: store.scan(keys::IDEMPOTENCY_PREFIX).await?.len(),

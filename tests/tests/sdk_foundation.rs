@@ -181,6 +181,7 @@ async fn consent_flow_reports_every_decision_in_order() {
             Event::OutboxEntryCompleted { .. } => "sent",
             Event::SyncProgress { .. } => "sync",
             Event::OutboxEntryFailed { .. } => "failed",
+            Event::NodeStats { .. } => "node",
         })
         .collect();
     assert_eq!(

@@ -24,7 +24,8 @@ fun main() {
             println("test ${description.displayName}")
         }
     })
-    core.run(EdgePointsTest::class.java, ConsentTest::class.java, OutboxTest::class.java, NodeTest::class.java)
+    core.run(EdgePointsTest::class.java, ConsentTest::class.java, OutboxTest::class.java, NodeTest::class.java,
+        FetchTest::class.java)
     println("${finished - failed} passed, $failed failed")
     exitProcess(if (failed == 0 && finished > 0) 0 else 1)
 }

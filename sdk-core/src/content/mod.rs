@@ -163,14 +163,13 @@ impl ContentCache {
             hash.to_hex(),
             crate::identity::new_idempotency_key()?
         ));
-        let outcome = write_verified(&partial, hash, size, &mut source).await;
-        if let Err(error) = outcome {
-            let _ = tokio::fs::remove_file(&partial).await;
-            return Err(error);
-        }
+        // Removes the partial file however this ends: an error, or the
+        // future dropped mid-way (a hedged fetch that lost the race).
+        let partial = PartialFile(partial);
+        write_verified(&partial.0, hash, size, &mut source).await?;
         self.make_room(size)?;
         let target = self.state().path(&hash);
-        tokio::fs::rename(&partial, &target).await.map_err(StoreError::Io)?;
+        std::fs::rename(&partial.0, &target).map_err(StoreError::Io)?;
         let now = unix_millis() as i64;
         shared.store.with(|c| {
             c.execute(
@@ -314,6 +313,15 @@ impl ContentCache {
     }
 }
 
+/// A partial download, deleted when dropped (a no-op once renamed).
+struct PartialFile(std::path::PathBuf);
+
+impl Drop for PartialFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 /// Where ingested bytes come from, a chunk at a time.
 pub(crate) trait ChunkSource: Send {
     /// The next chunk; `None` at the end.
@@ -338,6 +346,21 @@ impl ChunkSource for reqwest::Response {
     }
 }
 
+/// A source that fails when no chunk comes for `idle`: a stalled peer is
+/// given up on without a deadline for the whole item.
+pub(crate) struct IdleTimeout<S> {
+    pub source: S,
+    pub idle: std::time::Duration,
+}
+
+impl<S: ChunkSource> ChunkSource for IdleTimeout<S> {
+    async fn next_chunk(&mut self) -> std::io::Result<Option<Bytes>> {
+        tokio::time::timeout(self.idle, self.source.next_chunk())
+            .await
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, format!("no bytes for {:?}", self.idle)))?
+    }
+}
+
 /// Writes `source` to `partial` while hashing; refuses on any mismatch.
 async fn write_verified(
     partial: &Path,
@@ -352,11 +375,12 @@ async fn write_verified(
     let mut file = tokio::fs::File::create(partial).await.map_err(StoreError::Io)?;
     let mut hasher = blake3::Hasher::new();
     let mut received = 0u64;
-    while let Some(chunk) = source
-        .next_chunk()
-        .await
-        .map_err(|e| rejected(format!("reading failed after {received} bytes: {e}")))?
-    {
+    // A source that fails is not a source that lies: that is unavailable,
+    // not rejected.
+    while let Some(chunk) = source.next_chunk().await.map_err(|e| Error::ContentUnavailable {
+        hash: hash.to_hex(),
+        reason: format!("reading failed after {received} bytes: {e}"),
+    })? {
         received += chunk.len() as u64;
         if received > size {
             return Err(rejected(format!("more than the announced {size} bytes")));

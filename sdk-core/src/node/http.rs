@@ -12,9 +12,10 @@ use http::header::{
     ACCEPT_RANGES, ALLOW, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG, IF_NONE_MATCH, RANGE,
 };
 use http::{HeaderValue, Method, Request, Response, StatusCode};
-use http_body_util::Full;
+use http_body_util::{Either, Full};
 use lru::LruCache;
 
+use super::limits::{ThrottledBody, TokenBucket, UploadMeter};
 use super::Counters;
 use crate::content::ContentCache;
 use crate::policy::ServingGate;
@@ -28,18 +29,32 @@ const TICKET_CACHE: usize = 4096;
 const CACHE_CONTROL_VALUE: &str = "public, max-age=31536000, immutable";
 
 pub(crate) struct ServeContext {
-    cache: ContentCache,
-    node_id: DeviceId,
-    key_id: String,
-    key: VerifyingKey,
-    tickets: Mutex<LruCache<String, AccessTicket>>,
+    pub(super) cache: ContentCache,
+    pub(super) node_id: DeviceId,
+    pub(super) key_id: String,
+    pub(super) key: VerifyingKey,
+    pub(super) tickets: Mutex<LruCache<String, AccessTicket>>,
     pub(crate) counters: Arc<Counters>,
     /// Checked per request too, so a kept-alive connection cannot outlive
     /// a pause by even one request.
-    gate: tokio::sync::watch::Receiver<ServingGate>,
+    pub(super) gate: tokio::sync::watch::Receiver<ServingGate>,
+    /// This month's bytes against the policy's cap.
+    pub(super) meter: Arc<UploadMeter>,
+    /// The upload rate cap, if one is set.
+    pub(super) bucket: Option<Arc<TokenBucket>>,
 }
 
-type Reply = Response<Full<Bytes>>;
+pub(super) fn ticket_cache() -> Mutex<LruCache<String, AccessTicket>> {
+    Mutex::new(LruCache::new(NonZeroUsize::new(TICKET_CACHE).expect("non-zero")))
+}
+
+/// Whole bodies from memory, or paced by the rate cap.
+pub(crate) type ReplyBody = Either<Full<Bytes>, ThrottledBody>;
+type Reply = Response<ReplyBody>;
+
+fn whole(bytes: Bytes) -> ReplyBody {
+    Either::Left(Full::new(bytes))
+}
 
 fn reply(status: StatusCode) -> http::response::Builder {
     Response::builder().status(status)
@@ -48,7 +63,7 @@ fn reply(status: StatusCode) -> http::response::Builder {
 fn empty(status: StatusCode) -> Reply {
     reply(status)
         .header(CONTENT_LENGTH, 0)
-        .body(Full::new(Bytes::new()))
+        .body(whole(Bytes::new()))
         .expect("static response")
 }
 
@@ -109,25 +124,6 @@ fn parse_range(header: Option<&HeaderValue>, len: u64) -> RangeRequest {
 }
 
 impl ServeContext {
-    pub(crate) fn new(
-        cache: ContentCache,
-        node_id: DeviceId,
-        key_id: String,
-        key: VerifyingKey,
-        counters: Arc<Counters>,
-        gate: tokio::sync::watch::Receiver<ServingGate>,
-    ) -> Self {
-        ServeContext {
-            cache,
-            node_id,
-            key_id,
-            key,
-            tickets: Mutex::new(LruCache::new(NonZeroUsize::new(TICKET_CACHE).expect("non-zero"))),
-            counters,
-            gate,
-        }
-    }
-
     fn check_ticket(&self, token: &str, hash: &ContentHash) -> Result<(), TicketError> {
         let now = unix_millis();
         let cached = self
@@ -213,7 +209,7 @@ impl ServeContext {
         };
         if not_modified {
             return common(StatusCode::NOT_MODIFIED)
-                .body(Full::new(Bytes::new()))
+                .body(whole(Bytes::new()))
                 .expect("valid response");
         }
         let len = bytes.len() as u64;
@@ -229,7 +225,7 @@ impl ServeContext {
                 return reply(StatusCode::RANGE_NOT_SATISFIABLE)
                     .header(CONTENT_RANGE, format!("bytes */{len}"))
                     .header(CONTENT_LENGTH, 0)
-                    .body(Full::new(Bytes::new()))
+                    .body(whole(Bytes::new()))
                     .expect("valid response");
             }
         };
@@ -240,12 +236,24 @@ impl ServeContext {
             builder = builder.header(CONTENT_RANGE, range);
         }
         if head {
-            return builder.body(Full::new(Bytes::new())).expect("valid response");
+            return builder.body(whole(Bytes::new())).expect("valid response");
+        }
+        if !self.meter.try_charge(body.len() as u64) {
+            self.counters.reject("monthly_cap");
+            let mut response = empty(StatusCode::SERVICE_UNAVAILABLE);
+            response
+                .headers_mut()
+                .insert(http::header::RETRY_AFTER, HeaderValue::from_static("3600"));
+            return response;
         }
         self.counters
             .bytes_served
             .fetch_add(body.len() as u64, Ordering::Relaxed);
-        builder.body(Full::new(body)).expect("valid response")
+        let body = match &self.bucket {
+            None => whole(body),
+            Some(bucket) => Either::Right(ThrottledBody::new(body, bucket.clone())),
+        };
+        builder.body(body).expect("valid response")
     }
 }
 

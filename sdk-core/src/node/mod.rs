@@ -12,7 +12,9 @@
 //! once and new ones get 503 until it is back; when consent is revoked the
 //! listener closes.
 
+pub(crate) mod announce;
 mod http;
+mod limits;
 mod sync;
 
 pub use sync::SyncReport;
@@ -31,9 +33,14 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
 
+use rusqlite::OptionalExtension;
+
 use self::http::ServeContext;
+use self::limits::{TokenBucket, UploadMeter};
 use crate::edgepoints::EdgePoints;
+use crate::events::Event;
 use crate::policy::ServingGate;
+use crate::time::{unix_millis, utc_month};
 use crate::{Error, StoreError};
 
 /// A reply for connections over the limit: written raw, nothing parsed.
@@ -44,6 +51,10 @@ const TOO_MANY_CONNECTIONS: &[u8] =
 const PAUSED: &[u8] =
     b"HTTP/1.1 503 Service Unavailable\r\nretry-after: 60\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
 
+/// How often the node's stats go to the host (when they changed) and its
+/// monthly usage to the store.
+const STATS_INTERVAL: Duration = Duration::from_secs(1);
+
 /// What a node has served since it started.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NodeStats {
@@ -53,9 +64,13 @@ pub struct NodeStats {
     pub hits: u64,
     /// Requests for items the node does not hold.
     pub misses: u64,
-    /// Refusals by reason: `no_ticket`, `bad_ticket`, `bad_request`,
-    /// `too_many_connections`, …
+    /// Refusals by reason: `no_ticket`, `bad_ticket`, `not_found`,
+    /// `too_many_connections`, `paused`, `monthly_cap`, …
     pub rejected: BTreeMap<String, u64>,
+    /// Bytes served this calendar month (UTC), across restarts.
+    pub uploaded_this_month_bytes: u64,
+    /// The month's cap from the user's policy.
+    pub monthly_cap_bytes: u64,
 }
 
 #[derive(Default)]
@@ -77,8 +92,10 @@ impl Counters {
             .or_default() += 1;
     }
 
-    fn snapshot(&self) -> NodeStats {
+    fn snapshot(&self, meter: &UploadMeter) -> NodeStats {
         NodeStats {
+            uploaded_this_month_bytes: meter.used(),
+            monthly_cap_bytes: meter.cap(),
             requests: self.requests.load(Ordering::Relaxed),
             bytes_served: self.bytes_served.load(Ordering::Relaxed),
             hits: self.hits.load(Ordering::Relaxed),
@@ -96,10 +113,12 @@ pub struct EdgeNode {
 
 /// A running node; dropping it stops it.
 pub struct NodeHandle {
+    sdk: EdgePoints,
     addr: SocketAddr,
     counters: Arc<Counters>,
+    meter: Arc<UploadMeter>,
     stop: watch::Sender<bool>,
-    task: Option<JoinHandle<()>>,
+    tasks: Vec<JoinHandle<()>>,
 }
 
 impl EdgeNode {
@@ -122,25 +141,134 @@ impl EdgeNode {
         let listener = TcpListener::bind(listen).await.map_err(StoreError::Io)?;
         let addr = listener.local_addr().map_err(StoreError::Io)?;
         let counters = Arc::new(Counters::default());
-        let context = Arc::new(ServeContext::new(
-            self.sdk.content(),
-            shared.identity.device_id().clone(),
-            registration.control_plane_key_id,
-            control_plane_key,
-            counters.clone(),
-            shared.serving_gate.subscribe(),
-        ));
+        let meter = Arc::new(open_meter(shared, &self.sdk)?);
+        let bucket = match shared.config.node_limits.upload_bytes_per_second {
+            0 => None,
+            rate => Some(Arc::new(TokenBucket::new(rate))),
+        };
+        let context = Arc::new(ServeContext {
+            cache: self.sdk.content(),
+            node_id: shared.identity.device_id().clone(),
+            key_id: registration.control_plane_key_id,
+            key: control_plane_key,
+            tickets: http::ticket_cache(),
+            counters: counters.clone(),
+            gate: shared.serving_gate.subscribe(),
+            meter: meter.clone(),
+            bucket,
+        });
         let (stop, stopped) = watch::channel(false);
         let limits = shared.config.node_limits.clone();
         let gate = shared.serving_gate.subscribe();
-        let task = tokio::spawn(accept_loop(listener, context, limits, gate, stopped));
+        let tasks = vec![
+            tokio::spawn(accept_loop(listener, context, limits, gate, stopped.clone())),
+            tokio::spawn(tick(self.sdk.clone(), counters.clone(), meter.clone(), stopped)),
+        ];
+        let url = format!("http://{}", advertised(addr));
+        *shared.node_url.lock().unwrap_or_else(|p| p.into_inner()) = Some(url.clone());
+        announce::announce(&self.sdk, Some(url)).await?;
         tracing::info!(%addr, "edge node serving");
         Ok(NodeHandle {
+            sdk: self.sdk.clone(),
             addr,
             counters,
+            meter,
             stop,
-            task: Some(task),
+            tasks,
         })
+    }
+}
+
+/// The address to announce for a listener. A wildcard listener is
+/// announced on loopback here; the device's interface addresses, probed
+/// by the control plane, are reported by presence.
+fn advertised(addr: SocketAddr) -> SocketAddr {
+    let ip = match addr.ip() {
+        ip if !ip.is_unspecified() => ip,
+        std::net::IpAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+        std::net::IpAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+    };
+    SocketAddr::new(ip, addr.port())
+}
+
+/// The cap of the current consent (none without consent).
+fn monthly_cap(sdk: &EdgePoints) -> Result<u64, Error> {
+    Ok(match sdk.consent().state()?.status {
+        crate::ConsentStatus::Granted { policy, .. } => policy.monthly_upload_cap_bytes,
+        crate::ConsentStatus::Revoked { .. } | crate::ConsentStatus::NotAsked => 0,
+    })
+}
+
+fn stored_usage(shared: &crate::edgepoints::Shared, month: &str) -> Result<u64, StoreError> {
+    shared.store.with(|c| {
+        Ok(
+            c.query_row("SELECT bytes FROM upload_usage WHERE month = ?1", [month], |r| {
+                r.get::<_, i64>(0)
+            })
+            .optional()?
+            .unwrap_or(0) as u64,
+        )
+    })
+}
+
+fn open_meter(shared: &crate::edgepoints::Shared, sdk: &EdgePoints) -> Result<UploadMeter, Error> {
+    let month = utc_month(unix_millis());
+    let used = stored_usage(shared, &month)?;
+    Ok(UploadMeter::new(month, used, monthly_cap(sdk)?))
+}
+
+fn store_usage(shared: &crate::edgepoints::Shared, month: &str, bytes: u64) -> Result<(), StoreError> {
+    shared.store.with(|c| {
+        c.execute(
+            "INSERT INTO upload_usage (month, bytes) VALUES (?1, ?2)
+             ON CONFLICT (month) DO UPDATE SET bytes = max(bytes, ?2)",
+            rusqlite::params![month, bytes as i64],
+        )?;
+        Ok(())
+    })
+}
+
+/// Once a second: writes the month's usage to the store, follows the cap of
+/// the current consent and the turn of the month, and sends the node's
+/// stats to the host when they changed. Flushes once more when stopped.
+async fn tick(sdk: EdgePoints, counters: Arc<Counters>, meter: Arc<UploadMeter>, mut stopped: watch::Receiver<bool>) {
+    let shared = sdk.shared();
+    let mut interval = tokio::time::interval(STATS_INTERVAL);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut flushed = meter.used();
+    let mut last_stats = None;
+    loop {
+        let stopping = tokio::select! {
+            _ = interval.tick() => false,
+            _ = stopped.changed() => true,
+            _ = sdk.stopped() => true,
+        };
+        let outcome = (|| -> Result<(), Error> {
+            let month = meter.month();
+            if meter.used() != flushed {
+                store_usage(shared, &month, meter.used())?;
+                flushed = meter.used();
+            }
+            let now_month = utc_month(unix_millis());
+            if now_month != month {
+                let used = stored_usage(shared, &now_month)?;
+                meter.roll_over(now_month, used);
+                flushed = used;
+            }
+            meter.set_cap(monthly_cap(&sdk)?);
+            Ok(())
+        })();
+        if let Err(error) = outcome {
+            tracing::warn!(%error, "node bookkeeping failed; will try again");
+        }
+        let stats = counters.snapshot(&meter);
+        if last_stats.as_ref() != Some(&stats) {
+            shared.events.emit(Event::NodeStats { stats: stats.clone() });
+            last_stats = Some(stats);
+        }
+        if stopping {
+            break;
+        }
     }
 }
 
@@ -150,14 +278,28 @@ impl NodeHandle {
     }
 
     pub fn stats(&self) -> NodeStats {
-        self.counters.snapshot()
+        self.counters.snapshot(&self.meter)
     }
 
-    /// Stops accepting and closes open connections (within about a second).
+    /// Stops accepting, closes open connections (within about a second),
+    /// and tells the control plane the node is gone.
     pub async fn stop(mut self) {
         let _ = self.stop.send(true);
-        if let Some(task) = self.task.take() {
+        for task in std::mem::take(&mut self.tasks) {
             let _ = task.await;
+        }
+        self.withdraw();
+    }
+
+    /// Queues the "stopped" announcement; the outbox sends it.
+    fn withdraw(&self) {
+        let shared = self.sdk.shared();
+        let url = shared.node_url.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if url.is_some() && shared.ensure_open().is_ok() {
+            match announce::queue(shared, None) {
+                Ok(_) => shared.outbox_wake.notify_one(),
+                Err(error) => tracing::warn!(%error, "cannot queue the node's stop announcement"),
+            }
         }
     }
 }
@@ -165,6 +307,7 @@ impl NodeHandle {
 impl Drop for NodeHandle {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
+        self.withdraw();
     }
 }
 

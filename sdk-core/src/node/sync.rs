@@ -8,6 +8,7 @@ use edgepoints_protocol::envelope::decode_public_key;
 use edgepoints_protocol::{paths, Manifest, ManifestItem, Purpose, SignedEnvelope};
 
 use super::EdgeNode;
+use crate::content::IdleTimeout;
 use crate::events::Event;
 use crate::policy::ServingGate;
 use crate::time::unix_millis;
@@ -122,6 +123,9 @@ impl EdgeNode {
                 bytes: report.bytes_fetched,
             });
         }
+        if report.fetched > 0 || report.dropped > 0 {
+            super::announce::holdings_changed(shared)?;
+        }
         tracing::info!(?report, "manifest sync");
         Ok(report)
     }
@@ -129,8 +133,25 @@ impl EdgeNode {
     async fn fetch_from_origins(&self, item: &ManifestItem) -> Result<(), String> {
         let mut last = "no origin listed".to_owned();
         for origin in &item.origins {
-            match self.sdk.shared().transport.fetch(origin).await {
-                Ok(response) => match self.sdk.content().ingest_from(item.hash, item.size, response).await {
+            let shared = self.sdk.shared();
+            match shared
+                .transport
+                .fetch(origin, &[], shared.config.source_idle_timeout)
+                .await
+            {
+                Ok(response) => match self
+                    .sdk
+                    .content()
+                    .ingest_from(
+                        item.hash,
+                        item.size,
+                        IdleTimeout {
+                            source: response,
+                            idle: shared.config.source_idle_timeout,
+                        },
+                    )
+                    .await
+                {
                     Ok(()) => return Ok(()),
                     Err(error) => {
                         tracing::warn!(hash = %item.hash, %origin, %error, "origin delivered bad content");

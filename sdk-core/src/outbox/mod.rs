@@ -34,6 +34,8 @@ use crate::{Error, StoreError, TransportFailure};
 pub(crate) enum EntryKind {
     Registration,
     ConsentReport,
+    NodeAnnouncement,
+    HashFailureReport,
 }
 
 impl EntryKind {
@@ -41,14 +43,20 @@ impl EntryKind {
         match self {
             EntryKind::Registration => "device.register",
             EntryKind::ConsentReport => "device.consent",
+            EntryKind::NodeAnnouncement => "device.node",
+            EntryKind::HashFailureReport => "device.hash-failure",
         }
     }
 
     /// Entries of one stream are sent in order. The device's own calls
-    /// share one: its registration goes before its consent reports.
+    /// share one: its registration goes before its consent reports and node
+    /// announcements, and the control plane sees them in the order made.
     pub(crate) fn stream(self) -> &'static str {
         match self {
-            EntryKind::Registration | EntryKind::ConsentReport => DEVICE_STREAM,
+            EntryKind::Registration
+            | EntryKind::ConsentReport
+            | EntryKind::NodeAnnouncement
+            | EntryKind::HashFailureReport => DEVICE_STREAM,
         }
     }
 
@@ -56,6 +64,8 @@ impl EntryKind {
         match text {
             "device.register" => Some(EntryKind::Registration),
             "device.consent" => Some(EntryKind::ConsentReport),
+            "device.node" => Some(EntryKind::NodeAnnouncement),
+            "device.hash-failure" => Some(EntryKind::HashFailureReport),
             _ => None,
         }
     }

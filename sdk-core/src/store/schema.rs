@@ -7,7 +7,7 @@ use rusqlite::{Connection, Transaction};
 use crate::StoreError;
 
 /// The version this SDK writes.
-pub(crate) const SCHEMA_VERSION: u32 = 3;
+pub(crate) const SCHEMA_VERSION: u32 = 4;
 
 pub(super) fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
     let found: u32 = connection.query_row("PRAGMA user_version", [], |row| row.get(0))?;
@@ -104,6 +104,22 @@ fn upgrade_from(tx: &Transaction<'_>, version: u32) -> Result<(), StoreError> {
                 last_access_ms  INTEGER NOT NULL
             );
             CREATE INDEX content_items_by_access ON content_items (last_access_ms);
+            ",
+        )?,
+        3 => tx.execute_batch(
+            "
+            -- The edge node: the revision of its last announcement, so the
+            -- control plane can tell a newer one from a late retry.
+            CREATE TABLE node_state (
+                singleton          INTEGER PRIMARY KEY CHECK (singleton = 1),
+                announce_revision  INTEGER NOT NULL DEFAULT 0
+            );
+            -- Bytes served per calendar month (UTC, `YYYY-MM`), against the
+            -- monthly cap of the consent policy.
+            CREATE TABLE upload_usage (
+                month  TEXT PRIMARY KEY,
+                bytes  INTEGER NOT NULL CHECK (bytes >= 0)
+            );
             ",
         )?,
         other => {

@@ -34,6 +34,10 @@ use self::outlier::{Availability, OutlierDetector};
 use self::ring::EndpointRing;
 use crate::{Config, Error, TransportFailure};
 
+/// The overall deadline of a streamed download: only a backstop, as the
+/// wait between chunks is bounded by the caller.
+const STREAM_DEADLINE: Duration = Duration::from_secs(3600);
+
 /// One logical request; it may be sent several times.
 #[derive(Debug, Clone)]
 pub(crate) struct Outgoing {
@@ -207,14 +211,28 @@ impl Transport {
     }
 
     /// Starts a `GET` of `location` (a path on the control plane, or an
-    /// absolute URL) and hands back the response for streaming its body.
-    pub(crate) async fn fetch(&self, location: &str) -> Result<reqwest::Response, TransportFailure> {
+    /// absolute URL) with `headers`, and hands back the response for
+    /// streaming its body. `first_byte` bounds the wait for the answer's
+    /// head; the body has no overall deadline (the caller bounds the wait
+    /// between chunks), so big items on slow links are not cut off.
+    pub(crate) async fn fetch(
+        &self,
+        location: &str,
+        headers: &[(&'static str, &str)],
+        first_byte: Duration,
+    ) -> Result<reqwest::Response, TransportFailure> {
         let url = if location.starts_with('/') {
             join(&self.endpoints[self.choose()], location)
         } else {
             location.to_owned()
         };
-        let response = self.client.get(url).send().await?;
+        let mut request = self.client.get(url).timeout(STREAM_DEADLINE);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = tokio::time::timeout(first_byte, request.send())
+            .await
+            .map_err(|_| TransportFailure::Recorded(format!("no answer within {first_byte:?}")))??;
         if response.status().is_success() {
             Ok(response)
         } else {

@@ -38,11 +38,66 @@ fn signature_refused(error: EnvelopeError) -> ApiError {
     }
 }
 
-fn unknown_device() -> ApiError {
+/// Opens a device-signed envelope addressed to `device_id`'s route: it must
+/// be signed by that device's registered key, for `purpose`.
+pub(super) async fn device_envelope<T: serde::de::DeserializeOwned>(
+    control_plane: &ControlPlane,
+    device_id: &DeviceId,
+    body: &Bytes,
+    purpose: Purpose,
+) -> Result<T, ApiError> {
+    let envelope = parse_envelope(body)?;
+    if envelope.key_id != device_id.as_str() {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            ProblemCode::DeviceMismatch,
+            "signed by another device",
+        ));
+    }
+    let device = control_plane.device(device_id).await?.ok_or_else(unknown_device)?;
+    let public_key = decode_public_key(&device.public_key).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    envelope
+        .verify(purpose, &public_key)
+        .map_err(signature_refused)
+        .and_then(|bytes| parse_json(&Bytes::from(bytes)))
+}
+
+/// Checks the signature header of a device's signed `GET` of `path`.
+pub(super) async fn signed_read(
+    control_plane: &ControlPlane,
+    device_id: &DeviceId,
+    headers: &HeaderMap,
+    path: &str,
+) -> Result<DeviceRecord, ApiError> {
+    let device = control_plane.device(device_id).await?.ok_or_else(unknown_device)?;
+    let public_key = decode_public_key(&device.public_key).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let header = headers
+        .get(DEVICE_SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                ProblemCode::BadSignature,
+                "signature header missing",
+            )
+        })?;
+    verify_request(header, &public_key, "GET", path, unix_millis()).map_err(|e| match e {
+        RequestAuthError::Stale => ApiError::new(StatusCode::UNAUTHORIZED, ProblemCode::StaleRequest, "stale request"),
+        other => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            ProblemCode::BadSignature,
+            "signature does not verify",
+        )
+        .detail(other.to_string()),
+    })?;
+    Ok(device)
+}
+
+pub(super) fn unknown_device() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, ProblemCode::UnknownDevice, "unknown device")
 }
 
-fn parse_device_id(text: &str) -> Result<DeviceId, ApiError> {
+pub(super) fn parse_device_id(text: &str) -> Result<DeviceId, ApiError> {
     DeviceId::parse(text).map_err(|e| unknown_device().detail(e.to_string()))
 }
 
@@ -119,20 +174,7 @@ pub(super) async fn report_consent(
     body: Bytes,
 ) -> Result<Json<ConsentRecorded>, ApiError> {
     let device_id = parse_device_id(&device_id)?;
-    let envelope = parse_envelope(&body)?;
-    if envelope.key_id != device_id.as_str() {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            ProblemCode::DeviceMismatch,
-            "the report is signed by another device",
-        ));
-    }
-    let device = control_plane.device(&device_id).await?.ok_or_else(unknown_device)?;
-    let public_key = decode_public_key(&device.public_key).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let report: ConsentReport = envelope
-        .verify(Purpose::ConsentReport, &public_key)
-        .map_err(signature_refused)
-        .and_then(|bytes| parse_json(&Bytes::from(bytes)))?;
+    let report: ConsentReport = device_envelope(&control_plane, &device_id, &body, Purpose::ConsentReport).await?;
     if report.device_id != device_id {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -196,28 +238,13 @@ pub(super) async fn operation_status(
     headers: HeaderMap,
 ) -> Result<Json<OperationStatus>, ApiError> {
     let device_id = parse_device_id(&device_id)?;
-    let device = control_plane.device(&device_id).await?.ok_or_else(unknown_device)?;
-    let public_key = decode_public_key(&device.public_key).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let header = headers
-        .get(DEVICE_SIGNATURE_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                ProblemCode::BadSignature,
-                "signature header missing",
-            )
-        })?;
-    let path = paths::device_operation(device_id.as_str(), &idempotency_key);
-    verify_request(header, &public_key, "GET", &path, unix_millis()).map_err(|e| match e {
-        RequestAuthError::Stale => ApiError::new(StatusCode::UNAUTHORIZED, ProblemCode::StaleRequest, "stale request"),
-        other => ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            ProblemCode::BadSignature,
-            "signature does not verify",
-        )
-        .detail(other.to_string()),
-    })?;
+    signed_read(
+        &control_plane,
+        &device_id,
+        &headers,
+        &paths::device_operation(device_id.as_str(), &idempotency_key),
+    )
+    .await?;
     let record = idempotency::lookup(control_plane.store(), device_id.as_str(), &idempotency_key).await?;
     let status = match record {
         None => OperationStatus {

@@ -4,6 +4,7 @@
 mod admin;
 mod content;
 mod devices;
+mod nodes;
 
 use std::sync::Arc;
 
@@ -27,6 +28,12 @@ pub(crate) fn router(control_plane: Arc<ControlPlane>, stats: Arc<InstanceStats>
             "/v1/devices/{device_id}/operations/{idempotency_key}",
             get(devices::operation_status),
         )
+        .route("/v1/devices/{device_id}/node", put(nodes::announce))
+        .route("/v1/devices/{device_id}/sources/{hash}", get(nodes::sources))
+        .route(
+            "/v1/devices/{device_id}/hash-failures",
+            post(nodes::report_hash_failure),
+        )
         .route_layer(middleware::from_fn_with_state(control_plane.clone(), faults::layer))
         .route_layer(middleware::from_fn_with_state(
             control_plane.clone(),
@@ -36,12 +43,21 @@ pub(crate) fn router(control_plane: Arc<ControlPlane>, stats: Arc<InstanceStats>
             control_plane.clone(),
             faults::count_requests,
         ));
+    // The origin is faulted too (QA corrupts it to test verification), but
+    // it is a plain read: no idempotency.
+    let origin = Router::new()
+        .route("/origin/{hash}", get(content::origin))
+        .route_layer(middleware::from_fn_with_state(control_plane.clone(), faults::layer))
+        .route_layer(middleware::from_fn_with_state(
+            control_plane.clone(),
+            faults::count_requests,
+        ));
     Router::new()
         .merge(api)
+        .merge(origin)
         .merge(admin::router())
         .route(paths::HEALTHZ, get(|| async { "ok" }))
         .route(paths::MANIFEST, get(content::manifest))
-        .route("/origin/{hash}", get(content::origin))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, ProblemCode::NotFound, "no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

@@ -59,6 +59,16 @@ pub async fn get_json<T: DeserializeOwned>(store: &dyn StateStore, key: &str) ->
     store.get(key).await?.map(|bytes| decode(key, &bytes)).transpose()
 }
 
+/// Every value under `prefix`, decoded.
+pub async fn scan_json<T: DeserializeOwned>(store: &dyn StateStore, prefix: &str) -> Result<Vec<T>, StoreError> {
+    store
+        .scan(prefix)
+        .await?
+        .into_iter()
+        .map(|(key, bytes)| decode(&key, &bytes))
+        .collect()
+}
+
 fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, StoreError> {
     serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
         key: key.to_owned(),

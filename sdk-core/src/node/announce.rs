@@ -1,0 +1,100 @@
+//! Node announcements: where this device's node serves and what it holds,
+//! sent through the outbox so a broken network delays them but never loses
+//! or reorders them. Each carries a revision one higher than the last, and
+//! the control plane keeps the highest.
+
+use edgepoints_protocol::sources::MAX_ANNOUNCED_HOLDINGS;
+use edgepoints_protocol::{paths, NodeAnnouncement, Purpose};
+use reqwest::Method;
+use rusqlite::OptionalExtension;
+
+use crate::edgepoints::{EdgePoints, Shared};
+use crate::outbox::{self, EntryKind, NewEntry};
+use crate::time::unix_millis;
+use crate::{registration, Error, StoreError};
+
+/// Writes an announcement of `url` (none: the node stopped) and what the
+/// cache holds now into the outbox; returns the entry's id.
+pub(crate) fn queue(shared: &Shared, url: Option<String>) -> Result<i64, StoreError> {
+    shared.store.with(|c| {
+        let tx = c.transaction()?;
+        registration::ensure_queued(shared, &tx)?;
+        let revision: i64 = tx
+            .query_row("SELECT announce_revision FROM node_state", [], |r| r.get(0))
+            .optional()?
+            .unwrap_or(0)
+            + 1;
+        tx.execute(
+            "INSERT INTO node_state (singleton, announce_revision) VALUES (1, ?1)
+             ON CONFLICT (singleton) DO UPDATE SET announce_revision = ?1",
+            [revision],
+        )?;
+        // Most recently used first: if the list must be cut, the hot items stay.
+        let holdings = {
+            let mut statement = tx.prepare("SELECT hash FROM content_items ORDER BY last_access_ms DESC LIMIT ?1")?;
+            let rows = statement.query_map([MAX_ANNOUNCED_HOLDINGS as i64], |r| r.get::<_, String>(0))?;
+            let mut holdings = Vec::new();
+            for row in rows {
+                if let Ok(hash) = edgepoints_protocol::ContentHash::parse(&row?) {
+                    holdings.push(hash);
+                }
+            }
+            holdings
+        };
+        let announcement = NodeAnnouncement {
+            device_id: shared.identity.device_id().clone(),
+            revision: revision as u64,
+            url: url.clone(),
+            holdings,
+            announced_at_ms: unix_millis(),
+        };
+        let envelope = shared.identity.sign(Purpose::NodeAnnouncement, &announcement);
+        let (id, _) = outbox::enqueue(
+            &tx,
+            NewEntry {
+                kind: EntryKind::NodeAnnouncement,
+                method: Method::PUT,
+                path: paths::device_node(shared.identity.device_id().as_str()),
+                body: serde_json::to_vec(&envelope).expect("envelope serialises"),
+                context: serde_json::json!({ "revision": revision, "holdings": announcement.holdings.len() }),
+                idempotency_key: None,
+            },
+        )?;
+        tx.commit()?;
+        tracing::debug!(
+            revision,
+            ?url,
+            holdings = announcement.holdings.len(),
+            "node announcement queued"
+        );
+        Ok(id)
+    })
+}
+
+/// Announces and waits for the control plane, as far as the retry policy
+/// goes: an announcement that cannot be sent now stays in the outbox and
+/// goes later, so only a local failure is an error.
+pub(crate) async fn announce(sdk: &EdgePoints, url: Option<String>) -> Result<(), Error> {
+    let shared = sdk.shared();
+    let id = queue(shared, url)?;
+    shared.outbox_wake.notify_one();
+    match outbox::wait(sdk, id).await {
+        Ok(_) => Ok(()),
+        Err(error @ (Error::Unavailable { .. } | Error::Rejected { .. } | Error::Protocol(_))) => {
+            tracing::warn!(%error, "node announcement pending");
+            Ok(())
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// Re-announces the running node's holdings after the cache changed (a
+/// sync, a fetch); nothing if no node is running.
+pub(crate) fn holdings_changed(shared: &Shared) -> Result<(), StoreError> {
+    let url = shared.node_url.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    if let Some(url) = url {
+        queue(shared, Some(url))?;
+        shared.outbox_wake.notify_one();
+    }
+    Ok(())
+}

@@ -1,0 +1,239 @@
+//! Edge nodes: announcements of where they serve and what they hold, the
+//! sources of an item for a consumer (with a ticket per node), and reports
+//! of sources that served the wrong bytes.
+//!
+//! Routing here is deliberately simple — the freshest announcement first —
+//! until presence (addresses, probes, heartbeats) gives it distance and load.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use edgepoints_protocol::sources::MAX_ANNOUNCED_HOLDINGS;
+use edgepoints_protocol::{
+    paths, AccessTicket, ConsentDecision, ContentHash, ContentSources, FailedSource, HashFailureRecorded,
+    HashFailureReport, NodeAnnounced, NodeAnnouncement, NodeSource, ProblemCode, Purpose,
+};
+
+use super::devices::{device_envelope, parse_device_id, signed_read, unknown_device};
+use crate::origin;
+use crate::problem::ApiError;
+use crate::state::{keys, unix_millis, NodeRecord};
+use crate::store::{scan_json, update_json};
+use crate::ControlPlane;
+
+/// How long a ticket handed to a consumer lets it fetch from a node.
+const TICKET_LIFETIME: Duration = Duration::from_secs(600);
+
+/// Most nodes offered for one item: enough for a hedge and a spare.
+const MAX_SOURCES: usize = 4;
+
+/// Reports kept per item and source (the count goes on).
+const MAX_REPORTS_KEPT: usize = 100;
+
+fn mismatch(what: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        ProblemCode::DeviceMismatch,
+        "the payload names another device",
+    )
+    .detail(what.to_owned())
+}
+
+fn unprocessable(title: &str, detail: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, ProblemCode::MalformedRequest, title).detail(detail)
+}
+
+fn check_node_url(text: &str) -> Result<(), ApiError> {
+    let url = url::Url::parse(text).map_err(|e| unprocessable("invalid node URL", e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() || text.len() > 256 {
+        return Err(unprocessable(
+            "invalid node URL",
+            "an http(s) URL with a host, at most 256 bytes",
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(unprocessable("invalid node URL", "no query or fragment"));
+    }
+    Ok(())
+}
+
+/// `PUT /v1/devices/{device_id}/node`: the node's newest announcement.
+pub(super) async fn announce(
+    State(control_plane): State<Arc<ControlPlane>>,
+    Path(device_id): Path<String>,
+    body: Bytes,
+) -> Result<Json<NodeAnnounced>, ApiError> {
+    let device_id = parse_device_id(&device_id)?;
+    let announcement: NodeAnnouncement =
+        device_envelope(&control_plane, &device_id, &body, Purpose::NodeAnnouncement).await?;
+    if announcement.device_id != device_id {
+        return Err(mismatch("announcement.device_id"));
+    }
+    if announcement.revision == 0 {
+        return Err(ApiError::bad_request("announcement revisions start at 1"));
+    }
+    if announcement.holdings.len() > MAX_ANNOUNCED_HOLDINGS {
+        return Err(unprocessable(
+            "too many holdings",
+            format!("at most {MAX_ANNOUNCED_HOLDINGS} per announcement"),
+        ));
+    }
+    if let Some(url) = &announcement.url {
+        check_node_url(url)?;
+    }
+    let record = NodeRecord {
+        device_id: device_id.clone(),
+        revision: announcement.revision,
+        url: announcement.url.clone(),
+        holdings: announcement.holdings.clone(),
+        announced_at_ms: announcement.announced_at_ms,
+        recorded_at_ms: unix_millis(),
+    };
+    let (applied, current) =
+        update_json::<NodeRecord, (bool, u64), ()>(control_plane.store(), &keys::node(device_id.as_str()), |stored| {
+            Ok(match stored {
+                // Only a newer revision replaces the stored one.
+                Some(stored) if stored.revision >= record.revision => {
+                    let current = stored.revision;
+                    (Some(stored), (false, current))
+                }
+                _ => (Some(record.clone()), (true, record.revision)),
+            })
+        })
+        .await?
+        .expect("announcements never refuse");
+    if applied {
+        control_plane.count(&keys::applied("node_announcements")).await?;
+        tracing::info!(%device_id, revision = current, url = ?record.url, holdings = record.holdings.len(), "node announced");
+    }
+    Ok(Json(NodeAnnounced {
+        device_id,
+        current_revision: current,
+        applied,
+    }))
+}
+
+fn source_key(source: &FailedSource) -> String {
+    match source {
+        FailedSource::Node { node_id } => format!("node:{node_id}"),
+        FailedSource::Origin { url } => format!("origin:{url}"),
+    }
+}
+
+/// `GET /v1/devices/{device_id}/sources/{hash}`: nodes that can serve the
+/// item to this device, each with a ticket, then the origins.
+pub(super) async fn sources(
+    State(control_plane): State<Arc<ControlPlane>>,
+    Path((device_id, hash)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Json<ContentSources>, ApiError> {
+    let device_id = parse_device_id(&device_id)?;
+    let not_found = || ApiError::new(StatusCode::NOT_FOUND, ProblemCode::NotFound, "no such content");
+    let hash = ContentHash::parse(&hash).map_err(|_| not_found())?;
+    signed_read(
+        &control_plane,
+        &device_id,
+        &headers,
+        &paths::device_sources(device_id.as_str(), &hash),
+    )
+    .await?;
+    // Only published content is routed: a withdrawn item is served by no one.
+    let item = origin::item(&control_plane, &hash).await?.ok_or_else(not_found)?;
+    let store = control_plane.store();
+    let mut candidates = Vec::new();
+    for node in scan_json::<NodeRecord>(store, keys::NODE_PREFIX).await? {
+        let Some(url) = node.url.clone() else { continue };
+        if node.device_id == device_id || !node.holdings.contains(&hash) {
+            continue;
+        }
+        let reported = FailedSource::Node {
+            node_id: node.device_id.clone(),
+        };
+        if store
+            .get(&keys::hash_failures(&hash.to_hex(), &source_key(&reported)))
+            .await?
+            .is_some()
+        {
+            continue;
+        }
+        let consenting = control_plane
+            .device(&node.device_id)
+            .await?
+            .and_then(|d| d.consent)
+            .is_some_and(|c| matches!(c.decision, ConsentDecision::Granted { .. }));
+        if consenting {
+            candidates.push((node.recorded_at_ms, node.device_id, url));
+        }
+    }
+    candidates.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.as_str().cmp(b.1.as_str())));
+    let expires_at_ms = unix_millis() + TICKET_LIFETIME.as_millis() as u64;
+    let nodes = candidates
+        .into_iter()
+        .take(MAX_SOURCES)
+        .map(|(_, node_id, url)| {
+            let ticket = AccessTicket {
+                node_id: node_id.clone(),
+                content: hash,
+                expires_at_ms,
+            }
+            .sign(control_plane.key.key_id(), control_plane.key.signing_key());
+            NodeSource { node_id, url, ticket }
+        })
+        .collect();
+    Ok(Json(ContentSources {
+        content: hash,
+        size: item.size,
+        nodes,
+        origins: item.origins,
+    }))
+}
+
+/// `POST /v1/devices/{device_id}/hash-failures`: a source served bytes that
+/// do not hash to the item's name. The node is not routed to for the item
+/// again.
+pub(super) async fn report_hash_failure(
+    State(control_plane): State<Arc<ControlPlane>>,
+    Path(device_id): Path<String>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<HashFailureRecorded>), ApiError> {
+    let device_id = parse_device_id(&device_id)?;
+    let report: HashFailureReport =
+        device_envelope(&control_plane, &device_id, &body, Purpose::HashFailureReport).await?;
+    if report.reporter != device_id {
+        return Err(mismatch("report.reporter"));
+    }
+    if report.reason.len() > 512 {
+        return Err(ApiError::bad_request("reason is longer than 512 bytes"));
+    }
+    match &report.source {
+        FailedSource::Node { node_id } => {
+            if node_id == &device_id {
+                return Err(unprocessable("a device cannot report itself", node_id.to_string()));
+            }
+            control_plane.node(node_id).await?.ok_or_else(unknown_device)?;
+        }
+        FailedSource::Origin { url } if url.len() > 256 => {
+            return Err(ApiError::bad_request("origin URL is longer than 256 bytes"));
+        }
+        FailedSource::Origin { .. } => {}
+    }
+    let key = keys::hash_failures(&report.content.to_hex(), &source_key(&report.source));
+    let reports_for_source = update_json::<Vec<HashFailureReport>, u64, ()>(control_plane.store(), &key, |stored| {
+        let mut reports = stored.unwrap_or_default();
+        reports.push(report.clone());
+        let count = reports.len() as u64;
+        if reports.len() > MAX_REPORTS_KEPT {
+            reports.remove(0);
+        }
+        Ok((Some(reports), count))
+    })
+    .await?
+    .expect("reports never refuse");
+    control_plane.count(&keys::applied("hash_failure_reports")).await?;
+    tracing::warn!(reporter = %device_id, content = %report.content, source = ?report.source, reason = %report.reason, "hash failure reported");
+    Ok((StatusCode::CREATED, Json(HashFailureRecorded { reports_for_source })))
+}

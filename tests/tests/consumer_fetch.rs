@@ -1,0 +1,434 @@
+//! Consumer fetch: one SDK instance serves, another fetches from it through
+//! the control plane's routing, verified; the origin when the peer is gone;
+//! wrong bytes refused and reported; stalled nodes hedged; upload caps.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use edgepoints_core::{
+    AttemptOutcome, ConsentPolicy, ContentHash, EdgePoints, Error, Event, EventListener, FetchSource, NetworkKind,
+    NodeHandle, NodeStats,
+};
+use edgepoints_mock_server::{origin, MockServer};
+use edgepoints_protocol::{paths, ConsentDecision, ConsentReport, NodeAnnouncement, Purpose, SignedEnvelope};
+use edgepoints_tests::*;
+
+fn item(seed: u8, len: usize) -> Vec<u8> {
+    (0..len).map(|i| ((i * 131 + seed as usize * 7) % 251) as u8).collect()
+}
+
+/// An SDK that consented, on Wi-Fi, synced, and serves.
+async fn serving(
+    server: &MockServer,
+    dir: &std::path::Path,
+    tune: impl FnOnce(&mut edgepoints_core::Config),
+) -> (EdgePoints, NodeHandle) {
+    let mut config = config(&[server.url()], dir);
+    tune(&mut config);
+    let sdk = EdgePoints::open(config, None).unwrap();
+    serve(&sdk, ConsentPolicy::default()).await
+}
+
+async fn serve(sdk: &EdgePoints, policy: ConsentPolicy) -> (EdgePoints, NodeHandle) {
+    sdk.consent().grant("t", policy).await.unwrap();
+    sdk.set_network(NetworkKind::Wifi).unwrap();
+    sdk.set_battery(80, true).unwrap();
+    sdk.node().sync().await.unwrap();
+    let node = sdk.node().start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    (sdk.clone(), node)
+}
+
+fn node_id_of(source: &FetchSource) -> Option<&str> {
+    match source {
+        FetchSource::Node { node_id, .. } => Some(node_id),
+        _ => None,
+    }
+}
+
+async fn hash_failures(server: &MockServer) -> Vec<serde_json::Value> {
+    admin_state(server).await["hash_failures"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Polls until `check` holds (the outbox delivers in the background).
+async fn eventually<F: std::future::Future<Output = bool>>(what: &str, mut check: impl FnMut() -> F) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_consumer_fetches_from_a_peer_and_from_the_origin_once_the_peer_is_gone() {
+    let server = start_mock().await;
+    let bytes = item(1, 300_000);
+    let published = origin::publish(server.control_plane(), bytes.clone().into(), 10)
+        .await
+        .unwrap();
+    let alice_dir = tempfile::tempdir().unwrap();
+    let (alice, node) = serving(&server, alice_dir.path(), |_| {}).await;
+
+    // The control plane knows where Alice serves and what she holds.
+    let state = admin_state(&server).await;
+    let record = &state["nodes"][0];
+    assert_eq!(record["device_id"], alice.device_id());
+    assert_eq!(record["url"], format!("http://{}", node.local_addr()));
+    assert_eq!(record["holdings"][0], published.hash.to_hex());
+
+    let bob_dir = tempfile::tempdir().unwrap();
+    let bob = open_sdk(&server, bob_dir.path());
+    let report = bob.fetch(published.hash).await.unwrap();
+    assert_eq!(
+        node_id_of(&report.source),
+        Some(alice.device_id().as_str()),
+        "{report:?}"
+    );
+    assert_eq!(report.size, bytes.len() as u64);
+    assert_eq!(bob.content().read(&published.hash).await.unwrap().unwrap(), bytes);
+    assert_eq!(node.stats().bytes_served, bytes.len() as u64);
+    assert_eq!(node.stats().hits, 1);
+
+    // Fetching again is a cache hit: no network.
+    let requests = requests_on(&server, "GET /v1/devices/{device_id}/sources/{hash}").await;
+    assert_eq!(bob.fetch(published.hash).await.unwrap().source, FetchSource::Cache);
+    assert_eq!(
+        requests_on(&server, "GET /v1/devices/{device_id}/sources/{hash}").await,
+        requests
+    );
+
+    // Alice's app is killed: her node is gone without a word to the control
+    // plane, which still routes to her. Carol falls back to the origin.
+    alice.shutdown().await;
+    drop(node);
+    let carol_dir = tempfile::tempdir().unwrap();
+    let carol = open_sdk(&server, carol_dir.path());
+    let report = carol.fetch(published.hash).await.unwrap();
+    assert!(matches!(report.source, FetchSource::Origin { .. }), "{report:?}");
+    assert_eq!(report.attempts.len(), 2, "{report:?}");
+    assert!(
+        matches!(report.attempts[0].outcome, AttemptOutcome::Failed { .. }),
+        "{report:?}"
+    );
+    assert_eq!(carol.content().read(&published.hash).await.unwrap().unwrap(), bytes);
+    assert!(
+        hash_failures(&server).await.is_empty(),
+        "an unreachable node is not a lying one"
+    );
+}
+
+#[tokio::test]
+async fn a_stopped_node_is_no_longer_routed_to() {
+    let server = start_mock().await;
+    let published = origin::publish(server.control_plane(), item(2, 5_000).into(), 10)
+        .await
+        .unwrap();
+    let alice_dir = tempfile::tempdir().unwrap();
+    let (_alice, node) = serving(&server, alice_dir.path(), |_| {}).await;
+    node.stop().await;
+    eventually("the stop announcement", || async {
+        admin_state(&server).await["nodes"][0]["url"].is_null()
+    })
+    .await;
+    let bob_dir = tempfile::tempdir().unwrap();
+    let bob = open_sdk(&server, bob_dir.path());
+    let report = bob.fetch(published.hash).await.unwrap();
+    assert!(matches!(report.source, FetchSource::Origin { .. }));
+    assert_eq!(report.attempts.len(), 1, "no node offered: {report:?}");
+}
+
+#[tokio::test]
+async fn a_peer_serving_tampered_bytes_is_refused_reported_and_the_origin_serves() {
+    let server = start_mock().await;
+    let bytes = item(3, 100_000);
+    let published = origin::publish(server.control_plane(), bytes.clone().into(), 10)
+        .await
+        .unwrap();
+    // Alice serves from disk only, and her cached file rots after it was
+    // verified: she serves wrong bytes without knowing.
+    let alice_dir = tempfile::tempdir().unwrap();
+    let (alice, _node) = serving(&server, alice_dir.path(), |c| c.content_memory_budget_bytes = 0).await;
+    let file = alice_dir.path().join("content").join(published.hash.to_hex());
+    let mut rotten = std::fs::read(&file).unwrap();
+    rotten[50_000] ^= 0x80;
+    std::fs::write(&file, rotten).unwrap();
+
+    let bob_dir = tempfile::tempdir().unwrap();
+    let bob = open_sdk(&server, bob_dir.path());
+    let report = bob.fetch(published.hash).await.unwrap();
+    assert!(matches!(report.source, FetchSource::Origin { .. }), "{report:?}");
+    assert!(
+        matches!(&report.attempts[0].outcome, AttemptOutcome::Tampered { .. }),
+        "{report:?}"
+    );
+    assert_eq!(bob.content().read(&published.hash).await.unwrap().unwrap(), bytes);
+
+    // The report reaches the control plane, signed by Bob, naming Alice.
+    eventually("the hash-failure report", || async {
+        !hash_failures(&server).await.is_empty()
+    })
+    .await;
+    let reports = hash_failures(&server).await;
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0]["reporter"], bob.device_id());
+    assert_eq!(reports[0]["source"]["node_id"], alice.device_id());
+    assert_eq!(reports[0]["content"], published.hash.to_hex());
+
+    // Alice is not routed to for this item again.
+    let carol_dir = tempfile::tempdir().unwrap();
+    let carol = open_sdk(&server, carol_dir.path());
+    let report = carol.fetch(published.hash).await.unwrap();
+    assert!(matches!(report.source, FetchSource::Origin { .. }));
+    assert_eq!(report.attempts.len(), 1, "{report:?}");
+}
+
+#[tokio::test]
+async fn a_tampered_origin_gives_a_typed_error_and_nothing_is_kept() {
+    let server = start_mock().await;
+    let bytes = item(4, 70_000);
+    let published = origin::publish(server.control_plane(), bytes.clone().into(), 10)
+        .await
+        .unwrap();
+    add_fault(
+        &server,
+        serde_json::json!({"route": "GET /origin/{hash}", "action": "tamper", "count": 1}),
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let sdk = open_sdk(&server, dir.path());
+    let error = sdk.fetch(published.hash).await.unwrap_err();
+    assert!(
+        matches!(&error, Error::ContentRejected { hash, .. } if *hash == published.hash.to_hex()),
+        "{error:?}"
+    );
+    assert!(!sdk.content().contains(&published.hash).unwrap());
+    assert_eq!(sdk.content().stats().unwrap().disk_bytes, 0);
+    let partials = std::fs::read_dir(dir.path().join("content").join("partial"))
+        .unwrap()
+        .count();
+    assert_eq!(partials, 0, "no partial file is left behind");
+    eventually("the origin's hash-failure report", || async {
+        !hash_failures(&server).await.is_empty()
+    })
+    .await;
+    assert_eq!(hash_failures(&server).await[0]["source"]["kind"], "origin");
+
+    // The fault is spent: the origin is intact again, and so is the fetch.
+    let report = sdk.fetch(published.hash).await.unwrap();
+    assert!(matches!(report.source, FetchSource::Origin { .. }));
+    assert_eq!(sdk.content().read(&published.hash).await.unwrap().unwrap(), bytes);
+}
+
+#[tokio::test]
+async fn unknown_content_is_a_typed_refusal() {
+    let server = start_mock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let sdk = open_sdk(&server, dir.path());
+    match sdk.fetch(ContentHash::of(b"never published")).await {
+        Err(Error::Rejected { status: 404, .. }) => {}
+        other => panic!("expected a 404 refusal, got {other:?}"),
+    }
+}
+
+/// A device that announces a node which accepts connections and never
+/// answers: the hedge must not wait for it.
+async fn stalled_node(server: &MockServer) -> (tokio::task::JoinHandle<()>, String) {
+    let (key, id) = device_key(77);
+    let (status, ..) = post_raw(
+        server,
+        paths::DEVICES,
+        Some("stalled-register"),
+        serde_json::to_vec(&signed_registration(&key, "1")).unwrap(),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let consent = ConsentReport {
+        device_id: id.clone(),
+        revision: 1,
+        decision: ConsentDecision::Granted {
+            terms_version: "t".into(),
+            policy: ConsentPolicy::default(),
+        },
+        decided_at_ms: 1,
+    };
+    let envelope = SignedEnvelope::sign(Purpose::ConsentReport, id.as_str(), &key, &consent);
+    let (status, ..) = send_raw(
+        server,
+        reqwest::Method::PUT,
+        &paths::device_consent(id.as_str()),
+        Some("stalled-consent"),
+        serde_json::to_vec(&envelope).unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    let hashes = origin::manifest(server.control_plane())
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(|i| i.hash)
+        .collect();
+    let announcement = NodeAnnouncement {
+        device_id: id.clone(),
+        revision: 1,
+        url: Some(url.clone()),
+        holdings: hashes,
+        announced_at_ms: 1,
+    };
+    let envelope = SignedEnvelope::sign(Purpose::NodeAnnouncement, id.as_str(), &key, &announcement);
+    let (status, _, _, body) = send_raw(
+        server,
+        reqwest::Method::PUT,
+        &paths::device_node(id.as_str()),
+        Some("stalled-node"),
+        serde_json::to_vec(&envelope).unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    (task, id.to_string())
+}
+
+#[tokio::test]
+async fn a_stalled_node_is_hedged_and_the_next_one_delivers() {
+    let server = start_mock().await;
+    let bytes = item(5, 50_000);
+    let published = origin::publish(server.control_plane(), bytes.clone().into(), 10)
+        .await
+        .unwrap();
+    let alice_dir = tempfile::tempdir().unwrap();
+    let (alice, _node) = serving(&server, alice_dir.path(), |_| {}).await;
+    // Announced after Alice, the stalled node is offered first.
+    let (_stalled, stalled_id) = stalled_node(&server).await;
+
+    let bob_dir = tempfile::tempdir().unwrap();
+    let mut config = config(&[server.url()], bob_dir.path());
+    config.hedge_delay = Duration::from_millis(200);
+    // Far longer than the test may take: only the hedge can save it.
+    config.source_idle_timeout = Duration::from_secs(120);
+    let bob = EdgePoints::open(config, None).unwrap();
+    let report = bob.fetch(published.hash).await.unwrap();
+    assert_eq!(
+        node_id_of(&report.source),
+        Some(alice.device_id().as_str()),
+        "{report:?}"
+    );
+    let stalled = report
+        .attempts
+        .iter()
+        .find(|a| node_id_of(&a.source) == Some(stalled_id.as_str()))
+        .expect("the stalled node was tried first");
+    assert_eq!(stalled.outcome, AttemptOutcome::Abandoned);
+    assert_eq!(bob.content().read(&published.hash).await.unwrap().unwrap(), bytes);
+    assert_eq!(
+        std::fs::read_dir(bob_dir.path().join("content").join("partial"))
+            .unwrap()
+            .count(),
+        0
+    );
+}
+
+#[derive(Default)]
+struct Events(Mutex<Vec<Event>>);
+
+impl EventListener for Events {
+    fn on_event(&self, event: Event) {
+        self.0.lock().unwrap().push(event);
+    }
+}
+
+#[tokio::test]
+async fn the_monthly_cap_holds_across_restarts_and_stats_reach_the_host() {
+    let server = start_mock().await;
+    let bytes = item(6, 40_000);
+    let published = origin::publish(server.control_plane(), bytes.clone().into(), 10)
+        .await
+        .unwrap();
+    let alice_dir = tempfile::tempdir().unwrap();
+    let events = Arc::new(Events::default());
+    let alice = EdgePoints::open(config(&[server.url()], alice_dir.path()), Some(events.clone())).unwrap();
+    let policy = ConsentPolicy {
+        monthly_upload_cap_bytes: 60_000,
+        ..ConsentPolicy::default()
+    };
+    let (_, node) = serve(&alice, policy.clone()).await;
+
+    let consumer = |_: u8| {
+        let dir = tempfile::tempdir().unwrap();
+        let sdk = open_sdk(&server, dir.path());
+        (dir, sdk)
+    };
+    let (_d1, first) = consumer(1);
+    assert!(node_id_of(&first.fetch(published.hash).await.unwrap().source).is_some());
+    // A second copy would pass the cap: refused, and the origin serves.
+    let (_d2, second) = consumer(2);
+    let report = second.fetch(published.hash).await.unwrap();
+    assert!(matches!(report.source, FetchSource::Origin { .. }), "{report:?}");
+    let stats = node.stats();
+    assert_eq!(stats.uploaded_this_month_bytes, 40_000);
+    assert_eq!(stats.monthly_cap_bytes, 60_000);
+    assert_eq!(stats.rejected.get("monthly_cap"), Some(&1));
+
+    // The host hears the stats (at most a second later).
+    let heard = |events: &Events| -> Option<NodeStats> {
+        events.0.lock().unwrap().iter().rev().find_map(|e| match e {
+            Event::NodeStats { stats } if stats.bytes_served == 40_000 => Some(stats.clone()),
+            _ => None,
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while heard(&events).is_none() {
+        assert!(Instant::now() < deadline, "no node stats event");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(heard(&events).unwrap().rejected.get("monthly_cap"), Some(&1));
+
+    // The month's usage survives a restart of the app.
+    node.stop().await;
+    alice.shutdown().await;
+    drop(alice);
+    let alice = EdgePoints::open(config(&[server.url()], alice_dir.path()), None).unwrap();
+    let node = alice.node().start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    assert_eq!(node.stats().uploaded_this_month_bytes, 40_000);
+    let (_d3, third) = consumer(3);
+    assert!(matches!(
+        third.fetch(published.hash).await.unwrap().source,
+        FetchSource::Origin { .. }
+    ));
+    assert_eq!(node.stats().rejected.get("monthly_cap"), Some(&1));
+}
+
+#[tokio::test]
+async fn the_upload_rate_cap_paces_responses() {
+    let server = start_mock().await;
+    let size = 3 * 512 * 1024;
+    let published = origin::publish(server.control_plane(), item(7, size).into(), 10)
+        .await
+        .unwrap();
+    let alice_dir = tempfile::tempdir().unwrap();
+    let (_alice, node) = serving(&server, alice_dir.path(), |c| {
+        c.node_limits.upload_bytes_per_second = 512 * 1024
+    })
+    .await;
+    let bob_dir = tempfile::tempdir().unwrap();
+    let bob = open_sdk(&server, bob_dir.path());
+    let started = Instant::now();
+    let report = bob.fetch(published.hash).await.unwrap();
+    let elapsed = started.elapsed();
+    assert!(node_id_of(&report.source).is_some(), "{report:?}");
+    // A second's worth of burst, then 1 MiB at 512 KiB/s: at least 2 s.
+    assert!(
+        elapsed >= Duration::from_millis(1900),
+        "served in {elapsed:?}, faster than the cap allows"
+    );
+    assert_eq!(node.stats().bytes_served, size as u64);
+}
