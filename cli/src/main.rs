@@ -5,11 +5,13 @@
 //! - `edgepoints device …` — one SDK instance on a data directory, a
 //!   subcommand per flow, for QA and ops.
 //! - `edgepoints node …` — a headless edge node.
+//! - `edgepoints fetch HASH …` — fetch and verify one item, as an app does.
 //! - `edgepoints faults …` — fault injection on a mock control plane.
 
 mod admin;
 mod device;
 mod faults;
+mod fetch;
 mod node;
 mod tour;
 
@@ -38,6 +40,8 @@ enum Command {
     Faults(faults::FaultsArgs),
     /// Run a headless edge node until Ctrl-C.
     Node(node::NodeArgs),
+    /// Fetch one item by hash (from a nearby node, else the origin) and verify it.
+    Fetch(fetch::FetchArgs),
 }
 
 #[tokio::main]
@@ -58,6 +62,7 @@ async fn main() -> ExitCode {
         Command::Device(args) => device::run(args).await,
         Command::Faults(args) => faults::run(args).await,
         Command::Node(args) => node::run(args).await,
+        Command::Fetch(args) => fetch::run(args).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

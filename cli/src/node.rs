@@ -23,11 +23,18 @@ pub(crate) struct NodeArgs {
     /// operator of a headless node is its user.
     #[arg(long)]
     grant: bool,
+    /// Sync the cache with the manifest this often (seconds); 0 never.
+    #[arg(long, default_value_t = 600)]
+    sync_every: u64,
+    /// Upload rate cap in bytes per second; 0 for none.
+    #[arg(long, default_value_t = 0)]
+    upload_rate: u64,
 }
 
 pub(crate) async fn run(args: NodeArgs) -> CliResult {
     let mut config = Config::new(args.control_plane, args.data_dir);
     config.platform = "node".into();
+    config.node_limits.upload_bytes_per_second = args.upload_rate;
     let sdk = EdgePoints::open(config, None)?;
     if args.grant && !sdk.consent().state()?.is_granted() {
         sdk.consent().grant("2026-11", ConsentPolicy::default()).await?;
@@ -39,7 +46,30 @@ pub(crate) async fn run(args: NodeArgs) -> CliResult {
     println!("edge node {} serving on http://{}", sdk.device_id(), node.local_addr());
     let stats = sdk.content().stats()?;
     println!("cache: {} items, {} bytes", stats.items, stats.disk_bytes);
-    tokio::signal::ctrl_c().await?;
+    let syncing = async {
+        if args.sync_every == 0 {
+            return std::future::pending().await;
+        }
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(args.sync_every));
+        loop {
+            every.tick().await;
+            match sdk.node().sync().await {
+                Ok(report) => println!(
+                    "sync: manifest {}, {} fetched ({} bytes), {} dropped, {} failed",
+                    report.manifest_version,
+                    report.fetched,
+                    report.bytes_fetched,
+                    report.dropped,
+                    report.failed.len()
+                ),
+                Err(error) => eprintln!("sync failed: {error}"),
+            }
+        }
+    };
+    tokio::select! {
+        signal = tokio::signal::ctrl_c() => signal?,
+        () = syncing => {}
+    }
     let served = node.stats();
     node.stop().await;
     println!(

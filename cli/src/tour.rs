@@ -355,6 +355,77 @@ pub(crate) async fn run(args: TourArgs) -> CliResult {
             "node stats: {} requests, {} bytes served, refused {:?}",
             stats.requests, stats.bytes_served, stats.rejected
         ));
+
+        step("Carol's tablet serves too; Bob's phone fetches from a nearby node, then from the origin");
+        let carol = &devices[2].sdk;
+        carol.consent().grant("2026-11", ConsentPolicy::default()).await?;
+        carol.set_network(NetworkKind::Wifi)?;
+        carol.set_battery(70, true)?;
+        let synced = carol.node().sync().await?;
+        let carol_node = carol.node().start("127.0.0.1:0".parse()?).await?;
+        say(format!(
+            "carol-tablet  synced {} items, serving on http://{}",
+            synced.fetched + synced.already_cached,
+            carol_node.local_addr()
+        ));
+        let nodes = admin.state().await?["nodes"].as_array().cloned().unwrap_or_default();
+        let serving_nodes = nodes.iter().filter(|n| !n["url"].is_null()).count();
+        check(
+            serving_nodes == 2,
+            "the control plane knows two serving nodes and what they hold",
+        )?;
+        let bob = &devices[1].sdk;
+        let wanted = edgepoints_mock_server::origin::manifest(&plane).await?.items[1].clone();
+        let report = bob.fetch(wanted.hash).await?;
+        for attempt in &report.attempts {
+            say(format!("bob-phone     tried {}: {:?}", attempt.source, attempt.outcome));
+        }
+        let from_peer = match &report.source {
+            edgepoints_core::FetchSource::Node { node_id, .. } => Some(node_id.clone()),
+            _ => None,
+        };
+        check(
+            from_peer.as_deref() == Some(carol.device_id().as_str())
+                && bob.content().read(&wanted.hash).await?.map(|b| b.len() as u64) == Some(wanted.size),
+            "Bob got the item from Carol's tablet, verified",
+        )?;
+        check(
+            carol_node.stats().bytes_served == wanted.size,
+            "Carol's node counted the bytes it delivered",
+        )?;
+        let fresh = edgepoints_mock_server::origin::publish(&plane, vec![7u8; 123_456].into(), 1).await?;
+        let report = bob.fetch(fresh.hash).await?;
+        say(format!(
+            "bob-phone     a new item, held by no phone yet: from {}",
+            report.source
+        ));
+        check(
+            matches!(report.source, edgepoints_core::FetchSource::Origin { .. }),
+            "an item no node holds comes from the origin",
+        )?;
+
+        step("The origin serves a corrupted copy once: refused, reported, then fetched intact");
+        let another = edgepoints_mock_server::origin::publish(&plane, vec![9u8; 65_536].into(), 1).await?;
+        admin
+            .add_fault(json!({"route": "GET /origin/{hash}", "action": "tamper", "count": 1}))
+            .await?;
+        match bob.fetch(another.hash).await {
+            Err(edgepoints_core::Error::ContentRejected { reason, .. }) => say(format!("refused: {reason}")),
+            other => return Err(format!("expected a refusal of the corrupted copy, got {other:?}").into()),
+        }
+        check(
+            !bob.content().contains(&another.hash)?,
+            "nothing of the corrupted copy was kept",
+        )?;
+        bob.outbox().drain(Duration::from_secs(5)).await?;
+        let reports = admin.state().await?["hash_failures"].as_array().map_or(0, Vec::len);
+        check(reports == 1, "the hash failure is on record at the control plane")?;
+        let report = bob.fetch(another.hash).await?;
+        check(
+            matches!(report.source, edgepoints_core::FetchSource::Origin { .. }),
+            "the next fetch got the intact copy",
+        )?;
+        carol_node.stop().await;
         node.stop().await;
     }
 

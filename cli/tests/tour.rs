@@ -25,6 +25,10 @@ fn tour_runs_every_flow_and_exits_zero() {
         stdout.contains("applied once"),
         "the tour survives a lost answer: {stdout}"
     );
+    assert!(
+        stdout.contains("ok: Bob got the item from Carol's tablet") && stdout.contains("comes from the origin"),
+        "the tour fetches from a peer and from the origin: {stdout}"
+    );
 }
 
 #[test]
@@ -42,8 +46,11 @@ fn device_subcommands_share_one_data_directory() {
 }
 
 #[tokio::test]
-async fn a_headless_node_serves_until_interrupted() {
+async fn a_headless_node_serves_what_it_synced_to_the_fetch_command() {
     let server = edgepoints_mock_server::MockServer::start(Default::default())
+        .await
+        .unwrap();
+    let item = edgepoints_mock_server::origin::publish(server.control_plane(), vec![42u8; 70_000].into(), 5)
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -59,6 +66,7 @@ async fn a_headless_node_serves_until_interrupted() {
         ])
         .arg(dir.path())
         .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
         .spawn()
         .unwrap();
     let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(child.stdout.take().unwrap()));
@@ -68,6 +76,39 @@ async fn a_headless_node_serves_until_interrupted() {
     let client = edgepoints_core::transport::http_client().unwrap();
     let answer = client.get(format!("{url}/content/{hash}")).send().await.unwrap();
     assert_eq!(answer.status(), 401, "no ticket, nothing served");
+    // The node syncs at start; then a consumer process fetches from it.
+    loop {
+        let line = lines.next_line().await.unwrap().expect("the node prints its sync");
+        if line.starts_with("sync:") {
+            assert!(line.contains("1 fetched"), "{line}");
+            break;
+        }
+    }
+    let consumer_dir = tempfile::tempdir().unwrap();
+    let out = consumer_dir.path().join("item.bin");
+    let fetched = tokio::process::Command::new(env!("CARGO_BIN_EXE_edgepoints"))
+        .args([
+            "fetch",
+            &item.hash.to_hex(),
+            "--control-plane",
+            &server.url(),
+            "--data-dir",
+        ])
+        .arg(consumer_dir.path().join("data"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .await
+        .unwrap();
+    let printed = String::from_utf8_lossy(&fetched.stdout);
+    assert!(
+        fetched.status.success(),
+        "{printed}{}",
+        String::from_utf8_lossy(&fetched.stderr)
+    );
+    assert!(printed.contains("verified, from node dev_"), "{printed}");
+    assert_eq!(std::fs::read(&out).unwrap(), vec![42u8; 70_000]);
+
     let pid = child.id().unwrap().to_string();
     std::process::Command::new("kill")
         .args(["-INT", &pid])
@@ -79,5 +120,26 @@ async fn a_headless_node_serves_until_interrupted() {
     while let Some(line) = lines.next_line().await.unwrap() {
         rest.push(line);
     }
-    assert!(rest.iter().any(|l| l.starts_with("stopped: 1 requests")), "{rest:?}");
+    assert!(
+        rest.iter()
+            .any(|l| l.starts_with("stopped: 2 requests, 70000 bytes served, 1 hits")),
+        "{rest:?}"
+    );
+}
+
+#[test]
+fn fetching_unknown_content_fails_with_a_clear_message() {
+    let output = Command::new(env!("CARGO_BIN_EXE_edgepoints"))
+        .args([
+            "fetch",
+            "not-a-hash",
+            "--control-plane",
+            "http://127.0.0.1:1",
+            "--data-dir",
+        ])
+        .arg(tempfile::tempdir().unwrap().path())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("error:"));
 }
