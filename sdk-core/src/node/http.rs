@@ -3,7 +3,7 @@
 
 use std::num::NonZeroUsize;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
 use ed25519_dalek::VerifyingKey;
@@ -33,7 +33,7 @@ pub(crate) struct ServeContext {
     pub(super) node_id: DeviceId,
     pub(super) key_id: String,
     pub(super) key: VerifyingKey,
-    pub(super) tickets: Mutex<LruCache<String, AccessTicket>>,
+    pub(super) tickets: RwLock<LruCache<String, AccessTicket>>,
     pub(crate) counters: Arc<Counters>,
     /// Checked per request too, so a kept-alive connection cannot outlive
     /// a pause by even one request.
@@ -44,8 +44,8 @@ pub(crate) struct ServeContext {
     pub(super) bucket: Option<Arc<TokenBucket>>,
 }
 
-pub(super) fn ticket_cache() -> Mutex<LruCache<String, AccessTicket>> {
-    Mutex::new(LruCache::new(NonZeroUsize::new(TICKET_CACHE).expect("non-zero")))
+pub(super) fn ticket_cache() -> RwLock<LruCache<String, AccessTicket>> {
+    RwLock::new(LruCache::new(NonZeroUsize::new(TICKET_CACHE).expect("non-zero")))
 }
 
 /// Whole bodies from memory, or paced by the rate cap.
@@ -126,24 +126,19 @@ fn parse_range(header: Option<&HeaderValue>, len: u64) -> RangeRequest {
 impl ServeContext {
     fn check_ticket(&self, token: &str, hash: &ContentHash) -> Result<(), TicketError> {
         let now = unix_millis();
-        let cached = self
-            .tickets
-            .lock()
+        // The hot path: a shared lock and no copy. Recency is not updated
+        // on hits (that would take the exclusive lock per request), so the
+        // cache evicts the oldest verified tickets first, which expire first.
+        if let Some(ticket) = self.tickets.read().unwrap_or_else(|p| p.into_inner()).peek(token) {
+            return ticket.check(&self.node_id, hash, now);
+        }
+        let ticket = AccessTicket::verify_signature(token, &self.key_id, &self.key)?;
+        let checked = ticket.check(&self.node_id, hash, now);
+        self.tickets
+            .write()
             .unwrap_or_else(|p| p.into_inner())
-            .get(token)
-            .cloned();
-        let ticket = match cached {
-            Some(ticket) => ticket,
-            None => {
-                let ticket = AccessTicket::verify_signature(token, &self.key_id, &self.key)?;
-                self.tickets
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .put(token.to_owned(), ticket.clone());
-                ticket
-            }
-        };
-        ticket.check(&self.node_id, hash, now)
+            .put(token.to_owned(), ticket);
+        checked
     }
 
     pub(crate) async fn handle<B>(&self, request: Request<B>) -> Reply {
@@ -183,12 +178,11 @@ impl ServeContext {
             self.counters.reject("bad_ticket");
             return empty(StatusCode::FORBIDDEN);
         }
-        let etag = format!("\"{hash}\"");
+        let etag = etag_of(&hash);
         let not_modified = request
             .headers()
             .get(IF_NONE_MATCH)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.trim() == "*" || v.split(',').any(|tag| tag.trim().trim_start_matches("W/") == etag));
+            .is_some_and(|v| matches_etag(v.as_bytes(), etag.as_bytes()));
         let bytes = match self.cache.read(&hash).await {
             Ok(Some(bytes)) => bytes,
             Ok(None) => {
@@ -201,16 +195,18 @@ impl ServeContext {
             }
         };
         self.counters.hits.fetch_add(1, Ordering::Relaxed);
-        let common = |status: StatusCode| {
-            reply(status)
-                .header(ETAG, &etag)
-                .header(CACHE_CONTROL, CACHE_CONTROL_VALUE)
-                .header(ACCEPT_RANGES, "bytes")
+        // Headers by constant name and value: nothing is parsed per request.
+        let common = |status: StatusCode, body: ReplyBody| {
+            let mut response = Response::new(body);
+            *response.status_mut() = status;
+            let headers = response.headers_mut();
+            headers.insert(ETAG, etag.clone());
+            headers.insert(CACHE_CONTROL, HeaderValue::from_static(CACHE_CONTROL_VALUE));
+            headers.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+            response
         };
         if not_modified {
-            return common(StatusCode::NOT_MODIFIED)
-                .body(whole(Bytes::new()))
-                .expect("valid response");
+            return common(StatusCode::NOT_MODIFIED, whole(Bytes::new()));
         }
         let len = bytes.len() as u64;
         let (status, body, range) = match parse_range(request.headers().get(RANGE), len) {
@@ -229,32 +225,51 @@ impl ServeContext {
                     .expect("valid response");
             }
         };
-        let mut builder = common(status)
-            .header(CONTENT_TYPE, "application/octet-stream")
-            .header(CONTENT_LENGTH, body.len());
-        if let Some(range) = range {
-            builder = builder.header(CONTENT_RANGE, range);
-        }
-        if head {
-            return builder.body(whole(Bytes::new())).expect("valid response");
-        }
-        if !self.meter.try_charge(body.len() as u64) {
-            self.counters.reject("monthly_cap");
-            let mut response = empty(StatusCode::SERVICE_UNAVAILABLE);
-            response
-                .headers_mut()
-                .insert(http::header::RETRY_AFTER, HeaderValue::from_static("3600"));
-            return response;
-        }
-        self.counters
-            .bytes_served
-            .fetch_add(body.len() as u64, Ordering::Relaxed);
-        let body = match &self.bucket {
-            None => whole(body),
-            Some(bucket) => Either::Right(ThrottledBody::new(body, bucket.clone())),
+        let body_len = body.len();
+        let payload = if head {
+            whole(Bytes::new())
+        } else {
+            if !self.meter.try_charge(body_len as u64) {
+                self.counters.reject("monthly_cap");
+                let mut response = empty(StatusCode::SERVICE_UNAVAILABLE);
+                response
+                    .headers_mut()
+                    .insert(http::header::RETRY_AFTER, HeaderValue::from_static("3600"));
+                return response;
+            }
+            self.counters.bytes_served.fetch_add(body_len as u64, Ordering::Relaxed);
+            match &self.bucket {
+                None => whole(body),
+                Some(bucket) => Either::Right(ThrottledBody::new(body, bucket.clone())),
+            }
         };
-        builder.body(body).expect("valid response")
+        let mut response = common(status, payload);
+        let headers = response.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+        headers.insert(CONTENT_LENGTH, HeaderValue::from(body_len));
+        if let Some(range) = range {
+            headers.insert(CONTENT_RANGE, HeaderValue::from_str(&range).expect("ASCII"));
+        }
+        response
     }
+}
+
+/// `"<hex hash>"`, formatted without allocating a String.
+fn etag_of(hash: &ContentHash) -> HeaderValue {
+    let mut quoted = [b'"'; 66];
+    hex::encode_to_slice(hash.as_bytes(), &mut quoted[1..65]).expect("64 hex digits fit");
+    HeaderValue::from_bytes(&quoted).expect("quoted hex is a valid header value")
+}
+
+/// Whether an `If-None-Match` value names `etag` (or is `*`); weak
+/// comparison, as RFC 9110 §13.1.2 asks for `If-None-Match`.
+fn matches_etag(header: &[u8], etag: &[u8]) -> bool {
+    let header = header.trim_ascii();
+    header == b"*"
+        || header.split(|b| *b == b',').any(|tag| {
+            let tag = tag.trim_ascii();
+            tag.strip_prefix(b"W/").unwrap_or(tag) == etag
+        })
 }
 
 #[cfg(test)]

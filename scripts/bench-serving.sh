@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# The serving benchmark: nginx, a bare hyper server (the ceiling: the same
+# bytes from memory, no checks) and the edge node (memory cache and disk
+# cache) serve the same 4 KiB and 16 MiB items on loopback, one after the
+# other in the same run, each driven by wrk. nginx gets as many workers as
+# the other servers have runtime threads, sendfile and an open-file cache.
+#
+#   scripts/bench-serving.sh            # 10 s per run
+#   DURATION=30s THREADS=2 scripts/bench-serving.sh
+#
+# Prints requests/s and GB/s per server and size, and the ratios edge/nginx
+# and edge/bare. Installs nginx and wrk from Debian packages if missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION="${DURATION:-10s}"
+THREADS="${THREADS:-2}"
+CONNECTIONS_SMALL="${CONNECTIONS_SMALL:-64}"
+CONNECTIONS_LARGE="${CONNECTIONS_LARGE:-8}"
+
+log() { printf '[bench] %s\n' "$*" >&2; }
+
+need=()
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
+command -v wrk >/dev/null || need+=(wrk)
+if [ ${#need[@]} -gt 0 ]; then
+  log "installing Debian packages: ${need[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
+fi
+NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
+
+cargo build -q --release -p edgepoints-tests --bin serve-bench
+BIN="target/release/serve-bench"
+
+work="$(mktemp -d)"
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+"$BIN" items --www "$work/www" >"$work/items"
+# nginx workers may run as an unprivileged user: let them read the items.
+chmod -R a+rX "$work"
+small="$(awk '$2 == 4096 {print $3}' "$work/items")"
+large="$(awk '$2 == 16777216 {print $3}' "$work/items")"
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# nginx, configured for static files at its best.
+nginx_port="$(free_port)"
+mkdir -p "$work/nginx"
+cat >"$work/nginx/nginx.conf" <<CONF
+worker_processes $THREADS;
+daemon off;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  tcp_nodelay on;
+  keepalive_requests 1000000;
+  open_file_cache max=1000 inactive=60s;
+  client_body_temp_path $work/nginx/tmp;
+  proxy_temp_path $work/nginx/tmp;
+  fastcgi_temp_path $work/nginx/tmp;
+  uwsgi_temp_path $work/nginx/tmp;
+  scgi_temp_path $work/nginx/tmp;
+  types { application/octet-stream bin; }
+  default_type application/octet-stream;
+  server {
+    listen 127.0.0.1:$nginx_port;
+    root $work/www;
+  }
+}
+CONF
+"$NGINX" -c "$work/nginx/nginx.conf" -p "$work/nginx" 2>"$work/nginx/stderr" &
+pids+=($!)
+
+# Starts a serve-bench server; sets $url (and the ticket file) once ready.
+start() { # name args...
+  local name="$1"
+  shift
+  "$BIN" "$@" --threads "$THREADS" >"$work/$name.out" 2>"$work/$name.err" &
+  pids+=($!)
+  for _ in $(seq 1 600); do
+    url="$(sed -n 's/^ready //p' "$work/$name.out")"
+    [ -n "$url" ] && return
+    sleep 0.1
+  done
+  log "$name did not start"; cat "$work/$name.err" >&2; exit 1
+}
+
+start bare bare --www "$work/www"
+bare_url="$url"
+start edge-memory edge --www "$work/www" --cache memory
+edge_memory_url="$url"
+start edge-disk edge --www "$work/www" --cache disk
+edge_disk_url="$url"
+for _ in $(seq 1 50); do
+  curl -sf -o /dev/null "http://127.0.0.1:$nginx_port/content/$small" 2>/dev/null && break
+  sleep 0.1
+done
+
+ticket() { # server hash
+  awk -v h="$2" '$1 == "ticket" && $2 == h {print $3}' "$work/$1.out"
+}
+
+# One wrk run; prints "requests/s".
+run() { # url connections [header]
+  local args=(-t "$THREADS" -c "$2" -d "$DURATION" --latency)
+  [ -n "${3:-}" ] && args+=(-H "$3")
+  # A short warm-up, then the measured run.
+  wrk -t "$THREADS" -c "$2" -d 2s ${3:+-H "$3"} "$1" >/dev/null
+  wrk "${args[@]}" "$1" >"$work/wrk.out"
+  local errors
+  errors="$(grep -E 'Non-2xx|Socket errors' "$work/wrk.out" || true)"
+  [ -z "$errors" ] || { log "errors on $1: $errors"; cat "$work/wrk.out" >&2; exit 1; }
+  awk '/^Requests\/sec:/ {print $2}' "$work/wrk.out"
+}
+
+declare -A rps
+for size in small large; do
+  hash="${!size}"
+  connections="CONNECTIONS_${size^^}"
+  connections="${!connections}"
+  log "$size item: nginx"
+  rps[nginx_$size]="$(run "http://127.0.0.1:$nginx_port/content/$hash" "$connections")"
+  log "$size item: bare hyper"
+  rps[bare_$size]="$(run "$bare_url/content/$hash" "$connections")"
+  log "$size item: edge node, memory cache"
+  rps[memory_$size]="$(run "$edge_memory_url/content/$hash" "$connections" "Edgepoints-Ticket: $(ticket edge-memory "$hash")")"
+  log "$size item: edge node, disk cache"
+  rps[disk_$size]="$(run "$edge_disk_url/content/$hash" "$connections" "Edgepoints-Ticket: $(ticket edge-disk "$hash")")"
+done
+
+python3 - "$THREADS" "$DURATION" "$CONNECTIONS_SMALL" "$CONNECTIONS_LARGE" \
+  "${rps[nginx_small]}" "${rps[bare_small]}" "${rps[memory_small]}" "${rps[disk_small]}" \
+  "${rps[nginx_large]}" "${rps[bare_large]}" "${rps[memory_large]}" "${rps[disk_large]}" <<'PY'
+import sys
+threads, duration, c_small, c_large = sys.argv[1:5]
+values = [float(v) for v in sys.argv[5:]]
+sizes = {"4 KiB": (4096, values[0:4], c_small), "16 MiB": (16 << 20, values[4:8], c_large)}
+print(f"serving benchmark: {threads} server threads, wrk -t{threads}, {duration} per run, loopback")
+print(f"{'item':<7} {'server':<20} {'conns':>5} {'requests/s':>12} {'GB/s':>7} {'vs nginx':>9} {'vs bare':>8}")
+for name, (size, (nginx, bare, memory, disk), conns) in sizes.items():
+    for label, value in (("nginx", nginx), ("bare hyper", bare), ("edge, memory cache", memory), ("edge, disk cache", disk)):
+        print(f"{name:<7} {label:<20} {conns:>5} {value:>12.0f} {value * size / 1e9:>7.2f} {value / nginx:>8.2f}x {value / bare:>7.2f}x")
+PY
