@@ -38,12 +38,11 @@ impl ContentHash {
 
     /// Parses the hex form; only lowercase is accepted, so one item has one name.
     pub fn parse(text: &str) -> Result<Self, ContentHashError> {
-        let ok = text.len() == 64 && text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-        let bytes = ok
-            .then(|| hex::decode(text).ok())
-            .flatten()
-            .and_then(|v| <[u8; 32]>::try_from(v).ok())
-            .ok_or_else(|| ContentHashError(text.chars().take(80).collect()))?;
+        let lowercase_hex = text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        let mut bytes = [0u8; 32];
+        if text.len() != 64 || !lowercase_hex || hex::decode_to_slice(text, &mut bytes).is_err() {
+            return Err(ContentHashError(text.chars().take(80).collect()));
+        }
         Ok(ContentHash(bytes))
     }
 

@@ -16,15 +16,21 @@
 //! recorded one. A missing or resized file is dropped from the index; files
 //! the index does not know (a crash between rename and index) and leftover
 //! partial files are deleted. Consumers verify what they receive anyway.
+//!
+//! The SQLite index is mirrored in memory, so serving asks no SQL: the
+//! access time an eviction orders by is written at most once a minute per
+//! item, not per read.
 
 mod memory;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, RwLock};
 
 use bytes::Bytes;
 use edgepoints_protocol::ContentHash;
-use rusqlite::{params, OptionalExtension};
+use rusqlite::params;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
 use self::memory::MemoryCache;
@@ -36,11 +42,42 @@ use crate::{Error, StoreError};
 const CONTENT_DIR: &str = "content";
 const PARTIAL_DIR: &str = "partial";
 
+/// Access times are written to SQLite at most this often per item.
+const ACCESS_WRITE_INTERVAL_MS: u64 = 60_000;
+
+/// Items up to this size are read from disk on the calling thread: from
+/// the page cache that is quicker than a hand-off to the blocking pool.
+const INLINE_READ_MAX: u64 = 256 * 1024;
+
 /// The content cache's shared state.
 pub(crate) struct ContentState {
     dir: PathBuf,
     disk_budget: u64,
     memory: Mutex<MemoryCache>,
+    /// The SQLite index's items, by hash.
+    index: RwLock<HashMap<ContentHash, IndexEntry>>,
+    /// Bumped whenever an item leaves the cache, so copies held elsewhere
+    /// (a connection's memo) know they may be stale.
+    generation: AtomicU64,
+}
+
+struct IndexEntry {
+    size: u64,
+    /// The last read, which eviction orders by.
+    last_access_ms: AtomicU64,
+    /// When the access time was last written to SQLite (for the order
+    /// after a restart).
+    access_written_ms: AtomicU64,
+}
+
+impl IndexEntry {
+    fn new(size: u64, last_access_ms: u64) -> Self {
+        IndexEntry {
+            size,
+            last_access_ms: AtomicU64::new(last_access_ms),
+            access_written_ms: AtomicU64::new(last_access_ms),
+        }
+    }
 }
 
 /// What the cache holds.
@@ -66,15 +103,20 @@ impl ContentState {
         for leftover in std::fs::read_dir(dir.join(PARTIAL_DIR))? {
             std::fs::remove_file(leftover?.path())?;
         }
-        let indexed: Vec<(String, u64)> = store.with(|c| {
-            let mut statement = c.prepare("SELECT hash, size FROM content_items")?;
-            let rows = statement.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?;
+        let indexed: Vec<(String, u64, u64)> = store.with(|c| {
+            let mut statement = c.prepare("SELECT hash, size, last_access_ms FROM content_items")?;
+            let rows = statement.query_map([], |r| {
+                Ok((r.get(0)?, r.get::<_, i64>(1)? as u64, r.get::<_, i64>(2)? as u64))
+            })?;
             Ok(rows.collect::<Result<_, _>>()?)
         })?;
         let mut known = std::collections::HashSet::new();
-        for (hash, size) in indexed {
+        let mut index = HashMap::new();
+        for (hash, size, last_access_ms) in indexed {
             let intact = std::fs::metadata(dir.join(&hash)).is_ok_and(|m| m.len() == size);
-            if intact {
+            let parsed = ContentHash::parse(&hash).ok();
+            if let (true, Some(parsed)) = (intact, parsed) {
+                index.insert(parsed, IndexEntry::new(size, last_access_ms));
                 known.insert(hash);
             } else {
                 tracing::warn!(%hash, "cached file missing or resized; dropped from the index");
@@ -93,7 +135,28 @@ impl ContentState {
             dir,
             disk_budget,
             memory: Mutex::new(MemoryCache::new(memory_budget)),
+            index: RwLock::new(index),
+            generation: AtomicU64::new(0),
         })
+    }
+
+    fn index(&self) -> std::sync::RwLockReadGuard<'_, HashMap<ContentHash, IndexEntry>> {
+        self.index.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn index_mut(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<ContentHash, IndexEntry>> {
+        self.index.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Forgets items that left the disk (memory copies included).
+    fn forget(&self, hashes: &[ContentHash]) {
+        let mut index = self.index_mut();
+        let mut memory = self.memory();
+        for hash in hashes {
+            index.remove(hash);
+            memory.remove(hash);
+        }
+        self.generation.fetch_add(1, Ordering::AcqRel);
     }
 
     fn memory(&self) -> std::sync::MutexGuard<'_, MemoryCache> {
@@ -179,6 +242,7 @@ impl ContentCache {
             )?;
             Ok(())
         })?;
+        self.state().index_mut().insert(hash, IndexEntry::new(size, now as u64));
         tracing::debug!(%hash, size, "content cached");
         Ok(())
     }
@@ -201,31 +265,37 @@ impl ContentCache {
     /// Evicts least recently used items until `incoming` more bytes fit.
     fn make_room(&self, incoming: u64) -> Result<(), Error> {
         let state = self.state();
-        let evicted: Vec<String> = self.sdk.shared().store.with(|c| {
-            let used: i64 = c.query_row("SELECT coalesce(sum(size), 0) FROM content_items", [], |r| r.get(0))?;
-            let mut over = (used as u64 + incoming).saturating_sub(state.disk_budget);
-            let mut evicted = Vec::new();
-            let mut statement = c.prepare("SELECT hash, size FROM content_items ORDER BY last_access_ms, hash")?;
-            let rows = statement.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?;
-            for row in rows {
-                if over == 0 {
-                    break;
-                }
-                let (hash, size) = row?;
-                over = over.saturating_sub(size);
-                evicted.push(hash);
+        let mut by_age: Vec<(u64, ContentHash, u64)> = state
+            .index()
+            .iter()
+            .map(|(hash, entry)| (entry.last_access_ms.load(Ordering::Relaxed), *hash, entry.size))
+            .collect();
+        let used: u64 = by_age.iter().map(|(_, _, size)| size).sum();
+        let mut over = (used + incoming).saturating_sub(state.disk_budget);
+        by_age.sort_unstable();
+        let mut evicted = Vec::new();
+        for (_, hash, size) in by_age {
+            if over == 0 {
+                break;
             }
-            drop(statement);
+            over = over.saturating_sub(size);
+            evicted.push(hash.to_hex());
+        }
+        if evicted.is_empty() {
+            return Ok(());
+        }
+        self.sdk.shared().store.with(|c| {
+            let tx = c.transaction()?;
             for hash in &evicted {
-                c.execute("DELETE FROM content_items WHERE hash = ?1", [hash])?;
+                tx.execute("DELETE FROM content_items WHERE hash = ?1", [hash])?;
             }
-            Ok(evicted)
+            tx.commit()?;
+            Ok(())
         })?;
+        let parsed: Vec<ContentHash> = evicted.iter().filter_map(|h| ContentHash::parse(h).ok()).collect();
+        state.forget(&parsed);
         for hash in evicted {
             let _ = std::fs::remove_file(state.dir.join(&hash));
-            if let Ok(parsed) = ContentHash::parse(&hash) {
-                state.memory().remove(&parsed);
-            }
             tracing::debug!(%hash, "content evicted");
         }
         Ok(())
@@ -238,15 +308,17 @@ impl ContentCache {
 
     pub fn contains(&self, hash: &ContentHash) -> Result<bool, Error> {
         self.sdk.shared().ensure_open()?;
-        Ok(self.sdk.shared().store.with(|c| {
-            Ok(
-                c.query_row("SELECT 1 FROM content_items WHERE hash = ?1", [hash.to_hex()], |_| {
-                    Ok(())
-                })
-                .optional()?
-                .is_some(),
-            )
-        })?)
+        Ok(self.state().index().contains_key(hash))
+    }
+
+    /// Whether the SDK is still open (reads after shutdown fail).
+    pub(crate) fn is_open(&self) -> bool {
+        self.sdk.shared().ensure_open().is_ok()
+    }
+
+    /// Changes whenever an item leaves the cache.
+    pub(crate) fn generation(&self) -> u64 {
+        self.state().generation.load(Ordering::Acquire)
     }
 
     /// The item's bytes, from memory or else from disk (which then puts it
@@ -254,25 +326,51 @@ impl ContentCache {
     pub async fn read(&self, hash: &ContentHash) -> Result<Option<Bytes>, Error> {
         self.sdk.shared().ensure_open()?;
         if let Some(bytes) = self.state().memory().get(hash) {
+            self.note_access(hash)?;
             return Ok(Some(bytes));
         }
-        if !self.contains(hash)? {
+        let Some(size) = self.state().index().get(hash).map(|e| e.size) else {
             return Ok(None);
-        }
-        let bytes = match tokio::fs::read(self.state().path(hash)).await {
+        };
+        let path = self.state().path(hash);
+        let read = if size <= INLINE_READ_MAX {
+            std::fs::read(&path)
+        } else {
+            tokio::fs::read(&path).await
+        };
+        let bytes = match read {
             Ok(bytes) => Bytes::from(bytes),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(StoreError::Io(e).into()),
         };
-        self.sdk.shared().store.with(|c| {
-            c.execute(
-                "UPDATE content_items SET last_access_ms = ?2 WHERE hash = ?1",
-                params![hash.to_hex(), unix_millis() as i64],
-            )?;
-            Ok(())
-        })?;
+        self.note_access(hash)?;
         self.state().memory().insert(*hash, bytes.clone());
         Ok(Some(bytes))
+    }
+
+    /// Records a read for eviction order; written to SQLite at most once a
+    /// minute per item, so reads stay free of writes.
+    fn note_access(&self, hash: &ContentHash) -> Result<(), Error> {
+        let now = unix_millis();
+        let due = self.state().index().get(hash).is_some_and(|entry| {
+            entry.last_access_ms.store(now, Ordering::Relaxed);
+            let written = entry.access_written_ms.load(Ordering::Relaxed);
+            now.saturating_sub(written) >= ACCESS_WRITE_INTERVAL_MS
+                && entry
+                    .access_written_ms
+                    .compare_exchange(written, now, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_ok()
+        });
+        if due {
+            self.sdk.shared().store.with(|c| {
+                c.execute(
+                    "UPDATE content_items SET last_access_ms = ?2 WHERE hash = ?1",
+                    params![hash.to_hex(), now as i64],
+                )?;
+                Ok(())
+            })?;
+        }
+        Ok(())
     }
 
     pub fn remove(&self, hash: &ContentHash) -> Result<bool, Error> {
@@ -282,7 +380,7 @@ impl ContentCache {
             .shared()
             .store
             .with(|c| Ok(c.execute("DELETE FROM content_items WHERE hash = ?1", [hash.to_hex()])? == 1))?;
-        self.state().memory().remove(hash);
+        self.state().forget(&[*hash]);
         let _ = std::fs::remove_file(self.state().path(hash));
         Ok(removed)
     }
@@ -412,7 +510,9 @@ pub(crate) fn purge(shared: &crate::edgepoints::Shared) -> Result<u64, StoreErro
     for hash in &hashes {
         let _ = std::fs::remove_file(shared.content.dir.join(hash));
     }
+    shared.content.index_mut().clear();
     shared.content.memory().clear();
+    shared.content.generation.fetch_add(1, Ordering::AcqRel);
     tracing::info!(items = hashes.len(), "content cache purged");
     Ok(hashes.len() as u64)
 }

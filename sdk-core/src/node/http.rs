@@ -2,7 +2,7 @@
 //! access ticket; single byte ranges; `ETag` is the hash; `If-None-Match`.
 
 use std::num::NonZeroUsize;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
@@ -15,15 +15,25 @@ use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{Either, Full};
 use lru::LruCache;
 
+use super::conn::{Connection, Memo, MemoItem};
 use super::limits::{ThrottledBody, TokenBucket, UploadMeter};
 use super::Counters;
 use crate::content::ContentCache;
-use crate::policy::ServingGate;
 use crate::time::unix_millis;
 
 /// Verified tickets kept so the hot path does not check a signature per
 /// request; node, content and expiry are still checked every time.
 const TICKET_CACHE: usize = 4096;
+
+/// An item as served: bytes and their header values.
+struct Item {
+    bytes: Bytes,
+    etag: HeaderValue,
+    length: HeaderValue,
+}
+
+/// Largest item a connection keeps for its next request.
+const MEMO_MAX_BYTES: usize = 64 * 1024;
 
 /// Content never changes under its hash: a year, and immutable.
 const CACHE_CONTROL_VALUE: &str = "public, max-age=31536000, immutable";
@@ -35,9 +45,9 @@ pub(crate) struct ServeContext {
     pub(super) key: VerifyingKey,
     pub(super) tickets: RwLock<LruCache<String, AccessTicket>>,
     pub(crate) counters: Arc<Counters>,
-    /// Checked per request too, so a kept-alive connection cannot outlive
-    /// a pause by even one request.
-    pub(super) gate: tokio::sync::watch::Receiver<ServingGate>,
+    /// Whether the gate lets the node serve; checked per request too, so a
+    /// kept-alive connection cannot outlive a pause by even one request.
+    pub(super) serving: AtomicBool,
     /// This month's bytes against the policy's cap.
     pub(super) meter: Arc<UploadMeter>,
     /// The upload rate cap, if one is set.
@@ -124,26 +134,81 @@ fn parse_range(header: Option<&HeaderValue>, len: u64) -> RangeRequest {
 }
 
 impl ServeContext {
-    fn check_ticket(&self, token: &str, hash: &ContentHash) -> Result<(), TicketError> {
+    fn check_ticket(&self, token: &str, hash: &ContentHash, memo: &mut Memo) -> Result<(), TicketError> {
         let now = unix_millis();
-        // The hot path: a shared lock and no copy. Recency is not updated
-        // on hits (that would take the exclusive lock per request), so the
-        // cache evicts the oldest verified tickets first, which expire first.
-        if let Some(ticket) = self.tickets.read().unwrap_or_else(|p| p.into_inner()).peek(token) {
-            return ticket.check(&self.node_id, hash, now);
+        // The same ticket as this connection's last request: no shared state.
+        if let Some((memo_token, ticket)) = &memo.ticket {
+            if memo_token == token {
+                return ticket.check(&self.node_id, hash, now);
+            }
         }
-        let ticket = AccessTicket::verify_signature(token, &self.key_id, &self.key)?;
-        let checked = ticket.check(&self.node_id, hash, now);
-        self.tickets
-            .write()
+        // Verified before on another connection: a shared lock, no copy.
+        // Recency is not updated on hits (that would take the exclusive lock
+        // per request), so the oldest verified tickets, which expire first,
+        // are evicted first.
+        let cached = self
+            .tickets
+            .read()
             .unwrap_or_else(|p| p.into_inner())
-            .put(token.to_owned(), ticket);
+            .peek(token)
+            .cloned();
+        let ticket = match cached {
+            Some(ticket) => ticket,
+            None => {
+                let ticket = AccessTicket::verify_signature(token, &self.key_id, &self.key)?;
+                self.tickets
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .put(token.to_owned(), ticket.clone());
+                ticket
+            }
+        };
+        let checked = ticket.check(&self.node_id, hash, now);
+        memo.ticket = Some((token.to_owned(), ticket));
         checked
     }
 
-    pub(crate) async fn handle<B>(&self, request: Request<B>) -> Reply {
-        self.counters.requests.fetch_add(1, Ordering::Relaxed);
-        if !matches!(*self.gate.borrow(), ServingGate::Serving) {
+    /// The item's bytes and header values: this connection's last item if
+    /// it is still cached, else from the cache.
+    async fn read(&self, hash: &ContentHash, connection: &Connection) -> Result<Option<Item>, crate::Error> {
+        let generation = self.cache.generation();
+        {
+            let memo = connection.memo.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(item) = &memo.content {
+                if item.hash == *hash && item.generation == generation && self.cache.is_open() {
+                    return Ok(Some(Item {
+                        bytes: item.bytes.clone(),
+                        etag: item.etag.clone(),
+                        length: item.length.clone(),
+                    }));
+                }
+            }
+        }
+        let Some(bytes) = self.cache.read(hash).await? else {
+            return Ok(None);
+        };
+        let item = Item {
+            etag: etag_of(hash),
+            length: HeaderValue::from(bytes.len()),
+            bytes,
+        };
+        // Only small items are kept per connection, so the memos of all
+        // connections together stay small next to the memory budget.
+        if item.bytes.len() <= MEMO_MAX_BYTES {
+            connection.memo.lock().unwrap_or_else(|p| p.into_inner()).content = Some(MemoItem {
+                hash: *hash,
+                bytes: item.bytes.clone(),
+                generation,
+                etag: item.etag.clone(),
+                length: item.length.clone(),
+            });
+        }
+        Ok(Some(item))
+    }
+
+    pub(crate) async fn handle<B>(&self, request: Request<B>, connection: &Connection) -> Reply {
+        self.counters.request();
+        if !self.serving.load(Ordering::Acquire) {
             self.counters.reject("paused");
             let mut response = empty(StatusCode::SERVICE_UNAVAILABLE);
             response
@@ -173,20 +238,19 @@ impl ServeContext {
             self.counters.reject("no_ticket");
             return empty(StatusCode::UNAUTHORIZED);
         };
-        if let Err(error) = self.check_ticket(token, &hash) {
+        let checked = {
+            let mut memo = connection.memo.lock().unwrap_or_else(|p| p.into_inner());
+            self.check_ticket(token, &hash, &mut memo)
+        };
+        if let Err(error) = checked {
             tracing::debug!(%error, %hash, "ticket refused");
             self.counters.reject("bad_ticket");
             return empty(StatusCode::FORBIDDEN);
         }
-        let etag = etag_of(&hash);
-        let not_modified = request
-            .headers()
-            .get(IF_NONE_MATCH)
-            .is_some_and(|v| matches_etag(v.as_bytes(), etag.as_bytes()));
-        let bytes = match self.cache.read(&hash).await {
-            Ok(Some(bytes)) => bytes,
+        let item = match self.read(&hash, connection).await {
+            Ok(Some(item)) => item,
             Ok(None) => {
-                self.counters.misses.fetch_add(1, Ordering::Relaxed);
+                self.counters.miss();
                 return empty(StatusCode::NOT_FOUND);
             }
             Err(error) => {
@@ -194,7 +258,13 @@ impl ServeContext {
                 return empty(StatusCode::SERVICE_UNAVAILABLE);
             }
         };
-        self.counters.hits.fetch_add(1, Ordering::Relaxed);
+        let etag = item.etag;
+        let not_modified = request
+            .headers()
+            .get(IF_NONE_MATCH)
+            .is_some_and(|v| matches_etag(v.as_bytes(), etag.as_bytes()));
+        let bytes = item.bytes;
+        self.counters.hit();
         // Headers by constant name and value: nothing is parsed per request.
         let common = |status: StatusCode, body: ReplyBody| {
             let mut response = Response::new(body);
@@ -210,7 +280,7 @@ impl ServeContext {
         }
         let len = bytes.len() as u64;
         let (status, body, range) = match parse_range(request.headers().get(RANGE), len) {
-            RangeRequest::Whole => (StatusCode::OK, bytes, None),
+            RangeRequest::Whole => (StatusCode::OK, bytes, None::<String>),
             RangeRequest::Part(start, end) => (
                 StatusCode::PARTIAL_CONTENT,
                 bytes.slice(start as usize..=end as usize),
@@ -237,7 +307,7 @@ impl ServeContext {
                     .insert(http::header::RETRY_AFTER, HeaderValue::from_static("3600"));
                 return response;
             }
-            self.counters.bytes_served.fetch_add(body_len as u64, Ordering::Relaxed);
+            self.counters.served(body_len as u64);
             match &self.bucket {
                 None => whole(body),
                 Some(bucket) => Either::Right(ThrottledBody::new(body, bucket.clone())),
@@ -246,9 +316,14 @@ impl ServeContext {
         let mut response = common(status, payload);
         let headers = response.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
-        headers.insert(CONTENT_LENGTH, HeaderValue::from(body_len));
-        if let Some(range) = range {
-            headers.insert(CONTENT_RANGE, HeaderValue::from_str(&range).expect("ASCII"));
+        match range {
+            None => {
+                headers.insert(CONTENT_LENGTH, item.length);
+            }
+            Some(range) => {
+                headers.insert(CONTENT_LENGTH, HeaderValue::from(body_len));
+                headers.insert(CONTENT_RANGE, HeaderValue::from_str(&range).expect("ASCII"));
+            }
         }
         response
     }

@@ -13,6 +13,7 @@
 //! listener closes.
 
 pub(crate) mod announce;
+mod conn;
 mod http;
 mod limits;
 mod sync;
@@ -21,13 +22,13 @@ pub use sync::SyncReport;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use edgepoints_protocol::envelope::decode_public_key;
 use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
@@ -35,6 +36,7 @@ use tokio::task::JoinHandle;
 
 use rusqlite::OptionalExtension;
 
+use self::conn::{Connection, TrackedBody, WatchedStream};
 use self::http::ServeContext;
 use self::limits::{TokenBucket, UploadMeter};
 use crate::edgepoints::EdgePoints;
@@ -73,16 +75,55 @@ pub struct NodeStats {
     pub monthly_cap_bytes: u64,
 }
 
+/// Counter stripes: each runtime thread counts on its own cache line, so
+/// the hot path never bounces a shared line between cores.
+const STRIPES: usize = 16;
+
 #[derive(Default)]
-pub(crate) struct Counters {
+#[repr(align(128))]
+struct Stripe {
     requests: AtomicU64,
     bytes_served: AtomicU64,
     hits: AtomicU64,
     misses: AtomicU64,
+}
+
+/// The stripe of the calling thread.
+fn stripe_index() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static INDEX: usize = NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES;
+    }
+    INDEX.with(|index| *index)
+}
+
+#[derive(Default)]
+pub(crate) struct Counters {
+    stripes: [Stripe; STRIPES],
     rejected: Mutex<BTreeMap<String, u64>>,
 }
 
 impl Counters {
+    fn mine(&self) -> &Stripe {
+        &self.stripes[stripe_index()]
+    }
+
+    pub(crate) fn request(&self) {
+        self.mine().requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn hit(&self) {
+        self.mine().hits.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn served(&self, bytes: u64) {
+        self.mine().bytes_served.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    pub(crate) fn miss(&self) {
+        self.mine().misses.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub(crate) fn reject(&self, reason: &str) {
         *self
             .rejected
@@ -93,13 +134,16 @@ impl Counters {
     }
 
     fn snapshot(&self, meter: &UploadMeter) -> NodeStats {
+        let sum = |field: fn(&Stripe) -> &AtomicU64| -> u64 {
+            self.stripes.iter().map(|s| field(s).load(Ordering::Relaxed)).sum()
+        };
         NodeStats {
             uploaded_this_month_bytes: meter.used(),
             monthly_cap_bytes: meter.cap(),
-            requests: self.requests.load(Ordering::Relaxed),
-            bytes_served: self.bytes_served.load(Ordering::Relaxed),
-            hits: self.hits.load(Ordering::Relaxed),
-            misses: self.misses.load(Ordering::Relaxed),
+            requests: sum(|s| &s.requests),
+            bytes_served: sum(|s| &s.bytes_served),
+            hits: sum(|s| &s.hits),
+            misses: sum(|s| &s.misses),
             rejected: self.rejected.lock().unwrap_or_else(|p| p.into_inner()).clone(),
         }
     }
@@ -153,7 +197,7 @@ impl EdgeNode {
             key: control_plane_key,
             tickets: http::ticket_cache(),
             counters: counters.clone(),
-            gate: shared.serving_gate.subscribe(),
+            serving: AtomicBool::new(false),
             meter: meter.clone(),
             bucket,
         });
@@ -342,6 +386,9 @@ async fn accept_loop(
             // Consent is gone: stop listening altogether.
             ServingGate::NoConsent => break,
         };
+        // Requests check this flag rather than the gate itself: one load of
+        // a line that rarely changes, instead of a lock per request.
+        context.serving.store(serving, Ordering::Release);
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
             _ = stopped.changed() => break,
@@ -351,6 +398,7 @@ async fn accept_loop(
                 }
                 if !matches!(*gate.borrow(), ServingGate::Serving) {
                     // Paused or revoked: cut what is being served now.
+                    context.serving.store(false, Ordering::Release);
                     connections.abort_all();
                 }
                 continue;
@@ -378,26 +426,37 @@ async fn accept_loop(
             connections.spawn(refuse(stream, TOO_MANY_CONNECTIONS));
             continue;
         };
+        let _ = stream.set_nodelay(true);
         let context = context.clone();
         let limits = limits.clone();
         let mut stopped = stopped.clone();
         connections.spawn(async move {
             let _slot = slot;
-            let service = hyper::service::service_fn(move |request| {
-                let context = context.clone();
-                async move { Ok::<_, std::convert::Infallible>(context.handle(request).await) }
-            });
-            let connection = http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(limits.header_read_timeout)
+            let connection = Arc::new(Connection::new());
+            let service = {
+                let connection = connection.clone();
+                hyper::service::service_fn(move |request| {
+                    let context = context.clone();
+                    let connection = connection.clone();
+                    async move {
+                        let in_flight = connection.request_started();
+                        let response = context.handle(request, &connection).await;
+                        Ok::<_, std::convert::Infallible>(response.map(|body| TrackedBody::new(body, in_flight)))
+                    }
+                })
+            };
+            let http = http1::Builder::new()
                 .max_buf_size(limits.max_header_bytes.max(8192))
-                .serve_connection(TokioIo::new(stream), service);
-            tokio::pin!(connection);
+                .serve_connection(TokioIo::new(WatchedStream::new(stream, connection.clone())), service);
+            tokio::pin!(http);
             tokio::select! {
-                _ = connection.as_mut() => {}
+                _ = http.as_mut() => {}
+                () = connection.watchdog(limits.header_read_timeout) => {
+                    tracing::debug!("connection closed by the header timeout");
+                }
                 _ = stopped.changed() => {
-                    connection.as_mut().graceful_shutdown();
-                    let _ = tokio::time::timeout(Duration::from_secs(1), connection).await;
+                    http.as_mut().graceful_shutdown();
+                    let _ = tokio::time::timeout(Duration::from_secs(1), http).await;
                 }
             }
         });
