@@ -86,12 +86,14 @@ CONF
 "$NGINX" -c "$work/nginx/nginx.conf" -p "$work/nginx" 2>"$work/nginx/stderr" &
 pids+=($!)
 
+declare -A server_pid
 # Starts a serve-bench server; sets $url (and the ticket file) once ready.
 start() { # name args...
   local name="$1"
   shift
   "$BIN" "$@" --threads "$THREADS" >"$work/$name.out" 2>"$work/$name.err" &
   pids+=($!)
+  server_pid[$name]=$!
   for _ in $(seq 1 600); do
     url="$(sed -n 's/^ready //p' "$work/$name.out")"
     [ -n "$url" ] && return
@@ -146,6 +148,17 @@ for size in small large; do
   log "$size item: edge node, disk cache"
   rps[disk_$size]="$(run "$edge_disk_url/content/$hash" "$connections" "$disk_ticket")"
 done
+
+# Peak resident memory of each server over the whole run (nginx: its
+# workers together).
+peak_kib() { awk '/^VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+nginx_kib=0
+for pid in $(pgrep -P "${pids[0]}" || true); do
+  nginx_kib=$((nginx_kib + $(peak_kib "$pid")))
+done
+echo "peak RSS: nginx workers $((nginx_kib / 1024)) MiB, bare $(($(peak_kib "${server_pid[bare]}") / 1024)) MiB," \
+  "edge memory $(($(peak_kib "${server_pid[edge-memory]}") / 1024)) MiB, edge disk $(($(peak_kib "${server_pid[edge-disk]}") / 1024)) MiB" \
+  "(the edge processes include an in-process mock control plane holding the items)"
 
 python3 - "$THREADS" "$DURATION" "$CONNECTIONS_SMALL" "$CONNECTIONS_LARGE" \
   "${rps[nginx_small]}" "${rps[bare_small]}" "${rps[memory_small]}" "${rps[disk_small]}" \

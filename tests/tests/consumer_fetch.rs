@@ -432,3 +432,53 @@ async fn the_upload_rate_cap_paces_responses() {
     );
     assert_eq!(node.stats().bytes_served, size as u64);
 }
+
+#[tokio::test]
+async fn a_large_item_streams_from_the_disk_cache_whole_and_in_ranges() {
+    let server = start_mock().await;
+    let bytes = item(8, 3 * 1024 * 1024 + 17);
+    let published = origin::publish(server.control_plane(), bytes.clone().into(), 10)
+        .await
+        .unwrap();
+    // No memory tier: every request streams the file in chunks.
+    let alice_dir = tempfile::tempdir().unwrap();
+    let (alice, node) = serving(&server, alice_dir.path(), |c| c.content_memory_budget_bytes = 0).await;
+    let bob_dir = tempfile::tempdir().unwrap();
+    let bob = open_sdk(&server, bob_dir.path());
+    let report = bob.fetch(published.hash).await.unwrap();
+    assert_eq!(
+        node_id_of(&report.source),
+        Some(alice.device_id().as_str()),
+        "{report:?}"
+    );
+    assert_eq!(bob.content().read(&published.hash).await.unwrap().unwrap(), bytes);
+    assert_eq!(
+        alice.content().stats().unwrap().memory_bytes,
+        0,
+        "nothing was held in memory"
+    );
+
+    let ticket = edgepoints_protocol::AccessTicket {
+        node_id: edgepoints_protocol::DeviceId::parse(&alice.device_id()).unwrap(),
+        content: published.hash,
+        expires_at_ms: u64::MAX,
+    }
+    .sign(
+        server.control_plane().key.key_id(),
+        server.control_plane().key.signing_key(),
+    );
+    let (start, end) = (1_000_000usize, 2_600_000usize);
+    let answer = http()
+        .get(format!("http://{}/content/{}", node.local_addr(), published.hash))
+        .header(edgepoints_protocol::TICKET_HEADER, ticket)
+        .header("range", format!("bytes={start}-{end}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 206);
+    assert_eq!(
+        answer.headers()["content-range"],
+        format!("bytes {start}-{end}/{}", bytes.len()).as_str()
+    );
+    assert_eq!(&answer.bytes().await.unwrap()[..], &bytes[start..=end]);
+}

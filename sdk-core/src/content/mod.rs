@@ -80,6 +80,17 @@ impl IndexEntry {
     }
 }
 
+/// A cached item as the node serves it.
+pub(crate) enum Stored {
+    Memory(Bytes),
+    /// The open file (which stays readable even if the item is evicted
+    /// meanwhile) and its size.
+    File {
+        file: std::fs::File,
+        size: u64,
+    },
+}
+
 /// What the cache holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct CacheStats {
@@ -346,6 +357,34 @@ impl ContentCache {
         self.note_access(hash)?;
         self.state().memory().insert(*hash, bytes.clone());
         Ok(Some(bytes))
+    }
+
+    /// The item for serving: its bytes when they are (or now go) in memory,
+    /// else its open file, to be streamed a chunk at a time. Items that
+    /// would take more than half the memory budget are streamed, so one
+    /// large item cannot flush the memory tier nor be held whole per
+    /// connection.
+    pub(crate) async fn open_for_serving(&self, hash: &ContentHash) -> Result<Option<Stored>, Error> {
+        self.sdk.shared().ensure_open()?;
+        if let Some(bytes) = self.state().memory().get(hash) {
+            self.note_access(hash)?;
+            return Ok(Some(Stored::Memory(bytes)));
+        }
+        let Some(size) = self.state().index().get(hash).map(|e| e.size) else {
+            return Ok(None);
+        };
+        if size <= INLINE_READ_MAX || size <= self.state().memory().budget() / 2 {
+            return Ok(self.read(hash).await?.map(Stored::Memory));
+        }
+        let path = self.state().path(hash);
+        let file = match tokio::task::spawn_blocking(move || std::fs::File::open(path)).await {
+            Ok(Ok(file)) => file,
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Ok(Err(e)) => return Err(StoreError::Io(e).into()),
+            Err(join) => return Err(StoreError::Io(std::io::Error::other(join)).into()),
+        };
+        self.note_access(hash)?;
+        Ok(Some(Stored::File { file, size }))
     }
 
     /// Records a read for eviction order; written to SQLite at most once a

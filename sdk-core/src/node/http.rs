@@ -5,29 +5,29 @@ use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
-use bytes::Bytes;
 use ed25519_dalek::VerifyingKey;
 use edgepoints_protocol::{AccessTicket, ContentHash, DeviceId, TicketError, TICKET_HEADER};
 use http::header::{
     ACCEPT_RANGES, ALLOW, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG, IF_NONE_MATCH, RANGE,
 };
 use http::{HeaderValue, Method, Request, Response, StatusCode};
-use http_body_util::{Either, Full};
 use lru::LruCache;
 
+use super::body::ReplyBody;
 use super::conn::{Connection, Memo, MemoItem};
-use super::limits::{ThrottledBody, TokenBucket, UploadMeter};
+use super::limits::{TokenBucket, UploadMeter};
 use super::Counters;
-use crate::content::ContentCache;
+use crate::content::{ContentCache, Stored};
 use crate::time::unix_millis;
 
 /// Verified tickets kept so the hot path does not check a signature per
 /// request; node, content and expiry are still checked every time.
 const TICKET_CACHE: usize = 4096;
 
-/// An item as served: bytes and their header values.
+/// An item as served: its bytes or file, and its header values.
 struct Item {
-    bytes: Bytes,
+    stored: Stored,
+    len: u64,
     etag: HeaderValue,
     length: HeaderValue,
 }
@@ -58,13 +58,7 @@ pub(super) fn ticket_cache() -> RwLock<LruCache<String, AccessTicket>> {
     RwLock::new(LruCache::new(NonZeroUsize::new(TICKET_CACHE).expect("non-zero")))
 }
 
-/// Whole bodies from memory, or paced by the rate cap.
-pub(crate) type ReplyBody = Either<Full<Bytes>, ThrottledBody>;
 type Reply = Response<ReplyBody>;
-
-fn whole(bytes: Bytes) -> ReplyBody {
-    Either::Left(Full::new(bytes))
-}
 
 fn reply(status: StatusCode) -> http::response::Builder {
     Response::builder().status(status)
@@ -73,7 +67,7 @@ fn reply(status: StatusCode) -> http::response::Builder {
 fn empty(status: StatusCode) -> Reply {
     reply(status)
         .header(CONTENT_LENGTH, 0)
-        .body(whole(Bytes::new()))
+        .body(ReplyBody::empty())
         .expect("static response")
 }
 
@@ -177,31 +171,39 @@ impl ServeContext {
             if let Some(item) = &memo.content {
                 if item.hash == *hash && item.generation == generation && self.cache.is_open() {
                     return Ok(Some(Item {
-                        bytes: item.bytes.clone(),
+                        stored: Stored::Memory(item.bytes.clone()),
+                        len: item.bytes.len() as u64,
                         etag: item.etag.clone(),
                         length: item.length.clone(),
                     }));
                 }
             }
         }
-        let Some(bytes) = self.cache.read(hash).await? else {
+        let Some(stored) = self.cache.open_for_serving(hash).await? else {
             return Ok(None);
         };
+        let len = match &stored {
+            Stored::Memory(bytes) => bytes.len() as u64,
+            Stored::File { size, .. } => *size,
+        };
         let item = Item {
+            stored,
+            len,
             etag: etag_of(hash),
-            length: HeaderValue::from(bytes.len()),
-            bytes,
+            length: HeaderValue::from(len),
         };
         // Only small items are kept per connection, so the memos of all
         // connections together stay small next to the memory budget.
-        if item.bytes.len() <= MEMO_MAX_BYTES {
-            connection.memo.lock().unwrap_or_else(|p| p.into_inner()).content = Some(MemoItem {
-                hash: *hash,
-                bytes: item.bytes.clone(),
-                generation,
-                etag: item.etag.clone(),
-                length: item.length.clone(),
-            });
+        if let Stored::Memory(bytes) = &item.stored {
+            if bytes.len() <= MEMO_MAX_BYTES {
+                connection.memo.lock().unwrap_or_else(|p| p.into_inner()).content = Some(MemoItem {
+                    hash: *hash,
+                    bytes: bytes.clone(),
+                    generation,
+                    etag: item.etag.clone(),
+                    length: item.length.clone(),
+                });
+            }
         }
         Ok(Some(item))
     }
@@ -263,12 +265,13 @@ impl ServeContext {
             .headers()
             .get(IF_NONE_MATCH)
             .is_some_and(|v| matches_etag(v.as_bytes(), etag.as_bytes()));
-        let bytes = item.bytes;
         self.counters.hit();
         // Headers by constant name and value: nothing is parsed per request.
         let common = |status: StatusCode, body: ReplyBody| {
             let mut response = Response::new(body);
             *response.status_mut() = status;
+            // Room for every header the reply gets: one allocation.
+            *response.headers_mut() = http::HeaderMap::with_capacity(8);
             let headers = response.headers_mut();
             headers.insert(ETAG, etag.clone());
             headers.insert(CACHE_CONTROL, HeaderValue::from_static(CACHE_CONTROL_VALUE));
@@ -276,14 +279,15 @@ impl ServeContext {
             response
         };
         if not_modified {
-            return common(StatusCode::NOT_MODIFIED, whole(Bytes::new()));
+            return common(StatusCode::NOT_MODIFIED, ReplyBody::empty());
         }
-        let len = bytes.len() as u64;
-        let (status, body, range) = match parse_range(request.headers().get(RANGE), len) {
-            RangeRequest::Whole => (StatusCode::OK, bytes, None::<String>),
+        let len = item.len;
+        let (status, start, body_len, range) = match parse_range(request.headers().get(RANGE), len) {
+            RangeRequest::Whole => (StatusCode::OK, 0, len, None::<String>),
             RangeRequest::Part(start, end) => (
                 StatusCode::PARTIAL_CONTENT,
-                bytes.slice(start as usize..=end as usize),
+                start,
+                end - start + 1,
                 Some(format!("bytes {start}-{end}/{len}")),
             ),
             RangeRequest::Unsatisfiable => {
@@ -291,15 +295,14 @@ impl ServeContext {
                 return reply(StatusCode::RANGE_NOT_SATISFIABLE)
                     .header(CONTENT_RANGE, format!("bytes */{len}"))
                     .header(CONTENT_LENGTH, 0)
-                    .body(whole(Bytes::new()))
+                    .body(ReplyBody::empty())
                     .expect("valid response");
             }
         };
-        let body_len = body.len();
         let payload = if head {
-            whole(Bytes::new())
+            ReplyBody::empty()
         } else {
-            if !self.meter.try_charge(body_len as u64) {
+            if !self.meter.try_charge(body_len) {
                 self.counters.reject("monthly_cap");
                 let mut response = empty(StatusCode::SERVICE_UNAVAILABLE);
                 response
@@ -307,10 +310,13 @@ impl ServeContext {
                     .insert(http::header::RETRY_AFTER, HeaderValue::from_static("3600"));
                 return response;
             }
-            self.counters.served(body_len as u64);
-            match &self.bucket {
-                None => whole(body),
-                Some(bucket) => Either::Right(ThrottledBody::new(body, bucket.clone())),
+            self.counters.served(body_len);
+            let bucket = self.bucket.clone();
+            match item.stored {
+                Stored::Memory(bytes) => {
+                    ReplyBody::memory(bytes.slice(start as usize..(start + body_len) as usize), bucket)
+                }
+                Stored::File { file, .. } => ReplyBody::file(file, start, body_len, bucket),
             }
         };
         let mut response = common(status, payload);

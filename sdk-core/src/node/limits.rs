@@ -1,20 +1,14 @@
 //! Upload limits: a token bucket shared by every response of the node (the
 //! rate cap), and a meter of bytes served this month (the policy's cap).
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
+use std::sync::Mutex;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body::{Body, Frame, SizeHint};
-use tokio::time::{Instant, Sleep};
+use tokio::time::Instant;
 
-/// Bytes a throttled response sends per frame: small enough that many
-/// responses share the rate fairly, big enough to keep syscalls few.
-const THROTTLED_FRAME: usize = 64 * 1024;
+/// The smallest burst: one paced frame.
+const MIN_BURST: f64 = 64.0 * 1024.0;
 
 /// A token bucket in bytes. Takers may go into debt: a frame is always
 /// granted, and its taker waits until the debt is paid off at the rate.
@@ -27,10 +21,10 @@ pub(crate) struct TokenBucket {
 
 impl TokenBucket {
     /// `rate` bytes per second, with a burst of one second's worth (at least
-    /// one frame).
+    /// one paced frame).
     pub(crate) fn new(bytes_per_second: u64) -> Self {
         let rate = bytes_per_second as f64;
-        let burst = rate.max(THROTTLED_FRAME as f64);
+        let burst = rate.max(MIN_BURST);
         TokenBucket {
             rate,
             burst,
@@ -51,61 +45,6 @@ impl TokenBucket {
         } else {
             Duration::from_secs_f64(-*tokens / self.rate)
         }
-    }
-}
-
-/// A response body sent at the bucket's pace, a frame at a time.
-pub(crate) struct ThrottledBody {
-    rest: Bytes,
-    bucket: Arc<TokenBucket>,
-    /// The frame granted, waiting out its delay.
-    pending: Option<(Bytes, Pin<Box<Sleep>>)>,
-}
-
-impl ThrottledBody {
-    pub(crate) fn new(bytes: Bytes, bucket: Arc<TokenBucket>) -> Self {
-        ThrottledBody {
-            rest: bytes,
-            bucket,
-            pending: None,
-        }
-    }
-}
-
-impl Body for ThrottledBody {
-    type Data = Bytes;
-    type Error = std::convert::Infallible;
-
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        let this = &mut *self;
-        if this.pending.is_none() {
-            if this.rest.is_empty() {
-                return Poll::Ready(None);
-            }
-            let frame = this.rest.split_to(this.rest.len().min(THROTTLED_FRAME));
-            let wait = this.bucket.take(frame.len());
-            if wait.is_zero() {
-                return Poll::Ready(Some(Ok(Frame::data(frame))));
-            }
-            this.pending = Some((frame, Box::pin(tokio::time::sleep(wait))));
-        }
-        let (_, sleep) = this.pending.as_mut().expect("set above");
-        match sleep.as_mut().poll(cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(()) => {
-                let (frame, _) = this.pending.take().expect("set above");
-                Poll::Ready(Some(Ok(Frame::data(frame))))
-            }
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.rest.is_empty() && self.pending.is_none()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        let pending = self.pending.as_ref().map_or(0, |(frame, _)| frame.len());
-        SizeHint::with_exact((self.rest.len() + pending) as u64)
     }
 }
 
@@ -176,26 +115,6 @@ mod tests {
             bucket.take(40_000),
             Duration::ZERO,
             "the debt is paid and 0.5 s refilled"
-        );
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_throttled_body_keeps_the_rate() {
-        use http_body_util::BodyExt;
-        let bucket = Arc::new(TokenBucket::new(THROTTLED_FRAME as u64));
-        let payload = Bytes::from(vec![7u8; THROTTLED_FRAME * 4]);
-        let started = Instant::now();
-        let collected = ThrottledBody::new(payload.clone(), bucket)
-            .collect()
-            .await
-            .unwrap()
-            .to_bytes();
-        assert_eq!(collected, payload);
-        // One frame of burst, three more at one frame per second.
-        let elapsed = started.elapsed();
-        assert!(
-            elapsed >= Duration::from_secs(3) && elapsed < Duration::from_millis(3100),
-            "{elapsed:?}"
         );
     }
 

@@ -13,6 +13,7 @@
 //! listener closes.
 
 pub(crate) mod announce;
+mod body;
 mod conn;
 mod http;
 mod limits;
