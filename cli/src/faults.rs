@@ -21,6 +21,8 @@ enum Kind {
     Fail,
     /// Run and commit the request, then close the connection unanswered.
     DropAfterCommit,
+    /// Run, then flip a byte of the answer (e.g. on `GET /origin/{hash}`).
+    Tamper,
     /// Hold the request --delay-ms before running it.
     Delay,
 }
@@ -74,6 +76,7 @@ pub(crate) async fn run(args: FaultsArgs) -> CliResult {
                 Kind::Fail => json!({"action": "fail", "status": status, "retry_after_s": retry_after_s}),
                 Kind::DropAfterCommit => json!({"action": "drop_after_commit"}),
                 Kind::Delay => json!({"action": "delay", "delay_ms": delay_ms}),
+                Kind::Tamper => json!({"action": "tamper"}),
             };
             rule["route"] = json!(route);
             rule["count"] = json!(count);

@@ -108,9 +108,13 @@ impl ReplyBody {
                     let Some(mut owned) = file.take() else {
                         return Poll::Ready(Some(Err("the cached file is gone".into())));
                     };
-                    let (at, want) = (*offset, (*remaining).min(FILE_CHUNK as u64) as usize);
+                    let at = *offset;
+                    // Allocated here, not on the blocking thread: glibc keeps
+                    // an arena per allocating thread, and chunks freed into
+                    // the blocking pool's many arenas would stay resident.
+                    let mut chunk = BytesMut::zeroed((*remaining).min(FILE_CHUNK as u64) as usize);
                     *reading = Some(tokio::task::spawn_blocking(move || {
-                        let read = read_chunk(&mut owned, at, want);
+                        let read = read_chunk(&mut owned, at, &mut chunk).map(|()| chunk.freeze());
                         (owned, read)
                     }));
                 }
@@ -135,13 +139,11 @@ impl ReplyBody {
     }
 }
 
-/// Reads exactly `want` bytes at `offset`; a short file is an error (the
-/// client must not get a truncated item with a full length promised).
-fn read_chunk(file: &mut std::fs::File, offset: u64, want: usize) -> std::io::Result<Bytes> {
+/// Fills `chunk` from `offset`; a short file is an error (the client must
+/// not get a truncated item with a full length promised).
+fn read_chunk(file: &mut std::fs::File, offset: u64, chunk: &mut [u8]) -> std::io::Result<()> {
     file.seek(SeekFrom::Start(offset))?;
-    let mut chunk = BytesMut::zeroed(want);
-    file.read_exact(&mut chunk)?;
-    Ok(chunk.freeze())
+    file.read_exact(chunk)
 }
 
 impl Body for ReplyBody {
