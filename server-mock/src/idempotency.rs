@@ -221,11 +221,19 @@ async fn run_once(control_plane: Arc<ControlPlane>, request: Request, next: Next
             return Ok(replay(stored));
         }
         Claim::InProgress => {
-            return Err(ApiError::new(
+            // The server is healthy and busy with it: the client should wait
+            // rather than spend its retry budget asking again at once.
+            let mut response = ApiError::new(
                 StatusCode::CONFLICT,
                 ProblemCode::RequestInProgress,
                 "a request with this Idempotency-Key is still being processed",
-            ))
+            )
+            .into_response();
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("1"),
+            );
+            return Ok(response);
         }
         Claim::Mismatch => {
             return Err(ApiError::new(
