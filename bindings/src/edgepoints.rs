@@ -138,6 +138,11 @@ impl EdgePoints {
         Ok(report.into())
     }
 
+    /// This device's points, as the control plane keeps them.
+    pub fn points(&self) -> Arc<crate::points::Points> {
+        Arc::new(crate::points::Points::new(self.inner.points()))
+    }
+
     /// This device's stable id.
     pub fn device_id(&self) -> String {
         self.inner.device_id()

@@ -32,6 +32,12 @@ pub enum SdkEvent {
     HostStateChanged {
         state: HostState,
     },
+    /// The control plane credited points (`reason`: `online_time`, …).
+    PointsCredited {
+        points: u64,
+        balance: u64,
+        reason: String,
+    },
     /// The running node's counters changed (at most once a second).
     NodeStats {
         stats: NodeStats,
@@ -61,6 +67,15 @@ impl From<core::Event> for SdkEvent {
             core::Event::ConsentReported { revision } => SdkEvent::ConsentReported { revision },
             core::Event::HostStateChanged { state } => SdkEvent::HostStateChanged { state: state.into() },
             core::Event::SyncProgress { done, total, bytes } => SdkEvent::SyncProgress { done, total, bytes },
+            core::Event::PointsCredited {
+                points,
+                balance,
+                reason,
+            } => SdkEvent::PointsCredited {
+                points,
+                balance,
+                reason,
+            },
             core::Event::NodeStats { stats } => SdkEvent::NodeStats { stats: stats.into() },
             core::Event::OutboxEntryCompleted {
                 id,

@@ -13,6 +13,7 @@ mod host;
 mod logging;
 mod node;
 mod outbox;
+mod points;
 mod runtime;
 
 pub use consent::{Consent, ConsentPolicy, ConsentState, ConsentStatus};
@@ -23,5 +24,6 @@ pub use host::{HostState, NetworkKind};
 pub use logging::{set_logger, LogLevel, Logger};
 pub use node::{content_hash_of, CacheStats, ContentCache, EdgeNode, NodeHandle, NodeStats, ServingGate};
 pub use outbox::{Outbox, OutboxEntry, OutboxEntryState, OutboxStatus};
+pub use points::{HeartbeatReport, LedgerEntry, LedgerPage, Points, PointsBalance};
 
 uniffi::setup_scaffolding!();

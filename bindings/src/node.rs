@@ -281,6 +281,27 @@ impl NodeHandle {
             .into()
     }
 
+    /// Sends a heartbeat now (e.g. on a network change); returns what it
+    /// earned. Beats also go on their own while the node serves.
+    pub async fn heartbeat_now(&self) -> Result<crate::points::HeartbeatReport, EdgePointsError> {
+        let handle = self
+            .inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|h| h.heartbeats());
+        let Some(heartbeater) = handle else {
+            return Err(EdgePointsError::InvalidInput {
+                reason: "the node is stopped".into(),
+            });
+        };
+        let report = crate::runtime::runtime()?
+            .spawn(async move { heartbeater.beat_now().await })
+            .await
+            .map_err(|e| EdgePointsError::Internal { reason: e.to_string() })??;
+        Ok(report.into())
+    }
+
     pub async fn stop(&self) {
         let handle = self.inner.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(handle) = handle {

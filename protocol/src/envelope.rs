@@ -36,6 +36,8 @@ pub enum Purpose {
     NodeAnnouncement,
     /// A consumer reporting bytes that did not match their hash.
     HashFailureReport,
+    /// A node's periodic heartbeat.
+    Heartbeat,
 }
 
 impl Purpose {
@@ -48,6 +50,7 @@ impl Purpose {
             Purpose::Manifest => "cp.manifest",
             Purpose::NodeAnnouncement => "device.node",
             Purpose::HashFailureReport => "device.hash-failure",
+            Purpose::Heartbeat => "device.heartbeat",
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod idempotency;
 pub mod manifest;
 pub mod operations;
 pub mod paths;
+pub mod points;
 pub mod problem;
 pub mod request_auth;
 pub mod sources;
@@ -25,6 +26,7 @@ pub use envelope::{EnvelopeError, Purpose, SignedEnvelope};
 pub use idempotency::{IdempotencyKeyError, IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_REPLAYED_HEADER};
 pub use manifest::{Manifest, ManifestItem};
 pub use operations::{OperationState, OperationStatus};
+pub use points::{CreditReason, Heartbeat, HeartbeatAccepted, LedgerEntry, LedgerPage, PointsBalance, PointsRules};
 pub use problem::{Problem, ProblemCode, PROBLEM_CONTENT_TYPE};
 pub use sources::{
     ContentSources, FailedSource, HashFailureRecorded, HashFailureReport, NodeAnnounced, NodeAnnouncement, NodeSource,

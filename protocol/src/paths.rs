@@ -42,3 +42,19 @@ pub fn device_sources(device_id: &str, hash: &crate::ContentHash) -> String {
 pub fn device_hash_failures(device_id: &str) -> String {
     format!("/v1/devices/{device_id}/hash-failures")
 }
+
+/// `POST`: a signed [`crate::Heartbeat`]; answered with [`crate::HeartbeatAccepted`].
+pub fn device_heartbeats(device_id: &str) -> String {
+    format!("/v1/devices/{device_id}/heartbeats")
+}
+
+/// `GET`: the device's [`crate::PointsBalance`] (a signed read).
+pub fn device_points(device_id: &str) -> String {
+    format!("/v1/devices/{device_id}/points")
+}
+
+/// `GET`: the ledger entries after entry `after` (0 for the first page), a
+/// signed read answered with [`crate::LedgerPage`].
+pub fn device_ledger(device_id: &str, after: u64) -> String {
+    format!("/v1/devices/{device_id}/ledger/{after}")
+}

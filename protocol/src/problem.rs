@@ -23,6 +23,9 @@ pub enum ProblemCode {
     MethodNotAllowed,
     InjectedFault,
     StaleRequest,
+    /// A heartbeat with a sequence number not above the last accepted one:
+    /// a duplicate, a replay, or out of order. Nothing is credited.
+    HeartbeatOutOfOrder,
     Unavailable,
     Internal,
     /// A code this client does not know yet (a newer server).
@@ -47,6 +50,7 @@ impl ProblemCode {
             ProblemCode::MethodNotAllowed => "method_not_allowed",
             ProblemCode::InjectedFault => "injected_fault",
             ProblemCode::StaleRequest => "stale_request",
+            ProblemCode::HeartbeatOutOfOrder => "heartbeat_out_of_order",
             ProblemCode::Unavailable => "unavailable",
             ProblemCode::Internal => "internal",
             ProblemCode::Unknown => "unknown",

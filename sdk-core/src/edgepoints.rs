@@ -293,6 +293,44 @@ impl EdgePoints {
         tracing::info!(device_id = %self.shared.identity.device_id(), "edgepoints shut down");
     }
 
+    /// This device's points, as the control plane keeps them.
+    pub fn points(&self) -> crate::points::Points {
+        crate::points::Points::new(self.clone())
+    }
+
+    /// A signed `GET` of `path` on the control plane, retried like any call.
+    pub(crate) async fn signed_get<T: serde::de::DeserializeOwned>(&self, path: String) -> Result<T, Error> {
+        use crate::transport::{Attempted, Outgoing};
+        let shared = self.shared();
+        shared.ensure_open()?;
+        let policy = shared.transport.retry_policy().clone();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut request = Outgoing::get(path.clone());
+            request.headers.push((
+                edgepoints_protocol::request_auth::DEVICE_SIGNATURE_HEADER,
+                shared.identity.sign_request("GET", &path, crate::time::unix_millis()),
+            ));
+            match shared.transport.attempt(&request, attempt > 1).await {
+                Attempted::Done { body, .. } => {
+                    return serde_json::from_slice(&body).map_err(|e| Error::Protocol(format!("{path}: {e}")))
+                }
+                Attempted::Refused { status, problem } => return Err(Error::Rejected { status, problem }),
+                Attempted::Transient { failure, retry_after } => {
+                    if attempt >= policy.max_attempts {
+                        return Err(Error::Unavailable {
+                            attempts: attempt,
+                            retry_after,
+                            last: failure,
+                        });
+                    }
+                    tokio::time::sleep(retry_after.unwrap_or_else(|| policy.backoff(attempt))).await;
+                }
+            }
+        }
+    }
+
     pub fn config(&self) -> &Config {
         &self.shared.config
     }

@@ -15,6 +15,8 @@ pub enum Event {
     ConsentReported { revision: u64 },
     /// Manifest sync progress: `done` of `total` items fetched so far.
     SyncProgress { done: u64, total: u64, bytes: u64 },
+    /// The control plane credited points (`reason`: `online_time`, …).
+    PointsCredited { points: u64, balance: u64, reason: String },
     /// The running edge node's counters changed (at most once a second).
     NodeStats { stats: crate::NodeStats },
     /// The host reported a new network, battery or foreground state.

@@ -16,7 +16,6 @@
 use std::fmt;
 use std::time::Duration;
 
-use edgepoints_protocol::request_auth::DEVICE_SIGNATURE_HEADER;
 use edgepoints_protocol::{
     paths, ContentHash, ContentSources, FailedSource, HashFailureReport, NodeSource, Purpose, TICKET_HEADER,
 };
@@ -27,7 +26,6 @@ use crate::content::IdleTimeout;
 use crate::edgepoints::{EdgePoints, Shared};
 use crate::outbox::{self, EntryKind, NewEntry};
 use crate::time::unix_millis;
-use crate::transport::{Attempted, Outgoing};
 use crate::{registration, Error, StoreError};
 
 /// Where a fetched item came from.
@@ -167,37 +165,10 @@ impl EdgePoints {
         })
     }
 
-    /// Asks the control plane for the item's sources (a signed read,
-    /// retried like any call).
+    /// Asks the control plane for the item's sources.
     async fn sources(&self, hash: &ContentHash) -> Result<ContentSources, Error> {
-        let shared = self.shared();
-        let path = paths::device_sources(shared.identity.device_id().as_str(), hash);
-        let policy = shared.transport.retry_policy().clone();
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let mut request = Outgoing::get(path.clone());
-            request.headers.push((
-                DEVICE_SIGNATURE_HEADER,
-                shared.identity.sign_request("GET", &path, unix_millis()),
-            ));
-            match shared.transport.attempt(&request, attempt > 1).await {
-                Attempted::Done { body, .. } => {
-                    return serde_json::from_slice(&body).map_err(|e| Error::Protocol(format!("sources: {e}")))
-                }
-                Attempted::Refused { status, problem } => return Err(Error::Rejected { status, problem }),
-                Attempted::Transient { failure, retry_after } => {
-                    if attempt >= policy.max_attempts {
-                        return Err(Error::Unavailable {
-                            attempts: attempt,
-                            retry_after,
-                            last: failure,
-                        });
-                    }
-                    tokio::time::sleep(retry_after.unwrap_or_else(|| policy.backoff(attempt))).await;
-                }
-            }
-        }
+        let path = paths::device_sources(self.shared().identity.device_id().as_str(), hash);
+        self.signed_get(path).await
     }
 
     /// Tries the nodes, hedged; returns the one that delivered, if any.

@@ -30,6 +30,7 @@ mod host;
 mod identity;
 mod node;
 mod outbox;
+mod points;
 mod policy;
 mod registration;
 mod store;
@@ -41,13 +42,17 @@ pub use consent::{Consent, ConsentState, ConsentStatus};
 pub use content::{CacheStats, ContentCache};
 pub use edgepoints::EdgePoints;
 pub use edgepoints_protocol::ContentHash;
-pub use edgepoints_protocol::{ConsentPolicy, Problem, ProblemCode};
+pub use edgepoints_protocol::{
+    ConsentPolicy, CreditReason, LedgerEntry, LedgerPage, PointsBalance, Problem, ProblemCode,
+};
 pub use error::{Error, StoreError, TransportFailure};
 pub use events::{Event, EventListener};
 pub use fetch::{AttemptOutcome, FetchAttempt, FetchReport, FetchSource};
 pub use host::{HostState, NetworkKind};
-pub use node::{EdgeNode, NodeHandle, NodeStats, SyncReport};
+pub use node::{EdgeNode, HeartbeatReport, NodeHandle, NodeHeartbeats, NodeStats, SyncReport};
 pub use outbox::{EntryState, Outbox, OutboxEntry, OutboxStatus};
+pub use points::Points;
 pub use policy::ServingGate;
 pub use registration::Registration;
+pub use store::DATABASE_FILE;
 pub use transport::{OutlierPolicy, RetryBudgetPolicy, RetryPolicy};

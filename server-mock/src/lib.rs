@@ -21,6 +21,7 @@
 pub mod faults;
 pub mod idempotency;
 pub mod origin;
+pub mod points;
 mod problem;
 mod routes;
 pub mod state;

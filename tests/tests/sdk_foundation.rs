@@ -182,6 +182,7 @@ async fn consent_flow_reports_every_decision_in_order() {
             Event::SyncProgress { .. } => "sync",
             Event::OutboxEntryFailed { .. } => "failed",
             Event::NodeStats { .. } => "node",
+            Event::PointsCredited { .. } => "points",
         })
         .collect();
     assert_eq!(

@@ -15,10 +15,12 @@
 pub(crate) mod announce;
 mod body;
 mod conn;
+mod heartbeat;
 mod http;
 mod limits;
 mod sync;
 
+pub use heartbeat::HeartbeatReport;
 pub use sync::SyncReport;
 
 use std::collections::BTreeMap;
@@ -125,6 +127,14 @@ impl Counters {
         self.mine().misses.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Requests and bytes served so far.
+    fn totals(&self) -> (u64, u64) {
+        let sum = |field: fn(&Stripe) -> &AtomicU64| -> u64 {
+            self.stripes.iter().map(|s| field(s).load(Ordering::Relaxed)).sum()
+        };
+        (sum(|s| &s.requests), sum(|s| &s.bytes_served))
+    }
+
     pub(crate) fn reject(&self, reason: &str) {
         *self
             .rejected
@@ -156,12 +166,28 @@ pub struct EdgeNode {
     sdk: EdgePoints,
 }
 
+/// Sends a running node's heartbeats on demand.
+#[derive(Clone)]
+pub struct NodeHeartbeats {
+    sdk: EdgePoints,
+    heartbeater: Arc<heartbeat::Heartbeater>,
+}
+
+impl NodeHeartbeats {
+    /// One heartbeat now, saying whether the node serves.
+    pub async fn beat_now(&self) -> Result<HeartbeatReport, Error> {
+        let serving = matches!(self.sdk.serving_gate(), ServingGate::Serving);
+        self.heartbeater.beat(serving).await
+    }
+}
+
 /// A running node; dropping it stops it.
 pub struct NodeHandle {
     sdk: EdgePoints,
     addr: SocketAddr,
     counters: Arc<Counters>,
     meter: Arc<UploadMeter>,
+    heartbeater: Arc<heartbeat::Heartbeater>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -205,19 +231,32 @@ impl EdgeNode {
         let (stop, stopped) = watch::channel(false);
         let limits = shared.config.node_limits.clone();
         let gate = shared.serving_gate.subscribe();
-        let tasks = vec![
+        let heartbeater = Arc::new(heartbeat::Heartbeater::new(self.sdk.clone(), counters.clone()));
+        let mut tasks = vec![
             tokio::spawn(accept_loop(listener, context, limits, gate, stopped.clone())),
-            tokio::spawn(tick(self.sdk.clone(), counters.clone(), meter.clone(), stopped)),
+            tokio::spawn(tick(self.sdk.clone(), counters.clone(), meter.clone(), stopped.clone())),
         ];
         let url = format!("http://{}", advertised(addr));
         *shared.node_url.lock().unwrap_or_else(|p| p.into_inner()) = Some(url.clone());
         announce::announce(&self.sdk, Some(url)).await?;
+        // Beats start once the control plane knows where the node serves;
+        // the first goes now. Not reaching the control plane does not stop
+        // the node: the loop tries again later.
+        let serving = matches!(*shared.serving_gate.borrow(), ServingGate::Serving);
+        let first = heartbeater.beat(serving).await;
+        tasks.push(tokio::spawn(heartbeat::run(
+            heartbeater.clone(),
+            first,
+            shared.serving_gate.subscribe(),
+            stopped,
+        )));
         tracing::info!(%addr, "edge node serving");
         Ok(NodeHandle {
             sdk: self.sdk.clone(),
             addr,
             counters,
             meter,
+            heartbeater,
             stop,
             tasks,
         })
@@ -324,6 +363,20 @@ impl NodeHandle {
 
     pub fn stats(&self) -> NodeStats {
         self.counters.snapshot(&self.meter)
+    }
+
+    /// Sends a heartbeat now (the app may, say, on a network change) and
+    /// returns what it earned.
+    pub async fn heartbeat_now(&self) -> Result<HeartbeatReport, Error> {
+        self.heartbeats().beat_now().await
+    }
+
+    /// A handle for sending heartbeats that can outlive a borrow of this one.
+    pub fn heartbeats(&self) -> NodeHeartbeats {
+        NodeHeartbeats {
+            sdk: self.sdk.clone(),
+            heartbeater: self.heartbeater.clone(),
+        }
     }
 
     /// Stops accepting, closes open connections (within about a second),

@@ -12,7 +12,7 @@ use crate::content::IdleTimeout;
 use crate::events::Event;
 use crate::policy::ServingGate;
 use crate::time::unix_millis;
-use crate::transport::{Attempted, Outgoing};
+use crate::transport::Outgoing;
 use crate::Error;
 
 /// What one sync did.
@@ -64,21 +64,11 @@ impl EdgeNode {
         let registration = self.sdk.register().await?;
         let key = decode_public_key(&registration.control_plane_public_key)
             .map_err(|e| Error::Protocol(format!("control-plane key: {e}")))?;
-        let body = match shared
+        let body = shared
             .transport
             .attempt(&Outgoing::get(paths::MANIFEST.to_owned()), false)
             .await
-        {
-            Attempted::Done { body, .. } => body,
-            Attempted::Refused { status, problem } => return Err(Error::Rejected { status, problem }),
-            Attempted::Transient { failure, retry_after } => {
-                return Err(Error::Unavailable {
-                    attempts: 1,
-                    retry_after,
-                    last: failure,
-                })
-            }
-        };
+            .into_body()?;
         let envelope: SignedEnvelope =
             serde_json::from_slice(&body).map_err(|e| Error::Protocol(format!("manifest: {e}")))?;
         if envelope.key_id != registration.control_plane_key_id {

@@ -7,7 +7,7 @@ use rusqlite::{Connection, Transaction};
 use crate::StoreError;
 
 /// The version this SDK writes.
-pub(crate) const SCHEMA_VERSION: u32 = 4;
+pub(crate) const SCHEMA_VERSION: u32 = 5;
 
 pub(super) fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
     let found: u32 = connection.query_row("PRAGMA user_version", [], |row| row.get(0))?;
@@ -120,6 +120,13 @@ fn upgrade_from(tx: &Transaction<'_>, version: u32) -> Result<(), StoreError> {
                 month  TEXT PRIMARY KEY,
                 bytes  INTEGER NOT NULL CHECK (bytes >= 0)
             );
+            ",
+        )?,
+        4 => tx.execute_batch(
+            "
+            -- The last heartbeat sequence number used: heartbeats go on
+            -- from it after a restart, strictly increasing.
+            ALTER TABLE node_state ADD COLUMN heartbeat_seq INTEGER NOT NULL DEFAULT 0;
             ",
         )?,
         other => {

@@ -82,6 +82,21 @@ pub(crate) enum Attempted {
     },
 }
 
+impl Attempted {
+    /// A single attempt as a call's result: the body, or the error.
+    pub(crate) fn into_body(self) -> Result<Vec<u8>, Error> {
+        match self {
+            Attempted::Done { body, .. } => Ok(body),
+            Attempted::Refused { status, problem } => Err(Error::Rejected { status, problem }),
+            Attempted::Transient { failure, retry_after } => Err(Error::Unavailable {
+                attempts: 1,
+                retry_after,
+                last: failure,
+            }),
+        }
+    }
+}
+
 pub(crate) struct Transport {
     client: reqwest::Client,
     endpoints: Vec<Url>,

@@ -5,6 +5,7 @@ mod admin;
 mod content;
 mod devices;
 mod nodes;
+mod points;
 
 use std::sync::Arc;
 
@@ -30,6 +31,9 @@ pub(crate) fn router(control_plane: Arc<ControlPlane>, stats: Arc<InstanceStats>
         )
         .route("/v1/devices/{device_id}/node", put(nodes::announce))
         .route("/v1/devices/{device_id}/sources/{hash}", get(nodes::sources))
+        .route("/v1/devices/{device_id}/heartbeats", post(points::heartbeat))
+        .route("/v1/devices/{device_id}/points", get(points::balance))
+        .route("/v1/devices/{device_id}/ledger/{after}", get(points::ledger))
         .route(
             "/v1/devices/{device_id}/hash-failures",
             post(nodes::report_hash_failure),
@@ -56,6 +60,8 @@ pub(crate) fn router(control_plane: Arc<ControlPlane>, stats: Arc<InstanceStats>
         .merge(api)
         .merge(origin)
         .merge(admin::router())
+        .route("/admin/clock", get(points::clock).post(points::advance_clock))
+        .route("/admin/points-rules", get(points::rules).put(points::set_rules))
         .route(paths::HEALTHZ, get(|| async { "ok" }))
         .route(paths::MANIFEST, get(content::manifest))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, ProblemCode::NotFound, "no such route") })

@@ -1,0 +1,104 @@
+//! Points as Kotlin and Swift see them.
+
+use edgepoints_core as core;
+
+use crate::EdgePointsError;
+
+/// An owner's points, as the control plane keeps them.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct PointsBalance {
+    /// The member when one is logged in, else the device.
+    pub owner: String,
+    pub balance: u64,
+    /// Credited on the control plane's current day, against the cap.
+    pub today: u64,
+    pub daily_cap: u64,
+    pub online_ms: u64,
+}
+
+/// One credit: `reason` is `online_time` or `delivery`.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct LedgerEntry {
+    pub id: u64,
+    pub at_ms: u64,
+    pub points: u64,
+    pub reason: String,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct LedgerPage {
+    pub entries: Vec<LedgerEntry>,
+    /// Pass as `after` for the next page; none at the end.
+    pub next_after: Option<u64>,
+}
+
+/// What one heartbeat earned.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct HeartbeatReport {
+    pub seq: u64,
+    pub credited_online_ms: u64,
+    pub credited_points: u64,
+    pub balance: u64,
+    pub next_interval_ms: u64,
+}
+
+impl From<core::HeartbeatReport> for HeartbeatReport {
+    fn from(r: core::HeartbeatReport) -> Self {
+        HeartbeatReport {
+            seq: r.seq,
+            credited_online_ms: r.credited_online_ms,
+            credited_points: r.credited_points,
+            balance: r.balance,
+            next_interval_ms: r.next_interval.as_millis() as u64,
+        }
+    }
+}
+
+/// This device's points.
+#[derive(uniffi::Object)]
+pub struct Points {
+    inner: core::Points,
+}
+
+impl Points {
+    pub(crate) fn new(inner: core::Points) -> Self {
+        Points { inner }
+    }
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl Points {
+    pub async fn balance(&self) -> Result<PointsBalance, EdgePointsError> {
+        let b = self.inner.balance().await?;
+        Ok(PointsBalance {
+            owner: b.owner,
+            balance: b.balance,
+            today: b.today,
+            daily_cap: b.daily_cap,
+            online_ms: b.online_ms,
+        })
+    }
+
+    /// Entries after entry `after` (0 for the first page), oldest first.
+    pub async fn ledger(&self, after: u64) -> Result<LedgerPage, EdgePointsError> {
+        let page = self.inner.ledger(after).await?;
+        Ok(LedgerPage {
+            entries: page
+                .entries
+                .into_iter()
+                .map(|e| LedgerEntry {
+                    id: e.id,
+                    at_ms: e.at_ms,
+                    points: e.points,
+                    reason: match e.reason {
+                        core::CreditReason::OnlineTime => "online_time".into(),
+                        core::CreditReason::Delivery => "delivery".into(),
+                    },
+                    detail: e.detail,
+                })
+                .collect(),
+            next_after: page.next_after,
+        })
+    }
+}

@@ -1,0 +1,106 @@
+//! Heartbeats and points: a serving node tells the control plane it is up,
+//! and the control plane — never the device — decides what that earns.
+
+use serde::{Deserialize, Serialize};
+
+use crate::DeviceId;
+
+/// A node's periodic "still serving", signed by the device key.
+///
+/// `seq` increases strictly over the device's life (it is stored, so a
+/// restart goes on from the last one): the control plane refuses a
+/// duplicate, replayed or out-of-order heartbeat, and credits nothing for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Heartbeat {
+    pub device_id: DeviceId,
+    pub seq: u64,
+    /// Whether the node serves now (it stops heartbeating while paused,
+    /// and says so in its last heartbeat before the pause).
+    pub serving: bool,
+    /// Requests and bytes served since the previous heartbeat, as the node
+    /// counts them: shown to operators, never credited (a device cannot
+    /// mint points by claiming them; bytes are credited from receipts).
+    pub requests_delta: u64,
+    pub bytes_delta: u64,
+    pub sent_at_ms: u64,
+}
+
+/// The control plane's answer to an accepted heartbeat.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeartbeatAccepted {
+    pub seq: u64,
+    /// When to send the next one (the node adds ±10 % jitter).
+    pub next_interval_ms: u64,
+    /// Online time credited for the span this heartbeat closed.
+    pub credited_online_ms: u64,
+    /// Points credited now (full minutes of credited online time).
+    pub credited_points: u64,
+    pub balance: u64,
+}
+
+/// How the control plane turns service into points.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PointsRules {
+    /// The heartbeat interval the control plane asks for.
+    pub heartbeat_interval_ms: u64,
+    /// A span between heartbeats longer than this many intervals earns
+    /// nothing (the node may have been gone for all of it).
+    pub gap_limit_intervals: u64,
+    pub points_per_online_minute: u64,
+    pub points_per_delivered_mb: u64,
+    /// Most points one owner earns per (UTC) day.
+    pub daily_cap: u64,
+}
+
+impl Default for PointsRules {
+    fn default() -> Self {
+        PointsRules {
+            heartbeat_interval_ms: 30_000,
+            gap_limit_intervals: 2,
+            points_per_online_minute: 1,
+            points_per_delivered_mb: 1,
+            daily_cap: 1_000,
+        }
+    }
+}
+
+/// Why points were credited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CreditReason {
+    OnlineTime,
+    Delivery,
+}
+
+/// One credit in an owner's ledger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerEntry {
+    /// Position in the ledger, from 1.
+    pub id: u64,
+    pub at_ms: u64,
+    pub points: u64,
+    pub reason: CreditReason,
+    /// For people: "10 min online", "capped at the daily limit", …
+    pub detail: String,
+}
+
+/// An owner's points.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PointsBalance {
+    /// Whose points: the member when one is logged in, else the device.
+    pub owner: String,
+    pub balance: u64,
+    /// Points credited on the control plane's current day, against the cap.
+    pub today: u64,
+    pub daily_cap: u64,
+    /// Online time credited so far, in ms.
+    pub online_ms: u64,
+}
+
+/// A page of the ledger, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerPage {
+    pub entries: Vec<LedgerEntry>,
+    /// The `after` of the next page, if there is more.
+    pub next_after: Option<u64>,
+}

@@ -1,0 +1,200 @@
+//! Online accounting and points, decided by the control plane alone.
+//!
+//! Online time is credited only between consecutive accepted heartbeats of
+//! a node that was serving at both ends, is consenting and announced where
+//! it serves, and only when the span is within the gap limit: a node that
+//! was silent for longer may have been gone for all of it. Points are full
+//! minutes of credited time times the rule's rate, within a daily cap per
+//! owner. Everything about one device — its last heartbeat, its balance and
+//! its ledger — is one record, changed in one compare-and-swap, so a
+//! heartbeat is accepted and credited together or not at all.
+//!
+//! The mock's clock is the wall clock plus an offset QA can move forward
+//! (`POST /admin/clock`), so hours of accrual are tested in seconds.
+
+use std::collections::BTreeMap;
+
+use edgepoints_protocol::{CreditReason, Heartbeat, HeartbeatAccepted, LedgerEntry, PointsBalance, PointsRules};
+use serde::{Deserialize, Serialize};
+
+use crate::state::unix_millis;
+use crate::store::{get_json, update_json, StoreError};
+use crate::ControlPlane;
+
+const CLOCK_OFFSET: &str = "clock:offset_ms";
+const RULES: &str = "points:rules";
+const DEVICE_PREFIX: &str = "points:device:";
+const DAY_MS: u64 = 86_400_000;
+
+fn device_key(device: &str) -> String {
+    format!("{DEVICE_PREFIX}{device}")
+}
+
+/// The control plane's time: the wall clock plus the offset QA set.
+pub async fn now(control_plane: &ControlPlane) -> Result<u64, StoreError> {
+    let offset = control_plane.store().increment(CLOCK_OFFSET, 0).await?;
+    Ok(unix_millis().saturating_add(offset.max(0) as u64))
+}
+
+/// Moves the clock forward (never back: accounting assumes time only grows).
+pub async fn advance_clock(control_plane: &ControlPlane, by_ms: u64) -> Result<u64, StoreError> {
+    control_plane
+        .store()
+        .increment(CLOCK_OFFSET, by_ms.min(i64::MAX as u64) as i64)
+        .await?;
+    now(control_plane).await
+}
+
+pub async fn rules(control_plane: &ControlPlane) -> Result<PointsRules, StoreError> {
+    Ok(get_json(control_plane.store(), RULES).await?.unwrap_or_default())
+}
+
+pub async fn set_rules(control_plane: &ControlPlane, rules: PointsRules) -> Result<(), StoreError> {
+    update_json::<PointsRules, (), ()>(control_plane.store(), RULES, |_| Ok((Some(rules.clone()), ())))
+        .await?
+        .ok();
+    Ok(())
+}
+
+/// One device's presence and points.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct DevicePoints {
+    pub last_seq: u64,
+    pub last_heartbeat_ms: u64,
+    pub last_serving: bool,
+    pub online_ms: u64,
+    /// Credited online time not yet a full minute.
+    pub remainder_ms: u64,
+    pub balance: u64,
+    /// Points per control-plane day (days since the epoch), the last few.
+    pub days: BTreeMap<u64, u64>,
+    pub ledger: Vec<LedgerEntry>,
+}
+
+impl DevicePoints {
+    fn today(&self, now_ms: u64) -> u64 {
+        self.days.get(&(now_ms / DAY_MS)).copied().unwrap_or(0)
+    }
+
+    /// Credits up to `points` within the daily cap; returns what was credited.
+    fn credit(&mut self, points: u64, reason: CreditReason, detail: String, now_ms: u64, rules: &PointsRules) -> u64 {
+        let allowed = rules.daily_cap.saturating_sub(self.today(now_ms));
+        let credited = points.min(allowed);
+        if credited == 0 {
+            return 0;
+        }
+        self.balance += credited;
+        *self.days.entry(now_ms / DAY_MS).or_default() += credited;
+        while self.days.len() > 7 {
+            self.days.pop_first();
+        }
+        let detail = if credited < points {
+            format!(
+                "{detail}; {} over the daily cap of {} not credited",
+                points - credited,
+                rules.daily_cap
+            )
+        } else {
+            detail
+        };
+        self.ledger.push(LedgerEntry {
+            id: self.ledger.len() as u64 + 1,
+            at_ms: now_ms,
+            points: credited,
+            reason,
+            detail,
+        });
+        credited
+    }
+}
+
+/// What the control plane knows about the node besides the heartbeat.
+pub struct NodeStanding {
+    pub consenting: bool,
+    /// Announced where it serves.
+    pub reachable: bool,
+}
+
+/// Why a heartbeat was refused.
+#[derive(Debug)]
+pub enum HeartbeatRefused {
+    OutOfOrder { seq: u64, last: u64 },
+}
+
+/// Accepts a heartbeat and credits the span it closes, in one change.
+pub async fn accept_heartbeat(
+    control_plane: &ControlPlane,
+    heartbeat: &Heartbeat,
+    standing: NodeStanding,
+) -> Result<Result<HeartbeatAccepted, HeartbeatRefused>, StoreError> {
+    let rules = rules(control_plane).await?;
+    let now_ms = now(control_plane).await?;
+    let gap_limit = rules.heartbeat_interval_ms.saturating_mul(rules.gap_limit_intervals);
+    update_json::<DevicePoints, HeartbeatAccepted, HeartbeatRefused>(
+        control_plane.store(),
+        &device_key(heartbeat.device_id.as_str()),
+        |stored| {
+            let mut points = stored.unwrap_or_default();
+            if heartbeat.seq <= points.last_seq {
+                return Err(HeartbeatRefused::OutOfOrder {
+                    seq: heartbeat.seq,
+                    last: points.last_seq,
+                });
+            }
+            let span = now_ms.saturating_sub(points.last_heartbeat_ms);
+            let creditable = points.last_seq > 0
+                && points.last_serving
+                && heartbeat.serving
+                && standing.consenting
+                && standing.reachable
+                && span <= gap_limit;
+            let credited_online_ms = if creditable { span } else { 0 };
+            points.online_ms += credited_online_ms;
+            points.remainder_ms += credited_online_ms;
+            let minutes = points.remainder_ms / 60_000;
+            points.remainder_ms %= 60_000;
+            let credited_points = if minutes > 0 {
+                points.credit(
+                    minutes * rules.points_per_online_minute,
+                    CreditReason::OnlineTime,
+                    format!("{minutes} min online"),
+                    now_ms,
+                    &rules,
+                )
+            } else {
+                0
+            };
+            points.last_seq = heartbeat.seq;
+            points.last_heartbeat_ms = now_ms;
+            points.last_serving = heartbeat.serving;
+            let accepted = HeartbeatAccepted {
+                seq: heartbeat.seq,
+                next_interval_ms: rules.heartbeat_interval_ms,
+                credited_online_ms,
+                credited_points,
+                balance: points.balance,
+            };
+            Ok((Some(points), accepted))
+        },
+    )
+    .await
+}
+
+pub async fn device_points(control_plane: &ControlPlane, device: &str) -> Result<DevicePoints, StoreError> {
+    Ok(get_json(control_plane.store(), &device_key(device))
+        .await?
+        .unwrap_or_default())
+}
+
+pub async fn balance(control_plane: &ControlPlane, device: &str) -> Result<PointsBalance, StoreError> {
+    let points = device_points(control_plane, device).await?;
+    let rules = rules(control_plane).await?;
+    let now_ms = now(control_plane).await?;
+    Ok(PointsBalance {
+        owner: device.to_owned(),
+        balance: points.balance,
+        today: points.today(now_ms),
+        daily_cap: rules.daily_cap,
+        online_ms: points.online_ms,
+    })
+}
