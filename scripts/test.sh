@@ -29,3 +29,9 @@ scripts/check-mobile-targets.sh
 
 section "Kotlin binding tests (JVM)"
 bindings/kotlin/test.sh
+
+# The benchmarks run here briefly, to show they work; their figures come
+# from full runs (BENCHMARKS.md says how).
+section "benchmarks (smoke runs)"
+cargo bench -p edgepoints-core --bench ingest --locked -- --test
+DURATION=2s scripts/bench-serving.sh

@@ -425,6 +425,33 @@ pub(crate) async fn run(args: TourArgs) -> CliResult {
             matches!(report.source, edgepoints_core::FetchSource::Origin { .. }),
             "the next fetch got the intact copy",
         )?;
+
+        step("Carol's tablet heartbeats for five minutes (the mock's clock moves) and earns points");
+        let rules = edgepoints_mock_server::points::rules(&plane).await?;
+        let start = carol_node.heartbeat_now().await?;
+        let mut credited = 0;
+        for _ in 0..10 {
+            edgepoints_mock_server::points::advance_clock(&plane, rules.heartbeat_interval_ms).await?;
+            credited += carol_node.heartbeat_now().await?.credited_points;
+        }
+        let balance = carol.points().balance().await?;
+        let ledger = carol.points().ledger(0).await?;
+        say(format!(
+            "carol-tablet  heartbeats {}..{}, {} points credited, balance {}, {} s online",
+            start.seq,
+            start.seq + 10,
+            credited,
+            balance.balance,
+            balance.online_ms / 1000
+        ));
+        for entry in &ledger.entries {
+            say(format!("ledger #{}: +{} ({})", entry.id, entry.points, entry.detail));
+        }
+        let minutes = 10 * rules.heartbeat_interval_ms / 60_000;
+        check(
+            balance.balance == minutes * rules.points_per_online_minute && credited == balance.balance,
+            &format!("{minutes} minutes of heartbeats earned exactly the configured points"),
+        )?;
         carol_node.stop().await;
         node.stop().await;
     }

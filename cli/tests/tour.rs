@@ -29,6 +29,10 @@ fn tour_runs_every_flow_and_exits_zero() {
         stdout.contains("ok: Bob got the item from Carol's tablet") && stdout.contains("comes from the origin"),
         "the tour fetches from a peer and from the origin: {stdout}"
     );
+    assert!(
+        stdout.contains("minutes of heartbeats earned exactly the configured points"),
+        "the tour earns points: {stdout}"
+    );
 }
 
 #[test]

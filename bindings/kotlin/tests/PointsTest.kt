@@ -1,0 +1,65 @@
+package dev.edgepoints.sdk.test
+
+import dev.edgepoints.sdk.ConsentPolicy
+import dev.edgepoints.sdk.NetworkKind
+import dev.edgepoints.sdk.SdkEvent
+import kotlinx.coroutines.runBlocking
+import org.junit.Rule
+import org.junit.Test
+import org.junit.rules.Timeout
+import java.net.URI
+import java.net.http.HttpClient
+import java.net.http.HttpRequest
+import java.net.http.HttpResponse
+import kotlin.test.assertEquals
+import kotlin.test.assertTrue
+
+/** Moves the mock control plane's clock forward. */
+fun advanceClock(ms: Long) {
+    val request = HttpRequest.newBuilder(URI.create("$controlPlane/admin/clock"))
+        .header("content-type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofString("{\"advance_ms\": $ms}"))
+        .build()
+    val response = HttpClient.newHttpClient().send(request, HttpResponse.BodyHandlers.ofString())
+    check(response.statusCode() == 200) { "clock refused: ${response.body()}" }
+}
+
+class PointsTest {
+    @get:Rule
+    val timeout: Timeout = Timeout.seconds(60)
+
+    @Test
+    fun heartbeatsEarnPointsThatTheAppCanReadAndHear() = runBlocking {
+        val events = RecordingListener()
+        val sdk = open(newDataDir(), events)
+        sdk.consent().grant("2026-11", ConsentPolicy())
+        sdk.setNetwork(NetworkKind.WIFI)
+        sdk.setBattery(90u, true)
+        val node = sdk.node().start("127.0.0.1:0")
+        assertEquals(0uL, sdk.points().balance().balance)
+
+        // Three minutes of heartbeats, 30 s apart on the mock's clock.
+        node.heartbeatNow()
+        var credited = 0uL
+        repeat(6) {
+            advanceClock(30_000)
+            credited += node.heartbeatNow().creditedPoints
+        }
+        assertEquals(3uL, credited, "one point per full minute by default")
+
+        val balance = sdk.points().balance()
+        assertEquals(3uL, balance.balance)
+        assertEquals(sdk.deviceId(), balance.owner)
+        assertTrue(balance.onlineMs >= 180_000uL, "$balance")
+        val ledger = sdk.points().ledger(0uL)
+        assertEquals(3uL, ledger.entries.sumOf { it.points })
+        assertTrue(ledger.entries.all { it.reason == "online_time" }, "$ledger")
+        assertEquals(null, ledger.nextAfter)
+
+        val heard = events.events.filterIsInstance<SdkEvent.PointsCredited>()
+        assertEquals(3uL, heard.sumOf { it.points }, "every credit was an event")
+        assertEquals(3uL, heard.last().balance)
+        node.stop()
+        sdk.shutdown()
+    }
+}
