@@ -34,4 +34,5 @@ bindings/kotlin/test.sh
 # from full runs (BENCHMARKS.md says how).
 section "benchmarks (smoke runs)"
 cargo bench -p edgepoints-core --bench ingest --locked -- --test
+EDGEPOINTS_ROUTING_SIZES=1000,100000 cargo bench -p edgepoints-mock-server --bench routing --locked
 DURATION=2s scripts/bench-serving.sh

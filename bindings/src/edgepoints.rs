@@ -86,6 +86,13 @@ impl TryFrom<EdgePointsConfig> for core::Config {
     }
 }
 
+/// A coarse position.
+#[derive(Debug, Clone, Copy, PartialEq, uniffi::Record)]
+pub struct GeoLocation {
+    pub latitude: f64,
+    pub longitude: f64,
+}
+
 /// What the control plane said when it registered this device.
 #[derive(Debug, Clone, uniffi::Record)]
 pub struct Registration {
@@ -136,6 +143,15 @@ impl EdgePoints {
             .await
             .map_err(|e| EdgePointsError::Internal { reason: e.to_string() })??;
         Ok(report.into())
+    }
+
+    /// Shares where the phone is, coarsely (a city is enough), or stops
+    /// sharing it (`None`): routing then prefers nearby nodes.
+    pub fn set_location(&self, location: Option<GeoLocation>) -> Result<(), EdgePointsError> {
+        Ok(self.inner.set_location(location.map(|l| core::Location {
+            latitude: l.latitude,
+            longitude: l.longitude,
+        }))?)
     }
 
     /// This device's points, as the control plane keeps them.

@@ -17,7 +17,7 @@ mod points;
 mod runtime;
 
 pub use consent::{Consent, ConsentPolicy, ConsentState, ConsentStatus};
-pub use edgepoints::{EdgePoints, EdgePointsConfig, Registration};
+pub use edgepoints::{EdgePoints, EdgePointsConfig, GeoLocation, Registration};
 pub use error::EdgePointsError;
 pub use events::{EventListener, SdkEvent};
 pub use host::{HostState, NetworkKind};

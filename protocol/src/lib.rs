@@ -29,6 +29,7 @@ pub use operations::{OperationState, OperationStatus};
 pub use points::{CreditReason, Heartbeat, HeartbeatAccepted, LedgerEntry, LedgerPage, PointsBalance, PointsRules};
 pub use problem::{Problem, ProblemCode, PROBLEM_CONTENT_TYPE};
 pub use sources::{
-    ContentSources, FailedSource, HashFailureRecorded, HashFailureReport, NodeAnnounced, NodeAnnouncement, NodeSource,
+    ContentSources, FailedSource, HashFailureRecorded, HashFailureReport, Location, NodeAnnounced, NodeAnnouncement,
+    NodeSource, LOCATION_HEADER,
 };
 pub use ticket::{AccessTicket, TicketError, TICKET_HEADER};

@@ -12,7 +12,7 @@ pub const MAX_ANNOUNCED_HOLDINGS: usize = 4096;
 /// A node's state as the control plane should route to it, signed by the
 /// device. Announcements are state, not events: the control plane keeps the
 /// one with the highest `revision`, so a late retry never undoes a newer one.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NodeAnnouncement {
     pub device_id: DeviceId,
     pub revision: u64,
@@ -21,7 +21,41 @@ pub struct NodeAnnouncement {
     /// Items the node holds, verified.
     pub holdings: Vec<ContentHash>,
     pub announced_at_ms: u64,
+    /// Where the phone is, coarsely, if the host shares it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
 }
+
+/// A coarse position (a city, not a street), as a host may share it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Location {
+    pub latitude: f64,
+    pub longitude: f64,
+}
+
+impl Location {
+    /// The `Edgepoints-Location` header form: `lat,lon`.
+    pub fn to_header(self) -> String {
+        format!("{:.4},{:.4}", self.latitude, self.longitude)
+    }
+
+    pub fn from_header(text: &str) -> Option<Location> {
+        let (lat, lon) = text.split_once(',')?;
+        let location = Location {
+            latitude: lat.trim().parse().ok()?,
+            longitude: lon.trim().parse().ok()?,
+        };
+        location.is_valid().then_some(location)
+    }
+
+    pub fn is_valid(self) -> bool {
+        (-90.0..=90.0).contains(&self.latitude) && (-180.0..=180.0).contains(&self.longitude)
+    }
+}
+
+/// Header on a sources request: where the asking device is, if known, so
+/// the nearest nodes come first. Not signed: it steers, it grants nothing.
+pub const LOCATION_HEADER: &str = "Edgepoints-Location";
 
 /// The control plane's answer to an announcement.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

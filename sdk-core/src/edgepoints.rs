@@ -40,6 +40,9 @@ pub(crate) struct Shared {
     pub serving_gate: watch::Sender<crate::policy::ServingGate>,
     /// The base URL the running edge node serves under, if one runs.
     pub node_url: Mutex<Option<String>>,
+    /// Where the phone is, coarsely, if the host shares it (not stored: the
+    /// host tells it again after a start).
+    pub location: Mutex<Option<edgepoints_protocol::Location>>,
     /// Entries finished in the store whose events are still going out.
     pub announcing: Mutex<std::collections::HashSet<i64>>,
     /// Turns true once, at shutdown.
@@ -140,6 +143,7 @@ impl EdgePoints {
             outbox_wake: Notify::new(),
             serving_gate: watch::channel(crate::policy::ServingGate::NoConsent).0,
             node_url: Mutex::default(),
+            location: Mutex::default(),
             announcing: Mutex::default(),
             stop,
             shut_down: AtomicBool::new(false),
@@ -238,6 +242,21 @@ impl EdgePoints {
         })
     }
 
+    /// The host shares where the phone is, coarsely (a city is enough), or
+    /// stops sharing it (`None`). Routing then prefers nearby nodes, and a
+    /// running node is announced with it.
+    pub fn set_location(&self, location: Option<edgepoints_protocol::Location>) -> Result<(), Error> {
+        self.shared.ensure_open()?;
+        if location.is_some_and(|l| !l.is_valid()) {
+            return Err(Error::InvalidInput(
+                "latitude must be -90 to 90 and longitude -180 to 180".into(),
+            ));
+        }
+        *self.shared.location.lock().unwrap_or_else(|p| p.into_inner()) = location;
+        crate::node::announce::holdings_changed(&self.shared)?;
+        Ok(())
+    }
+
     /// The host reports whether the app is in the foreground.
     pub fn set_foreground(&self, foreground: bool) -> Result<HostState, Error> {
         self.update_host(|state| state.foreground = foreground)
@@ -300,6 +319,15 @@ impl EdgePoints {
 
     /// A signed `GET` of `path` on the control plane, retried like any call.
     pub(crate) async fn signed_get<T: serde::de::DeserializeOwned>(&self, path: String) -> Result<T, Error> {
+        self.signed_get_with(path, Vec::new()).await
+    }
+
+    /// [`Self::signed_get`] with extra (unsigned) headers.
+    pub(crate) async fn signed_get_with<T: serde::de::DeserializeOwned>(
+        &self,
+        path: String,
+        headers: Vec<(&'static str, String)>,
+    ) -> Result<T, Error> {
         use crate::transport::{Attempted, Outgoing};
         let shared = self.shared();
         shared.ensure_open()?;
@@ -308,6 +336,7 @@ impl EdgePoints {
         loop {
             attempt += 1;
             let mut request = Outgoing::get(path.clone());
+            request.headers.extend(headers.iter().cloned());
             request.headers.push((
                 edgepoints_protocol::request_auth::DEVICE_SIGNATURE_HEADER,
                 shared.identity.sign_request("GET", &path, crate::time::unix_millis()),

@@ -168,7 +168,12 @@ impl EdgePoints {
     /// Asks the control plane for the item's sources.
     async fn sources(&self, hash: &ContentHash) -> Result<ContentSources, Error> {
         let path = paths::device_sources(self.shared().identity.device_id().as_str(), hash);
-        self.signed_get(path).await
+        let location = *self.shared().location.lock().unwrap_or_else(|p| p.into_inner());
+        let headers = location
+            .map(|l| (edgepoints_protocol::LOCATION_HEADER, l.to_header()))
+            .into_iter()
+            .collect();
+        self.signed_get_with(path, headers).await
     }
 
     /// Tries the nodes, hedged; returns the one that delivered, if any.

@@ -43,7 +43,7 @@ pub use content::{CacheStats, ContentCache};
 pub use edgepoints::EdgePoints;
 pub use edgepoints_protocol::ContentHash;
 pub use edgepoints_protocol::{
-    ConsentPolicy, CreditReason, LedgerEntry, LedgerPage, PointsBalance, Problem, ProblemCode,
+    ConsentPolicy, CreditReason, LedgerEntry, LedgerPage, Location, PointsBalance, Problem, ProblemCode,
 };
 pub use error::{Error, StoreError, TransportFailure};
 pub use events::{Event, EventListener};

@@ -24,6 +24,7 @@ pub mod origin;
 pub mod points;
 mod problem;
 mod routes;
+pub mod routing;
 pub mod state;
 pub mod store;
 pub mod testing;

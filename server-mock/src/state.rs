@@ -22,6 +22,8 @@ pub(crate) mod keys {
     pub const EXECUTIONS_PREFIX: &str = "executions:";
     pub const NODE_PREFIX: &str = "node:";
     pub const HASH_FAILURE_PREFIX: &str = "hash_failure:";
+    /// Bumped whenever a node record changes, so routing indexes refresh.
+    pub const NODES_VERSION: &str = "nodes:version";
 
     pub fn device(id: &str) -> String {
         format!("{DEVICE_PREFIX}{id}")
@@ -116,6 +118,11 @@ pub struct NodeRecord {
     pub holdings: Vec<ContentHash>,
     pub announced_at_ms: u64,
     pub recorded_at_ms: u64,
+    #[serde(default)]
+    pub location: Option<edgepoints_protocol::Location>,
+    /// Requests per second at the last heartbeat.
+    #[serde(default)]
+    pub load: u32,
 }
 
 /// Idempotency keys whose request ran more than once: always empty unless
@@ -148,6 +155,9 @@ pub struct StateDump {
 pub struct ControlPlane {
     pub key: ControlPlaneKey,
     store: Arc<dyn StateStore>,
+    /// This instance's routing index, rebuilt from the shared node records
+    /// when their version moved (another instance may have changed them).
+    pub(crate) routing: tokio::sync::Mutex<(i64, crate::routing::RoutingIndex)>,
 }
 
 impl ControlPlane {
@@ -188,6 +198,7 @@ impl ControlPlane {
         Ok(ControlPlane {
             key: ControlPlaneKey::from_seed(seed),
             store,
+            routing: tokio::sync::Mutex::new((-1, crate::routing::RoutingIndex::default())),
         })
     }
 

@@ -284,6 +284,7 @@ async fn stalled_node(server: &MockServer) -> (tokio::task::JoinHandle<()>, Stri
         url: Some(url.clone()),
         holdings: hashes,
         announced_at_ms: 1,
+        location: None,
     };
     let envelope = SignedEnvelope::sign(Purpose::NodeAnnouncement, id.as_str(), &key, &announcement);
     let (status, _, _, body) = send_raw(

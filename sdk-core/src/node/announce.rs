@@ -47,6 +47,7 @@ pub(crate) fn queue(shared: &Shared, url: Option<String>) -> Result<i64, StoreEr
             url: url.clone(),
             holdings,
             announced_at_ms: unix_millis(),
+            location: *shared.location.lock().unwrap_or_else(|p| p.into_inner()),
         };
         let envelope = shared.identity.sign(Purpose::NodeAnnouncement, &announcement);
         let (id, _) = outbox::enqueue(
@@ -88,8 +89,8 @@ pub(crate) async fn announce(sdk: &EdgePoints, url: Option<String>) -> Result<()
     }
 }
 
-/// Re-announces the running node's holdings after the cache changed (a
-/// sync, a fetch); nothing if no node is running.
+/// Re-announces the running node after its cache or location changed;
+/// nothing if no node is running.
 pub(crate) fn holdings_changed(shared: &Shared) -> Result<(), StoreError> {
     let url = shared.node_url.lock().unwrap_or_else(|p| p.into_inner()).clone();
     if let Some(url) = url {

@@ -2,9 +2,11 @@
 //! sources of an item for a consumer (with a ticket per node), and reports
 //! of sources that served the wrong bytes.
 //!
-//! Routing here is deliberately simple — the freshest announcement first —
-//! until presence (addresses, probes, heartbeats) gives it distance and load.
+//! Routing: when the asking device and the nodes share a location, the
+//! routing index orders them by distance, then load (from heartbeats);
+//! the others follow, freshest announcement first.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,13 +16,14 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use edgepoints_protocol::sources::MAX_ANNOUNCED_HOLDINGS;
 use edgepoints_protocol::{
-    paths, AccessTicket, ConsentDecision, ContentHash, ContentSources, FailedSource, HashFailureRecorded,
-    HashFailureReport, NodeAnnounced, NodeAnnouncement, NodeSource, ProblemCode, Purpose,
+    paths, AccessTicket, ConsentDecision, ContentHash, ContentSources, DeviceId, FailedSource, HashFailureRecorded,
+    HashFailureReport, Location, NodeAnnounced, NodeAnnouncement, NodeSource, ProblemCode, Purpose, LOCATION_HEADER,
 };
 
 use super::devices::{device_envelope, parse_device_id, signed_read, unknown_device};
 use crate::origin;
 use crate::problem::ApiError;
+use crate::routing::{Position, RoutingIndex};
 use crate::state::{keys, unix_millis, NodeRecord};
 use crate::store::{scan_json, update_json};
 use crate::ControlPlane;
@@ -85,6 +88,12 @@ pub(super) async fn announce(
     if let Some(url) = &announcement.url {
         check_node_url(url)?;
     }
+    if announcement.location.is_some_and(|l| !l.is_valid()) {
+        return Err(unprocessable(
+            "invalid location",
+            "latitude −90..90, longitude −180..180",
+        ));
+    }
     let record = NodeRecord {
         device_id: device_id.clone(),
         revision: announcement.revision,
@@ -92,6 +101,8 @@ pub(super) async fn announce(
         holdings: announcement.holdings.clone(),
         announced_at_ms: announcement.announced_at_ms,
         recorded_at_ms: unix_millis(),
+        location: announcement.location,
+        load: 0,
     };
     let (applied, current) =
         update_json::<NodeRecord, (bool, u64), ()>(control_plane.store(), &keys::node(device_id.as_str()), |stored| {
@@ -101,12 +112,21 @@ pub(super) async fn announce(
                     let current = stored.revision;
                     (Some(stored), (false, current))
                 }
-                _ => (Some(record.clone()), (true, record.revision)),
+                Some(stored) => {
+                    // The load comes from heartbeats, not announcements.
+                    let record = NodeRecord {
+                        load: stored.load,
+                        ..record.clone()
+                    };
+                    (Some(record), (true, stored.revision.max(announcement.revision)))
+                }
+                None => (Some(record.clone()), (true, record.revision)),
             })
         })
         .await?
         .expect("announcements never refuse");
     if applied {
+        control_plane.store().increment(keys::NODES_VERSION, 1).await?;
         control_plane.count(&keys::applied("node_announcements")).await?;
         tracing::info!(%device_id, revision = current, url = ?record.url, holdings = record.holdings.len(), "node announced");
     }
@@ -144,7 +164,14 @@ pub(super) async fn sources(
     // Only published content is routed: a withdrawn item is served by no one.
     let item = origin::item(&control_plane, &hash).await?.ok_or_else(not_found)?;
     let store = control_plane.store();
-    let mut candidates = Vec::new();
+    let near = headers
+        .get(LOCATION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(Location::from_header);
+    // Candidates: routable nodes (serving somewhere, consenting, not
+    // reported for this item), nearest first when both sides have a
+    // location, then the rest, freshest announcement first.
+    let mut routable = HashMap::new();
     for node in scan_json::<NodeRecord>(store, keys::NODE_PREFIX).await? {
         let Some(url) = node.url.clone() else { continue };
         if node.device_id == device_id || !node.holdings.contains(&hash) {
@@ -166,15 +193,30 @@ pub(super) async fn sources(
             .and_then(|d| d.consent)
             .is_some_and(|c| matches!(c.decision, ConsentDecision::Granted { .. }));
         if consenting {
-            candidates.push((node.recorded_at_ms, node.device_id, url));
+            routable.insert(node.device_id.clone(), (node.recorded_at_ms, url));
         }
     }
-    candidates.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.as_str().cmp(b.1.as_str())));
+    let mut candidates: Vec<(DeviceId, String)> = Vec::new();
+    if let Some(near) = near {
+        let index = routing_index(&control_plane).await?;
+        let position = Position {
+            latitude: near.latitude,
+            longitude: near.longitude,
+        };
+        for candidate in index.1.nearest(&hash, position, MAX_SOURCES, Some(&device_id)) {
+            if let Some((_, url)) = routable.remove(&candidate.device) {
+                candidates.push((candidate.device, url));
+            }
+        }
+    }
+    let mut rest: Vec<_> = routable.into_iter().collect();
+    rest.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then(a.0.as_str().cmp(b.0.as_str())));
+    candidates.extend(rest.into_iter().map(|(device, (_, url))| (device, url)));
     let expires_at_ms = unix_millis() + TICKET_LIFETIME.as_millis() as u64;
     let nodes = candidates
         .into_iter()
         .take(MAX_SOURCES)
-        .map(|(_, node_id, url)| {
+        .map(|(node_id, url)| {
             let ticket = AccessTicket {
                 node_id: node_id.clone(),
                 content: hash,
@@ -190,6 +232,28 @@ pub(super) async fn sources(
         nodes,
         origins: item.origins,
     }))
+}
+
+/// The routing index, refreshed from the node records if they changed.
+async fn routing_index(
+    control_plane: &ControlPlane,
+) -> Result<tokio::sync::MutexGuard<'_, (i64, RoutingIndex)>, crate::store::StoreError> {
+    let version = control_plane.store().increment(keys::NODES_VERSION, 0).await?;
+    let mut index = control_plane.routing.lock().await;
+    if index.0 != version {
+        let nodes = scan_json::<NodeRecord>(control_plane.store(), keys::NODE_PREFIX).await?;
+        let located = nodes.into_iter().filter_map(|node| {
+            let location = node.location?;
+            let position = Position {
+                latitude: location.latitude,
+                longitude: location.longitude,
+            };
+            // Reachable: announced where it serves (probing comes with presence).
+            Some((node.device_id, position, node.url.is_some(), node.load, node.holdings))
+        });
+        *index = (version, RoutingIndex::bulk(located));
+    }
+    Ok(index)
 }
 
 /// `POST /v1/devices/{device_id}/hash-failures`: a source served bytes that

@@ -15,7 +15,8 @@ use super::devices::{device_envelope, parse_device_id, signed_read};
 use super::parse_json;
 use crate::points::{self, HeartbeatRefused, NodeStanding};
 use crate::problem::ApiError;
-use crate::state::keys;
+use crate::state::{keys, NodeRecord};
+use crate::store::update_json;
 use crate::ControlPlane;
 
 /// Ledger entries per page.
@@ -45,6 +46,7 @@ pub(super) async fn heartbeat(
     match points::accept_heartbeat(&control_plane, &heartbeat, NodeStanding { consenting, reachable }).await? {
         Ok(accepted) => {
             control_plane.count(&keys::applied("heartbeats")).await?;
+            update_load(&control_plane, &heartbeat, accepted.next_interval_ms).await?;
             if accepted.credited_points > 0 {
                 tracing::info!(%device_id, points = accepted.credited_points, balance = accepted.balance, "points credited");
             }
@@ -60,6 +62,31 @@ pub(super) async fn heartbeat(
             .detail(format!("sequence {seq} is not above the last accepted, {last}")))
         }
     }
+}
+
+/// The node's load for routing: requests per second over the last interval.
+async fn update_load(
+    control_plane: &ControlPlane,
+    heartbeat: &Heartbeat,
+    interval_ms: u64,
+) -> Result<(), crate::store::StoreError> {
+    let load = (heartbeat.requests_delta.saturating_mul(1000) / interval_ms.max(1)).min(u32::MAX as u64) as u32;
+    let changed = update_json::<NodeRecord, bool, ()>(
+        control_plane.store(),
+        &keys::node(heartbeat.device_id.as_str()),
+        |node| {
+            Ok(match node {
+                Some(node) if node.load != load => (Some(NodeRecord { load, ..node }), true),
+                other => (other, false),
+            })
+        },
+    )
+    .await?
+    .unwrap_or(false);
+    if changed {
+        control_plane.store().increment(keys::NODES_VERSION, 1).await?;
+    }
+    Ok(())
 }
 
 /// `GET /v1/devices/{device_id}/points`: a signed read.
