@@ -154,6 +154,23 @@ impl EdgePoints {
         }))?)
     }
 
+    /// The phone's IP addresses as the host knows them (e.g. from
+    /// `LinkProperties`), or `None` to let the SDK list its interfaces.
+    pub fn set_network_addresses(&self, addresses: Option<Vec<String>>) -> Result<(), EdgePointsError> {
+        let parsed = addresses
+            .map(|all| {
+                all.iter()
+                    .map(|text| {
+                        text.parse().map_err(|e| EdgePointsError::InvalidInput {
+                            reason: format!("address `{text}`: {e}"),
+                        })
+                    })
+                    .collect::<Result<Vec<std::net::IpAddr>, _>>()
+            })
+            .transpose()?;
+        Ok(self.inner.set_network_addresses(parsed)?)
+    }
+
     /// This device's points, as the control plane keeps them.
     pub fn points(&self) -> Arc<crate::points::Points> {
         Arc::new(crate::points::Points::new(self.inner.points()))

@@ -32,6 +32,11 @@ pub enum SdkEvent {
     HostStateChanged {
         state: HostState,
     },
+    /// The control plane probed the node's addresses: these answered.
+    AddressesProbed {
+        reachable: Vec<String>,
+        seen_from: Option<String>,
+    },
     /// The control plane credited points (`reason`: `online_time`, …).
     PointsCredited {
         points: u64,
@@ -67,6 +72,7 @@ impl From<core::Event> for SdkEvent {
             core::Event::ConsentReported { revision } => SdkEvent::ConsentReported { revision },
             core::Event::HostStateChanged { state } => SdkEvent::HostStateChanged { state: state.into() },
             core::Event::SyncProgress { done, total, bytes } => SdkEvent::SyncProgress { done, total, bytes },
+            core::Event::AddressesProbed { reachable, seen_from } => SdkEvent::AddressesProbed { reachable, seen_from },
             core::Event::PointsCredited {
                 points,
                 balance,

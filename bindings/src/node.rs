@@ -271,6 +271,16 @@ impl NodeHandle {
             .unwrap_or_default()
     }
 
+    /// The announced addresses the control plane could reach.
+    pub fn reachable_addresses(&self) -> Vec<String> {
+        self.inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|h| h.reachable_addresses())
+            .unwrap_or_default()
+    }
+
     pub fn stats(&self) -> NodeStats {
         self.inner
             .lock()

@@ -38,6 +38,8 @@ pub enum Purpose {
     HashFailureReport,
     /// A node's periodic heartbeat.
     Heartbeat,
+    /// A node's answer to the control plane's reachability probe.
+    Probe,
 }
 
 impl Purpose {
@@ -51,6 +53,7 @@ impl Purpose {
             Purpose::NodeAnnouncement => "device.node",
             Purpose::HashFailureReport => "device.hash-failure",
             Purpose::Heartbeat => "device.heartbeat",
+            Purpose::Probe => "device.probe",
         }
     }
 }

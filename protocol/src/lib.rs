@@ -30,6 +30,6 @@ pub use points::{CreditReason, Heartbeat, HeartbeatAccepted, LedgerEntry, Ledger
 pub use problem::{Problem, ProblemCode, PROBLEM_CONTENT_TYPE};
 pub use sources::{
     ContentSources, FailedSource, HashFailureRecorded, HashFailureReport, Location, NodeAnnounced, NodeAnnouncement,
-    NodeSource, LOCATION_HEADER,
+    NodeSource, ProbeAnswer, LOCATION_HEADER,
 };
 pub use ticket::{AccessTicket, TicketError, TICKET_HEADER};

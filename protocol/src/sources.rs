@@ -24,6 +24,24 @@ pub struct NodeAnnouncement {
     /// Where the phone is, coarsely, if the host shares it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<Location>,
+    /// `ip:port` of every interface the node may be reached on; the control
+    /// plane probes each and routes only to those that answered.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub addresses: Vec<String>,
+    /// The network the phone is on (`wifi`, `cellular`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<String>,
+}
+
+/// Most addresses one announcement may list.
+pub const MAX_ANNOUNCED_ADDRESSES: usize = 16;
+
+/// The node's answer to a reachability probe (`GET /probe/{nonce}`),
+/// signed by the device key, so only the device itself can pass it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProbeAnswer {
+    pub device_id: DeviceId,
+    pub nonce: String,
 }
 
 /// A coarse position (a city, not a street), as a host may share it.
@@ -64,6 +82,12 @@ pub struct NodeAnnounced {
     pub current_revision: u64,
     /// False when a newer announcement was already recorded.
     pub applied: bool,
+    /// The announced addresses that answered the control plane's probe.
+    #[serde(default)]
+    pub reachable: Vec<String>,
+    /// The address the control plane saw the announcement come from.
+    #[serde(default)]
+    pub seen_from: Option<String>,
 }
 
 /// One node that can serve an item to the asking device.

@@ -66,6 +66,8 @@ pub struct NodeLimits {
     pub max_header_bytes: usize,
     /// Upload rate cap over all responses, in bytes per second; 0 for none.
     pub upload_bytes_per_second: u64,
+    /// Report loopback and link-local addresses too (tests, single hosts).
+    pub report_local_addresses: bool,
 }
 
 impl Default for NodeLimits {
@@ -75,6 +77,7 @@ impl Default for NodeLimits {
             header_read_timeout: Duration::from_secs(5),
             max_header_bytes: 16 * 1024,
             upload_bytes_per_second: 0,
+            report_local_addresses: false,
         }
     }
 }

@@ -43,6 +43,14 @@ pub(crate) struct Shared {
     /// Where the phone is, coarsely, if the host shares it (not stored: the
     /// host tells it again after a start).
     pub location: Mutex<Option<edgepoints_protocol::Location>>,
+    /// The running node's listen address.
+    pub node_listen: Mutex<Option<std::net::SocketAddr>>,
+    /// The phone's addresses as the host named them, if it did.
+    pub host_addresses: Mutex<Option<Vec<std::net::IpAddr>>>,
+    /// What the last announcement reported, and which of it the control
+    /// plane could reach.
+    pub reported_addresses: Mutex<Vec<String>>,
+    pub reachable_addresses: Mutex<Vec<String>>,
     /// Entries finished in the store whose events are still going out.
     pub announcing: Mutex<std::collections::HashSet<i64>>,
     /// Turns true once, at shutdown.
@@ -144,6 +152,10 @@ impl EdgePoints {
             serving_gate: watch::channel(crate::policy::ServingGate::NoConsent).0,
             node_url: Mutex::default(),
             location: Mutex::default(),
+            node_listen: Mutex::default(),
+            host_addresses: Mutex::default(),
+            reported_addresses: Mutex::default(),
+            reachable_addresses: Mutex::default(),
             announcing: Mutex::default(),
             stop,
             shut_down: AtomicBool::new(false),
@@ -257,6 +269,17 @@ impl EdgePoints {
         Ok(())
     }
 
+    /// The host names the phone's addresses (from its connectivity APIs),
+    /// or lets the SDK list the interfaces itself (`None`). A running node
+    /// listening on all interfaces reports them, and the control plane
+    /// probes each before routing to it.
+    pub fn set_network_addresses(&self, addresses: Option<Vec<std::net::IpAddr>>) -> Result<(), Error> {
+        self.shared.ensure_open()?;
+        *self.shared.host_addresses.lock().unwrap_or_else(|p| p.into_inner()) = addresses;
+        crate::node::announce::holdings_changed(&self.shared)?;
+        Ok(())
+    }
+
     /// The host reports whether the app is in the foreground.
     pub fn set_foreground(&self, foreground: bool) -> Result<HostState, Error> {
         self.update_host(|state| state.foreground = foreground)
@@ -264,9 +287,14 @@ impl EdgePoints {
 
     fn update_host(&self, change: impl FnOnce(&mut HostState)) -> Result<HostState, Error> {
         self.shared.ensure_open()?;
+        let network_before = host::load(&self.shared.store)?.network;
         match host::update(&self.shared.store, change)? {
             Some(state) => {
                 self.refresh_serving_gate()?;
+                if state.network != network_before {
+                    // A new network, likely new addresses: report them.
+                    crate::node::announce::holdings_changed(&self.shared)?;
+                }
                 self.shared.events.emit(Event::HostStateChanged { state });
                 Ok(state)
             }

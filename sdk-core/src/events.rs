@@ -15,6 +15,13 @@ pub enum Event {
     ConsentReported { revision: u64 },
     /// Manifest sync progress: `done` of `total` items fetched so far.
     SyncProgress { done: u64, total: u64, bytes: u64 },
+    /// The control plane probed the node's reported addresses: these
+    /// answered (consumers are routed only to them). `seen_from` is the
+    /// address the announcement came from, as the control plane saw it.
+    AddressesProbed {
+        reachable: Vec<String>,
+        seen_from: Option<String>,
+    },
     /// The control plane credited points (`reason`: `online_time`, …).
     PointsCredited { points: u64, balance: u64, reason: String },
     /// The running edge node's counters changed (at most once a second).

@@ -17,7 +17,7 @@ pub enum NetworkKind {
 }
 
 impl NetworkKind {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             NetworkKind::Wifi => "wifi",
             NetworkKind::Cellular => "cellular",

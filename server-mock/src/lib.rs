@@ -22,6 +22,7 @@ pub mod faults;
 pub mod idempotency;
 pub mod origin;
 pub mod points;
+mod probe;
 mod problem;
 mod routes;
 pub mod routing;

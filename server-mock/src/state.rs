@@ -123,6 +123,25 @@ pub struct NodeRecord {
     /// Requests per second at the last heartbeat.
     #[serde(default)]
     pub load: u32,
+    /// Addresses the node announced, and those that answered the probe.
+    #[serde(default)]
+    pub addresses: Vec<String>,
+    #[serde(default)]
+    pub reachable: Vec<String>,
+    /// The address the announcement came from.
+    #[serde(default)]
+    pub seen_from: Option<String>,
+    #[serde(default)]
+    pub network: Option<String>,
+}
+
+impl NodeRecord {
+    /// Where consumers are sent: the first probed address; none if no
+    /// address answered (or the node stopped).
+    pub fn routable_url(&self) -> Option<String> {
+        self.url.as_ref()?;
+        self.reachable.first().map(|address| format!("http://{address}"))
+    }
 }
 
 /// Idempotency keys whose request ran more than once: always empty unless

@@ -265,10 +265,42 @@ async fn stalled_node(server: &MockServer) -> (tokio::task::JoinHandle<()>, Stri
     assert_eq!(status, 200);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
+    // It passes the control plane's probe (it is reachable, and it is the
+    // device), then stalls every content request.
+    let (probe_key, probe_id) = (key.clone(), id.clone());
     let task = tokio::spawn(async move {
         let mut held = Vec::new();
-        while let Ok((stream, _)) = listener.accept().await {
-            held.push(stream);
+        while let Ok((mut stream, _)) = listener.accept().await {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let mut head = vec![0u8; 4096];
+            let n = stream.read(&mut head).await.unwrap_or(0);
+            let head = String::from_utf8_lossy(&head[..n]).into_owned();
+            let nonce = head
+                .strip_prefix("GET /probe/")
+                .and_then(|rest| rest.split(' ').next())
+                .map(str::to_owned);
+            match nonce {
+                Some(nonce) => {
+                    let answer = edgepoints_protocol::ProbeAnswer {
+                        device_id: probe_id.clone(),
+                        nonce,
+                    };
+                    let body = serde_json::to_vec(&SignedEnvelope::sign(
+                        Purpose::Probe,
+                        probe_id.as_str(),
+                        &probe_key,
+                        &answer,
+                    ))
+                    .unwrap();
+                    let reply = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                        body.len()
+                    );
+                    let _ = stream.write_all(reply.as_bytes()).await;
+                    let _ = stream.write_all(&body).await;
+                }
+                None => held.push(stream),
+            }
         }
     });
     let hashes = origin::manifest(server.control_plane())
@@ -285,6 +317,8 @@ async fn stalled_node(server: &MockServer) -> (tokio::task::JoinHandle<()>, Stri
         holdings: hashes,
         announced_at_ms: 1,
         location: None,
+        addresses: Vec::new(),
+        network: None,
     };
     let envelope = SignedEnvelope::sign(Purpose::NodeAnnouncement, id.as_str(), &key, &announcement);
     let (status, _, _, body) = send_raw(

@@ -183,6 +183,7 @@ async fn consent_flow_reports_every_decision_in_order() {
             Event::OutboxEntryFailed { .. } => "failed",
             Event::NodeStats { .. } => "node",
             Event::PointsCredited { .. } => "points",
+            Event::AddressesProbed { .. } => "probed",
         })
         .collect();
     assert_eq!(

@@ -16,6 +16,12 @@ use crate::{registration, Error, StoreError};
 /// Writes an announcement of `url` (none: the node stopped) and what the
 /// cache holds now into the outbox; returns the entry's id.
 pub(crate) fn queue(shared: &Shared, url: Option<String>) -> Result<i64, StoreError> {
+    // Read before the transaction: the store is not re-entrant.
+    let network = crate::host::load(&shared.store)?.network;
+    let addresses = match (&url, current_listen(shared)) {
+        (Some(_), Some(listen)) => current_addresses(shared, listen),
+        _ => Vec::new(),
+    };
     shared.store.with(|c| {
         let tx = c.transaction()?;
         registration::ensure_queued(shared, &tx)?;
@@ -48,7 +54,10 @@ pub(crate) fn queue(shared: &Shared, url: Option<String>) -> Result<i64, StoreEr
             holdings,
             announced_at_ms: unix_millis(),
             location: *shared.location.lock().unwrap_or_else(|p| p.into_inner()),
+            addresses,
+            network: Some(network.as_str().to_owned()),
         };
+        *shared.reported_addresses.lock().unwrap_or_else(|p| p.into_inner()) = announcement.addresses.clone();
         let envelope = shared.identity.sign(Purpose::NodeAnnouncement, &announcement);
         let (id, _) = outbox::enqueue(
             &tx,
@@ -70,6 +79,50 @@ pub(crate) fn queue(shared: &Shared, url: Option<String>) -> Result<i64, StoreEr
         );
         Ok(id)
     })
+}
+
+fn current_listen(shared: &Shared) -> Option<std::net::SocketAddr> {
+    *shared.node_listen.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The addresses the node would report now.
+pub(crate) fn current_addresses(shared: &Shared, listen: std::net::SocketAddr) -> Vec<String> {
+    let host_given = shared.host_addresses.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    super::addresses::reported(
+        listen,
+        host_given.as_deref(),
+        shared.config.node_limits.report_local_addresses,
+    )
+}
+
+/// Re-announces when the addresses the node would report differ from the
+/// last report (an interface came or went without the host saying so).
+pub(crate) fn addresses_changed(shared: &Shared) -> Result<(), StoreError> {
+    let Some(listen) = current_listen(shared) else {
+        return Ok(());
+    };
+    let now = current_addresses(shared, listen);
+    let changed = *shared.reported_addresses.lock().unwrap_or_else(|p| p.into_inner()) != now;
+    if changed {
+        tracing::info!(addresses = ?now, "addresses changed");
+        holdings_changed(shared)?;
+    }
+    Ok(())
+}
+
+/// What the control plane said of an announcement: which addresses it
+/// reached (outbox worker).
+pub(crate) fn apply_answer(shared: &Shared, body: &[u8]) -> Result<Vec<crate::events::Event>, crate::Error> {
+    let answer: edgepoints_protocol::NodeAnnounced =
+        serde_json::from_slice(body).map_err(|e| crate::Error::Protocol(format!("announcement answer: {e}")))?;
+    if !answer.applied {
+        return Ok(Vec::new());
+    }
+    *shared.reachable_addresses.lock().unwrap_or_else(|p| p.into_inner()) = answer.reachable.clone();
+    Ok(vec![crate::events::Event::AddressesProbed {
+        reachable: answer.reachable,
+        seen_from: answer.seen_from,
+    }])
 }
 
 /// Announces and waits for the control plane, as far as the retry policy

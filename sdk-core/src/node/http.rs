@@ -48,6 +48,8 @@ pub(crate) struct ServeContext {
     /// Whether the gate lets the node serve; checked per request too, so a
     /// kept-alive connection cannot outlive a pause by even one request.
     pub(super) serving: AtomicBool,
+    /// For signing probe answers.
+    pub(super) sdk: crate::edgepoints::EdgePoints,
     /// This month's bytes against the policy's cap.
     pub(super) meter: Arc<UploadMeter>,
     /// The upload rate cap, if one is set.
@@ -208,6 +210,27 @@ impl ServeContext {
         Ok(Some(item))
     }
 
+    /// The control plane checks this node is reachable here: the nonce,
+    /// signed with the device key.
+    fn answer_probe(&self, nonce: &str) -> Reply {
+        if nonce.is_empty() || nonce.len() > 64 || !nonce.bytes().all(|b| b.is_ascii_hexdigit()) {
+            self.counters.reject("bad_probe");
+            return empty(StatusCode::BAD_REQUEST);
+        }
+        let identity = &self.sdk.shared().identity;
+        let answer = edgepoints_protocol::ProbeAnswer {
+            device_id: identity.device_id().clone(),
+            nonce: nonce.to_owned(),
+        };
+        let envelope = identity.sign(edgepoints_protocol::Purpose::Probe, &answer);
+        let body = serde_json::to_vec(&envelope).expect("envelope serialises");
+        let mut response = Response::new(ReplyBody::memory(body.into(), None));
+        response
+            .headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        response
+    }
+
     pub(crate) async fn handle<B>(&self, request: Request<B>, connection: &Connection) -> Reply {
         self.counters.request();
         if !self.serving.load(Ordering::Acquire) {
@@ -217,6 +240,9 @@ impl ServeContext {
                 .headers_mut()
                 .insert(http::header::RETRY_AFTER, HeaderValue::from_static("60"));
             return response;
+        }
+        if let Some(nonce) = request.uri().path().strip_prefix("/probe/") {
+            return self.answer_probe(nonce);
         }
         let head = request.method() == Method::HEAD;
         if request.method() != Method::GET && !head {

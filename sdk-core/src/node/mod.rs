@@ -12,6 +12,7 @@
 //! once and new ones get 503 until it is back; when consent is revoked the
 //! listener closes.
 
+mod addresses;
 pub(crate) mod announce;
 mod body;
 mod conn;
@@ -59,6 +60,10 @@ const PAUSED: &[u8] =
 /// How often the node's stats go to the host (when they changed) and its
 /// monthly usage to the store.
 const STATS_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The interfaces are listed every this many stats ticks, in case they
+/// changed without the host saying so.
+const ADDRESS_CHECK_TICKS: u64 = 10;
 
 /// What a node has served since it started.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -223,6 +228,7 @@ impl EdgeNode {
             key_id: registration.control_plane_key_id,
             key: control_plane_key,
             tickets: http::ticket_cache(),
+            sdk: self.sdk.clone(),
             counters: counters.clone(),
             serving: AtomicBool::new(false),
             meter: meter.clone(),
@@ -238,6 +244,7 @@ impl EdgeNode {
         ];
         let url = format!("http://{}", advertised(addr));
         *shared.node_url.lock().unwrap_or_else(|p| p.into_inner()) = Some(url.clone());
+        *shared.node_listen.lock().unwrap_or_else(|p| p.into_inner()) = Some(addr);
         announce::announce(&self.sdk, Some(url)).await?;
         // Beats start once the control plane knows where the node serves;
         // the first goes now. Not reaching the control plane does not stop
@@ -321,7 +328,9 @@ async fn tick(sdk: EdgePoints, counters: Arc<Counters>, meter: Arc<UploadMeter>,
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut flushed = meter.used();
     let mut last_stats = None;
+    let mut ticks = 0u64;
     loop {
+        ticks += 1;
         let stopping = tokio::select! {
             _ = interval.tick() => false,
             _ = stopped.changed() => true,
@@ -340,6 +349,9 @@ async fn tick(sdk: EdgePoints, counters: Arc<Counters>, meter: Arc<UploadMeter>,
                 flushed = used;
             }
             meter.set_cap(monthly_cap(&sdk)?);
+            if ticks.is_multiple_of(ADDRESS_CHECK_TICKS) {
+                announce::addresses_changed(shared)?;
+            }
             Ok(())
         })();
         if let Err(error) = outcome {
@@ -363,6 +375,17 @@ impl NodeHandle {
 
     pub fn stats(&self) -> NodeStats {
         self.counters.snapshot(&self.meter)
+    }
+
+    /// The reported addresses the control plane could reach at the last
+    /// announcement (consumers are routed only to these).
+    pub fn reachable_addresses(&self) -> Vec<String> {
+        self.sdk
+            .shared()
+            .reachable_addresses
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Sends a heartbeat now (the app may, say, on a network change) and
@@ -393,6 +416,12 @@ impl NodeHandle {
     fn withdraw(&self) {
         let shared = self.sdk.shared();
         let url = shared.node_url.lock().unwrap_or_else(|p| p.into_inner()).take();
+        shared.node_listen.lock().unwrap_or_else(|p| p.into_inner()).take();
+        shared
+            .reachable_addresses
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
         if url.is_some() && shared.ensure_open().is_ok() {
             match announce::queue(shared, None) {
                 Ok(_) => shared.outbox_wake.notify_one(),
@@ -454,6 +483,12 @@ async fn accept_loop(
                     // Paused or revoked: cut what is being served now.
                     context.serving.store(false, Ordering::Release);
                     connections.abort_all();
+                } else if !serving {
+                    // Serving again: announce, so the addresses are probed
+                    // while the node answers.
+                    if let Err(error) = announce::holdings_changed(context.sdk.shared()) {
+                        tracing::warn!(%error, "cannot queue the announcement");
+                    }
                 }
                 continue;
             }

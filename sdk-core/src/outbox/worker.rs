@@ -197,8 +197,9 @@ fn complete(shared: &Shared, head: &Sendable, status: u16, body: &[u8], replayed
         let events = match head.kind {
             EntryKind::Registration => registration::apply_answer(shared, &tx, &head.entry.idempotency_key, body),
             EntryKind::ConsentReport => consent::apply_answer(&tx, &head.context),
-            // The control plane holds them now; nothing to change locally.
-            EntryKind::NodeAnnouncement | EntryKind::HashFailureReport => Ok(Vec::new()),
+            EntryKind::NodeAnnouncement => crate::node::announce::apply_answer(shared, body),
+            // The control plane holds it now; nothing to change locally.
+            EntryKind::HashFailureReport => Ok(Vec::new()),
         };
         match events {
             Ok(events) => {

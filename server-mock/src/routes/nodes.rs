@@ -7,14 +7,15 @@
 //! the others follow, freshest announcement first.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
-use edgepoints_protocol::sources::MAX_ANNOUNCED_HOLDINGS;
+use edgepoints_protocol::sources::{MAX_ANNOUNCED_ADDRESSES, MAX_ANNOUNCED_HOLDINGS};
 use edgepoints_protocol::{
     paths, AccessTicket, ConsentDecision, ContentHash, ContentSources, DeviceId, FailedSource, HashFailureRecorded,
     HashFailureReport, Location, NodeAnnounced, NodeAnnouncement, NodeSource, ProblemCode, Purpose, LOCATION_HEADER,
@@ -50,6 +51,17 @@ fn unprocessable(title: &str, detail: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, ProblemCode::MalformedRequest, title).detail(detail)
 }
 
+/// `ip:port` of a URL with an IP host.
+fn url_authority(text: &str) -> Option<String> {
+    let url = url::Url::parse(text).ok()?;
+    let ip = match url.host()? {
+        url::Host::Ipv4(ip) => std::net::IpAddr::V4(ip),
+        url::Host::Ipv6(ip) => std::net::IpAddr::V6(ip),
+        url::Host::Domain(_) => return None,
+    };
+    Some(SocketAddr::new(ip, url.port_or_known_default()?).to_string())
+}
+
 fn check_node_url(text: &str) -> Result<(), ApiError> {
     let url = url::Url::parse(text).map_err(|e| unprocessable("invalid node URL", e.to_string()))?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() || text.len() > 256 {
@@ -68,6 +80,7 @@ fn check_node_url(text: &str) -> Result<(), ApiError> {
 pub(super) async fn announce(
     State(control_plane): State<Arc<ControlPlane>>,
     Path(device_id): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     body: Bytes,
 ) -> Result<Json<NodeAnnounced>, ApiError> {
     let device_id = parse_device_id(&device_id)?;
@@ -94,6 +107,30 @@ pub(super) async fn announce(
             "latitude −90..90, longitude −180..180",
         ));
     }
+    if announcement.addresses.len() > MAX_ANNOUNCED_ADDRESSES
+        || announcement.addresses.iter().any(|a| a.parse::<SocketAddr>().is_err())
+    {
+        return Err(unprocessable(
+            "invalid addresses",
+            format!("at most {MAX_ANNOUNCED_ADDRESSES}, each `ip:port`"),
+        ));
+    }
+    // A serving node is probed at every address it names (its URL's, if it
+    // names none) before it is listed; a stopped one is not probed.
+    let mut to_probe = announcement.addresses.clone();
+    if to_probe.is_empty() {
+        if let Some(authority) = announcement.url.as_deref().and_then(url_authority) {
+            to_probe.push(authority);
+        }
+    }
+    let reachable = if announcement.url.is_some() {
+        let device = control_plane.device(&device_id).await?.ok_or_else(unknown_device)?;
+        let key = edgepoints_protocol::envelope::decode_public_key(&device.public_key)
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        crate::probe::reachable(&to_probe, &device_id, &key).await
+    } else {
+        Vec::new()
+    };
     let record = NodeRecord {
         device_id: device_id.clone(),
         revision: announcement.revision,
@@ -103,6 +140,10 @@ pub(super) async fn announce(
         recorded_at_ms: unix_millis(),
         location: announcement.location,
         load: 0,
+        addresses: to_probe.clone(),
+        reachable: reachable.clone(),
+        seen_from: Some(peer.to_string()),
+        network: announcement.network.clone(),
     };
     let (applied, current) =
         update_json::<NodeRecord, (bool, u64), ()>(control_plane.store(), &keys::node(device_id.as_str()), |stored| {
@@ -134,6 +175,8 @@ pub(super) async fn announce(
         device_id,
         current_revision: current,
         applied,
+        reachable,
+        seen_from: Some(peer.to_string()),
     }))
 }
 
@@ -173,7 +216,7 @@ pub(super) async fn sources(
     // location, then the rest, freshest announcement first.
     let mut routable = HashMap::new();
     for node in scan_json::<NodeRecord>(store, keys::NODE_PREFIX).await? {
-        let Some(url) = node.url.clone() else { continue };
+        let Some(url) = node.routable_url() else { continue };
         if node.device_id == device_id || !node.holdings.contains(&hash) {
             continue;
         }
@@ -248,8 +291,8 @@ async fn routing_index(
                 latitude: location.latitude,
                 longitude: location.longitude,
             };
-            // Reachable: announced where it serves (probing comes with presence).
-            Some((node.device_id, position, node.url.is_some(), node.load, node.holdings))
+            let reachable = node.routable_url().is_some();
+            Some((node.device_id, position, reachable, node.load, node.holdings))
         });
         *index = (version, RoutingIndex::bulk(located));
     }

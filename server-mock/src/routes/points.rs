@@ -42,7 +42,10 @@ pub(super) async fn heartbeat(
         .await?
         .and_then(|d| d.consent)
         .is_some_and(|c| matches!(c.decision, ConsentDecision::Granted { .. }));
-    let reachable = control_plane.node(&device_id).await?.is_some_and(|n| n.url.is_some());
+    let reachable = control_plane
+        .node(&device_id)
+        .await?
+        .is_some_and(|n| n.routable_url().is_some());
     match points::accept_heartbeat(&control_plane, &heartbeat, NodeStanding { consenting, reachable }).await? {
         Ok(accepted) => {
             control_plane.count(&keys::applied("heartbeats")).await?;

@@ -1,0 +1,137 @@
+//! Presence: a node reports its addresses; the control plane probes each
+//! (the node must answer with the nonce signed by its key) and routes only
+//! to those that answered. After a network change the new address is
+//! reported and probed.
+
+use std::time::{Duration, Instant};
+
+use edgepoints_core::{ConsentPolicy, EdgePoints, FetchSource, NetworkKind};
+use edgepoints_mock_server::origin;
+use edgepoints_tests::*;
+
+#[tokio::test]
+async fn an_unreachable_address_is_not_routed_to_and_a_new_one_is_probed_after_a_network_change() {
+    let server = start_mock().await;
+    let item = origin::publish(server.control_plane(), vec![3u8; 30_000].into(), 9)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(&[server.url()], dir.path());
+    // Everything here is on loopback.
+    config.node_limits.report_local_addresses = true;
+    let sdk = EdgePoints::open(config, None).unwrap();
+    sdk.consent()
+        .grant(
+            "t",
+            ConsentPolicy {
+                serve_on_cellular: true,
+                ..ConsentPolicy::default()
+            },
+        )
+        .await
+        .unwrap();
+    sdk.set_network(NetworkKind::Wifi).unwrap();
+    sdk.set_battery(80, true).unwrap();
+    sdk.node().sync().await.unwrap();
+    // On this network the phone's address cannot be reached (a documentation
+    // address: nothing answers there).
+    sdk.set_network_addresses(Some(vec!["192.0.2.1".parse().unwrap()]))
+        .unwrap();
+    let node = sdk.node().start("0.0.0.0:0".parse().unwrap()).await.unwrap();
+    let port = node.local_addr().port();
+    assert!(node.reachable_addresses().is_empty());
+    let state = admin_state(&server).await;
+    let record = &state["nodes"][0];
+    assert_eq!(record["addresses"][0], format!("192.0.2.1:{port}"));
+    assert_eq!(record["reachable"].as_array().unwrap().len(), 0);
+    assert!(record["seen_from"].as_str().unwrap().starts_with("127.0.0.1:"));
+
+    let consumer_dir = tempfile::tempdir().unwrap();
+    let consumer = open_sdk(&server, consumer_dir.path());
+    let report = consumer.fetch(item.hash).await.unwrap();
+    assert!(matches!(report.source, FetchSource::Origin { .. }), "{report:?}");
+    assert_eq!(
+        report.attempts.len(),
+        1,
+        "the unreachable node is not offered: {report:?}"
+    );
+
+    // A new network with a reachable address: reported and probed.
+    sdk.set_network_addresses(Some(vec!["127.0.0.1".parse().unwrap()]))
+        .unwrap();
+    sdk.set_network(NetworkKind::Cellular).unwrap();
+    let want = vec![format!("127.0.0.1:{port}")];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while node.reachable_addresses() != want {
+        assert!(Instant::now() < deadline, "the new address was not probed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let record = admin_state(&server).await["nodes"][0].clone();
+    assert_eq!(record["network"], "cellular");
+    assert_eq!(record["reachable"][0], want[0]);
+
+    let other_dir = tempfile::tempdir().unwrap();
+    let other = open_sdk(&server, other_dir.path());
+    let report = other.fetch(item.hash).await.unwrap();
+    match &report.source {
+        FetchSource::Node { node_id, url } => {
+            assert_eq!(node_id, &sdk.device_id());
+            assert_eq!(url, &format!("http://{}", want[0]));
+        }
+        other => panic!("expected the node, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_probe_answer_needs_the_device_key() {
+    // The node answers probes with its own signature; anyone else's
+    // server at that address fails the probe (see the stalled node in
+    // consumer_fetch.rs for one that signs correctly).
+    let server = start_mock().await;
+    let (key, id) = device_key(41);
+    let (status, ..) = post_raw(
+        &server,
+        edgepoints_protocol::paths::DEVICES,
+        Some("probe-reg"),
+        serde_json::to_vec(&signed_registration(&key, "1")).unwrap(),
+    )
+    .await;
+    assert_eq!(status, 201);
+    // Announce an address where an impostor (another device's SDK node) serves.
+    let impostor_dir = tempfile::tempdir().unwrap();
+    let impostor = open_sdk(&server, impostor_dir.path());
+    impostor.consent().grant("t", ConsentPolicy::default()).await.unwrap();
+    impostor.set_network(NetworkKind::Wifi).unwrap();
+    impostor.set_battery(90, true).unwrap();
+    let node = impostor.node().start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let announcement = edgepoints_protocol::NodeAnnouncement {
+        device_id: id.clone(),
+        revision: 1,
+        url: Some(format!("http://{}", node.local_addr())),
+        holdings: Vec::new(),
+        announced_at_ms: 1,
+        location: None,
+        addresses: vec![node.local_addr().to_string()],
+        network: None,
+    };
+    let envelope = edgepoints_protocol::SignedEnvelope::sign(
+        edgepoints_protocol::Purpose::NodeAnnouncement,
+        id.as_str(),
+        &key,
+        &announcement,
+    );
+    let (status, _, _, body) = send_raw(
+        &server,
+        reqwest::Method::PUT,
+        &edgepoints_protocol::paths::device_node(id.as_str()),
+        Some("probe-node"),
+        serde_json::to_vec(&envelope).unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["reachable"].as_array().unwrap().len(),
+        0,
+        "another device's signature: {body}"
+    );
+}
