@@ -23,13 +23,7 @@ log() { printf '[bench] %s\n' "$*" >&2; }
 need=()
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
 command -v wrk >/dev/null || need+=(wrk)
-if [ ${#need[@]} -gt 0 ]; then
-  log "installing Debian packages: ${need[*]}"
-  SUDO=""
-  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
-fi
+scripts/install-debian-packages.sh ${need[@]+"${need[@]}"}
 NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
 
 cargo build -q --release -p edgepoints-tests --bin serve-bench

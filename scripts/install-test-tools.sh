@@ -18,13 +18,7 @@ command -v redis-server >/dev/null || need_deb+=(redis-server)
 dpkg -s libjna-jni >/dev/null 2>&1 || need_deb+=(libjna-jni)
 [ -f /usr/share/java/junit4.jar ] || need_deb+=(junit4)
 [ -f /usr/share/java/hamcrest-core.jar ] || [ -f /usr/share/java/hamcrest.jar ] || need_deb+=(libhamcrest-java)
-if [ ${#need_deb[@]} -gt 0 ]; then
-  log "installing Debian packages: ${need_deb[*]}"
-  SUDO=""
-  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_deb[@]}" >&2
-fi
+"$(dirname "$0")/install-debian-packages.sh" ${need_deb[@]+"${need_deb[@]}"}
 
 kotlin_home="$CACHE_DIR/kotlin-compiler-$KOTLIN_VERSION/node_modules/kotlin-compiler"
 if [ ! -x "$kotlin_home/bin/kotlinc-jvm" ]; then
