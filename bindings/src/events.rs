@@ -37,11 +37,11 @@ pub enum SdkEvent {
         reachable: Vec<String>,
         seen_from: Option<String>,
     },
-    /// The control plane credited points (`reason`: `online_time`, …).
+    /// The control plane credited points.
     PointsCredited {
         points: u64,
         balance: u64,
-        reason: String,
+        reason: crate::points::CreditReason,
     },
     /// The running node's counters changed (at most once a second).
     NodeStats {
@@ -80,7 +80,7 @@ impl From<core::Event> for SdkEvent {
             } => SdkEvent::PointsCredited {
                 points,
                 balance,
-                reason,
+                reason: reason.into(),
             },
             core::Event::NodeStats { stats } => SdkEvent::NodeStats { stats: stats.into() },
             core::Event::OutboxEntryCompleted {

@@ -24,6 +24,6 @@ pub use host::{HostState, NetworkKind};
 pub use logging::{set_logger, LogLevel, Logger};
 pub use node::{content_hash_of, CacheStats, ContentCache, EdgeNode, NodeHandle, NodeStats, ServingGate};
 pub use outbox::{Outbox, OutboxEntry, OutboxEntryState, OutboxStatus};
-pub use points::{HeartbeatReport, LedgerEntry, LedgerPage, Points, PointsBalance};
+pub use points::{CreditReason, HeartbeatReport, LedgerEntry, LedgerPage, Points, PointsBalance};
 
 uniffi::setup_scaffolding!();

@@ -16,13 +16,32 @@ pub struct PointsBalance {
     pub online_ms: u64,
 }
 
-/// One credit: `reason` is `online_time` or `delivery`.
+/// Why points were credited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum CreditReason {
+    /// Time online while serving.
+    OnlineTime,
+    /// Bytes delivered to other users.
+    Delivery,
+}
+
+impl From<core::CreditReason> for CreditReason {
+    fn from(reason: core::CreditReason) -> Self {
+        match reason {
+            core::CreditReason::OnlineTime => CreditReason::OnlineTime,
+            core::CreditReason::Delivery => CreditReason::Delivery,
+        }
+    }
+}
+
+/// One credit in the ledger.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct LedgerEntry {
     pub id: u64,
     pub at_ms: u64,
     pub points: u64,
-    pub reason: String,
+    pub reason: CreditReason,
+    /// For people: "3 min online", "… over the daily cap …".
     pub detail: String,
 }
 
@@ -91,10 +110,7 @@ impl Points {
                     id: e.id,
                     at_ms: e.at_ms,
                     points: e.points,
-                    reason: match e.reason {
-                        core::CreditReason::OnlineTime => "online_time".into(),
-                        core::CreditReason::Delivery => "delivery".into(),
-                    },
+                    reason: e.reason.into(),
                     detail: e.detail,
                 })
                 .collect(),

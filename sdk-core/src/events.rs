@@ -22,8 +22,12 @@ pub enum Event {
         reachable: Vec<String>,
         seen_from: Option<String>,
     },
-    /// The control plane credited points (`reason`: `online_time`, …).
-    PointsCredited { points: u64, balance: u64, reason: String },
+    /// The control plane credited points.
+    PointsCredited {
+        points: u64,
+        balance: u64,
+        reason: edgepoints_protocol::CreditReason,
+    },
     /// The running edge node's counters changed (at most once a second).
     NodeStats { stats: crate::NodeStats },
     /// The host reported a new network, battery or foreground state.

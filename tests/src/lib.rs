@@ -53,6 +53,14 @@ pub fn open_sdk(server: &MockServer, data_dir: &Path) -> EdgePoints {
     EdgePoints::open(config(&[server.url()], data_dir), None).expect("SDK opens")
 }
 
+/// A new device: an SDK instance on a fresh data directory (kept as long
+/// as the returned folder lives).
+pub fn new_device(server: &MockServer) -> (tempfile::TempDir, EdgePoints) {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let sdk = open_sdk(server, dir.path());
+    (dir, sdk)
+}
+
 /// A plain HTTP client with the SDK's TLS setup (the workspace builds
 /// reqwest without a default crypto provider).
 pub fn http() -> reqwest::Client {

@@ -78,8 +78,7 @@ async fn a_consumer_fetches_from_a_peer_and_from_the_origin_once_the_peer_is_gon
     assert_eq!(record["url"], format!("http://{}", node.local_addr()));
     assert_eq!(record["holdings"][0], published.hash.to_hex());
 
-    let bob_dir = tempfile::tempdir().unwrap();
-    let bob = open_sdk(&server, bob_dir.path());
+    let (_bob_dir, bob) = new_device(&server);
     let report = bob.fetch(published.hash).await.unwrap();
     assert_eq!(
         node_id_of(&report.source),
@@ -103,8 +102,7 @@ async fn a_consumer_fetches_from_a_peer_and_from_the_origin_once_the_peer_is_gon
     // plane, which still routes to her. Carol falls back to the origin.
     alice.shutdown().await;
     drop(node);
-    let carol_dir = tempfile::tempdir().unwrap();
-    let carol = open_sdk(&server, carol_dir.path());
+    let (_carol_dir, carol) = new_device(&server);
     let report = carol.fetch(published.hash).await.unwrap();
     assert!(matches!(report.source, FetchSource::Origin { .. }), "{report:?}");
     assert_eq!(report.attempts.len(), 2, "{report:?}");
@@ -132,8 +130,7 @@ async fn a_stopped_node_is_no_longer_routed_to() {
         admin_state(&server).await["nodes"][0]["url"].is_null()
     })
     .await;
-    let bob_dir = tempfile::tempdir().unwrap();
-    let bob = open_sdk(&server, bob_dir.path());
+    let (_bob_dir, bob) = new_device(&server);
     let report = bob.fetch(published.hash).await.unwrap();
     assert!(matches!(report.source, FetchSource::Origin { .. }));
     assert_eq!(report.attempts.len(), 1, "no node offered: {report:?}");
@@ -155,8 +152,7 @@ async fn a_peer_serving_tampered_bytes_is_refused_reported_and_the_origin_serves
     rotten[50_000] ^= 0x80;
     std::fs::write(&file, rotten).unwrap();
 
-    let bob_dir = tempfile::tempdir().unwrap();
-    let bob = open_sdk(&server, bob_dir.path());
+    let (_bob_dir, bob) = new_device(&server);
     let report = bob.fetch(published.hash).await.unwrap();
     assert!(matches!(report.source, FetchSource::Origin { .. }), "{report:?}");
     assert!(
@@ -177,8 +173,7 @@ async fn a_peer_serving_tampered_bytes_is_refused_reported_and_the_origin_serves
     assert_eq!(reports[0]["content"], published.hash.to_hex());
 
     // Alice is not routed to for this item again.
-    let carol_dir = tempfile::tempdir().unwrap();
-    let carol = open_sdk(&server, carol_dir.path());
+    let (_carol_dir, carol) = new_device(&server);
     let report = carol.fetch(published.hash).await.unwrap();
     assert!(matches!(report.source, FetchSource::Origin { .. }));
     assert_eq!(report.attempts.len(), 1, "{report:?}");
@@ -454,8 +449,7 @@ async fn the_upload_rate_cap_paces_responses() {
         c.node_limits.upload_bytes_per_second = 512 * 1024
     })
     .await;
-    let bob_dir = tempfile::tempdir().unwrap();
-    let bob = open_sdk(&server, bob_dir.path());
+    let (_bob_dir, bob) = new_device(&server);
     let started = Instant::now();
     let report = bob.fetch(published.hash).await.unwrap();
     let elapsed = started.elapsed();
@@ -478,8 +472,7 @@ async fn a_large_item_streams_from_the_disk_cache_whole_and_in_ranges() {
     // No memory tier: every request streams the file in chunks.
     let alice_dir = tempfile::tempdir().unwrap();
     let (alice, node) = serving(&server, alice_dir.path(), |c| c.content_memory_budget_bytes = 0).await;
-    let bob_dir = tempfile::tempdir().unwrap();
-    let bob = open_sdk(&server, bob_dir.path());
+    let (_bob_dir, bob) = new_device(&server);
     let report = bob.fetch(published.hash).await.unwrap();
     assert_eq!(
         node_id_of(&report.source),

@@ -90,7 +90,10 @@ async fn ten_minutes_of_heartbeats_earn_exactly_the_configured_points() {
         .unwrap()
         .iter()
         .filter_map(|e| match e {
-            Event::PointsCredited { points, .. } => Some(*points),
+            Event::PointsCredited { points, reason, .. } => {
+                assert_eq!(*reason, CreditReason::OnlineTime);
+                Some(*points)
+            }
             _ => None,
         })
         .sum();

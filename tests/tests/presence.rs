@@ -46,8 +46,7 @@ async fn an_unreachable_address_is_not_routed_to_and_a_new_one_is_probed_after_a
     assert_eq!(record["reachable"].as_array().unwrap().len(), 0);
     assert!(record["seen_from"].as_str().unwrap().starts_with("127.0.0.1:"));
 
-    let consumer_dir = tempfile::tempdir().unwrap();
-    let consumer = open_sdk(&server, consumer_dir.path());
+    let (_consumer_dir, consumer) = new_device(&server);
     let report = consumer.fetch(item.hash).await.unwrap();
     assert!(matches!(report.source, FetchSource::Origin { .. }), "{report:?}");
     assert_eq!(
@@ -70,8 +69,7 @@ async fn an_unreachable_address_is_not_routed_to_and_a_new_one_is_probed_after_a
     assert_eq!(record["network"], "cellular");
     assert_eq!(record["reachable"][0], want[0]);
 
-    let other_dir = tempfile::tempdir().unwrap();
-    let other = open_sdk(&server, other_dir.path());
+    let (_other_dir, other) = new_device(&server);
     let report = other.fetch(item.hash).await.unwrap();
     match &report.source {
         FetchSource::Node { node_id, url } => {
@@ -98,8 +96,7 @@ async fn a_probe_answer_needs_the_device_key() {
     .await;
     assert_eq!(status, 201);
     // Announce an address where an impostor (another device's SDK node) serves.
-    let impostor_dir = tempfile::tempdir().unwrap();
-    let impostor = open_sdk(&server, impostor_dir.path());
+    let (_impostor_dir, impostor) = new_device(&server);
     impostor.consent().grant("t", ConsentPolicy::default()).await.unwrap();
     impostor.set_network(NetworkKind::Wifi).unwrap();
     impostor.set_battery(90, true).unwrap();

@@ -1,6 +1,7 @@
 package dev.edgepoints.sdk.test
 
 import dev.edgepoints.sdk.ConsentPolicy
+import dev.edgepoints.sdk.CreditReason
 import dev.edgepoints.sdk.NetworkKind
 import dev.edgepoints.sdk.SdkEvent
 import kotlinx.coroutines.runBlocking
@@ -53,12 +54,13 @@ class PointsTest {
         assertTrue(balance.onlineMs >= 180_000uL, "$balance")
         val ledger = sdk.points().ledger(0uL)
         assertEquals(3uL, ledger.entries.sumOf { it.points })
-        assertTrue(ledger.entries.all { it.reason == "online_time" }, "$ledger")
+        assertTrue(ledger.entries.all { it.reason == CreditReason.ONLINE_TIME }, "$ledger")
         assertEquals(null, ledger.nextAfter)
 
         val heard = events.events.filterIsInstance<SdkEvent.PointsCredited>()
         assertEquals(3uL, heard.sumOf { it.points }, "every credit was an event")
         assertEquals(3uL, heard.last().balance)
+        assertTrue(heard.all { it.reason == CreditReason.ONLINE_TIME })
         node.stop()
         sdk.shutdown()
     }

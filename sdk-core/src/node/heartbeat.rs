@@ -94,7 +94,7 @@ impl Heartbeater {
             shared.events.emit(Event::PointsCredited {
                 points: accepted.credited_points,
                 balance: accepted.balance,
-                reason: "online_time".into(),
+                reason: edgepoints_protocol::CreditReason::OnlineTime,
             });
         }
         Ok(HeartbeatReport {
