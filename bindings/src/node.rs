@@ -145,6 +145,8 @@ pub struct FetchReport {
     pub size: u64,
     pub source: FetchSource,
     pub attempts: Vec<FetchAttempt>,
+    /// Whether a receipt for the delivering node was queued.
+    pub receipt_queued: bool,
 }
 
 impl From<core::FetchReport> for FetchReport {
@@ -153,6 +155,7 @@ impl From<core::FetchReport> for FetchReport {
             hash: report.hash.to_hex(),
             size: report.size,
             source: report.source.into(),
+            receipt_queued: report.receipt_queued,
             attempts: report
                 .attempts
                 .into_iter()

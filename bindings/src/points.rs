@@ -14,6 +14,8 @@ pub struct PointsBalance {
     pub today: u64,
     pub daily_cap: u64,
     pub online_ms: u64,
+    /// Bytes credited from consumers' receipts.
+    pub delivered_bytes: u64,
 }
 
 /// Why points were credited.
@@ -57,7 +59,10 @@ pub struct LedgerPage {
 pub struct HeartbeatReport {
     pub seq: u64,
     pub credited_online_ms: u64,
+    /// Points for the online time this heartbeat closed.
     pub credited_points: u64,
+    /// Points for deliveries credited since the previous heartbeat.
+    pub delivery_points: u64,
     pub balance: u64,
     pub next_interval_ms: u64,
 }
@@ -68,6 +73,7 @@ impl From<core::HeartbeatReport> for HeartbeatReport {
             seq: r.seq,
             credited_online_ms: r.credited_online_ms,
             credited_points: r.credited_points,
+            delivery_points: r.delivery_points,
             balance: r.balance,
             next_interval_ms: r.next_interval.as_millis() as u64,
         }
@@ -96,6 +102,7 @@ impl Points {
             today: b.today,
             daily_cap: b.daily_cap,
             online_ms: b.online_ms,
+            delivered_bytes: b.delivered_bytes,
         })
     }
 

@@ -312,6 +312,7 @@ pub(crate) async fn run(args: TourArgs) -> CliResult {
         let anonymous = client.get(&url).send().await?.status();
         let ticket = edgepoints_protocol::AccessTicket {
             node_id: edgepoints_protocol::DeviceId::parse(&alice.device_id())?,
+            consumer_id: edgepoints_protocol::DeviceId::parse(&devices[1].sdk.device_id())?,
             content: item.hash,
             expires_at_ms: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)?

@@ -40,6 +40,10 @@ pub enum Purpose {
     Heartbeat,
     /// A node's answer to the control plane's reachability probe.
     Probe,
+    /// A node's statement of what it is delivering to a consumer.
+    DeliveryStatement,
+    /// A consumer's receipt for a verified delivery from a node.
+    Receipt,
 }
 
 impl Purpose {
@@ -54,6 +58,8 @@ impl Purpose {
             Purpose::HashFailureReport => "device.hash-failure",
             Purpose::Heartbeat => "device.heartbeat",
             Purpose::Probe => "device.probe",
+            Purpose::DeliveryStatement => "device.delivery",
+            Purpose::Receipt => "device.receipt",
         }
     }
 }
@@ -147,6 +153,34 @@ impl SignedEnvelope {
         key.verify_strict(&message, &signature)
             .map_err(|_| EnvelopeError::BadSignature)?;
         Ok(payload)
+    }
+
+    /// The compact form for an HTTP header: `key_id.payload.signature`
+    /// (the purpose is implied by the header it travels in).
+    pub fn to_compact(&self) -> String {
+        format!("{}.{}.{}", self.key_id, self.payload, self.signature)
+    }
+
+    /// Reads the compact form, for `purpose`; the signature is not checked yet.
+    pub fn from_compact(purpose: Purpose, token: &str) -> Result<Self, EnvelopeError> {
+        let mut parts = token.split('.');
+        let (Some(key_id), Some(payload), Some(signature), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(EnvelopeError::Malformed("not `key_id.payload.signature`".into()));
+        };
+        Ok(SignedEnvelope {
+            purpose: purpose.as_str().to_owned(),
+            key_id: key_id.to_owned(),
+            payload: payload.to_owned(),
+            signature: signature.to_owned(),
+        })
+    }
+
+    /// Decodes the payload as `T` without checking the signature: for a
+    /// party that passes the envelope on to one that can check it.
+    pub fn peek<T: DeserializeOwned>(&self) -> Result<T, EnvelopeError> {
+        serde_json::from_slice(&self.unverified_payload()?).map_err(|e| EnvelopeError::BadPayload(e.to_string()))
     }
 
     /// Verifies, then decodes the payload as `T`.

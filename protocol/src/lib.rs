@@ -15,6 +15,7 @@ pub mod operations;
 pub mod paths;
 pub mod points;
 pub mod problem;
+pub mod receipts;
 pub mod request_auth;
 pub mod sources;
 pub mod ticket;
@@ -28,6 +29,7 @@ pub use manifest::{Manifest, ManifestItem};
 pub use operations::{OperationState, OperationStatus};
 pub use points::{CreditReason, Heartbeat, HeartbeatAccepted, LedgerEntry, LedgerPage, PointsBalance, PointsRules};
 pub use problem::{Problem, ProblemCode, PROBLEM_CONTENT_TYPE};
+pub use receipts::{DeliveryStatement, Receipt, ReceiptAccepted, DELIVERY_HEADER, RECEIPT_NONCE_HEADER};
 pub use sources::{
     ContentSources, FailedSource, HashFailureRecorded, HashFailureReport, Location, NodeAnnounced, NodeAnnouncement,
     NodeSource, ProbeAnswer, LOCATION_HEADER,

@@ -58,3 +58,9 @@ pub fn device_points(device_id: &str) -> String {
 pub fn device_ledger(device_id: &str, after: u64) -> String {
     format!("/v1/devices/{device_id}/ledger/{after}")
 }
+
+/// `POST`: a consumer's signed [`crate::Receipt`] for a delivery from a
+/// node; answered with [`crate::ReceiptAccepted`].
+pub fn device_receipts(device_id: &str) -> String {
+    format!("/v1/devices/{device_id}/receipts")
+}

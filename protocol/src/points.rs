@@ -36,6 +36,11 @@ pub struct HeartbeatAccepted {
     /// Points credited now (full minutes of credited online time).
     pub credited_points: u64,
     pub balance: u64,
+    /// Every ledger entry credited since the previous accepted heartbeat,
+    /// whatever its reason (deliveries are credited when consumers'
+    /// receipts arrive, between heartbeats), oldest first.
+    #[serde(default)]
+    pub credits: Vec<LedgerEntry>,
 }
 
 /// How the control plane turns service into points.
@@ -95,6 +100,9 @@ pub struct PointsBalance {
     pub daily_cap: u64,
     /// Online time credited so far, in ms.
     pub online_ms: u64,
+    /// Bytes credited from consumers' receipts so far.
+    #[serde(default)]
+    pub delivered_bytes: u64,
 }
 
 /// A page of the ledger, oldest first.

@@ -26,6 +26,17 @@ pub enum ProblemCode {
     /// A heartbeat with a sequence number not above the last accepted one:
     /// a duplicate, a replay, or out of order. Nothing is credited.
     HeartbeatOutOfOrder,
+    /// A receipt whose delivery was credited before. Nothing is credited.
+    ReceiptReplayed,
+    /// A receipt whose node is its consumer. Nothing is credited.
+    SelfReceipt,
+    /// A receipt whose ticket or delivery statement does not verify, or
+    /// does not match the receipt. Nothing is credited.
+    ReceiptInvalid,
+    /// A receipt older than the acceptance window.
+    ReceiptExpired,
+    /// A receipt for an item reported as served wrong by that node.
+    ContentReportedFailed,
     Unavailable,
     Internal,
     /// A code this client does not know yet (a newer server).
@@ -51,6 +62,11 @@ impl ProblemCode {
             ProblemCode::InjectedFault => "injected_fault",
             ProblemCode::StaleRequest => "stale_request",
             ProblemCode::HeartbeatOutOfOrder => "heartbeat_out_of_order",
+            ProblemCode::ReceiptReplayed => "receipt_replayed",
+            ProblemCode::SelfReceipt => "self_receipt",
+            ProblemCode::ReceiptInvalid => "receipt_invalid",
+            ProblemCode::ReceiptExpired => "receipt_expired",
+            ProblemCode::ContentReportedFailed => "content_reported_failed",
             ProblemCode::Unavailable => "unavailable",
             ProblemCode::Internal => "internal",
             ProblemCode::Unknown => "unknown",
@@ -119,6 +135,9 @@ mod tests {
             ProblemCode::MalformedRequest,
             ProblemCode::IdempotencyKeyReused,
             ProblemCode::InjectedFault,
+            ProblemCode::ReceiptReplayed,
+            ProblemCode::SelfReceipt,
+            ProblemCode::ContentReportedFailed,
         ] {
             assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
         }

@@ -97,6 +97,10 @@ pub struct NodeSource {
     pub url: String,
     /// The `Edgepoints-Ticket` header value for this node and item.
     pub ticket: String,
+    /// The node's public key, so the consumer can check its delivery
+    /// statement before it signs a receipt for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<String>,
 }
 
 /// Where an item can be fetched, best first; the origins last.

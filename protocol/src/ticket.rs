@@ -22,6 +22,11 @@ pub const TICKET_HEADER: &str = "Edgepoints-Ticket";
 pub struct AccessTicket {
     /// The node that may serve.
     pub node_id: DeviceId,
+    /// The device the control plane routed there. The node cannot check
+    /// who presents the ticket; it names this device in its delivery
+    /// statement, and the control plane credits a receipt only when the
+    /// consumer who signed it is the one the ticket was issued to.
+    pub consumer_id: DeviceId,
     /// The item it may serve.
     pub content: ContentHash,
     /// Until when (ms since the Unix epoch).
@@ -48,8 +53,7 @@ pub enum TicketError {
 impl AccessTicket {
     /// The header value, signed by the control plane's key.
     pub fn sign(&self, key_id: &str, key: &SigningKey) -> String {
-        let envelope = SignedEnvelope::sign(Purpose::AccessTicket, key_id, key, self);
-        format!("{key_id}.{}.{}", envelope.payload, envelope.signature)
+        SignedEnvelope::sign(Purpose::AccessTicket, key_id, key, self).to_compact()
     }
 
     /// Checks signature, key, node, content and expiry.
@@ -68,24 +72,14 @@ impl AccessTicket {
 
     /// Checks only the signature (for caching verified tickets).
     pub fn verify_signature(token: &str, key_id: &str, key: &VerifyingKey) -> Result<AccessTicket, TicketError> {
-        let mut parts = token.split('.');
-        let (Some(claimed_key), Some(payload), Some(signature), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(TicketError::Malformed);
-        };
-        if claimed_key != key_id {
-            return Err(TicketError::UnknownKey(claimed_key.chars().take(40).collect()));
+        let envelope =
+            SignedEnvelope::from_compact(Purpose::AccessTicket, token).map_err(|_| TicketError::Malformed)?;
+        if envelope.key_id != key_id {
+            return Err(TicketError::UnknownKey(envelope.key_id.chars().take(40).collect()));
         }
-        if URL_SAFE_NO_PAD.decode(payload).is_err() {
+        if URL_SAFE_NO_PAD.decode(&envelope.payload).is_err() {
             return Err(TicketError::Malformed);
         }
-        let envelope = SignedEnvelope {
-            purpose: Purpose::AccessTicket.as_str().to_owned(),
-            key_id: key_id.to_owned(),
-            payload: payload.to_owned(),
-            signature: signature.to_owned(),
-        };
         Ok(envelope.open(Purpose::AccessTicket, key)?)
     }
 
@@ -116,6 +110,7 @@ mod tests {
         let content = ContentHash::of(b"item");
         let ticket = AccessTicket {
             node_id: node.clone(),
+            consumer_id: other_node.clone(),
             content,
             expires_at_ms: 1_000,
         };

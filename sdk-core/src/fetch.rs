@@ -12,12 +12,18 @@
 //!    reported to the control plane (through the outbox, so the report
 //!    survives a broken network) and the next source is tried.
 //! 5. After the nodes, the origins, one after the other.
+//! 6. A node is asked for a signed delivery statement (bound to a fresh
+//!    nonce); once its bytes are verified, the consumer signs a receipt
+//!    carrying the statement and the ticket and queues it in the outbox,
+//!    and the control plane credits the node (see
+//!    [`edgepoints_protocol::receipts`] for why the consumer submits it).
 
 use std::fmt;
 use std::time::Duration;
 
 use edgepoints_protocol::{
-    paths, ContentHash, ContentSources, FailedSource, HashFailureReport, NodeSource, Purpose, TICKET_HEADER,
+    paths, ContentHash, ContentSources, DeliveryStatement, FailedSource, HashFailureReport, NodeSource, Purpose,
+    Receipt, SignedEnvelope, DELIVERY_HEADER, RECEIPT_NONCE_HEADER, TICKET_HEADER,
 };
 use reqwest::Method;
 use tokio::task::JoinSet;
@@ -80,6 +86,9 @@ pub struct FetchReport {
     pub source: FetchSource,
     /// Every source tried, in the order tried.
     pub attempts: Vec<FetchAttempt>,
+    /// Whether a receipt for the delivering node was queued (only a node
+    /// that signed a matching delivery statement gets one).
+    pub receipt_queued: bool,
 }
 
 impl EdgePoints {
@@ -100,6 +109,7 @@ impl EdgePoints {
                 size,
                 source: FetchSource::Cache,
                 attempts: Vec::new(),
+                receipt_queued: false,
             });
         }
         self.register().await?;
@@ -111,16 +121,26 @@ impl EdgePoints {
             )));
         }
         let mut attempts = Vec::new();
-        if let Some(source) = self.try_nodes(&sources, &mut attempts).await? {
-            return self.fetched(sources, source, attempts);
+        if let Some((node, delivery)) = self.try_nodes(&sources, &mut attempts).await? {
+            let receipt_queued = match queue_receipt(self.shared(), &sources, &node, delivery) {
+                Ok(()) => true,
+                Err(ReceiptNotMade::Store(error)) => return Err(error.into()),
+                Err(ReceiptNotMade::Statement(why)) => {
+                    tracing::warn!(hash = %hash, node = %node.node_id, %why, "no receipt: the node's delivery statement");
+                    false
+                }
+            };
+            return self.fetched(sources, node_source(&node), attempts, receipt_queued);
         }
         for origin in &sources.origins {
             let source = FetchSource::Origin { url: origin.clone() };
-            let outcome = download(self.clone(), hash, sources.size, origin.clone(), None).await;
+            let outcome = download(self.clone(), hash, sources.size, origin.clone(), None)
+                .await
+                .map(|_| ());
             let delivered = outcome.is_ok();
             attempts.push(self.settle(hash, source.clone(), outcome)?);
             if delivered {
-                return self.fetched(sources, source, attempts);
+                return self.fetched(sources, source, attempts, false);
             }
         }
         let summary = attempts
@@ -154,14 +174,16 @@ impl EdgePoints {
         sources: ContentSources,
         source: FetchSource,
         attempts: Vec<FetchAttempt>,
+        receipt_queued: bool,
     ) -> Result<FetchReport, Error> {
-        tracing::info!(hash = %sources.content, %source, tried = attempts.len(), "content fetched");
+        tracing::info!(hash = %sources.content, %source, tried = attempts.len(), receipt_queued, "content fetched");
         crate::node::announce::holdings_changed(self.shared())?;
         Ok(FetchReport {
             hash: sources.content,
             size: sources.size,
             source,
             attempts,
+            receipt_queued,
         })
     }
 
@@ -176,15 +198,16 @@ impl EdgePoints {
         self.signed_get_with(path, headers).await
     }
 
-    /// Tries the nodes, hedged; returns the one that delivered, if any.
+    /// Tries the nodes, hedged; returns the one that delivered, if any,
+    /// with its delivery statement.
     async fn try_nodes(
         &self,
         sources: &ContentSources,
         attempts: &mut Vec<FetchAttempt>,
-    ) -> Result<Option<FetchSource>, Error> {
+    ) -> Result<Option<(NodeSource, Option<Delivery>)>, Error> {
         let hedge_delay = self.shared().config.hedge_delay;
         let mut waiting = sources.nodes.iter().cloned();
-        let mut running: JoinSet<(NodeSource, Result<(), Error>)> = JoinSet::new();
+        let mut running: JoinSet<(NodeSource, Result<Option<Delivery>, Error>)> = JoinSet::new();
         let mut started: Vec<NodeSource> = Vec::new();
         let hedge = tokio::time::sleep(Duration::ZERO);
         tokio::pin!(hedge);
@@ -215,6 +238,10 @@ impl EdgePoints {
                     let Some(joined) = joined else { continue };
                     let (node, outcome) = joined.map_err(|e| Error::Protocol(format!("fetch task failed: {e}")))?;
                     let source = node_source(&node);
+                    let (outcome, delivery) = match outcome {
+                        Ok(delivery) => (Ok(()), delivery),
+                        Err(error) => (Err(error), None),
+                    };
                     let delivered = outcome.is_ok();
                     attempts.push(self.settle(sources.content, source.clone(), outcome)?);
                     if delivered {
@@ -224,7 +251,7 @@ impl EdgePoints {
                                 attempts.push(FetchAttempt { source: node_source(other), outcome: AttemptOutcome::Abandoned });
                             }
                         }
-                        return Ok(Some(source));
+                        return Ok(Some((node, delivery)));
                     }
                 }
                 () = &mut hedge => {
@@ -272,17 +299,34 @@ fn node_source(node: &NodeSource) -> FetchSource {
     }
 }
 
+/// A node's delivery statement as it came with the bytes, and the nonce
+/// this consumer asked for it with.
+struct Delivery {
+    nonce: String,
+    statement: Option<String>,
+}
+
 /// Downloads `location` into the cache, verified against `hash` and `size`.
+/// A node (one asked with a ticket) is asked for a delivery statement too;
+/// it is returned only once the bytes verified.
 async fn download(
     sdk: EdgePoints,
     hash: ContentHash,
     size: u64,
     location: String,
     ticket: Option<String>,
-) -> Result<(), Error> {
+) -> Result<Option<Delivery>, Error> {
     let shared = sdk.shared();
     let idle = shared.config.source_idle_timeout;
-    let headers: Vec<(&'static str, &str)> = ticket.as_deref().map(|t| (TICKET_HEADER, t)).into_iter().collect();
+    let nonce = match ticket {
+        Some(_) => Some(crate::identity::new_nonce()?),
+        None => None,
+    };
+    let mut headers: Vec<(&'static str, &str)> = Vec::with_capacity(2);
+    if let (Some(ticket), Some(nonce)) = (ticket.as_deref(), nonce.as_deref()) {
+        headers.push((TICKET_HEADER, ticket));
+        headers.push((RECEIPT_NONCE_HEADER, nonce));
+    }
     let response = shared
         .transport
         .fetch(&location, &headers, idle)
@@ -291,9 +335,89 @@ async fn download(
             hash: hash.to_hex(),
             reason: failure.to_string(),
         })?;
+    let statement = response
+        .headers()
+        .get(DELIVERY_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     sdk.content()
         .ingest_from(hash, size, IdleTimeout { source: response, idle })
-        .await
+        .await?;
+    Ok(nonce.map(|nonce| Delivery { nonce, statement }))
+}
+
+/// Why a verified delivery got no receipt.
+enum ReceiptNotMade {
+    /// The node sent no statement, or one that does not say what it served.
+    Statement(String),
+    Store(StoreError),
+}
+
+/// Signs a receipt for a verified delivery from `node` and queues it.
+fn queue_receipt(
+    shared: &Shared,
+    sources: &ContentSources,
+    node: &NodeSource,
+    delivery: Option<Delivery>,
+) -> Result<(), ReceiptNotMade> {
+    let bad = |why: &str| ReceiptNotMade::Statement(why.to_owned());
+    let delivery = delivery.ok_or_else(|| bad("no nonce was sent"))?;
+    let token = delivery.statement.ok_or_else(|| bad("the node sent none"))?;
+    let envelope = SignedEnvelope::from_compact(Purpose::DeliveryStatement, &token)
+        .map_err(|e| ReceiptNotMade::Statement(e.to_string()))?;
+    // Checked where the node's key is known; the control plane checks it
+    // in any case, this only keeps a receipt it would refuse off the wire.
+    let statement: DeliveryStatement = match &node.public_key {
+        Some(key) => edgepoints_protocol::envelope::decode_public_key(key)
+            .and_then(|key| envelope.open(Purpose::DeliveryStatement, &key)),
+        None => envelope.peek(),
+    }
+    .map_err(|e| ReceiptNotMade::Statement(e.to_string()))?;
+    let me = shared.identity.device_id();
+    if statement.node_id != node.node_id
+        || &statement.consumer_id != me
+        || statement.content != sources.content
+        || statement.nonce != delivery.nonce
+        || statement.offset != 0
+        || statement.length != sources.size
+    {
+        return Err(bad("it does not describe this delivery"));
+    }
+    let receipt = Receipt {
+        consumer_id: me.clone(),
+        node_id: node.node_id.clone(),
+        content: sources.content,
+        bytes: sources.size,
+        received_at_ms: unix_millis(),
+        ticket: node.ticket.clone(),
+        delivery: token,
+    };
+    let envelope = shared.identity.sign(Purpose::Receipt, &receipt);
+    shared
+        .store
+        .with(|c| {
+            let tx = c.transaction()?;
+            registration::ensure_queued(shared, &tx)?;
+            outbox::enqueue(
+                &tx,
+                NewEntry {
+                    kind: EntryKind::Receipt,
+                    method: Method::POST,
+                    path: paths::device_receipts(me.as_str()),
+                    body: serde_json::to_vec(&envelope).expect("envelope serialises"),
+                    context: serde_json::json!({
+                        "content": sources.content.to_hex(),
+                        "node": node.node_id.to_string(),
+                    }),
+                    idempotency_key: None,
+                },
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+        .map_err(ReceiptNotMade::Store)?;
+    shared.outbox_wake.notify_one();
+    Ok(())
 }
 
 /// Writes a signed hash-failure report into the outbox.

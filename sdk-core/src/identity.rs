@@ -88,6 +88,11 @@ fn random_secret() -> Result<[u8; 32], StoreError> {
 /// A fresh idempotency key: 128 random bits, hex. Chosen once per logical
 /// call and stored with it before the first send.
 pub(crate) fn new_idempotency_key() -> Result<String, StoreError> {
+    new_nonce()
+}
+
+/// 128 random bits as 32 hex digits.
+pub(crate) fn new_nonce() -> Result<String, StoreError> {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes).map_err(|e| StoreError::Io(std::io::Error::other(e.to_string())))?;
     Ok(hex::encode(bytes))

@@ -9,12 +9,20 @@
 //! its ledger — is one record, changed in one compare-and-swap, so a
 //! heartbeat is accepted and credited together or not at all.
 //!
+//! Delivered bytes are credited from consumers' receipts (see
+//! [`edgepoints_protocol::receipts`]): full megabytes times the rule's
+//! rate, within the same cap; the receipts taken are part of the node's
+//! record, so taking a receipt and crediting it is one change too.
+//!
 //! The mock's clock is the wall clock plus an offset QA can move forward
 //! (`POST /admin/clock`), so hours of accrual are tested in seconds.
 
 use std::collections::BTreeMap;
 
-use edgepoints_protocol::{CreditReason, Heartbeat, HeartbeatAccepted, LedgerEntry, PointsBalance, PointsRules};
+use edgepoints_protocol::receipts::BYTES_PER_MB;
+use edgepoints_protocol::{
+    CreditReason, DeviceId, Heartbeat, HeartbeatAccepted, LedgerEntry, PointsBalance, PointsRules, ReceiptAccepted,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::state::unix_millis;
@@ -69,6 +77,30 @@ pub struct DevicePoints {
     /// Points per control-plane day (days since the epoch), the last few.
     pub days: BTreeMap<u64, u64>,
     pub ledger: Vec<LedgerEntry>,
+    /// The last ledger entry a heartbeat answer told the node about.
+    #[serde(default)]
+    pub reported_ledger_id: u64,
+    /// Bytes credited from receipts, and those not yet a full megabyte.
+    #[serde(default)]
+    pub delivered_bytes: u64,
+    #[serde(default)]
+    pub delivered_remainder: u64,
+    /// Receipts taken for this node, by nonce, until their window closes.
+    #[serde(default)]
+    pub receipts: BTreeMap<String, TakenReceipt>,
+}
+
+/// What is remembered of a receipt taken for a node.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TakenReceipt {
+    pub consumer: String,
+    pub content: String,
+    /// Control-plane time it was taken at.
+    pub taken_at_ms: u64,
+    /// Wall-clock time after which the receipt is refused as expired
+    /// anyway, so its nonce need not be remembered.
+    pub forget_after_ms: u64,
+    pub credited_bytes: u64,
 }
 
 impl DevicePoints {
@@ -167,12 +199,20 @@ pub async fn accept_heartbeat(
             points.last_seq = heartbeat.seq;
             points.last_heartbeat_ms = now_ms;
             points.last_serving = heartbeat.serving;
+            let credits: Vec<LedgerEntry> = points
+                .ledger
+                .iter()
+                .filter(|e| e.id > points.reported_ledger_id)
+                .cloned()
+                .collect();
+            points.reported_ledger_id = points.ledger.len() as u64;
             let accepted = HeartbeatAccepted {
                 seq: heartbeat.seq,
                 next_interval_ms: rules.heartbeat_interval_ms,
                 credited_online_ms,
                 credited_points,
                 balance: points.balance,
+                credits,
             };
             Ok((Some(points), accepted))
         },
@@ -196,5 +236,89 @@ pub async fn balance(control_plane: &ControlPlane, device: &str) -> Result<Point
         today: points.today(now_ms),
         daily_cap: rules.daily_cap,
         online_ms: points.online_ms,
+        delivered_bytes: points.delivered_bytes,
     })
+}
+
+/// A receipt the route checked (signatures, ticket, statement), for the
+/// node's record to take or refuse.
+pub struct CheckedReceipt<'a> {
+    pub node: &'a str,
+    pub consumer: &'a str,
+    pub content: &'a str,
+    pub nonce: &'a str,
+    pub bytes: u64,
+    pub forget_after_ms: u64,
+}
+
+/// Why a checked receipt was not taken.
+#[derive(Debug)]
+pub enum ReceiptRefused {
+    Replayed { taken_at_ms: u64 },
+}
+
+/// Takes a receipt for the node and credits its bytes, in one change:
+/// a nonce is taken once, and full megabytes become points (the rest
+/// waits for the next receipt). A repeat delivery of the same item to the
+/// same consumer within a day is taken, so it cannot be replayed later,
+/// but credits nothing.
+pub async fn accept_receipt(
+    control_plane: &ControlPlane,
+    receipt: CheckedReceipt<'_>,
+) -> Result<Result<ReceiptAccepted, ReceiptRefused>, StoreError> {
+    let rules = rules(control_plane).await?;
+    let now_ms = now(control_plane).await?;
+    let wall_ms = unix_millis();
+    update_json::<DevicePoints, ReceiptAccepted, ReceiptRefused>(
+        control_plane.store(),
+        &device_key(receipt.node),
+        |stored| {
+            let mut points = stored.unwrap_or_default();
+            points.receipts.retain(|_, taken| taken.forget_after_ms >= wall_ms);
+            if let Some(taken) = points.receipts.get(receipt.nonce) {
+                return Err(ReceiptRefused::Replayed {
+                    taken_at_ms: taken.taken_at_ms,
+                });
+            }
+            let repeat = points.receipts.values().any(|taken| {
+                taken.consumer == receipt.consumer
+                    && taken.content == receipt.content
+                    && taken.credited_bytes > 0
+                    && now_ms.saturating_sub(taken.taken_at_ms) < DAY_MS
+            });
+            let credited_bytes = if repeat { 0 } else { receipt.bytes };
+            points.receipts.insert(
+                receipt.nonce.to_owned(),
+                TakenReceipt {
+                    consumer: receipt.consumer.to_owned(),
+                    content: receipt.content.to_owned(),
+                    taken_at_ms: now_ms,
+                    forget_after_ms: receipt.forget_after_ms,
+                    credited_bytes,
+                },
+            );
+            points.delivered_bytes += credited_bytes;
+            points.delivered_remainder += credited_bytes;
+            let megabytes = points.delivered_remainder / BYTES_PER_MB;
+            points.delivered_remainder %= BYTES_PER_MB;
+            let credited_points = if megabytes > 0 {
+                points.credit(
+                    megabytes * rules.points_per_delivered_mb,
+                    CreditReason::Delivery,
+                    format!("{megabytes} MB delivered"),
+                    now_ms,
+                    &rules,
+                )
+            } else {
+                0
+            };
+            let accepted = ReceiptAccepted {
+                node_id: DeviceId::parse(receipt.node).expect("the route parsed the node id"),
+                credited_bytes,
+                credited_points,
+            };
+            Ok((Some(points), accepted))
+        },
+    )
+    .await
 }

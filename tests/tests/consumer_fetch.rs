@@ -488,6 +488,7 @@ async fn a_large_item_streams_from_the_disk_cache_whole_and_in_ranges() {
 
     let ticket = edgepoints_protocol::AccessTicket {
         node_id: edgepoints_protocol::DeviceId::parse(&alice.device_id()).unwrap(),
+        consumer_id: edgepoints_protocol::DeviceId::parse(&bob.device_id()).unwrap(),
         content: published.hash,
         expires_at_ms: u64::MAX,
     }

@@ -47,6 +47,7 @@ impl Node {
         let key = &self.server.control_plane().key;
         AccessTicket {
             node_id: DeviceId::parse(node).unwrap(),
+            consumer_id: device_key(200).1,
             content,
             expires_at_ms: (now_ms() as i64 + ttl_ms) as u64,
         }
@@ -157,6 +158,7 @@ async fn requests_without_a_valid_ticket_are_refused() {
         let forger = ed25519_dalek::SigningKey::from_bytes(&[66; 32]);
         AccessTicket {
             node_id: DeviceId::parse(&node.sdk.device_id()).unwrap(),
+            consumer_id: stranger.clone(),
             content: hash,
             expires_at_ms: now_ms() + 60_000,
         }

@@ -12,6 +12,10 @@
 //! - The sequence number is stored and increases across restarts; the
 //!   control plane refuses anything not above the last it accepted.
 //!
+//! The answer lists every credit since the previous heartbeat — online
+//! time, and deliveries credited from consumers' receipts in between — and
+//! each becomes a `PointsCredited` event.
+//!
 //! Heartbeats are not outbox entries: a lost one is a gap, and resending it
 //! later would claim time that was not observed.
 
@@ -38,7 +42,11 @@ const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
 pub struct HeartbeatReport {
     pub seq: u64,
     pub credited_online_ms: u64,
+    /// Points for the online time this heartbeat closed.
     pub credited_points: u64,
+    /// Points for deliveries credited since the previous heartbeat (from
+    /// consumers' receipts).
+    pub delivery_points: u64,
     pub balance: u64,
     pub next_interval: Duration,
 }
@@ -90,17 +98,28 @@ impl Heartbeater {
         let accepted: HeartbeatAccepted =
             serde_json::from_slice(&body).map_err(|e| Error::Protocol(format!("heartbeat answer: {e}")))?;
         *self.reported.lock().unwrap_or_else(|p| p.into_inner()) = (requests, bytes);
-        if accepted.credited_points > 0 {
+        // One event per credit, oldest first, each with the balance it left.
+        let mut balance = accepted
+            .balance
+            .saturating_sub(accepted.credits.iter().map(|c| c.points).sum());
+        for credit in &accepted.credits {
+            balance += credit.points;
             shared.events.emit(Event::PointsCredited {
-                points: accepted.credited_points,
-                balance: accepted.balance,
-                reason: edgepoints_protocol::CreditReason::OnlineTime,
+                points: credit.points,
+                balance,
+                reason: credit.reason,
             });
         }
         Ok(HeartbeatReport {
             seq: accepted.seq,
             credited_online_ms: accepted.credited_online_ms,
             credited_points: accepted.credited_points,
+            delivery_points: accepted
+                .credits
+                .iter()
+                .filter(|c| c.reason == edgepoints_protocol::CreditReason::Delivery)
+                .map(|c| c.points)
+                .sum(),
             balance: accepted.balance,
             next_interval: Duration::from_millis(accepted.next_interval_ms.max(100)),
         })

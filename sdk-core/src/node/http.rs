@@ -1,12 +1,17 @@
 //! One request to the edge node: `GET` or `HEAD /content/{hash}` with an
-//! access ticket; single byte ranges; `ETag` is the hash; `If-None-Match`.
+//! access ticket; single byte ranges; `ETag` is the hash; `If-None-Match`;
+//! a signed delivery statement when the consumer asks for one.
 
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use ed25519_dalek::VerifyingKey;
-use edgepoints_protocol::{AccessTicket, ContentHash, DeviceId, TicketError, TICKET_HEADER};
+use edgepoints_protocol::receipts::is_valid_nonce;
+use edgepoints_protocol::{
+    AccessTicket, ContentHash, DeliveryStatement, DeviceId, Purpose, TicketError, DELIVERY_HEADER,
+    RECEIPT_NONCE_HEADER, TICKET_HEADER,
+};
 use http::header::{
     ACCEPT_RANGES, ALLOW, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG, IF_NONE_MATCH, RANGE,
 };
@@ -210,6 +215,37 @@ impl ServeContext {
         Ok(Some(item))
     }
 
+    /// The node's signed statement for a consumer that asked for one: what
+    /// this response delivers, to the consumer the ticket names. Signed
+    /// only on request, so plain reads pay nothing for it.
+    fn delivery_statement(
+        &self,
+        connection: &Connection,
+        hash: &ContentHash,
+        offset: u64,
+        length: u64,
+        size: u64,
+        nonce: &str,
+    ) -> Option<HeaderValue> {
+        let consumer_id = {
+            let memo = connection.memo.lock().unwrap_or_else(|p| p.into_inner());
+            memo.ticket.as_ref()?.1.consumer_id.clone()
+        };
+        let identity = &self.sdk.shared().identity;
+        let statement = DeliveryStatement {
+            node_id: self.node_id.clone(),
+            consumer_id,
+            content: *hash,
+            offset,
+            length,
+            size,
+            nonce: nonce.to_owned(),
+            served_at_ms: unix_millis(),
+        };
+        let token = identity.sign(Purpose::DeliveryStatement, &statement).to_compact();
+        HeaderValue::from_str(&token).ok()
+    }
+
     /// The control plane checks this node is reachable here: the nonce,
     /// signed with the device key.
     fn answer_probe(&self, nonce: &str) -> Reply {
@@ -345,8 +381,21 @@ impl ServeContext {
                 Stored::File { file, .. } => ReplyBody::file(file, start, body_len, bucket),
             }
         };
+        let delivery = if head {
+            None
+        } else {
+            request
+                .headers()
+                .get(RECEIPT_NONCE_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .filter(|nonce| is_valid_nonce(nonce))
+                .and_then(|nonce| self.delivery_statement(connection, &hash, start, body_len, len, nonce))
+        };
         let mut response = common(status, payload);
         let headers = response.headers_mut();
+        if let Some(delivery) = delivery {
+            headers.insert(DELIVERY_HEADER, delivery);
+        }
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
         match range {
             None => {

@@ -36,6 +36,7 @@ pub(crate) enum EntryKind {
     ConsentReport,
     NodeAnnouncement,
     HashFailureReport,
+    Receipt,
 }
 
 impl EntryKind {
@@ -45,6 +46,7 @@ impl EntryKind {
             EntryKind::ConsentReport => "device.consent",
             EntryKind::NodeAnnouncement => "device.node",
             EntryKind::HashFailureReport => "device.hash-failure",
+            EntryKind::Receipt => "device.receipt",
         }
     }
 
@@ -56,7 +58,8 @@ impl EntryKind {
             EntryKind::Registration
             | EntryKind::ConsentReport
             | EntryKind::NodeAnnouncement
-            | EntryKind::HashFailureReport => DEVICE_STREAM,
+            | EntryKind::HashFailureReport
+            | EntryKind::Receipt => DEVICE_STREAM,
         }
     }
 
@@ -66,6 +69,7 @@ impl EntryKind {
             "device.consent" => Some(EntryKind::ConsentReport),
             "device.node" => Some(EntryKind::NodeAnnouncement),
             "device.hash-failure" => Some(EntryKind::HashFailureReport),
+            "device.receipt" => Some(EntryKind::Receipt),
             _ => None,
         }
     }

@@ -199,7 +199,7 @@ fn complete(shared: &Shared, head: &Sendable, status: u16, body: &[u8], replayed
             EntryKind::ConsentReport => consent::apply_answer(&tx, &head.context),
             EntryKind::NodeAnnouncement => crate::node::announce::apply_answer(shared, body),
             // The control plane holds it now; nothing to change locally.
-            EntryKind::HashFailureReport => Ok(Vec::new()),
+            EntryKind::HashFailureReport | EntryKind::Receipt => Ok(Vec::new()),
         };
         match events {
             Ok(events) => {

@@ -33,6 +33,7 @@ pub(crate) fn router(control_plane: Arc<ControlPlane>, stats: Arc<InstanceStats>
         .route("/v1/devices/{device_id}/sources/{hash}", get(nodes::sources))
         .route("/v1/devices/{device_id}/heartbeats", post(points::heartbeat))
         .route("/v1/devices/{device_id}/points", get(points::balance))
+        .route("/v1/devices/{device_id}/receipts", post(points::submit_receipt))
         .route("/v1/devices/{device_id}/ledger/{after}", get(points::ledger))
         .route(
             "/v1/devices/{device_id}/hash-failures",

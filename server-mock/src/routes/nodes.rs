@@ -180,7 +180,7 @@ pub(super) async fn announce(
     }))
 }
 
-fn source_key(source: &FailedSource) -> String {
+pub(super) fn source_key(source: &FailedSource) -> String {
     match source {
         FailedSource::Node { node_id } => format!("node:{node_id}"),
         FailedSource::Origin { url } => format!("origin:{url}"),
@@ -230,16 +230,17 @@ pub(super) async fn sources(
         {
             continue;
         }
-        let consenting = control_plane
-            .device(&node.device_id)
-            .await?
-            .and_then(|d| d.consent)
+        let Some(device) = control_plane.device(&node.device_id).await? else {
+            continue;
+        };
+        let consenting = device
+            .consent
             .is_some_and(|c| matches!(c.decision, ConsentDecision::Granted { .. }));
         if consenting {
-            routable.insert(node.device_id.clone(), (node.recorded_at_ms, url));
+            routable.insert(node.device_id.clone(), (node.recorded_at_ms, (url, device.public_key)));
         }
     }
-    let mut candidates: Vec<(DeviceId, String)> = Vec::new();
+    let mut candidates: Vec<(DeviceId, (String, String))> = Vec::new();
     if let Some(near) = near {
         let index = routing_index(&control_plane).await?;
         let position = Position {
@@ -247,26 +248,32 @@ pub(super) async fn sources(
             longitude: near.longitude,
         };
         for candidate in index.1.nearest(&hash, position, MAX_SOURCES, Some(&device_id)) {
-            if let Some((_, url)) = routable.remove(&candidate.device) {
-                candidates.push((candidate.device, url));
+            if let Some((_, node)) = routable.remove(&candidate.device) {
+                candidates.push((candidate.device, node));
             }
         }
     }
     let mut rest: Vec<_> = routable.into_iter().collect();
     rest.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then(a.0.as_str().cmp(b.0.as_str())));
-    candidates.extend(rest.into_iter().map(|(device, (_, url))| (device, url)));
+    candidates.extend(rest.into_iter().map(|(device, (_, node))| (device, node)));
     let expires_at_ms = unix_millis() + TICKET_LIFETIME.as_millis() as u64;
     let nodes = candidates
         .into_iter()
         .take(MAX_SOURCES)
-        .map(|(node_id, url)| {
+        .map(|(node_id, (url, public_key))| {
             let ticket = AccessTicket {
                 node_id: node_id.clone(),
+                consumer_id: device_id.clone(),
                 content: hash,
                 expires_at_ms,
             }
             .sign(control_plane.key.key_id(), control_plane.key.signing_key());
-            NodeSource { node_id, url, ticket }
+            NodeSource {
+                node_id,
+                url,
+                ticket,
+                public_key: Some(public_key),
+            }
         })
         .collect();
     Ok(Json(ContentSources {

@@ -6,16 +6,20 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
+use edgepoints_protocol::envelope::decode_public_key;
+use edgepoints_protocol::receipts::RECEIPT_WINDOW_MS;
 use edgepoints_protocol::{
-    paths, ConsentDecision, Heartbeat, HeartbeatAccepted, LedgerPage, PointsBalance, PointsRules, ProblemCode, Purpose,
+    paths, AccessTicket, ConsentDecision, DeliveryStatement, FailedSource, Heartbeat, HeartbeatAccepted, LedgerPage,
+    PointsBalance, PointsRules, ProblemCode, Purpose, Receipt, ReceiptAccepted, SignedEnvelope,
 };
 use serde::{Deserialize, Serialize};
 
-use super::devices::{device_envelope, parse_device_id, signed_read};
+use super::devices::{device_envelope, parse_device_id, signed_read, unknown_device};
+use super::nodes::source_key;
 use super::parse_json;
-use crate::points::{self, HeartbeatRefused, NodeStanding};
+use crate::points::{self, CheckedReceipt, HeartbeatRefused, NodeStanding, ReceiptRefused};
 use crate::problem::ApiError;
-use crate::state::{keys, NodeRecord};
+use crate::state::{keys, unix_millis, NodeRecord};
 use crate::store::update_json;
 use crate::ControlPlane;
 
@@ -65,6 +69,175 @@ pub(super) async fn heartbeat(
             .detail(format!("sequence {seq} is not above the last accepted, {last}")))
         }
     }
+}
+
+fn receipt_refused(code: ProblemCode, title: &str, detail: impl Into<String>) -> ApiError {
+    // 422, not 409: the outbox would retry a conflict, and a refused
+    // receipt never becomes acceptable.
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, title).detail(detail)
+}
+
+fn invalid_receipt(detail: impl Into<String>) -> ApiError {
+    receipt_refused(
+        ProblemCode::ReceiptInvalid,
+        "receipt refused: it does not verify",
+        detail,
+    )
+}
+
+/// `POST /v1/devices/{device_id}/receipts`: a consumer's receipt for a
+/// verified delivery; the node is credited for the bytes.
+///
+/// Checked, in order: the consumer's signature (401), that the receipt is
+/// the consumer's own (403), that node and consumer differ, the control
+/// plane's ticket (issued to this consumer, for this node and item), the
+/// acceptance window, the node's signature on its delivery statement and
+/// that the statement says what the receipt says (the whole item, to this
+/// consumer), that no consumer reported this node served the item wrong,
+/// and last, atomically with the credit, that the nonce was not taken.
+pub(super) async fn submit_receipt(
+    State(control_plane): State<Arc<ControlPlane>>,
+    Path(device_id): Path<String>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<ReceiptAccepted>), ApiError> {
+    let consumer = parse_device_id(&device_id)?;
+    let receipt: Receipt = device_envelope(&control_plane, &consumer, &body, Purpose::Receipt).await?;
+    if receipt.consumer_id != consumer {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            ProblemCode::DeviceMismatch,
+            "the receipt names another consumer",
+        ));
+    }
+    let checked = match check_receipt(&control_plane, &receipt).await {
+        Ok(checked) => checked,
+        Err(error) => {
+            control_plane.count(&keys::applied("receipts_refused")).await?;
+            return Err(error);
+        }
+    };
+    let node = receipt.node_id.to_string();
+    let accepted = points::accept_receipt(
+        &control_plane,
+        CheckedReceipt {
+            node: &node,
+            consumer: consumer.as_str(),
+            content: &receipt.content.to_hex(),
+            nonce: &checked.nonce,
+            bytes: receipt.bytes,
+            forget_after_ms: checked.forget_after_ms,
+        },
+    )
+    .await?;
+    match accepted {
+        Ok(accepted) => {
+            control_plane.count(&keys::applied("receipts")).await?;
+            tracing::info!(%consumer, node = %receipt.node_id, bytes = accepted.credited_bytes, points = accepted.credited_points, "receipt taken");
+            Ok((StatusCode::CREATED, Json(accepted)))
+        }
+        Err(ReceiptRefused::Replayed { taken_at_ms }) => {
+            control_plane.count(&keys::applied("receipts_refused")).await?;
+            Err(receipt_refused(
+                ProblemCode::ReceiptReplayed,
+                "receipt refused: this delivery was credited before",
+                format!("nonce {} was taken at {taken_at_ms}", checked.nonce),
+            ))
+        }
+    }
+}
+
+/// What a receipt's checks leave for the credit.
+struct ReceiptChecks {
+    nonce: String,
+    forget_after_ms: u64,
+}
+
+async fn check_receipt(control_plane: &ControlPlane, receipt: &Receipt) -> Result<ReceiptChecks, ApiError> {
+    if receipt.node_id == receipt.consumer_id {
+        return Err(receipt_refused(
+            ProblemCode::SelfReceipt,
+            "receipt refused: a node cannot deliver to itself",
+            receipt.node_id.to_string(),
+        ));
+    }
+    if receipt.ticket.len() > 2048 || receipt.delivery.len() > 2048 {
+        return Err(invalid_receipt("ticket and delivery statement are at most 2 KiB each"));
+    }
+    let key = &control_plane.key;
+    let ticket = AccessTicket::verify_signature(&receipt.ticket, key.key_id(), &key.verifying_key())
+        .map_err(|e| invalid_receipt(format!("the ticket: {e}")))?;
+    if ticket.node_id != receipt.node_id || ticket.content != receipt.content {
+        return Err(invalid_receipt("the ticket is for another node or item"));
+    }
+    if ticket.consumer_id != receipt.consumer_id {
+        return Err(invalid_receipt("the ticket was issued to another consumer"));
+    }
+    let forget_after_ms = ticket.expires_at_ms.saturating_add(RECEIPT_WINDOW_MS);
+    if unix_millis() > forget_after_ms {
+        return Err(receipt_refused(
+            ProblemCode::ReceiptExpired,
+            "receipt refused: too old",
+            "receipts are accepted until 7 days after their ticket expired",
+        ));
+    }
+    let node = control_plane
+        .device(&receipt.node_id)
+        .await?
+        .ok_or_else(unknown_device)?;
+    let node_key = decode_public_key(&node.public_key).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let statement: DeliveryStatement = SignedEnvelope::from_compact(Purpose::DeliveryStatement, &receipt.delivery)
+        .and_then(|envelope| {
+            if envelope.key_id != receipt.node_id.as_str() {
+                return Err(edgepoints_protocol::EnvelopeError::Malformed(
+                    "signed by another key".into(),
+                ));
+            }
+            envelope.open(Purpose::DeliveryStatement, &node_key)
+        })
+        .map_err(|e| invalid_receipt(format!("the node's delivery statement: {e}")))?;
+    if statement.node_id != receipt.node_id
+        || statement.consumer_id != receipt.consumer_id
+        || statement.content != receipt.content
+    {
+        return Err(invalid_receipt(
+            "the delivery statement names another node, consumer or item",
+        ));
+    }
+    if !edgepoints_protocol::receipts::is_valid_nonce(&statement.nonce) {
+        return Err(invalid_receipt("the delivery statement's nonce is malformed"));
+    }
+    if statement.served_at_ms > ticket.expires_at_ms {
+        return Err(invalid_receipt("served after the ticket expired"));
+    }
+    let item = crate::origin::item(control_plane, &receipt.content)
+        .await?
+        .ok_or_else(|| invalid_receipt("no such item"))?;
+    // The consumer can verify only a whole item against its hash.
+    if statement.offset != 0 || statement.length != item.size || receipt.bytes != item.size {
+        return Err(invalid_receipt(format!(
+            "only whole, verified deliveries earn: the item has {} bytes, the statement says {}..+{}, the receipt {}",
+            item.size, statement.offset, statement.length, receipt.bytes
+        )));
+    }
+    let reported = FailedSource::Node {
+        node_id: receipt.node_id.clone(),
+    };
+    if control_plane
+        .store()
+        .get(&keys::hash_failures(&receipt.content.to_hex(), &source_key(&reported)))
+        .await?
+        .is_some()
+    {
+        return Err(receipt_refused(
+            ProblemCode::ContentReportedFailed,
+            "receipt refused: this node was reported serving this item wrong",
+            receipt.content.to_string(),
+        ));
+    }
+    Ok(ReceiptChecks {
+        nonce: statement.nonce,
+        forget_after_ms,
+    })
 }
 
 /// The node's load for routing: requests per second over the last interval.

@@ -235,6 +235,8 @@ async fn edge(www: PathBuf, listen: SocketAddr, cache: CacheKind) -> Result<(), 
         }
         let ticket = AccessTicket {
             node_id: node_id.clone(),
+            // The consumer the benchmark's client stands for.
+            consumer_id: edgepoints_tests::device_key(1).1,
             content,
             expires_at_ms,
         }
