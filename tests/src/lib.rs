@@ -63,6 +63,25 @@ pub fn new_device(server: &MockServer) -> (tempfile::TempDir, EdgePoints) {
 
 /// A plain HTTP client with the SDK's TLS setup (the workspace builds
 /// reqwest without a default crypto provider).
+/// A node that consented, is on Wi-Fi and charging, synced the manifest,
+/// and serves on loopback (its first heartbeat went out in `start`).
+pub async fn serving_node(
+    server: &MockServer,
+    dir: &Path,
+    listener: Option<std::sync::Arc<dyn edgepoints_core::EventListener>>,
+) -> (EdgePoints, edgepoints_core::NodeHandle) {
+    let sdk = EdgePoints::open(config(&[server.url()], dir), listener).unwrap();
+    sdk.consent()
+        .grant("t", edgepoints_core::ConsentPolicy::default())
+        .await
+        .unwrap();
+    sdk.set_network(edgepoints_core::NetworkKind::Wifi).unwrap();
+    sdk.set_battery(80, true).unwrap();
+    sdk.node().sync().await.unwrap();
+    let node = sdk.node().start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    (sdk, node)
+}
+
 pub fn http() -> reqwest::Client {
     edgepoints_core::transport::http_client().unwrap()
 }

@@ -6,7 +6,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use edgepoints_core::{ConsentPolicy, CreditReason, EdgePoints, Error, Event, EventListener, NetworkKind, NodeHandle};
+use edgepoints_core::{CreditReason, EdgePoints, Error, Event, EventListener, NetworkKind, NodeHandle};
 use edgepoints_mock_server::{points, MockServer};
 use edgepoints_protocol::{paths, Heartbeat, PointsRules, ProblemCode, Purpose, SignedEnvelope};
 use edgepoints_tests::*;
@@ -24,18 +24,9 @@ async fn set_rules(server: &MockServer, rules: PointsRules) {
     points::set_rules(server.control_plane(), rules).await.unwrap();
 }
 
-/// A consenting node on Wi-Fi, serving; its first heartbeat went at start.
+/// A serving node; its first heartbeat went at start.
 async fn node(server: &MockServer, dir: &std::path::Path, events: Option<Arc<Events>>) -> (EdgePoints, NodeHandle) {
-    let sdk = EdgePoints::open(
-        config(&[server.url()], dir),
-        events.map(|e| e as Arc<dyn EventListener>),
-    )
-    .unwrap();
-    sdk.consent().grant("t", ConsentPolicy::default()).await.unwrap();
-    sdk.set_network(NetworkKind::Wifi).unwrap();
-    sdk.set_battery(80, true).unwrap();
-    let node = sdk.node().start("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    (sdk, node)
+    serving_node(server, dir, events.map(|e| e as Arc<dyn EventListener>)).await
 }
 
 /// Waits until the control plane accepted `count` heartbeats in all.
