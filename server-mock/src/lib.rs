@@ -19,6 +19,7 @@
 //! ```
 
 pub mod faults;
+pub mod geo;
 pub mod idempotency;
 pub mod origin;
 pub mod points;

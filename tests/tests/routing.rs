@@ -1,5 +1,6 @@
 //! Routing: a consumer is sent to the nearest reachable node that holds the
-//! item; among equally near nodes, to the one with less load.
+//! item; among equally near nodes, to the one with less load. Devices whose
+//! host shares no location are placed by their address prefix.
 
 use edgepoints_core::{ConsentPolicy, EdgePoints, FetchSource, Location, NetworkKind, NodeHandle};
 use edgepoints_mock_server::{origin, MockServer};
@@ -19,14 +20,23 @@ const LYON: Location = Location {
 };
 
 async fn serving_at(server: &MockServer, location: Location) -> (tempfile::TempDir, EdgePoints, NodeHandle) {
+    serving_on(server, Some(location), "127.0.0.1:0").await
+}
+
+/// A serving node listening on `listen`, placed by its host if `location`.
+async fn serving_on(
+    server: &MockServer,
+    location: Option<Location>,
+    listen: &str,
+) -> (tempfile::TempDir, EdgePoints, NodeHandle) {
     let dir = tempfile::tempdir().unwrap();
     let sdk = open_sdk(server, dir.path());
-    sdk.set_location(Some(location)).unwrap();
+    sdk.set_location(location).unwrap();
     sdk.consent().grant("t", ConsentPolicy::default()).await.unwrap();
     sdk.set_network(NetworkKind::Wifi).unwrap();
     sdk.set_battery(80, true).unwrap();
     sdk.node().sync().await.unwrap();
-    let node = sdk.node().start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let node = sdk.node().start(listen.parse().unwrap()).await.unwrap();
     (dir, sdk, node)
 }
 
@@ -121,5 +131,100 @@ async fn equally_near_nodes_share_by_load() {
     assert_eq!(
         served_by(&two.fetch(item.hash).await.unwrap().source),
         first.device_id()
+    );
+}
+
+async fn put_geo_prefixes(server: &MockServer, rows: serde_json::Value) -> u16 {
+    http()
+        .put(format!("{}/admin/geo-prefixes", server.url()))
+        .json(&rows)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+fn row(prefix: &str, at: Location, label: &str) -> serde_json::Value {
+    serde_json::json!({
+        "prefix": prefix,
+        "location": {"latitude": at.latitude, "longitude": at.longitude},
+        "label": label,
+    })
+}
+
+const BERLIN: Location = Location {
+    latitude: 52.5200,
+    longitude: 13.4050,
+};
+const POTSDAM: Location = Location {
+    latitude: 52.3906,
+    longitude: 13.0645,
+};
+const VERSAILLES: Location = Location {
+    latitude: 48.8049,
+    longitude: 2.1204,
+};
+
+// Every 127/8 address is the loopback on Linux, so two nodes there can
+// have addresses in different prefixes.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn devices_without_a_location_are_placed_by_their_address_prefix() {
+    let server = start_mock().await;
+    let item = origin::publish(server.control_plane(), vec![7u8; 20_000].into(), 9)
+        .await
+        .unwrap();
+    let table = |consumer_at: Location| {
+        serde_json::json!([
+            row("127.0.0.2/32", PARIS, "node network, Paris"),
+            row("127.0.0.3/32", BERLIN, "node network, Berlin"),
+            row("127.0.0.1/32", consumer_at, "consumer network"),
+            row("127.0.0.0/8", LYON, "everything else"),
+        ])
+    };
+    assert_eq!(put_geo_prefixes(&server, table(POTSDAM)).await, 200);
+    let (_d1, paris, paris_node) = serving_on(&server, None, "127.0.0.2:0").await;
+    let (_d2, berlin, berlin_node) = serving_on(&server, None, "127.0.0.3:0").await;
+    assert_eq!(paris_node.reachable_addresses()[0].split(':').next(), Some("127.0.0.2"));
+    assert_eq!(
+        berlin_node.reachable_addresses()[0].split(':').next(),
+        Some("127.0.0.3")
+    );
+
+    // The consumer's host shares nothing; its address places it at Potsdam.
+    let (_d3, near_berlin) = consumer(&server, None).await;
+    assert_eq!(
+        served_by(&near_berlin.fetch(item.hash).await.unwrap().source),
+        berlin.device_id()
+    );
+    // The same address, now placed near Paris.
+    assert_eq!(put_geo_prefixes(&server, table(VERSAILLES)).await, 200);
+    let (_d4, near_paris) = consumer(&server, None).await;
+    assert_eq!(
+        served_by(&near_paris.fetch(item.hash).await.unwrap().source),
+        paris.device_id()
+    );
+    // A location from the host wins over the prefix.
+    let (_d5, told) = consumer(&server, Some(BERLIN)).await;
+    assert_eq!(
+        served_by(&told.fetch(item.hash).await.unwrap().source),
+        berlin.device_id()
+    );
+
+    // A bad table is refused and the old one stays.
+    let bad = serde_json::json!([row(
+        "127.0.0.1/32",
+        Location {
+            latitude: 99.0,
+            longitude: 0.0
+        },
+        "bad"
+    )]);
+    assert_eq!(put_geo_prefixes(&server, bad).await, 422);
+    let (_d6, still) = consumer(&server, None).await;
+    assert_eq!(
+        served_by(&still.fetch(item.hash).await.unwrap().source),
+        paris.device_id()
     );
 }

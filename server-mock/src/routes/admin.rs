@@ -12,6 +12,7 @@ use edgepoints_protocol::ProblemCode;
 
 use super::parse_json;
 use crate::faults::{self, ActiveFault, FaultRule};
+use crate::geo::{self, GeoPrefix, GeoTable};
 use crate::problem::ApiError;
 use crate::state::StateDump;
 use crate::ControlPlane;
@@ -25,6 +26,31 @@ pub(super) fn router() -> Router<Arc<ControlPlane>> {
             axum::routing::post(super::content::publish).layer(axum::extract::DefaultBodyLimit::max(64 << 20)),
         )
         .route("/admin/content/{hash}", axum::routing::delete(super::content::withdraw))
+        .route("/admin/geo-prefixes", get(geo_prefixes).put(set_geo_prefixes))
+}
+
+/// `GET /admin/geo-prefixes`: the prefix → location table, longest first.
+async fn geo_prefixes(State(control_plane): State<Arc<ControlPlane>>) -> Result<Json<Vec<GeoPrefix>>, ApiError> {
+    Ok(Json(geo::table(&control_plane).await?.rows().to_vec()))
+}
+
+/// `PUT /admin/geo-prefixes` `[{"prefix": "10.1.0.0/16", "location":
+/// {"latitude": …, "longitude": …}, "label": "…"}, …]`: replaces the table.
+async fn set_geo_prefixes(
+    State(control_plane): State<Arc<ControlPlane>>,
+    body: Bytes,
+) -> Result<Json<Vec<GeoPrefix>>, ApiError> {
+    let rows: Vec<GeoPrefix> = parse_json(&body)?;
+    let table = GeoTable::new(rows).map_err(|why| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ProblemCode::MalformedRequest,
+            "invalid prefix table",
+        )
+        .detail(why)
+    })?;
+    geo::set_table(&control_plane, table.clone()).await?;
+    Ok(Json(table.rows().to_vec()))
 }
 
 async fn state(State(control_plane): State<Arc<ControlPlane>>) -> Result<Json<StateDump>, ApiError> {

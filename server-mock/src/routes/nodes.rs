@@ -2,7 +2,8 @@
 //! sources of an item for a consumer (with a ticket per node), and reports
 //! of sources that served the wrong bytes.
 //!
-//! Routing: when the asking device and the nodes share a location, the
+//! Routing: when the asking device and the nodes have a location (from
+//! their host, or from their address prefix, see [`crate::geo`]), the
 //! routing index orders them by distance, then load (from heartbeats);
 //! the others follow, freshest announcement first.
 
@@ -22,12 +23,12 @@ use edgepoints_protocol::{
 };
 
 use super::devices::{device_envelope, parse_device_id, signed_read, unknown_device};
-use crate::origin;
 use crate::problem::ApiError;
 use crate::routing::{Position, RoutingIndex};
 use crate::state::{keys, unix_millis, NodeRecord};
 use crate::store::{scan_json, update_json};
 use crate::ControlPlane;
+use crate::{geo, origin};
 
 /// How long a ticket handed to a consumer lets it fetch from a node.
 const TICKET_LIFETIME: Duration = Duration::from_secs(600);
@@ -192,6 +193,7 @@ pub(super) fn source_key(source: &FailedSource) -> String {
 pub(super) async fn sources(
     State(control_plane): State<Arc<ControlPlane>>,
     Path((device_id, hash)): Path<(String, String)>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Result<Json<ContentSources>, ApiError> {
     let device_id = parse_device_id(&device_id)?;
@@ -207,10 +209,15 @@ pub(super) async fn sources(
     // Only published content is routed: a withdrawn item is served by no one.
     let item = origin::item(&control_plane, &hash).await?.ok_or_else(not_found)?;
     let store = control_plane.store();
-    let near = headers
+    // Where the consumer is: as its host says, else by its address.
+    let near = match headers
         .get(LOCATION_HEADER)
         .and_then(|v| v.to_str().ok())
-        .and_then(Location::from_header);
+        .and_then(Location::from_header)
+    {
+        Some(location) => Some(location),
+        None => geo::table(&control_plane).await?.locate(peer.ip()),
+    };
     // Candidates: routable nodes (serving somewhere, consenting, not
     // reported for this item), nearest first when both sides have a
     // location, then the rest, freshest announcement first.
@@ -292,8 +299,13 @@ async fn routing_index(
     let mut index = control_plane.routing.lock().await;
     if index.0 != version {
         let nodes = scan_json::<NodeRecord>(control_plane.store(), keys::NODE_PREFIX).await?;
+        let table = geo::table(control_plane).await?;
         let located = nodes.into_iter().filter_map(|node| {
-            let location = node.location?;
+            // As the host says, else by the probed addresses, else by the
+            // address the announcement came from.
+            let location = node
+                .location
+                .or_else(|| table.locate_any(node.reachable.iter().chain(node.seen_from.iter()).map(String::as_str)))?;
             let position = Position {
                 latitude: location.latitude,
                 longitude: location.longitude,
