@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use edgepoints_core::{Config, ConsentPolicy, EdgePoints, NetworkKind, OutlierPolicy, RetryPolicy};
+use edgepoints_core::{Config, ConsentPolicy, EdgePoints, Location, NetworkKind, OutlierPolicy, RetryPolicy};
 use edgepoints_mock_server::{ControlPlane, MockServer};
 use serde_json::json;
 
@@ -70,6 +70,28 @@ fn open(endpoints: &[url::Url], dir: &std::path::Path) -> CliResult<EdgePoints> 
         ..OutlierPolicy::default()
     };
     Ok(EdgePoints::open(config, None)?)
+}
+
+const PARIS: Location = Location {
+    latitude: 48.8566,
+    longitude: 2.3522,
+};
+const PARIS_EAST: Location = Location {
+    latitude: 48.8600,
+    longitude: 2.4400,
+};
+const LYON: Location = Location {
+    latitude: 45.7640,
+    longitude: 4.8357,
+};
+
+/// Great-circle distance, for the narrative.
+fn km(a: Location, b: Location) -> f64 {
+    let (la1, la2) = (a.latitude.to_radians(), b.latitude.to_radians());
+    let dla = la2 - la1;
+    let dlo = (b.longitude - a.longitude).to_radians();
+    let h = (dla / 2.0).sin().powi(2) + la1.cos() * la2.cos() * (dlo / 2.0).sin().powi(2);
+    2.0 * 6371.0 * h.sqrt().asin()
 }
 
 /// Which of the mock instances `sdk` calls now.
@@ -357,26 +379,50 @@ pub(crate) async fn run(args: TourArgs) -> CliResult {
             stats.requests, stats.bytes_served, stats.rejected
         ));
 
-        step("Carol's tablet serves too; Bob's phone fetches from a nearby node, then from the origin");
+        step("Carol's tablet serves too; each node's address is probed before it is routed to");
         let carol = &devices[2].sdk;
         carol.consent().grant("2026-11", ConsentPolicy::default()).await?;
         carol.set_network(NetworkKind::Wifi)?;
         carol.set_battery(70, true)?;
+        carol.set_location(Some(PARIS))?;
         let synced = carol.node().sync().await?;
         let carol_node = carol.node().start("127.0.0.1:0".parse()?).await?;
         say(format!(
-            "carol-tablet  synced {} items, serving on http://{}",
+            "carol-tablet  synced {} items, serving on http://{} (Paris)",
             synced.fetched + synced.already_cached,
             carol_node.local_addr()
         ));
+        // Alice's host shares her location after Carol started, so hers is
+        // the freshest announcement: only distance puts Carol first below.
+        alice.set_location(Some(LYON))?;
+        alice.outbox().drain(Duration::from_secs(5)).await?;
+        carol.outbox().drain(Duration::from_secs(5)).await?;
+        for (name, handle) in [("alice-phone", &node), ("carol-tablet", &carol_node)] {
+            say(format!(
+                "{name:<13} reported {}, reachable as probed: {:?}",
+                handle.local_addr(),
+                handle.reachable_addresses()
+            ));
+        }
         let nodes = admin.state().await?["nodes"].as_array().cloned().unwrap_or_default();
-        let serving_nodes = nodes.iter().filter(|n| !n["url"].is_null()).count();
+        let probed = nodes
+            .iter()
+            .filter(|n| !n["url"].is_null() && n["reachable"].as_array().is_some_and(|r| !r.is_empty()))
+            .count();
         check(
-            serving_nodes == 2,
-            "the control plane knows two serving nodes and what they hold",
+            probed == 2 && !node.reachable_addresses().is_empty() && !carol_node.reachable_addresses().is_empty(),
+            "the control plane reached both nodes at the addresses they reported (a nonce each signed), and they know it",
         )?;
+
+        step("Bob's phone, in Paris, is routed to the nearest node; it signs a receipt for what it verified");
         let bob = &devices[1].sdk;
-        let wanted = edgepoints_mock_server::origin::manifest(&plane).await?.items[1].clone();
+        bob.set_location(Some(PARIS_EAST))?;
+        let wanted = edgepoints_mock_server::origin::manifest(&plane)
+            .await?
+            .items
+            .into_iter()
+            .find(|item| item.size == 4 << 20)
+            .ok_or("the demo catalogue has a 4 MiB item")?;
         let report = bob.fetch(wanted.hash).await?;
         for attempt in &report.attempts {
             say(format!("bob-phone     tried {}: {:?}", attempt.source, attempt.outcome));
@@ -385,14 +431,25 @@ pub(crate) async fn run(args: TourArgs) -> CliResult {
             edgepoints_core::FetchSource::Node { node_id, .. } => Some(node_id.clone()),
             _ => None,
         };
+        say(format!(
+            "bob-phone     {:.0} km from Carol, {:.0} km from Alice",
+            km(PARIS_EAST, PARIS),
+            km(PARIS_EAST, LYON)
+        ));
         check(
             from_peer.as_deref() == Some(carol.device_id().as_str())
                 && bob.content().read(&wanted.hash).await?.map(|b| b.len() as u64) == Some(wanted.size),
-            "Bob got the item from Carol's tablet, verified",
+            "Bob got the item from Carol's tablet, the nearest node, verified",
         )?;
         check(
             carol_node.stats().bytes_served == wanted.size,
             "Carol's node counted the bytes it delivered",
+        )?;
+        bob.outbox().drain(Duration::from_secs(5)).await?;
+        let receipts = admin.state().await?["applied"]["receipts"].as_u64().unwrap_or(0);
+        check(
+            report.receipt_queued && receipts == 1,
+            "Bob's receipt (his signature over Carol's signed delivery statement and the ticket) was taken",
         )?;
         let fresh = edgepoints_mock_server::origin::publish(&plane, vec![7u8; 123_456].into(), 1).await?;
         let report = bob.fetch(fresh.hash).await?;
@@ -430,7 +487,16 @@ pub(crate) async fn run(args: TourArgs) -> CliResult {
         step("Carol's tablet heartbeats for five minutes (the mock's clock moves) and earns points");
         let rules = edgepoints_mock_server::points::rules(&plane).await?;
         let start = carol_node.heartbeat_now().await?;
-        let mut credited = 0;
+        say(format!(
+            "carol-tablet  the next heartbeat's answer brings {} points for the {} bytes Bob received",
+            start.delivery_points, wanted.size
+        ));
+        let delivered_mb = wanted.size / 1_000_000;
+        check(
+            start.delivery_points == delivered_mb * rules.points_per_delivered_mb,
+            &format!("{delivered_mb} full MB delivered earned exactly the configured points"),
+        )?;
+        let mut credited = start.delivery_points;
         for _ in 0..10 {
             edgepoints_mock_server::points::advance_clock(&plane, rules.heartbeat_interval_ms).await?;
             credited += carol_node.heartbeat_now().await?.credited_points;
@@ -450,8 +516,9 @@ pub(crate) async fn run(args: TourArgs) -> CliResult {
         }
         let minutes = 10 * rules.heartbeat_interval_ms / 60_000;
         check(
-            balance.balance == minutes * rules.points_per_online_minute && credited == balance.balance,
-            &format!("{minutes} minutes of heartbeats earned exactly the configured points"),
+            balance.balance == minutes * rules.points_per_online_minute + start.delivery_points
+                && credited == balance.balance,
+            &format!("{minutes} minutes of heartbeats earned exactly the configured points, on top of the delivery"),
         )?;
         carol_node.stop().await;
         node.stop().await;

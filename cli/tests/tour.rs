@@ -33,6 +33,13 @@ fn tour_runs_every_flow_and_exits_zero() {
         stdout.contains("minutes of heartbeats earned exactly the configured points"),
         "the tour earns points: {stdout}"
     );
+    assert!(
+        stdout.contains("ok: the control plane reached both nodes at the addresses they reported")
+            && stdout.contains("the nearest node, verified")
+            && stdout.contains("receipt (his signature over Carol's signed delivery statement")
+            && stdout.contains("MB delivered earned exactly the configured points"),
+        "the tour probes addresses, routes to the nearest node and credits a receipt: {stdout}"
+    );
 }
 
 #[test]
