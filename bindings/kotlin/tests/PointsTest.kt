@@ -64,4 +64,36 @@ class PointsTest {
         node.stop()
         sdk.shutdown()
     }
+
+    @Test
+    fun aConsumersReceiptEarnsTheNodePointsForDeliveredMegabytes() = runBlocking {
+        // 2.1 MB: two full megabytes at the default one point each.
+        val bytes = ByteArray(2_100_000) { ((it * 13) % 241).toByte() }
+        val hash = publish(bytes)
+        val events = RecordingListener()
+        val alice = open(newDataDir(), events)
+        alice.consent().grant("2026-11", ConsentPolicy())
+        alice.setNetwork(NetworkKind.WIFI)
+        alice.setBattery(90u, true)
+        alice.node().sync()
+        val node = alice.node().start("127.0.0.1:0")
+
+        val bob = open(newDataDir())
+        val report = bob.fetch(hash)
+        assertTrue(report.receiptQueued, "Bob signed a receipt for Alice's delivery: $report")
+        assertEquals(0uL, bob.outbox().drain(20_000uL).pending)
+
+        val beat = node.heartbeatNow()
+        assertEquals(2uL, beat.deliveryPoints, "$beat")
+        val balance = alice.points().balance()
+        assertEquals(2_100_000uL, balance.deliveredBytes)
+        val deliveries = alice.points().ledger(0uL).entries.filter { it.reason == CreditReason.DELIVERY }
+        assertEquals(listOf(2uL), deliveries.map { it.points })
+        val heard = events.events.filterIsInstance<SdkEvent.PointsCredited>()
+            .filter { it.reason == CreditReason.DELIVERY }
+        assertEquals(listOf(2uL), heard.map { it.points }, "the app heard of the delivery credit")
+        node.stop()
+        alice.shutdown()
+        bob.shutdown()
+    }
 }
