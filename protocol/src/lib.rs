@@ -32,6 +32,6 @@ pub use problem::{Problem, ProblemCode, PROBLEM_CONTENT_TYPE};
 pub use receipts::{DeliveryStatement, Receipt, ReceiptAccepted, DELIVERY_HEADER, RECEIPT_NONCE_HEADER};
 pub use sources::{
     ContentSources, FailedSource, HashFailureRecorded, HashFailureReport, Location, NodeAnnounced, NodeAnnouncement,
-    NodeSource, ProbeAnswer, LOCATION_HEADER,
+    NodeSource, ProbeAnswer, ReportVerdict, LOCATION_HEADER,
 };
 pub use ticket::{AccessTicket, TicketError, TICKET_HEADER};

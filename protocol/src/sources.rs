@@ -134,11 +134,37 @@ pub struct HashFailureReport {
     pub observed_at_ms: u64,
 }
 
+/// What the control plane made of a report about a node, after fetching
+/// the item from that node itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportVerdict {
+    /// The node served the control plane wrong bytes too: it is not routed
+    /// to for the item any more, and its receipts for it are refused.
+    Confirmed,
+    /// The node served the control plane the right bytes: the report is
+    /// kept on record but changes nothing, so a lying consumer cannot
+    /// exclude an honest node.
+    Refuted,
+    /// The node could not be asked (unreachable, refused, too slow): the
+    /// report stands, as if confirmed.
+    Unverified,
+    /// Reports about origins are recorded, not checked.
+    NotChecked,
+}
+
 /// The control plane's answer to a hash-failure report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HashFailureRecorded {
-    /// How many reports the control plane holds about this source and item.
+    /// How many standing reports the control plane holds about this source
+    /// and item (refuted ones do not count).
     pub reports_for_source: u64,
+    #[serde(default = "not_checked")]
+    pub verdict: ReportVerdict,
+}
+
+fn not_checked() -> ReportVerdict {
+    ReportVerdict::NotChecked
 }
 
 #[cfg(test)]

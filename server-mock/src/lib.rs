@@ -30,6 +30,7 @@ pub mod routing;
 pub mod state;
 pub mod store;
 pub mod testing;
+mod verify;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};

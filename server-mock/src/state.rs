@@ -22,6 +22,8 @@ pub(crate) mod keys {
     pub const EXECUTIONS_PREFIX: &str = "executions:";
     pub const NODE_PREFIX: &str = "node:";
     pub const HASH_FAILURE_PREFIX: &str = "hash_failure:";
+    /// Reports the control plane checked and found false.
+    pub const REFUTED_PREFIX: &str = "refuted_hash_failure:";
     /// Bumped whenever a node record changes, so routing indexes refresh.
     pub const NODES_VERSION: &str = "nodes:version";
 
@@ -34,6 +36,9 @@ pub(crate) mod keys {
     /// Reports about one source of one item; `source` is `node:ID` or `origin:URL`.
     pub fn hash_failures(hash: &str, source: &str) -> String {
         format!("{HASH_FAILURE_PREFIX}{hash} {source}")
+    }
+    pub fn refuted_hash_failures(hash: &str, source: &str) -> String {
+        format!("{REFUTED_PREFIX}{hash} {source}")
     }
     pub fn applied(what: &str) -> String {
         format!("{APPLIED_PREFIX}{what}")
@@ -160,8 +165,11 @@ pub struct StateDump {
     pub store: String,
     pub devices: Vec<DeviceRecord>,
     pub nodes: Vec<NodeRecord>,
-    /// Every hash-failure report received, grouped by item and source.
+    /// Every standing hash-failure report (confirmed, unverifiable, or
+    /// about an origin), grouped by item and source.
     pub hash_failures: Vec<HashFailureReport>,
+    /// Reports the control plane checked against the node and found false.
+    pub refuted_hash_failures: Vec<HashFailureReport>,
     /// How often each kind of change was applied.
     pub applied: BTreeMap<String, i64>,
     /// Requests received per route (`METHOD /path/{param}`), by all instances.
@@ -248,11 +256,17 @@ impl ControlPlane {
         let store = self.store();
         let devices = scan_json(store, keys::DEVICE_PREFIX).await?;
         let nodes = scan_json(store, keys::NODE_PREFIX).await?;
-        let hash_failures = scan_json::<Vec<HashFailureReport>>(store, keys::HASH_FAILURE_PREFIX)
-            .await?
-            .into_iter()
-            .flatten()
-            .collect();
+        let reports = |prefix: &'static str| async move {
+            Ok::<_, StoreError>(
+                scan_json::<Vec<HashFailureReport>>(store, prefix)
+                    .await?
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let hash_failures = reports(keys::HASH_FAILURE_PREFIX).await?;
+        let refuted_hash_failures = reports(keys::REFUTED_PREFIX).await?;
         let counters = |prefix: &'static str| async move {
             Ok::<_, StoreError>(
                 store
@@ -274,6 +288,7 @@ impl ControlPlane {
             devices,
             nodes,
             hash_failures,
+            refuted_hash_failures,
             applied: counters(keys::APPLIED_PREFIX).await?,
             requests: counters(keys::REQUESTS_PREFIX).await?,
             idempotency_records: store.scan(keys::IDEMPOTENCY_PREFIX).await?.len(),

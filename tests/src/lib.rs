@@ -70,7 +70,19 @@ pub async fn serving_node(
     dir: &Path,
     listener: Option<std::sync::Arc<dyn edgepoints_core::EventListener>>,
 ) -> (EdgePoints, edgepoints_core::NodeHandle) {
-    let sdk = EdgePoints::open(config(&[server.url()], dir), listener).unwrap();
+    serving_node_with(server, dir, listener, |_| {}).await
+}
+
+/// [`serving_node`] with its configuration changed by `tune` first.
+pub async fn serving_node_with(
+    server: &MockServer,
+    dir: &Path,
+    listener: Option<std::sync::Arc<dyn edgepoints_core::EventListener>>,
+    tune: impl FnOnce(&mut Config),
+) -> (EdgePoints, edgepoints_core::NodeHandle) {
+    let mut config = config(&[server.url()], dir);
+    tune(&mut config);
+    let sdk = EdgePoints::open(config, listener).unwrap();
     sdk.consent()
         .grant("t", edgepoints_core::ConsentPolicy::default())
         .await

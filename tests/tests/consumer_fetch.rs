@@ -23,10 +23,7 @@ async fn serving(
     dir: &std::path::Path,
     tune: impl FnOnce(&mut edgepoints_core::Config),
 ) -> (EdgePoints, NodeHandle) {
-    let mut config = config(&[server.url()], dir);
-    tune(&mut config);
-    let sdk = EdgePoints::open(config, None).unwrap();
-    serve(&sdk, ConsentPolicy::default()).await
+    serving_node_with(server, dir, None, tune).await
 }
 
 async fn serve(sdk: &EdgePoints, policy: ConsentPolicy) -> (EdgePoints, NodeHandle) {
@@ -172,11 +169,65 @@ async fn a_peer_serving_tampered_bytes_is_refused_reported_and_the_origin_serves
     assert_eq!(reports[0]["source"]["node_id"], alice.device_id());
     assert_eq!(reports[0]["content"], published.hash.to_hex());
 
-    // Alice is not routed to for this item again.
+    // The control plane fetched the item from Alice itself and got the
+    // wrong bytes too: Alice is not routed to for this item again.
+    assert_eq!(
+        admin_state(&server).await["refuted_hash_failures"],
+        serde_json::json!([])
+    );
     let (_carol_dir, carol) = new_device(&server);
     let report = carol.fetch(published.hash).await.unwrap();
     assert!(matches!(report.source, FetchSource::Origin { .. }));
     assert_eq!(report.attempts.len(), 1, "{report:?}");
+}
+
+#[tokio::test]
+async fn a_false_report_is_refuted_and_the_node_stays_routed() {
+    let server = start_mock().await;
+    let published = origin::publish(server.control_plane(), item(9, 80_000).into(), 10)
+        .await
+        .unwrap();
+    let alice_dir = tempfile::tempdir().unwrap();
+    let (alice, node) = serving(&server, alice_dir.path(), |_| {}).await;
+    // A hostile device claims Alice served it wrong bytes.
+    let (liar_key, liar) = device_key(31);
+    let (status, ..) = post_raw(
+        &server,
+        paths::DEVICES,
+        Some("register-liar-000000000001"),
+        serde_json::to_vec(&signed_registration(&liar_key, "t")).unwrap(),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let report = edgepoints_protocol::HashFailureReport {
+        reporter: liar.clone(),
+        content: published.hash,
+        source: edgepoints_protocol::FailedSource::Node {
+            node_id: edgepoints_protocol::DeviceId::parse(&alice.device_id()).unwrap(),
+        },
+        reason: "made up".into(),
+        observed_at_ms: 0,
+    };
+    let envelope = SignedEnvelope::sign(Purpose::HashFailureReport, liar.as_str(), &liar_key, &report);
+    let (status, _, _, body) = post_raw(
+        &server,
+        &paths::device_hash_failures(liar.as_str()),
+        Some("report-liar-0000000000001"),
+        serde_json::to_vec(&envelope).unwrap(),
+    )
+    .await;
+    assert_eq!(status, 201);
+    assert_eq!(body["verdict"], "refuted", "{body}");
+    assert_eq!(body["reports_for_source"], 0);
+    let state = admin_state(&server).await;
+    assert_eq!(state["refuted_hash_failures"].as_array().map(Vec::len), Some(1));
+    assert_eq!(state["hash_failures"], serde_json::json!([]));
+
+    // Alice is still routed to.
+    let (_bob_dir, bob) = new_device(&server);
+    let report = bob.fetch(published.hash).await.unwrap();
+    assert_eq!(node_id_of(&report.source), Some(alice.device_id().as_str()));
+    node.stop().await;
 }
 
 #[tokio::test]

@@ -257,7 +257,8 @@ async fn replayed_self_issued_forged_and_mismatched_receipts_are_refused_and_cre
         .unwrap();
     let hash = published.hash;
     let alice_dir = tempfile::tempdir().unwrap();
-    let (alice, node) = serving_node(&server, alice_dir.path(), None).await;
+    // Alice serves from disk, so her copy can rot under her below.
+    let (alice, node) = serving_node_with(&server, alice_dir.path(), None, |c| c.content_memory_budget_bytes = 0).await;
     let alice_id = DeviceId::parse(&alice.device_id()).unwrap();
     let zed = RawConsumer::register(&server, 41).await;
     let yan = RawConsumer::register(&server, 42).await;
@@ -379,47 +380,72 @@ async fn replayed_self_issued_forged_and_mismatched_receipts_are_refused_and_cre
     let (status, body) = zed.submit(&server, &receipt, &zed.key).await;
     assert_eq!((status, problem_code(&body)), (422, "receipt_replayed"));
 
-    // Once a consumer reports Alice served this item wrong, no more
-    // receipts for it count, even genuine ones.
-    let report = HashFailureReport {
-        reporter: yan.id.clone(),
-        content: hash,
-        source: FailedSource::Node {
-            node_id: alice_id.clone(),
-        },
-        reason: "digest mismatch".into(),
-        observed_at_ms: now_ms(),
-    };
-    let envelope = SignedEnvelope::sign(Purpose::HashFailureReport, yan.id.as_str(), &yan.key, &report);
-    let (status, ..) = post_raw(
-        &server,
-        &paths::device_hash_failures(yan.id.as_str()),
-        Some(&fresh_idempotency_key()),
-        serde_json::to_vec(&envelope).unwrap(),
-    )
-    .await;
-    assert_eq!(status, 201);
-    let yan_ticket = ticket(&server, alice_id.as_str(), &yan.id, hash);
-    let yan_nonce = "ffeeddccbbaa99887766554433221100";
-    let (statement, _) = fetch_with_nonce(&node, hash, &yan_ticket, Some(yan_nonce)).await;
-    let (status, body) = yan
-        .submit(
-            &server,
-            &Receipt {
-                consumer_id: yan.id.clone(),
-                ticket: yan_ticket,
-                delivery: statement.unwrap(),
-                ..receipt.clone()
+    // Yan reports Alice falsely: the control plane fetches the item from
+    // her, finds it right, and her receipts still count.
+    let report_alice = |reporter: &RawConsumer| {
+        let report = HashFailureReport {
+            reporter: reporter.id.clone(),
+            content: hash,
+            source: FailedSource::Node {
+                node_id: alice_id.clone(),
             },
-            &yan.key,
-        )
-        .await;
-    assert_eq!((status, problem_code(&body)), (422, "content_reported_failed"));
+            reason: "digest mismatch".into(),
+            observed_at_ms: now_ms(),
+        };
+        let envelope = SignedEnvelope::sign(Purpose::HashFailureReport, reporter.id.as_str(), &reporter.key, &report);
+        let path = paths::device_hash_failures(reporter.id.as_str());
+        let server = &server;
+        async move {
+            let (status, _, _, body) = post_raw(
+                server,
+                &path,
+                Some(&fresh_idempotency_key()),
+                serde_json::to_vec(&envelope).unwrap(),
+            )
+            .await;
+            assert_eq!(status, 201, "{body}");
+            body["verdict"].as_str().unwrap_or_default().to_owned()
+        }
+    };
+    let receipt_from = |consumer: &RawConsumer, nonce: &'static str| {
+        let ticket = ticket(&server, alice_id.as_str(), &consumer.id, hash);
+        let (node, base) = (&node, receipt.clone());
+        let consumer_id = consumer.id.clone();
+        async move {
+            let (statement, _) = fetch_with_nonce(node, hash, &ticket, Some(nonce)).await;
+            Receipt {
+                consumer_id,
+                ticket,
+                delivery: statement.unwrap(),
+                ..base
+            }
+        }
+    };
+    assert_eq!(report_alice(&yan).await, "refuted");
+    let yan_receipt = receipt_from(&yan, "ffeeddccbbaa99887766554433221100").await;
+    let (status, body) = yan.submit(&server, &yan_receipt, &yan.key).await;
+    assert_eq!(status, 201, "a refuted report changes nothing: {body}");
 
-    // Only the one genuine receipt was credited.
-    assert_eq!(applied(&server, "receipts").await, 1);
+    // Alice's cached copy rots. Wen's report is confirmed by the control
+    // plane's own fetch, and no receipt for the item counts any more, even
+    // one whose statement Alice genuinely signed.
+    let file = alice_dir.path().join("content").join(hash.to_hex());
+    let mut rotten = std::fs::read(&file).unwrap();
+    rotten[size / 2] ^= 0x01;
+    std::fs::write(&file, rotten).unwrap();
+    let wen = RawConsumer::register(&server, 43).await;
+    assert_eq!(report_alice(&wen).await, "confirmed");
+    let wen_receipt = receipt_from(&wen, "0123456789abcdef0123456789abcdef").await;
+    let (status, body) = wen.submit(&server, &wen_receipt, &wen.key).await;
+    assert_eq!((status, problem_code(&body)), (422, "content_reported_failed"));
+    let state = admin_state(&server).await;
+    assert_eq!(state["refuted_hash_failures"].as_array().map(Vec::len), Some(1));
+    assert_eq!(state["hash_failures"].as_array().map(Vec::len), Some(1));
+
+    // Only the two genuine receipts of intact deliveries were credited.
+    assert_eq!(applied(&server, "receipts").await, 2);
     assert_eq!(applied(&server, "receipts_refused").await, 7);
     let balance = alice.points().balance().await.unwrap();
-    assert_eq!((balance.delivered_bytes, balance.balance), (size as u64, 1));
+    assert_eq!((balance.delivered_bytes, balance.balance), (2 * size as u64, 2));
     node.stop().await;
 }

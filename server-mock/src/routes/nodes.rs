@@ -19,16 +19,17 @@ use axum::Json;
 use edgepoints_protocol::sources::{MAX_ANNOUNCED_ADDRESSES, MAX_ANNOUNCED_HOLDINGS};
 use edgepoints_protocol::{
     paths, AccessTicket, ConsentDecision, ContentHash, ContentSources, DeviceId, FailedSource, HashFailureRecorded,
-    HashFailureReport, Location, NodeAnnounced, NodeAnnouncement, NodeSource, ProblemCode, Purpose, LOCATION_HEADER,
+    HashFailureReport, Location, NodeAnnounced, NodeAnnouncement, NodeSource, ProblemCode, Purpose, ReportVerdict,
+    LOCATION_HEADER,
 };
 
 use super::devices::{device_envelope, parse_device_id, signed_read, unknown_device};
 use crate::problem::ApiError;
 use crate::routing::{Position, RoutingIndex};
 use crate::state::{keys, unix_millis, NodeRecord};
-use crate::store::{scan_json, update_json};
+use crate::store::{get_json, scan_json, update_json};
 use crate::ControlPlane;
-use crate::{geo, origin};
+use crate::{geo, origin, verify};
 
 /// How long a ticket handed to a consumer lets it fetch from a node.
 const TICKET_LIFETIME: Duration = Duration::from_secs(600);
@@ -319,8 +320,9 @@ async fn routing_index(
 }
 
 /// `POST /v1/devices/{device_id}/hash-failures`: a source served bytes that
-/// do not hash to the item's name. The node is not routed to for the item
-/// again.
+/// do not hash to the item's name. A report about a node is checked first
+/// (see [`verify`]): unless the node serves the control plane the right
+/// bytes, it is not routed to for the item again.
 pub(super) async fn report_hash_failure(
     State(control_plane): State<Arc<ControlPlane>>,
     Path(device_id): Path<String>,
@@ -335,20 +337,35 @@ pub(super) async fn report_hash_failure(
     if report.reason.len() > 512 {
         return Err(ApiError::bad_request("reason is longer than 512 bytes"));
     }
-    match &report.source {
+    let verdict = match &report.source {
         FailedSource::Node { node_id } => {
             if node_id == &device_id {
                 return Err(unprocessable("a device cannot report itself", node_id.to_string()));
             }
-            control_plane.node(node_id).await?.ok_or_else(unknown_device)?;
+            let node = control_plane.node(node_id).await?.ok_or_else(unknown_device)?;
+            match (
+                node.routable_url(),
+                origin::item(&control_plane, &report.content).await?,
+            ) {
+                (Some(url), Some(item)) => {
+                    verify::check_node(&control_plane, node_id, &url, &report.content, item.size, &device_id).await
+                }
+                _ => ReportVerdict::Unverified,
+            }
         }
         FailedSource::Origin { url } if url.len() > 256 => {
             return Err(ApiError::bad_request("origin URL is longer than 256 bytes"));
         }
-        FailedSource::Origin { .. } => {}
-    }
-    let key = keys::hash_failures(&report.content.to_hex(), &source_key(&report.source));
-    let reports_for_source = update_json::<Vec<HashFailureReport>, u64, ()>(control_plane.store(), &key, |stored| {
+        FailedSource::Origin { .. } => ReportVerdict::NotChecked,
+    };
+    // A refuted report is kept apart: on record, but it excludes nothing.
+    let source = source_key(&report.source);
+    let hex = report.content.to_hex();
+    let key = match verdict {
+        ReportVerdict::Refuted => keys::refuted_hash_failures(&hex, &source),
+        _ => keys::hash_failures(&hex, &source),
+    };
+    let recorded = update_json::<Vec<HashFailureReport>, u64, ()>(control_plane.store(), &key, |stored| {
         let mut reports = stored.unwrap_or_default();
         reports.push(report.clone());
         let count = reports.len() as u64;
@@ -359,7 +376,21 @@ pub(super) async fn report_hash_failure(
     })
     .await?
     .expect("reports never refuse");
+    let reports_for_source = match verdict {
+        ReportVerdict::Refuted => {
+            get_json::<Vec<HashFailureReport>>(control_plane.store(), &keys::hash_failures(&hex, &source))
+                .await?
+                .map_or(0, |standing| standing.len() as u64)
+        }
+        _ => recorded,
+    };
     control_plane.count(&keys::applied("hash_failure_reports")).await?;
-    tracing::warn!(reporter = %device_id, content = %report.content, source = ?report.source, reason = %report.reason, "hash failure reported");
-    Ok((StatusCode::CREATED, Json(HashFailureRecorded { reports_for_source })))
+    tracing::warn!(reporter = %device_id, content = %report.content, source = ?report.source, reason = %report.reason, ?verdict, "hash failure reported");
+    Ok((
+        StatusCode::CREATED,
+        Json(HashFailureRecorded {
+            reports_for_source,
+            verdict,
+        }),
+    ))
 }
