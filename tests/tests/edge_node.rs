@@ -401,3 +401,72 @@ async fn serving_follows_the_policy_and_revoking_stops_it_within_a_second() {
     assert!(TcpStream::connect(node.handle.local_addr()).await.is_err());
     assert_eq!(node.sdk.content().stats().unwrap().items, 0);
 }
+
+/// Sends a GET for the node's item on `stream` and reads until `at_least`
+/// bytes (head and body) came.
+async fn get_on(node: &Node, stream: &mut TcpStream, at_least: usize) -> usize {
+    let request = format!(
+        "GET /content/{} HTTP/1.1\r\nHost: x\r\n{TICKET_HEADER}: {}\r\n\r\n",
+        node.item.0,
+        node.ticket()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut got = 0;
+    let mut buffer = vec![0u8; 64 * 1024];
+    while got < at_least {
+        let n = stream.read(&mut buffer).await.unwrap();
+        assert!(n > 0, "closed after {got} bytes");
+        got += n;
+    }
+    got
+}
+
+/// Reads until the node closes the connection; returns the bytes read.
+async fn read_to_close(stream: &mut TcpStream) -> usize {
+    let mut rest = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut rest))
+        .await
+        .expect("the node closed the connection")
+        .map_or(0, |_| rest.len())
+}
+
+#[tokio::test]
+async fn stopping_closes_idle_connections_at_once() {
+    let node = serving_node(NodeLimits::default()).await;
+    let mut idle = TcpStream::connect(node.handle.local_addr()).await.unwrap();
+    get_on(&node, &mut idle, node.item.1.len()).await;
+    let started = std::time::Instant::now();
+    node.handle.stop().await;
+    assert!(
+        started.elapsed() < Duration::from_millis(900),
+        "an idle keep-alive connection did not hold the stop for the grace period: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(read_to_close(&mut idle).await, 0, "closed, nothing more sent");
+}
+
+#[tokio::test]
+async fn stopping_gives_a_response_in_flight_a_moment_then_cuts_it() {
+    // 100 000 bytes at 16 000 bytes/s: after the first burst, more than
+    // two seconds, longer than the grace.
+    let node = serving_node(NodeLimits {
+        upload_bytes_per_second: 16_000,
+        ..NodeLimits::default()
+    })
+    .await;
+    let mut busy = TcpStream::connect(node.handle.local_addr()).await.unwrap();
+    let first = get_on(&node, &mut busy, 1).await;
+    let started = std::time::Instant::now();
+    let stopping = tokio::spawn(node.handle.stop());
+    let rest = read_to_close(&mut busy).await;
+    stopping.await.unwrap();
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(800) && took < Duration::from_millis(2_500),
+        "the response got about a second: {took:?}"
+    );
+    assert!(
+        rest > 0 && first + rest < node.item.1.len(),
+        "it went on during the grace, then was cut: {first} + {rest} bytes"
+    );
+}

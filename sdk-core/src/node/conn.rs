@@ -44,6 +44,19 @@ pub(crate) struct Connection {
     /// caches when the next one asks for the same (the common case: a
     /// consumer reading an item, or its ranges, on one connection).
     pub(super) memo: Mutex<Memo>,
+    /// The node is stopping. Per connection, not one channel all
+    /// connections wait on: a connection's task polls its waiters on every
+    /// wake-up, and a shared one would be a lock every connection takes
+    /// per request (it showed as futex calls under load).
+    stop: tokio::sync::Notify,
+}
+
+/// Why a connection is being closed from the node's side.
+pub(crate) enum Closing {
+    /// A request head took too long, or the connection idled too long.
+    HeaderTimeout,
+    /// The node stops: finish what is in flight, then close.
+    Stop,
 }
 
 #[derive(Default)]
@@ -72,6 +85,7 @@ impl Connection {
             head_started_ms: AtomicU64::new(NONE),
             in_flight: AtomicU64::new(0),
             memo: Mutex::new(Memo::default()),
+            stop: tokio::sync::Notify::new(),
         }
     }
 
@@ -107,6 +121,20 @@ impl Connection {
             now.saturating_sub(head) >= limit
         } else {
             now.saturating_sub(self.last_read_ms.load(Ordering::Relaxed)) >= limit
+        }
+    }
+
+    /// Asks the connection to close once its requests in flight are answered.
+    pub(crate) fn stop(&self) {
+        self.stop.notify_one();
+    }
+
+    /// Resolves when the connection must close: it broke the header
+    /// timeout, or the node stops.
+    pub(crate) async fn closing(&self, timeout: Duration) -> Closing {
+        tokio::select! {
+            () = self.watchdog(timeout) => Closing::HeaderTimeout,
+            () = self.stop.notified() => Closing::Stop,
         }
     }
 

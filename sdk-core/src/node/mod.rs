@@ -40,7 +40,7 @@ use tokio::task::JoinHandle;
 
 use rusqlite::OptionalExtension;
 
-use self::conn::{Connection, TrackedBody, WatchedStream};
+use self::conn::{Closing, Connection, TrackedBody, WatchedStream};
 use self::http::ServeContext;
 use self::limits::{TokenBucket, UploadMeter};
 use crate::edgepoints::EdgePoints;
@@ -56,6 +56,9 @@ const TOO_MANY_CONNECTIONS: &[u8] =
 /// The reply while the phone's state is outside the user's policy.
 const PAUSED: &[u8] =
     b"HTTP/1.1 503 Service Unavailable\r\nretry-after: 60\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+
+/// How long a stopping node lets responses in flight finish.
+const STOP_GRACE: Duration = Duration::from_secs(1);
 
 /// How often the node's stats go to the host (when they changed) and its
 /// monthly usage to the store.
@@ -462,6 +465,7 @@ async fn accept_loop(
 ) {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let mut connections = tokio::task::JoinSet::new();
+    let mut live: Vec<std::sync::Weak<Connection>> = Vec::new();
     loop {
         let serving = match &*gate.borrow_and_update() {
             ServingGate::Serving => true,
@@ -518,10 +522,11 @@ async fn accept_loop(
         let _ = stream.set_nodelay(true);
         let context = context.clone();
         let limits = limits.clone();
-        let mut stopped = stopped.clone();
+        let connection = Arc::new(Connection::new());
+        live.retain(|c| c.strong_count() > 0);
+        live.push(Arc::downgrade(&connection));
         connections.spawn(async move {
             let _slot = slot;
-            let connection = Arc::new(Connection::new());
             let service = {
                 let connection = connection.clone();
                 hyper::service::service_fn(move |request| {
@@ -540,18 +545,23 @@ async fn accept_loop(
             tokio::pin!(http);
             tokio::select! {
                 _ = http.as_mut() => {}
-                () = connection.watchdog(limits.header_read_timeout) => {
-                    tracing::debug!("connection closed by the header timeout");
-                }
-                _ = stopped.changed() => {
-                    http.as_mut().graceful_shutdown();
-                    let _ = tokio::time::timeout(Duration::from_secs(1), http).await;
-                }
+                closing = connection.closing(limits.header_read_timeout) => match closing {
+                    Closing::HeaderTimeout => tracing::debug!("connection closed by the header timeout"),
+                    Closing::Stop => {
+                        http.as_mut().graceful_shutdown();
+                        let _ = tokio::time::timeout(STOP_GRACE, http).await;
+                    }
+                },
             }
         });
         // Reap finished connections so the set does not grow.
         while connections.try_join_next().is_some() {}
     }
+    // Idle connections close now, responses in flight get a moment to end.
+    for connection in live.iter().filter_map(std::sync::Weak::upgrade) {
+        connection.stop();
+    }
+    let _ = tokio::time::timeout(STOP_GRACE, async { while connections.join_next().await.is_some() {} }).await;
     connections.abort_all();
     while connections.join_next().await.is_some() {}
     tracing::info!("edge node stopped");
