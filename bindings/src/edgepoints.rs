@@ -171,6 +171,12 @@ impl EdgePoints {
         Ok(self.inner.set_network_addresses(parsed)?)
     }
 
+    /// How the control plane sees this device's node: addresses reported
+    /// and reached, heartbeats.
+    pub fn presence(&self) -> Arc<crate::presence::Presence> {
+        Arc::new(crate::presence::Presence::new(self.inner.presence()))
+    }
+
     /// This device's points, as the control plane keeps them.
     pub fn points(&self) -> Arc<crate::points::Points> {
         Arc::new(crate::points::Points::new(self.inner.points()))

@@ -14,6 +14,7 @@ mod logging;
 mod node;
 mod outbox;
 mod points;
+mod presence;
 mod runtime;
 
 pub use consent::{Consent, ConsentPolicy, ConsentState, ConsentStatus};

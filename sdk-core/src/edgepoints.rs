@@ -51,6 +51,10 @@ pub(crate) struct Shared {
     /// plane could reach.
     pub reported_addresses: Mutex<Vec<String>>,
     pub reachable_addresses: Mutex<Vec<String>>,
+    /// The address the control plane saw the last announcement come from.
+    pub seen_from: Mutex<Option<String>>,
+    /// How the heartbeats go.
+    pub heartbeats: Mutex<crate::presence::HeartbeatState>,
     /// Entries finished in the store whose events are still going out.
     pub announcing: Mutex<std::collections::HashSet<i64>>,
     /// Turns true once, at shutdown.
@@ -156,6 +160,8 @@ impl EdgePoints {
             host_addresses: Mutex::default(),
             reported_addresses: Mutex::default(),
             reachable_addresses: Mutex::default(),
+            seen_from: Mutex::default(),
+            heartbeats: Mutex::new(crate::presence::HeartbeatState::new()),
             announcing: Mutex::default(),
             stop,
             shut_down: AtomicBool::new(false),
@@ -338,6 +344,12 @@ impl EdgePoints {
         // Dropping the file releases the directory lock.
         self.shared.lock.lock().unwrap_or_else(|p| p.into_inner()).take();
         tracing::info!(device_id = %self.shared.identity.device_id(), "edgepoints shut down");
+    }
+
+    /// How the control plane sees this device's node: addresses reported
+    /// and reached, heartbeats.
+    pub fn presence(&self) -> crate::presence::Presence {
+        crate::presence::Presence::new(self.clone())
     }
 
     /// This device's points, as the control plane keeps them.

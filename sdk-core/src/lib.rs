@@ -32,6 +32,7 @@ mod node;
 mod outbox;
 mod points;
 mod policy;
+mod presence;
 mod registration;
 mod store;
 mod time;
@@ -53,6 +54,7 @@ pub use node::{EdgeNode, HeartbeatReport, NodeHandle, NodeHeartbeats, NodeStats,
 pub use outbox::{EntryState, Outbox, OutboxEntry, OutboxStatus};
 pub use points::Points;
 pub use policy::ServingGate;
+pub use presence::{HeartbeatState, Presence, PresenceStatus};
 pub use registration::Registration;
 pub use store::DATABASE_FILE;
 pub use transport::{OutlierPolicy, RetryBudgetPolicy, RetryPolicy};

@@ -132,3 +132,50 @@ async fn a_probe_answer_needs_the_device_key() {
         "another device's signature: {body}"
     );
 }
+
+#[tokio::test]
+async fn the_presence_status_shows_addresses_probes_and_heartbeats() {
+    let server = start_mock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (sdk, node) = serving_node(&server, dir.path(), None).await;
+    sdk.outbox().drain(Duration::from_secs(5)).await.unwrap();
+    let status = sdk.presence().status();
+    let addr = node.local_addr().to_string();
+    assert_eq!(status.serving_url, Some(format!("http://{addr}")));
+    assert_eq!(status.reported_addresses, vec![addr.clone()]);
+    assert_eq!(status.reachable_addresses, vec![addr.clone()], "probed");
+    assert!(
+        status.seen_from.as_deref().is_some_and(|s| s.starts_with("127.0.0.1:")),
+        "{status:?}"
+    );
+    let (first, _) = status.heartbeats.last_accepted.clone().expect("start sent one");
+    assert_eq!(status.heartbeats.failures_since, 0);
+
+    // The control plane refuses heartbeats for a while: the status says so.
+    add_fault(
+        &server,
+        serde_json::json!({"route": "POST /v1/devices/{device_id}/heartbeats", "action": "fail", "status": 503, "count": 2}),
+    )
+    .await;
+    assert!(node.heartbeat_now().await.is_err());
+    assert!(node.heartbeat_now().await.is_err());
+    let failing = sdk.presence().status().heartbeats;
+    assert_eq!(failing.failures_since, 2);
+    assert!(
+        failing.last_error.as_deref().is_some_and(|e| e.contains("503")),
+        "{failing:?}"
+    );
+    assert_eq!(failing.last_accepted.as_ref().map(|(r, _)| r.seq), Some(first.seq));
+
+    // Back: the next one is accepted and the failures are cleared.
+    let report = node.heartbeat_now().await.unwrap();
+    let recovered = sdk.presence().status().heartbeats;
+    assert_eq!(recovered.failures_since, 0);
+    assert_eq!(recovered.last_accepted.map(|(r, _)| r.seq), Some(report.seq));
+    assert!(report.seq > first.seq + 2, "refused beats used their numbers too");
+
+    node.stop().await;
+    let stopped = sdk.presence().status();
+    assert_eq!(stopped.serving_url, None);
+    assert!(stopped.reachable_addresses.is_empty());
+}

@@ -56,8 +56,15 @@ class NodeTest {
         assertTrue(stats.requests >= 1uL, "$stats")
         assertEquals(1uL, stats.rejected["no_ticket"])
         assertEquals(listOf(address), node.reachableAddresses(), "the control plane reached the node")
+        val presence = sdk.presence().status()
+        assertEquals("http://$address", presence.servingUrl)
+        assertEquals(listOf(address), presence.reachableAddresses)
+        assertTrue(presence.seenFrom?.startsWith("127.0.0.1:") == true, "$presence")
+        assertTrue(presence.heartbeats.lastAccepted != null, "start sent a heartbeat: $presence")
+        assertEquals(0u, presence.heartbeats.failuresSince)
         node.stop()
         assertEquals("", node.localAddr())
+        assertEquals(null, sdk.presence().status().servingUrl)
         sdk.shutdown()
     }
 }

@@ -119,6 +119,11 @@ pub(crate) fn apply_answer(shared: &Shared, body: &[u8]) -> Result<Vec<crate::ev
         return Ok(Vec::new());
     }
     *shared.reachable_addresses.lock().unwrap_or_else(|p| p.into_inner()) = answer.reachable.clone();
+    shared
+        .seen_from
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone_from(&answer.seen_from);
     Ok(vec![crate::events::Event::AddressesProbed {
         reachable: answer.reachable,
         seen_from: answer.seen_from,

@@ -70,8 +70,19 @@ impl Heartbeater {
         }
     }
 
-    /// Sends one heartbeat now.
+    /// Sends one heartbeat now; the outcome shows in the presence status.
     pub(crate) async fn beat(&self, serving: bool) -> Result<HeartbeatReport, Error> {
+        let outcome = self.send(serving).await;
+        let mut state = self.sdk.shared().heartbeats.lock().unwrap_or_else(|p| p.into_inner());
+        match &outcome {
+            Ok(report) => state.accepted(report.clone(), unix_millis()),
+            Err(Error::ShutDown) => {}
+            Err(error) => state.failed(error),
+        }
+        outcome
+    }
+
+    async fn send(&self, serving: bool) -> Result<HeartbeatReport, Error> {
         let _one_at_a_time = self.sending.lock().await;
         let shared = self.sdk.shared();
         shared.ensure_open()?;

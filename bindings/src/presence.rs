@@ -1,0 +1,75 @@
+//! Presence as Kotlin and Swift see it.
+
+use edgepoints_core as core;
+
+use crate::edgepoints::GeoLocation;
+use crate::points::HeartbeatReport;
+
+/// How the heartbeats go.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct HeartbeatState {
+    /// The last accepted heartbeat, and when (device clock, ms).
+    pub last_accepted: Option<HeartbeatReport>,
+    pub last_accepted_at_ms: Option<u64>,
+    /// Heartbeats that failed since the last accepted one.
+    pub failures_since: u32,
+    /// Why the last one failed, if it did.
+    pub last_error: Option<String>,
+}
+
+/// How the control plane sees this device's node right now.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct PresenceStatus {
+    /// The URL the running node serves under; null when none runs.
+    pub serving_url: Option<String>,
+    /// `ip:port` the last announcement reported.
+    pub reported_addresses: Vec<String>,
+    /// Which of those the control plane reached: consumers are routed only
+    /// to these.
+    pub reachable_addresses: Vec<String>,
+    /// The address the control plane saw the announcement come from.
+    pub seen_from: Option<String>,
+    /// The location the host shared, if any.
+    pub location: Option<GeoLocation>,
+    pub heartbeats: HeartbeatState,
+}
+
+/// This device's presence.
+#[derive(uniffi::Object)]
+pub struct Presence {
+    inner: core::Presence,
+}
+
+impl Presence {
+    pub(crate) fn new(inner: core::Presence) -> Self {
+        Presence { inner }
+    }
+}
+
+#[uniffi::export]
+impl Presence {
+    /// What the SDK knows now; no network I/O.
+    pub fn status(&self) -> PresenceStatus {
+        let status = self.inner.status();
+        let (last_accepted, last_accepted_at_ms) = match status.heartbeats.last_accepted {
+            Some((report, at_ms)) => (Some(report.into()), Some(at_ms)),
+            None => (None, None),
+        };
+        PresenceStatus {
+            serving_url: status.serving_url,
+            reported_addresses: status.reported_addresses,
+            reachable_addresses: status.reachable_addresses,
+            seen_from: status.seen_from,
+            location: status.location.map(|l| GeoLocation {
+                latitude: l.latitude,
+                longitude: l.longitude,
+            }),
+            heartbeats: HeartbeatState {
+                last_accepted,
+                last_accepted_at_ms,
+                failures_since: status.heartbeats.failures_since,
+                last_error: status.heartbeats.last_error,
+            },
+        }
+    }
+}

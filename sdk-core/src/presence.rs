@@ -1,0 +1,103 @@
+//! Presence: how the control plane sees this device's node right now —
+//! where it said it serves, which of those addresses the control plane
+//! reached, where it placed the request from, and how the heartbeats go.
+//! An app shows this to the user ("your phone is reachable and earning")
+//! and support reads it when a node earns nothing.
+
+use edgepoints_protocol::Location;
+
+use crate::edgepoints::EdgePoints;
+use crate::node::HeartbeatReport;
+
+/// The last heartbeat's outcome, and how the ones since went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeartbeatState {
+    /// The last accepted heartbeat and when it was accepted (device clock, ms).
+    pub last_accepted: Option<(HeartbeatReport, u64)>,
+    /// Heartbeats that failed since the last accepted one (the control
+    /// plane unreachable, or refusing).
+    pub failures_since: u32,
+    /// Why the last one failed, if it did.
+    pub last_error: Option<String>,
+}
+
+/// A snapshot of this device's presence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PresenceStatus {
+    /// The URL the running node serves under; `None` when no node runs.
+    pub serving_url: Option<String>,
+    /// `ip:port` the last announcement reported.
+    pub reported_addresses: Vec<String>,
+    /// Which of those the control plane reached with its probe: consumers
+    /// are routed only to these. Empty with a node running means nobody can
+    /// be routed to it (behind a NAT, say).
+    pub reachable_addresses: Vec<String>,
+    /// The address the control plane saw the announcement come from.
+    pub seen_from: Option<String>,
+    /// The location the host shared, if any (else the control plane places
+    /// the device by its address).
+    pub location: Option<Location>,
+    pub heartbeats: HeartbeatState,
+}
+
+/// This device's presence. Obtained from [`EdgePoints::presence`].
+#[derive(Clone)]
+pub struct Presence {
+    sdk: EdgePoints,
+}
+
+impl Presence {
+    pub(crate) fn new(sdk: EdgePoints) -> Self {
+        Presence { sdk }
+    }
+
+    /// What the SDK knows now; no network I/O.
+    pub fn status(&self) -> PresenceStatus {
+        let shared = self.sdk.shared();
+        let read = |m: &std::sync::Mutex<Vec<String>>| m.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        PresenceStatus {
+            serving_url: shared.node_url.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+            reported_addresses: read(&shared.reported_addresses),
+            reachable_addresses: read(&shared.reachable_addresses),
+            seen_from: shared.seen_from.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+            location: *shared.location.lock().unwrap_or_else(|p| p.into_inner()),
+            heartbeats: shared.heartbeats.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+        }
+    }
+
+    /// See [`EdgePoints::set_location`].
+    pub fn set_location(&self, location: Option<Location>) -> Result<(), crate::Error> {
+        self.sdk.set_location(location)
+    }
+}
+
+impl HeartbeatState {
+    pub(crate) fn new() -> Self {
+        HeartbeatState {
+            last_accepted: None,
+            failures_since: 0,
+            last_error: None,
+        }
+    }
+
+    pub(crate) fn accepted(&mut self, report: HeartbeatReport, at_ms: u64) {
+        *self = HeartbeatState {
+            last_accepted: Some((report, at_ms)),
+            failures_since: 0,
+            last_error: None,
+        };
+    }
+
+    pub(crate) fn failed(&mut self, error: &crate::Error) {
+        self.failures_since += 1;
+        // With its causes: "unreachable after 1 attempts: status 503".
+        let mut text = error.to_string();
+        let mut source = std::error::Error::source(error);
+        while let Some(cause) = source {
+            text.push_str(": ");
+            text.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        self.last_error = Some(text);
+    }
+}
