@@ -18,7 +18,6 @@ use edgepoints_protocol::Location;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
-use crate::state::keys;
 use crate::store::{get_json, update_json, StoreError};
 use crate::ControlPlane;
 
@@ -109,7 +108,7 @@ pub async fn set_table(control_plane: &ControlPlane, table: GeoTable) -> Result<
     update_json::<GeoTable, (), ()>(control_plane.store(), TABLE, |_| Ok((Some(table.clone()), ())))
         .await?
         .ok();
-    control_plane.store().increment(keys::NODES_VERSION, 1).await?;
+    crate::registry::note_change(control_plane, None).await?;
     Ok(())
 }
 

@@ -25,6 +25,7 @@ pub mod origin;
 pub mod points;
 mod probe;
 mod problem;
+mod registry;
 mod routes;
 pub mod routing;
 pub mod state;

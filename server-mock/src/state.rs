@@ -26,12 +26,17 @@ pub(crate) mod keys {
     pub const REFUTED_PREFIX: &str = "refuted_hash_failure:";
     /// Bumped whenever a node record changes, so routing indexes refresh.
     pub const NODES_VERSION: &str = "nodes:version";
+    /// The change log behind that version: which node changed at each.
+    pub const NODE_CHANGE_PREFIX: &str = "node_change:";
 
     pub fn device(id: &str) -> String {
         format!("{DEVICE_PREFIX}{id}")
     }
     pub fn node(id: &str) -> String {
         format!("{NODE_PREFIX}{id}")
+    }
+    pub fn node_change(version: i64) -> String {
+        format!("{NODE_CHANGE_PREFIX}{version:020}")
     }
     /// Reports about one source of one item; `source` is `node:ID` or `origin:URL`.
     pub fn hash_failures(hash: &str, source: &str) -> String {

@@ -25,11 +25,11 @@ use edgepoints_protocol::{
 
 use super::devices::{device_envelope, parse_device_id, signed_read, unknown_device};
 use crate::problem::ApiError;
-use crate::routing::{Position, RoutingIndex};
+use crate::routing::Position;
 use crate::state::{keys, unix_millis, NodeRecord};
 use crate::store::{get_json, scan_json, update_json};
 use crate::ControlPlane;
-use crate::{geo, origin, verify};
+use crate::{geo, origin, registry, verify};
 
 /// How long a ticket handed to a consumer lets it fetch from a node.
 const TICKET_LIFETIME: Duration = Duration::from_secs(600);
@@ -169,7 +169,7 @@ pub(super) async fn announce(
         .await?
         .expect("announcements never refuse");
     if applied {
-        control_plane.store().increment(keys::NODES_VERSION, 1).await?;
+        registry::note_change(&control_plane, Some(&device_id)).await?;
         control_plane.count(&keys::applied("node_announcements")).await?;
         tracing::info!(%device_id, revision = current, url = ?record.url, holdings = record.holdings.len(), "node announced");
     }
@@ -250,7 +250,7 @@ pub(super) async fn sources(
     }
     let mut candidates: Vec<(DeviceId, (String, String))> = Vec::new();
     if let Some(near) = near {
-        let index = routing_index(&control_plane).await?;
+        let index = registry::routing_index(&control_plane).await?;
         let position = Position {
             latitude: near.latitude,
             longitude: near.longitude,
@@ -290,33 +290,6 @@ pub(super) async fn sources(
         nodes,
         origins: item.origins,
     }))
-}
-
-/// The routing index, refreshed from the node records if they changed.
-async fn routing_index(
-    control_plane: &ControlPlane,
-) -> Result<tokio::sync::MutexGuard<'_, (i64, RoutingIndex)>, crate::store::StoreError> {
-    let version = control_plane.store().increment(keys::NODES_VERSION, 0).await?;
-    let mut index = control_plane.routing.lock().await;
-    if index.0 != version {
-        let nodes = scan_json::<NodeRecord>(control_plane.store(), keys::NODE_PREFIX).await?;
-        let table = geo::table(control_plane).await?;
-        let located = nodes.into_iter().filter_map(|node| {
-            // As the host says, else by the probed addresses, else by the
-            // address the announcement came from.
-            let location = node
-                .location
-                .or_else(|| table.locate_any(node.reachable.iter().chain(node.seen_from.iter()).map(String::as_str)))?;
-            let position = Position {
-                latitude: location.latitude,
-                longitude: location.longitude,
-            };
-            let reachable = node.routable_url().is_some();
-            Some((node.device_id, position, reachable, node.load, node.holdings))
-        });
-        *index = (version, RoutingIndex::bulk(located));
-    }
-    Ok(index)
 }
 
 /// `POST /v1/devices/{device_id}/hash-failures`: a source served bytes that

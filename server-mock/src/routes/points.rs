@@ -260,7 +260,7 @@ async fn update_load(
     .await?
     .unwrap_or(false);
     if changed {
-        control_plane.store().increment(keys::NODES_VERSION, 1).await?;
+        crate::registry::note_change(control_plane, Some(&heartbeat.device_id)).await?;
     }
     Ok(())
 }
