@@ -42,6 +42,10 @@ pub(crate) mod keys {
     pub fn hash_failures(hash: &str, source: &str) -> String {
         format!("{HASH_FAILURE_PREFIX}{hash} {source}")
     }
+    /// The last check of a node's copy of an item on a reporter's word.
+    pub fn report_check(hash: &str, node: &str, reporter: &str) -> String {
+        format!("report_check:{hash} {node} {reporter}")
+    }
     pub fn refuted_hash_failures(hash: &str, source: &str) -> String {
         format!("{REFUTED_PREFIX}{hash} {source}")
     }

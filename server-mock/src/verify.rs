@@ -14,16 +14,65 @@ use edgepoints_protocol::{AccessTicket, ContentHash, DeviceId, ReportVerdict, TI
 use http_body_util::{BodyExt, Empty, Limited};
 use hyper_util::rt::TokioIo;
 
-use crate::state::unix_millis;
+use serde::{Deserialize, Serialize};
+
+use crate::state::{keys, unix_millis};
+use crate::store::{get_json, update_json, StoreError};
 use crate::ControlPlane;
 
 /// How long the whole check may take, connect to last byte: well inside
 /// the reporting device's request timeout, which waits for the answer.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// A check's outcome stands this long for its reporter: the same device
+/// reporting the same node and item again meanwhile gets the same verdict,
+/// so one device cannot make the control plane download an item from a
+/// node over and over. Another reporter gets a check of its own: a copy
+/// that rots right after a false report is still caught.
+const CHECK_STANDS_MS: u64 = 60_000;
+
+#[derive(Serialize, Deserialize)]
+struct StandingCheck {
+    verdict: ReportVerdict,
+    at_ms: u64,
+}
+
+/// The verdict on a report that `node` served `content` wrong: the last
+/// check's if it is recent, else a new check's.
+pub async fn verdict(
+    control_plane: &ControlPlane,
+    node: &DeviceId,
+    url: &str,
+    content: &ContentHash,
+    size: u64,
+    reporter: &DeviceId,
+) -> Result<ReportVerdict, StoreError> {
+    let key = keys::report_check(&content.to_hex(), node.as_str(), reporter.as_str());
+    let now = unix_millis();
+    if let Some(standing) = get_json::<StandingCheck>(control_plane.store(), &key).await? {
+        if now.saturating_sub(standing.at_ms) < CHECK_STANDS_MS {
+            return Ok(standing.verdict);
+        }
+    }
+    let verdict = check_node(control_plane, node, url, content, size, reporter).await;
+    let standing = StandingCheck { verdict, at_ms: now };
+    update_json::<StandingCheck, (), ()>(control_plane.store(), &key, |_| {
+        Ok((
+            Some(StandingCheck {
+                verdict: standing.verdict,
+                at_ms: standing.at_ms,
+            }),
+            (),
+        ))
+    })
+    .await?
+    .ok();
+    Ok(verdict)
+}
+
 /// Fetches `content` (of `size` bytes) from the node at `url` and says
 /// whether it hashes right.
-pub async fn check_node(
+async fn check_node(
     control_plane: &ControlPlane,
     node: &DeviceId,
     url: &str,

@@ -223,6 +223,20 @@ async fn a_false_report_is_refuted_and_the_node_stays_routed() {
     assert_eq!(state["refuted_hash_failures"].as_array().map(Vec::len), Some(1));
     assert_eq!(state["hash_failures"], serde_json::json!([]));
 
+    // Reported again at once by the same device: the check stands, Alice
+    // is not asked again (one device cannot make the control plane
+    // download from her over and over).
+    let hits = node.stats().hits;
+    let (status, _, _, body) = post_raw(
+        &server,
+        &paths::device_hash_failures(liar.as_str()),
+        Some("report-liar-0000000000002"),
+        serde_json::to_vec(&envelope).unwrap(),
+    )
+    .await;
+    assert_eq!((status, body["verdict"].as_str()), (201, Some("refuted")));
+    assert_eq!(node.stats().hits, hits, "no second download");
+
     // Alice is still routed to.
     let (_bob_dir, bob) = new_device(&server);
     let report = bob.fetch(published.hash).await.unwrap();

@@ -321,7 +321,7 @@ pub(super) async fn report_hash_failure(
                 origin::item(&control_plane, &report.content).await?,
             ) {
                 (Some(url), Some(item)) => {
-                    verify::check_node(&control_plane, node_id, &url, &report.content, item.size, &device_id).await
+                    verify::verdict(&control_plane, node_id, &url, &report.content, item.size, &device_id).await?
                 }
                 _ => ReportVerdict::Unverified,
             }
