@@ -31,7 +31,7 @@ const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
 /// that rots right after a false report is still caught.
 const CHECK_STANDS_MS: u64 = 60_000;
 
-#[derive(Serialize, Deserialize)]
+#[derive(Clone, Copy, Serialize, Deserialize)]
 struct StandingCheck {
     verdict: ReportVerdict,
     at_ms: u64,
@@ -56,17 +56,9 @@ pub async fn verdict(
     }
     let verdict = check_node(control_plane, node, url, content, size, reporter).await;
     let standing = StandingCheck { verdict, at_ms: now };
-    update_json::<StandingCheck, (), ()>(control_plane.store(), &key, |_| {
-        Ok((
-            Some(StandingCheck {
-                verdict: standing.verdict,
-                at_ms: standing.at_ms,
-            }),
-            (),
-        ))
-    })
-    .await?
-    .ok();
+    update_json::<StandingCheck, (), ()>(control_plane.store(), &key, |_| Ok((Some(standing), ())))
+        .await?
+        .ok();
     Ok(verdict)
 }
 
