@@ -36,9 +36,10 @@ pub struct HeartbeatAccepted {
     /// Points credited now (full minutes of credited online time).
     pub credited_points: u64,
     pub balance: u64,
-    /// Every ledger entry credited since the previous accepted heartbeat,
-    /// whatever its reason (deliveries are credited when consumers'
-    /// receipts arrive, between heartbeats), oldest first.
+    /// The ledger entries credited since the previous accepted heartbeat,
+    /// whatever their reason (deliveries are credited when consumers'
+    /// receipts arrive, between heartbeats), oldest first; at most the
+    /// newest 100 (the ledger has them all).
     #[serde(default)]
     pub credits: Vec<LedgerEntry>,
 }

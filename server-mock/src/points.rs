@@ -33,6 +33,8 @@ const CLOCK_OFFSET: &str = "clock:offset_ms";
 const RULES: &str = "points:rules";
 const DEVICE_PREFIX: &str = "points:device:";
 const DAY_MS: u64 = 86_400_000;
+/// Most credits one heartbeat answer lists.
+const MAX_CREDITS_PER_ANSWER: usize = 100;
 
 fn device_key(device: &str) -> String {
     format!("{DEVICE_PREFIX}{device}")
@@ -199,12 +201,12 @@ pub async fn accept_heartbeat(
             points.last_seq = heartbeat.seq;
             points.last_heartbeat_ms = now_ms;
             points.last_serving = heartbeat.serving;
-            let credits: Vec<LedgerEntry> = points
-                .ledger
-                .iter()
-                .filter(|e| e.id > points.reported_ledger_id)
-                .cloned()
-                .collect();
+            // The newest credits since the last answer, at most a page of
+            // them: a node back after a long silence reads the rest in
+            // its ledger.
+            let unreported = points.ledger.iter().filter(|e| e.id > points.reported_ledger_id);
+            let skip = unreported.clone().count().saturating_sub(MAX_CREDITS_PER_ANSWER);
+            let credits: Vec<LedgerEntry> = unreported.skip(skip).cloned().collect();
             points.reported_ledger_id = points.ledger.len() as u64;
             let accepted = HeartbeatAccepted {
                 seq: heartbeat.seq,
