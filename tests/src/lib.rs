@@ -94,6 +94,15 @@ pub async fn serving_node_with(
     (sdk, node)
 }
 
+/// Flips one bit of the node's cached file of `hash`, at byte `at`: the
+/// copy rots on disk after it was verified, and the node does not know.
+pub fn rot_cached_copy(data_dir: &Path, hash: &edgepoints_core::ContentHash, at: usize) {
+    let file = data_dir.join("content").join(hash.to_hex());
+    let mut bytes = std::fs::read(&file).unwrap();
+    bytes[at] ^= 0x80;
+    std::fs::write(&file, bytes).unwrap();
+}
+
 pub fn http() -> reqwest::Client {
     edgepoints_core::transport::http_client().unwrap()
 }

@@ -144,10 +144,7 @@ async fn a_peer_serving_tampered_bytes_is_refused_reported_and_the_origin_serves
     // verified: she serves wrong bytes without knowing.
     let alice_dir = tempfile::tempdir().unwrap();
     let (alice, _node) = serving(&server, alice_dir.path(), |c| c.content_memory_budget_bytes = 0).await;
-    let file = alice_dir.path().join("content").join(published.hash.to_hex());
-    let mut rotten = std::fs::read(&file).unwrap();
-    rotten[50_000] ^= 0x80;
-    std::fs::write(&file, rotten).unwrap();
+    rot_cached_copy(alice_dir.path(), &published.hash, 50_000);
 
     let (_bob_dir, bob) = new_device(&server);
     let report = bob.fetch(published.hash).await.unwrap();

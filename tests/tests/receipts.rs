@@ -429,10 +429,7 @@ async fn replayed_self_issued_forged_and_mismatched_receipts_are_refused_and_cre
     // Alice's cached copy rots. Wen's report is confirmed by the control
     // plane's own fetch, and no receipt for the item counts any more, even
     // one whose statement Alice genuinely signed.
-    let file = alice_dir.path().join("content").join(hash.to_hex());
-    let mut rotten = std::fs::read(&file).unwrap();
-    rotten[size / 2] ^= 0x01;
-    std::fs::write(&file, rotten).unwrap();
+    rot_cached_copy(alice_dir.path(), &hash, size / 2);
     let wen = RawConsumer::register(&server, 43).await;
     assert_eq!(report_alice(&wen).await, "confirmed");
     let wen_receipt = receipt_from(&wen, "0123456789abcdef0123456789abcdef").await;
