@@ -6,13 +6,15 @@ use std::sync::Arc;
 
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use edgepoints_protocol::envelope::encode_public_key;
-use edgepoints_protocol::{ConsentDecision, ContentHash, DeviceId, HashFailureReport};
+use edgepoints_protocol::{ConsentDecision, ContentHash, DeviceId, FailedSource, HashFailureReport};
 use serde::{Deserialize, Serialize};
 
 use crate::store::{get_json, scan_json, update_json, StateStore, StoreError};
 
 /// Names of the keys in the state store, spelled once.
 pub(crate) mod keys {
+    use edgepoints_protocol::FailedSource;
+
     pub const SEED: &str = "control_plane:seed";
     pub const DEVICE_PREFIX: &str = "device:";
     pub const FAULTS: &str = "faults";
@@ -41,6 +43,13 @@ pub(crate) mod keys {
     /// Reports about one source of one item; `source` is `node:ID` or `origin:URL`.
     pub fn hash_failures(hash: &str, source: &str) -> String {
         format!("{HASH_FAILURE_PREFIX}{hash} {source}")
+    }
+    /// How a reported source is named in the report keys.
+    pub fn report_source(source: &FailedSource) -> String {
+        match source {
+            FailedSource::Node { node_id } => format!("node:{node_id}"),
+            FailedSource::Origin { url } => format!("origin:{url}"),
+        }
     }
     /// The last check of a node's copy of an item on a reporter's word.
     pub fn report_check(hash: &str, node: &str, reporter: &str) -> String {
@@ -111,6 +120,15 @@ pub struct DeviceRecord {
     /// truth for "every decision arrived, once, in order".
     #[serde(default)]
     pub consent_history: Vec<u64>,
+}
+
+impl DeviceRecord {
+    /// Whether the device's newest consent decision grants serving.
+    pub fn consents(&self) -> bool {
+        self.consent
+            .as_ref()
+            .is_some_and(|c| matches!(c.decision, ConsentDecision::Granted { .. }))
+    }
 }
 
 /// The newest consent decision a device reported.
@@ -255,6 +273,19 @@ impl ControlPlane {
 
     pub async fn node(&self, id: &DeviceId) -> Result<Option<NodeRecord>, StoreError> {
         get_json(self.store(), &keys::node(id.as_str())).await
+    }
+
+    /// Whether a standing hash-failure report (confirmed, or not
+    /// checkable; refuted ones are kept apart) says `node` served `content`
+    /// wrong: such a node is not routed to for the item, and its receipts
+    /// for it earn nothing.
+    pub async fn node_stands_reported(&self, node: &DeviceId, content: &ContentHash) -> Result<bool, StoreError> {
+        let source = keys::report_source(&FailedSource::Node { node_id: node.clone() });
+        Ok(self
+            .store()
+            .get(&keys::hash_failures(&content.to_hex(), &source))
+            .await?
+            .is_some())
     }
 
     pub(crate) async fn count(&self, key: &str) -> Result<(), StoreError> {

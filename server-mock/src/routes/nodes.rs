@@ -18,9 +18,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use edgepoints_protocol::sources::{MAX_ANNOUNCED_ADDRESSES, MAX_ANNOUNCED_HOLDINGS};
 use edgepoints_protocol::{
-    paths, AccessTicket, ConsentDecision, ContentHash, ContentSources, DeviceId, FailedSource, HashFailureRecorded,
-    HashFailureReport, Location, NodeAnnounced, NodeAnnouncement, NodeSource, ProblemCode, Purpose, ReportVerdict,
-    LOCATION_HEADER,
+    paths, AccessTicket, ContentHash, ContentSources, DeviceId, FailedSource, HashFailureRecorded, HashFailureReport,
+    Location, NodeAnnounced, NodeAnnouncement, NodeSource, ProblemCode, Purpose, ReportVerdict, LOCATION_HEADER,
 };
 
 use super::devices::{device_envelope, parse_device_id, signed_read, unknown_device};
@@ -182,13 +181,6 @@ pub(super) async fn announce(
     }))
 }
 
-pub(super) fn source_key(source: &FailedSource) -> String {
-    match source {
-        FailedSource::Node { node_id } => format!("node:{node_id}"),
-        FailedSource::Origin { url } => format!("origin:{url}"),
-    }
-}
-
 /// `GET /v1/devices/{device_id}/sources/{hash}`: nodes that can serve the
 /// item to this device, each with a ticket, then the origins.
 pub(super) async fn sources(
@@ -228,23 +220,13 @@ pub(super) async fn sources(
         if node.device_id == device_id || !node.holdings.contains(&hash) {
             continue;
         }
-        let reported = FailedSource::Node {
-            node_id: node.device_id.clone(),
-        };
-        if store
-            .get(&keys::hash_failures(&hash.to_hex(), &source_key(&reported)))
-            .await?
-            .is_some()
-        {
+        if control_plane.node_stands_reported(&node.device_id, &hash).await? {
             continue;
         }
         let Some(device) = control_plane.device(&node.device_id).await? else {
             continue;
         };
-        let consenting = device
-            .consent
-            .is_some_and(|c| matches!(c.decision, ConsentDecision::Granted { .. }));
-        if consenting {
+        if device.consents() {
             routable.insert(node.device_id.clone(), (node.recorded_at_ms, (url, device.public_key)));
         }
     }
@@ -332,7 +314,7 @@ pub(super) async fn report_hash_failure(
         FailedSource::Origin { .. } => ReportVerdict::NotChecked,
     };
     // A refuted report is kept apart: on record, but it excludes nothing.
-    let source = source_key(&report.source);
+    let source = keys::report_source(&report.source);
     let hex = report.content.to_hex();
     let key = match verdict {
         ReportVerdict::Refuted => keys::refuted_hash_failures(&hex, &source),

@@ -9,13 +9,12 @@ use axum::Json;
 use edgepoints_protocol::envelope::decode_public_key;
 use edgepoints_protocol::receipts::RECEIPT_WINDOW_MS;
 use edgepoints_protocol::{
-    paths, AccessTicket, ConsentDecision, DeliveryStatement, FailedSource, Heartbeat, HeartbeatAccepted, LedgerPage,
-    PointsBalance, PointsRules, ProblemCode, Purpose, Receipt, ReceiptAccepted, SignedEnvelope,
+    paths, AccessTicket, DeliveryStatement, Heartbeat, HeartbeatAccepted, LedgerPage, PointsBalance, PointsRules,
+    ProblemCode, Purpose, Receipt, ReceiptAccepted, SignedEnvelope,
 };
 use serde::{Deserialize, Serialize};
 
 use super::devices::{device_envelope, parse_device_id, signed_read, unknown_device};
-use super::nodes::source_key;
 use super::parse_json;
 use crate::points::{self, CheckedReceipt, HeartbeatRefused, NodeStanding, ReceiptRefused};
 use crate::problem::ApiError;
@@ -41,11 +40,7 @@ pub(super) async fn heartbeat(
             "the heartbeat names another device",
         ));
     }
-    let consenting = control_plane
-        .device(&device_id)
-        .await?
-        .and_then(|d| d.consent)
-        .is_some_and(|c| matches!(c.decision, ConsentDecision::Granted { .. }));
+    let consenting = control_plane.device(&device_id).await?.is_some_and(|d| d.consents());
     let reachable = control_plane
         .node(&device_id)
         .await?
@@ -93,8 +88,9 @@ fn invalid_receipt(detail: impl Into<String>) -> ApiError {
 /// plane's ticket (issued to this consumer, for this node and item), the
 /// acceptance window, the node's signature on its delivery statement and
 /// that the statement says what the receipt says (the whole item, to this
-/// consumer), that no consumer reported this node served the item wrong,
-/// and last, atomically with the credit, that the nonce was not taken.
+/// consumer), that no standing report says this node served the item wrong
+/// (see [`crate::verify`]), and last, atomically with the credit, that the
+/// nonce was not taken.
 pub(super) async fn submit_receipt(
     State(control_plane): State<Arc<ControlPlane>>,
     Path(device_id): Path<String>,
@@ -112,7 +108,10 @@ pub(super) async fn submit_receipt(
     let checked = match check_receipt(&control_plane, &receipt).await {
         Ok(checked) => checked,
         Err(error) => {
-            control_plane.count(&keys::applied("receipts_refused")).await?;
+            // A refusal is counted; the store failing (503) is not one.
+            if error.0.status == StatusCode::UNPROCESSABLE_ENTITY.as_u16() {
+                control_plane.count(&keys::applied("receipts_refused")).await?;
+            }
             return Err(error);
         }
     };
@@ -219,14 +218,9 @@ async fn check_receipt(control_plane: &ControlPlane, receipt: &Receipt) -> Resul
             item.size, statement.offset, statement.length, receipt.bytes
         )));
     }
-    let reported = FailedSource::Node {
-        node_id: receipt.node_id.clone(),
-    };
     if control_plane
-        .store()
-        .get(&keys::hash_failures(&receipt.content.to_hex(), &source_key(&reported)))
+        .node_stands_reported(&receipt.node_id, &receipt.content)
         .await?
-        .is_some()
     {
         return Err(receipt_refused(
             ProblemCode::ContentReportedFailed,
