@@ -25,14 +25,13 @@ use edgepoints_protocol::{
     paths, ContentHash, ContentSources, DeliveryStatement, FailedSource, HashFailureReport, NodeSource, Purpose,
     Receipt, SignedEnvelope, DELIVERY_HEADER, RECEIPT_NONCE_HEADER, TICKET_HEADER,
 };
-use reqwest::Method;
 use tokio::task::JoinSet;
 
 use crate::content::IdleTimeout;
 use crate::edgepoints::{EdgePoints, Shared};
-use crate::outbox::{self, EntryKind, NewEntry};
+use crate::outbox::{self, EntryKind};
 use crate::time::unix_millis;
-use crate::{registration, Error, StoreError};
+use crate::{Error, StoreError};
 
 /// Where a fetched item came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -393,30 +392,17 @@ fn queue_receipt(
         delivery: token,
     };
     let envelope = shared.identity.sign(Purpose::Receipt, &receipt);
-    shared
-        .store
-        .with(|c| {
-            let tx = c.transaction()?;
-            registration::ensure_queued(shared, &tx)?;
-            outbox::enqueue(
-                &tx,
-                NewEntry {
-                    kind: EntryKind::Receipt,
-                    method: Method::POST,
-                    path: paths::device_receipts(me.as_str()),
-                    body: serde_json::to_vec(&envelope).expect("envelope serialises"),
-                    context: serde_json::json!({
-                        "content": sources.content.to_hex(),
-                        "node": node.node_id.to_string(),
-                    }),
-                    idempotency_key: None,
-                },
-            )?;
-            tx.commit()?;
-            Ok(())
-        })
-        .map_err(ReceiptNotMade::Store)?;
-    shared.outbox_wake.notify_one();
+    outbox::queue_signed_post(
+        shared,
+        EntryKind::Receipt,
+        paths::device_receipts(me.as_str()),
+        &envelope,
+        serde_json::json!({
+            "content": sources.content.to_hex(),
+            "node": node.node_id.to_string(),
+        }),
+    )
+    .map_err(ReceiptNotMade::Store)?;
     Ok(())
 }
 
@@ -435,23 +421,12 @@ fn queue_hash_failure(
         observed_at_ms: unix_millis(),
     };
     let envelope = shared.identity.sign(Purpose::HashFailureReport, &report);
-    shared.store.with(|c| {
-        let tx = c.transaction()?;
-        registration::ensure_queued(shared, &tx)?;
-        outbox::enqueue(
-            &tx,
-            NewEntry {
-                kind: EntryKind::HashFailureReport,
-                method: Method::POST,
-                path: paths::device_hash_failures(shared.identity.device_id().as_str()),
-                body: serde_json::to_vec(&envelope).expect("envelope serialises"),
-                context: serde_json::json!({ "content": hash.to_hex() }),
-                idempotency_key: None,
-            },
-        )?;
-        tx.commit()?;
-        Ok(())
-    })?;
-    shared.outbox_wake.notify_one();
+    outbox::queue_signed_post(
+        shared,
+        EntryKind::HashFailureReport,
+        paths::device_hash_failures(shared.identity.device_id().as_str()),
+        &envelope,
+        serde_json::json!({ "content": hash.to_hex() }),
+    )?;
     Ok(())
 }

@@ -192,6 +192,37 @@ fn sendable(raw: (OutboxEntry, String, String, Vec<u8>, String)) -> Result<Senda
     })
 }
 
+/// Queues a signed `POST` that needs nothing else written with it (a
+/// report, a receipt): in one transaction after the device's registration,
+/// then wakes the worker.
+pub(crate) fn queue_signed_post(
+    shared: &crate::edgepoints::Shared,
+    kind: EntryKind,
+    path: String,
+    envelope: &edgepoints_protocol::SignedEnvelope,
+    context: Value,
+) -> Result<i64, StoreError> {
+    let id = shared.store.with(|c| {
+        let tx = c.transaction()?;
+        crate::registration::ensure_queued(shared, &tx)?;
+        let (id, _) = enqueue(
+            &tx,
+            NewEntry {
+                kind,
+                method: Method::POST,
+                path,
+                body: serde_json::to_vec(envelope).expect("envelope serialises"),
+                context,
+                idempotency_key: None,
+            },
+        )?;
+        tx.commit()?;
+        Ok(id)
+    })?;
+    shared.outbox_wake.notify_one();
+    Ok(id)
+}
+
 /// Writes an entry inside the caller's transaction; returns its id and key.
 pub(crate) fn enqueue(tx: &Transaction<'_>, entry: NewEntry) -> Result<(i64, String), StoreError> {
     let key = match entry.idempotency_key {
