@@ -292,11 +292,23 @@ async fn unknown_content_is_a_typed_refusal() {
 /// A device that announces a node which accepts connections and never
 /// answers: the hedge must not wait for it.
 async fn stalled_node(server: &MockServer) -> (tokio::task::JoinHandle<()>, String) {
-    let (key, id) = device_key(77);
+    hand_made_node(server, 77, None).await
+}
+
+/// A consenting device, registered by hand, whose node passes the control
+/// plane's probe and then either stalls every content request (`serves`
+/// is `None`) or answers with those bytes and a delivery statement signed
+/// by a key that is not its own.
+async fn hand_made_node(
+    server: &MockServer,
+    seed: u8,
+    serves: Option<Vec<u8>>,
+) -> (tokio::task::JoinHandle<()>, String) {
+    let (key, id) = device_key(seed);
     let (status, ..) = post_raw(
         server,
         paths::DEVICES,
-        Some("stalled-register"),
+        Some(&format!("hand-made-register-{seed}")),
         serde_json::to_vec(&signed_registration(&key, "1")).unwrap(),
     )
     .await;
@@ -315,7 +327,7 @@ async fn stalled_node(server: &MockServer) -> (tokio::task::JoinHandle<()>, Stri
         server,
         reqwest::Method::PUT,
         &paths::device_consent(id.as_str()),
-        Some("stalled-consent"),
+        Some(&format!("hand-made-consent-{seed}")),
         serde_json::to_vec(&envelope).unwrap(),
     )
     .await;
@@ -323,7 +335,7 @@ async fn stalled_node(server: &MockServer) -> (tokio::task::JoinHandle<()>, Stri
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     // It passes the control plane's probe (it is reachable, and it is the
-    // device), then stalls every content request.
+    // device), then stalls or answers every content request.
     let (probe_key, probe_id) = (key.clone(), id.clone());
     let task = tokio::spawn(async move {
         let mut held = Vec::new();
@@ -356,7 +368,45 @@ async fn stalled_node(server: &MockServer) -> (tokio::task::JoinHandle<()>, Stri
                     let _ = stream.write_all(reply.as_bytes()).await;
                     let _ = stream.write_all(&body).await;
                 }
-                None => held.push(stream),
+                None => match &serves {
+                    None => held.push(stream),
+                    Some(bytes) => {
+                        // Everything in it is right but the signature.
+                        let header = |name: &str| {
+                            head.lines().find_map(|line| {
+                                let (key, value) = line.split_once(':')?;
+                                key.eq_ignore_ascii_case(name).then(|| value.trim().to_owned())
+                            })
+                        };
+                        let ticket: edgepoints_protocol::AccessTicket = SignedEnvelope::from_compact(
+                            Purpose::AccessTicket,
+                            &header(edgepoints_protocol::TICKET_HEADER).unwrap_or_default(),
+                        )
+                        .and_then(|envelope| envelope.peek())
+                        .expect("the consumer sent its ticket");
+                        let statement = edgepoints_protocol::DeliveryStatement {
+                            node_id: probe_id.clone(),
+                            consumer_id: ticket.consumer_id,
+                            content: ContentHash::of(bytes),
+                            offset: 0,
+                            length: bytes.len() as u64,
+                            size: bytes.len() as u64,
+                            nonce: header(edgepoints_protocol::RECEIPT_NONCE_HEADER).unwrap_or_default(),
+                            served_at_ms: 0,
+                        };
+                        let forger = ed25519_dalek::SigningKey::from_bytes(&[seed.wrapping_add(1); 32]);
+                        let forged =
+                            SignedEnvelope::sign(Purpose::DeliveryStatement, probe_id.as_str(), &forger, &statement)
+                                .to_compact();
+                        let reply = format!(
+                            "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n{}: {forged}\r\nconnection: close\r\n\r\n",
+                            bytes.len(),
+                            edgepoints_protocol::DELIVERY_HEADER
+                        );
+                        let _ = stream.write_all(reply.as_bytes()).await;
+                        let _ = stream.write_all(bytes).await;
+                    }
+                },
             }
         }
     });
@@ -382,12 +432,32 @@ async fn stalled_node(server: &MockServer) -> (tokio::task::JoinHandle<()>, Stri
         server,
         reqwest::Method::PUT,
         &paths::device_node(id.as_str()),
-        Some("stalled-node"),
+        Some(&format!("hand-made-node-{seed}")),
         serde_json::to_vec(&envelope).unwrap(),
     )
     .await;
     assert_eq!(status, 200, "{body}");
     (task, id.to_string())
+}
+
+#[tokio::test]
+async fn a_node_whose_delivery_statement_does_not_verify_gets_no_receipt() {
+    let server = start_mock().await;
+    let bytes = item(6, 40_000);
+    let published = origin::publish(server.control_plane(), bytes.clone().into(), 10)
+        .await
+        .unwrap();
+    let (_node, node_id) = hand_made_node(&server, 78, Some(bytes.clone())).await;
+    let (_bob_dir, bob) = new_device(&server);
+    let report = bob.fetch(published.hash).await.unwrap();
+    assert_eq!(node_id_of(&report.source), Some(node_id.as_str()), "{report:?}");
+    assert_eq!(bob.content().read(&published.hash).await.unwrap().unwrap(), bytes);
+    assert!(
+        !report.receipt_queued,
+        "the bytes are right, the statement is not the node's"
+    );
+    bob.outbox().drain(Duration::from_secs(5)).await.unwrap();
+    assert_eq!(requests_on(&server, "POST /v1/devices/{device_id}/receipts").await, 0);
 }
 
 #[tokio::test]
