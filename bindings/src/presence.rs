@@ -51,10 +51,6 @@ impl Presence {
     /// What the SDK knows now; no network I/O.
     pub fn status(&self) -> PresenceStatus {
         let status = self.inner.status();
-        let (last_accepted, last_accepted_at_ms) = match status.heartbeats.last_accepted {
-            Some((report, at_ms)) => (Some(report.into()), Some(at_ms)),
-            None => (None, None),
-        };
         PresenceStatus {
             serving_url: status.serving_url,
             reported_addresses: status.reported_addresses,
@@ -65,8 +61,8 @@ impl Presence {
                 longitude: l.longitude,
             }),
             heartbeats: HeartbeatState {
-                last_accepted,
-                last_accepted_at_ms,
+                last_accepted: status.heartbeats.last_accepted.map(Into::into),
+                last_accepted_at_ms: status.heartbeats.last_accepted_at_ms,
                 failures_since: status.heartbeats.failures_since,
                 last_error: status.heartbeats.last_error,
             },

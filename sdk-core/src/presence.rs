@@ -12,8 +12,9 @@ use crate::node::HeartbeatReport;
 /// The last heartbeat's outcome, and how the ones since went.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HeartbeatState {
-    /// The last accepted heartbeat and when it was accepted (device clock, ms).
-    pub last_accepted: Option<(HeartbeatReport, u64)>,
+    /// The last accepted heartbeat, and when (device clock, ms).
+    pub last_accepted: Option<HeartbeatReport>,
+    pub last_accepted_at_ms: Option<u64>,
     /// Heartbeats that failed since the last accepted one (the control
     /// plane unreachable, or refusing).
     pub failures_since: u32,
@@ -34,8 +35,8 @@ pub struct PresenceStatus {
     pub reachable_addresses: Vec<String>,
     /// The address the control plane saw the announcement come from.
     pub seen_from: Option<String>,
-    /// The location the host shared, if any (else the control plane places
-    /// the device by its address).
+    /// The location the host shared with [`EdgePoints::set_location`], if
+    /// any (else the control plane places the device by its address).
     pub location: Option<Location>,
     pub heartbeats: HeartbeatState,
 }
@@ -64,17 +65,13 @@ impl Presence {
             heartbeats: shared.heartbeats.lock().unwrap_or_else(|p| p.into_inner()).clone(),
         }
     }
-
-    /// See [`EdgePoints::set_location`].
-    pub fn set_location(&self, location: Option<Location>) -> Result<(), crate::Error> {
-        self.sdk.set_location(location)
-    }
 }
 
 impl HeartbeatState {
     pub(crate) fn new() -> Self {
         HeartbeatState {
             last_accepted: None,
+            last_accepted_at_ms: None,
             failures_since: 0,
             last_error: None,
         }
@@ -82,7 +79,8 @@ impl HeartbeatState {
 
     pub(crate) fn accepted(&mut self, report: HeartbeatReport, at_ms: u64) {
         *self = HeartbeatState {
-            last_accepted: Some((report, at_ms)),
+            last_accepted: Some(report),
+            last_accepted_at_ms: Some(at_ms),
             failures_since: 0,
             last_error: None,
         };

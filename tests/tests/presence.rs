@@ -148,7 +148,8 @@ async fn the_presence_status_shows_addresses_probes_and_heartbeats() {
         status.seen_from.as_deref().is_some_and(|s| s.starts_with("127.0.0.1:")),
         "{status:?}"
     );
-    let (first, _) = status.heartbeats.last_accepted.clone().expect("start sent one");
+    let first = status.heartbeats.last_accepted.clone().expect("start sent one");
+    assert!(status.heartbeats.last_accepted_at_ms.is_some());
     assert_eq!(status.heartbeats.failures_since, 0);
 
     // The control plane refuses heartbeats for a while: the status says so.
@@ -165,13 +166,13 @@ async fn the_presence_status_shows_addresses_probes_and_heartbeats() {
         failing.last_error.as_deref().is_some_and(|e| e.contains("503")),
         "{failing:?}"
     );
-    assert_eq!(failing.last_accepted.as_ref().map(|(r, _)| r.seq), Some(first.seq));
+    assert_eq!(failing.last_accepted.as_ref().map(|r| r.seq), Some(first.seq));
 
     // Back: the next one is accepted and the failures are cleared.
     let report = node.heartbeat_now().await.unwrap();
     let recovered = sdk.presence().status().heartbeats;
     assert_eq!(recovered.failures_since, 0);
-    assert_eq!(recovered.last_accepted.map(|(r, _)| r.seq), Some(report.seq));
+    assert_eq!(recovered.last_accepted.map(|r| r.seq), Some(report.seq));
     assert!(report.seq > first.seq + 2, "refused beats used their numbers too");
 
     node.stop().await;
