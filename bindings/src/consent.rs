@@ -56,6 +56,19 @@ pub enum ConsentStatus {
     },
 }
 
+impl From<core::ConsentStatus> for ConsentStatus {
+    fn from(status: core::ConsentStatus) -> Self {
+        match status {
+            core::ConsentStatus::NotAsked => ConsentStatus::NotAsked,
+            core::ConsentStatus::Granted { terms_version, policy } => ConsentStatus::Granted {
+                terms_version,
+                policy: policy.into(),
+            },
+            core::ConsentStatus::Revoked { purge_cache } => ConsentStatus::Revoked { purge_cache },
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct ConsentState {
     pub status: ConsentStatus,
@@ -68,14 +81,7 @@ pub struct ConsentState {
 impl From<core::ConsentState> for ConsentState {
     fn from(s: core::ConsentState) -> Self {
         ConsentState {
-            status: match s.status {
-                core::ConsentStatus::NotAsked => ConsentStatus::NotAsked,
-                core::ConsentStatus::Granted { terms_version, policy } => ConsentStatus::Granted {
-                    terms_version,
-                    policy: policy.into(),
-                },
-                core::ConsentStatus::Revoked { purge_cache } => ConsentStatus::Revoked { purge_cache },
-            },
+            status: s.status.into(),
             revision: s.revision,
             decided_at_ms: s.decided_at_ms,
             reported: s.reported,

@@ -6,10 +6,13 @@ use std::time::Duration;
 use edgepoints_core as core;
 
 use crate::consent::Consent;
+use crate::content::ContentCache;
 use crate::events::{EventListener, ListenerBridge};
+use crate::fetch::FetchReport;
 use crate::host::{HostState, NetworkKind};
-use crate::node::{ContentCache, EdgeNode, FetchReport, ServingGate};
+use crate::node::EdgeNode;
 use crate::outbox::Outbox;
+use crate::policy::ServingGate;
 use crate::EdgePointsError;
 
 /// Settings for one instance. Durations in milliseconds.
@@ -57,15 +60,7 @@ impl TryFrom<EdgePointsConfig> for core::Config {
     type Error = EdgePointsError;
 
     fn try_from(config: EdgePointsConfig) -> Result<Self, Self::Error> {
-        let endpoints = config
-            .endpoints
-            .iter()
-            .map(|text| {
-                text.parse().map_err(|e| EdgePointsError::InvalidInput {
-                    reason: format!("endpoint `{text}`: {e}"),
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let endpoints = crate::parse::endpoints(&config.endpoints)?;
         let mut core_config = core::Config::new(endpoints, config.data_dir);
         core_config.request_timeout = Duration::from_millis(config.request_timeout_ms);
         core_config.connect_timeout = Duration::from_millis(config.connect_timeout_ms);
@@ -91,6 +86,24 @@ impl TryFrom<EdgePointsConfig> for core::Config {
 pub struct GeoLocation {
     pub latitude: f64,
     pub longitude: f64,
+}
+
+impl From<GeoLocation> for core::Location {
+    fn from(l: GeoLocation) -> Self {
+        core::Location {
+            latitude: l.latitude,
+            longitude: l.longitude,
+        }
+    }
+}
+
+impl From<core::Location> for GeoLocation {
+    fn from(l: core::Location) -> Self {
+        GeoLocation {
+            latitude: l.latitude,
+            longitude: l.longitude,
+        }
+    }
 }
 
 /// What the control plane said when it registered this device.
@@ -136,38 +149,19 @@ impl EdgePoints {
     /// Fetches the item named `hash` into the local cache, verified: from a
     /// nearby node the control plane routes to, else from the origin.
     pub async fn fetch(&self, hash: String) -> Result<FetchReport, EdgePointsError> {
-        let hash = crate::node::parse_hash(&hash)?;
-        let inner = self.inner.clone();
-        let report = crate::runtime::runtime()?
-            .spawn(async move { inner.fetch(hash).await })
-            .await
-            .map_err(|e| EdgePointsError::Internal { reason: e.to_string() })??;
-        Ok(report.into())
+        Ok(self.inner.fetch(crate::parse::content_hash(&hash)?).await?.into())
     }
 
     /// Shares where the phone is, coarsely (a city is enough), or stops
     /// sharing it (`None`): routing then prefers nearby nodes.
     pub fn set_location(&self, location: Option<GeoLocation>) -> Result<(), EdgePointsError> {
-        Ok(self.inner.set_location(location.map(|l| core::Location {
-            latitude: l.latitude,
-            longitude: l.longitude,
-        }))?)
+        Ok(self.inner.set_location(location.map(Into::into))?)
     }
 
     /// The phone's IP addresses as the host knows them (e.g. from
     /// `LinkProperties`), or `None` to let the SDK list its interfaces.
     pub fn set_network_addresses(&self, addresses: Option<Vec<String>>) -> Result<(), EdgePointsError> {
-        let parsed = addresses
-            .map(|all| {
-                all.iter()
-                    .map(|text| {
-                        text.parse().map_err(|e| EdgePointsError::InvalidInput {
-                            reason: format!("address `{text}`: {e}"),
-                        })
-                    })
-                    .collect::<Result<Vec<std::net::IpAddr>, _>>()
-            })
-            .transpose()?;
+        let parsed = addresses.as_deref().map(crate::parse::ip_addresses).transpose()?;
         Ok(self.inner.set_network_addresses(parsed)?)
     }
 

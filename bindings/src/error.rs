@@ -14,9 +14,18 @@ pub enum EdgePointsError {
     /// The control plane refused the call; `code` is machine-readable.
     #[error("refused by the control plane ({status} {code}): {reason}")]
     Rejected { status: u16, code: String, reason: String },
-    /// Not allowed now by the user's policy (network, battery, consent).
+    /// Not allowed now by the user's policy (network, battery, charging).
     #[error("not allowed now: {reason}")]
     NotAllowed { reason: String },
+    /// The user has not consented to serving (or revoked it).
+    #[error("the user has not consented to serve")]
+    NoConsent,
+    /// Another open instance holds this data directory; shut it down first.
+    #[error("data directory {path} is in use by another open instance")]
+    DataDirectoryInUse { path: String },
+    /// The edge node was stopped; start a new one.
+    #[error("the edge node is stopped")]
+    NodeStopped,
     /// Content did not match its hash or size; nothing of it was kept.
     #[error("content refused: {reason}")]
     ContentRejected { hash: String, reason: String },
@@ -48,10 +57,21 @@ impl From<CoreError> for EdgePointsError {
                 reason: problem.detail.clone().unwrap_or_else(|| problem.title.clone()),
             },
             error @ CoreError::Unavailable { .. } => EdgePointsError::Unavailable {
-                reason: error_chain(&error),
+                reason: edgepoints_core::error_chain(&error),
             },
             CoreError::Protocol(reason) => EdgePointsError::Internal { reason },
             CoreError::NotAllowed(reason) => EdgePointsError::NotAllowed { reason },
+            CoreError::NoConsent => EdgePointsError::NoConsent,
+            CoreError::DataDirectoryInUse(path) => EdgePointsError::DataDirectoryInUse {
+                path: path.display().to_string(),
+            },
+            CoreError::NodeStopped => EdgePointsError::NodeStopped,
+            // A host without a runtime is the bindings' own bug, as is a
+            // client the platform cannot set up: both are reported, not caught.
+            error @ (CoreError::NoRuntime | CoreError::HttpClientSetup(_)) => EdgePointsError::Internal {
+                reason: error.to_string(),
+            },
+            CoreError::Internal(reason) => EdgePointsError::Internal { reason },
             CoreError::ContentRejected { hash, reason } => EdgePointsError::ContentRejected { hash, reason },
             CoreError::ContentUnavailable { hash, reason } => EdgePointsError::ContentUnavailable { hash, reason },
             CoreError::Store(store) => EdgePointsError::Storage {
@@ -63,15 +83,4 @@ impl From<CoreError> for EdgePointsError {
 
 fn serde_code(problem: &edgepoints_core::Problem) -> String {
     problem.code.as_str().to_owned()
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

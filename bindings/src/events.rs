@@ -6,6 +6,7 @@ use edgepoints_core as core;
 
 use crate::consent::ConsentState;
 use crate::host::HostState;
+use crate::host_callback::HostCallbackError;
 use crate::node::NodeStats;
 
 /// Something the app may want to show or act on.
@@ -110,16 +111,18 @@ impl From<core::Event> for SdkEvent {
 }
 
 /// Implemented by the app. Called on an SDK thread; return quickly and hop
-/// to the main thread for UI work.
+/// to the main thread for UI work. If it throws, the SDK counts the failure,
+/// logs the first one, and carries on: the call that sent the event is not
+/// affected.
 #[uniffi::export(with_foreign)]
 pub trait EventListener: Send + Sync {
-    fn on_event(&self, event: SdkEvent);
+    fn on_event(&self, event: SdkEvent) -> Result<(), HostCallbackError>;
 }
 
 pub(crate) struct ListenerBridge(pub Arc<dyn EventListener>);
 
 impl core::EventListener for ListenerBridge {
-    fn on_event(&self, event: core::Event) {
-        self.0.on_event(event.into());
+    fn on_event(&self, event: core::Event) -> Result<(), core::HostCallbackError> {
+        Ok(self.0.on_event(event.into())?)
     }
 }

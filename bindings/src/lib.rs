@@ -6,25 +6,34 @@
 //! mode (see `bindings/generate.sh`).
 
 mod consent;
+mod content;
 mod edgepoints;
 mod error;
 mod events;
+mod fetch;
 mod host;
-mod logging;
+mod host_callback;
+mod host_log;
 mod node;
 mod outbox;
+mod parse;
 mod points;
+mod policy;
 mod presence;
 mod runtime;
 
 pub use consent::{Consent, ConsentPolicy, ConsentState, ConsentStatus};
+pub use content::{content_hash_of, CacheStats, ContentCache};
 pub use edgepoints::{EdgePoints, EdgePointsConfig, GeoLocation, Registration};
 pub use error::EdgePointsError;
 pub use events::{EventListener, SdkEvent};
+pub use fetch::{AttemptOutcome, FetchAttempt, FetchReport, FetchSource};
 pub use host::{HostState, NetworkKind};
-pub use logging::{set_logger, LogLevel, Logger};
-pub use node::{content_hash_of, CacheStats, ContentCache, EdgeNode, NodeHandle, NodeStats, ServingGate};
+pub use host_callback::{host_callback_failures, HostCallbackError, HostCallbackFailures};
+pub use host_log::{set_logger, LogLevel, Logger};
+pub use node::{EdgeNode, NodeHandle, NodeStats, SyncReport};
 pub use outbox::{Outbox, OutboxEntry, OutboxEntryState, OutboxStatus};
 pub use points::{CreditReason, HeartbeatReport, LedgerEntry, LedgerPage, Points, PointsBalance};
+pub use policy::ServingGate;
 
 uniffi::setup_scaffolding!();

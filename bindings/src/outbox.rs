@@ -13,6 +13,16 @@ pub enum OutboxEntryState {
     Failed,
 }
 
+impl From<core::EntryState> for OutboxEntryState {
+    fn from(state: core::EntryState) -> Self {
+        match state {
+            core::EntryState::Pending => OutboxEntryState::Pending,
+            core::EntryState::Done => OutboxEntryState::Done,
+            core::EntryState::Failed => OutboxEntryState::Failed,
+        }
+    }
+}
+
 /// One mutating call on its way to the control plane.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct OutboxEntry {
@@ -35,11 +45,7 @@ impl From<core::OutboxEntry> for OutboxEntry {
             stream: e.stream,
             kind: e.kind,
             idempotency_key: e.idempotency_key,
-            state: match e.state {
-                core::EntryState::Pending => OutboxEntryState::Pending,
-                core::EntryState::Done => OutboxEntryState::Done,
-                core::EntryState::Failed => OutboxEntryState::Failed,
-            },
+            state: e.state.into(),
             attempts: e.attempts,
             next_attempt_at_ms: e.next_attempt_at_ms,
             last_error: e.last_error,

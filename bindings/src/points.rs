@@ -18,6 +18,19 @@ pub struct PointsBalance {
     pub delivered_bytes: u64,
 }
 
+impl From<core::PointsBalance> for PointsBalance {
+    fn from(b: core::PointsBalance) -> Self {
+        PointsBalance {
+            owner: b.owner,
+            balance: b.balance,
+            today: b.today,
+            daily_cap: b.daily_cap,
+            online_ms: b.online_ms,
+            delivered_bytes: b.delivered_bytes,
+        }
+    }
+}
+
 /// Why points were credited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
 pub enum CreditReason {
@@ -47,11 +60,32 @@ pub struct LedgerEntry {
     pub detail: String,
 }
 
+impl From<core::LedgerEntry> for LedgerEntry {
+    fn from(e: core::LedgerEntry) -> Self {
+        LedgerEntry {
+            id: e.id,
+            at_ms: e.at_ms,
+            points: e.points,
+            reason: e.reason.into(),
+            detail: e.detail,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct LedgerPage {
     pub entries: Vec<LedgerEntry>,
     /// Pass as `after` for the next page; none at the end.
     pub next_after: Option<u64>,
+}
+
+impl From<core::LedgerPage> for LedgerPage {
+    fn from(page: core::LedgerPage) -> Self {
+        LedgerPage {
+            entries: page.entries.into_iter().map(Into::into).collect(),
+            next_after: page.next_after,
+        }
+    }
 }
 
 /// What one heartbeat earned.
@@ -95,33 +129,11 @@ impl Points {
 #[uniffi::export(async_runtime = "tokio")]
 impl Points {
     pub async fn balance(&self) -> Result<PointsBalance, EdgePointsError> {
-        let b = self.inner.balance().await?;
-        Ok(PointsBalance {
-            owner: b.owner,
-            balance: b.balance,
-            today: b.today,
-            daily_cap: b.daily_cap,
-            online_ms: b.online_ms,
-            delivered_bytes: b.delivered_bytes,
-        })
+        Ok(self.inner.balance().await?.into())
     }
 
     /// Entries after entry `after` (0 for the first page), oldest first.
     pub async fn ledger(&self, after: u64) -> Result<LedgerPage, EdgePointsError> {
-        let page = self.inner.ledger(after).await?;
-        Ok(LedgerPage {
-            entries: page
-                .entries
-                .into_iter()
-                .map(|e| LedgerEntry {
-                    id: e.id,
-                    at_ms: e.at_ms,
-                    points: e.points,
-                    reason: e.reason.into(),
-                    detail: e.detail,
-                })
-                .collect(),
-            next_after: page.next_after,
-        })
+        Ok(self.inner.ledger(after).await?.into())
     }
 }

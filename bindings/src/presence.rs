@@ -18,6 +18,17 @@ pub struct HeartbeatState {
 }
 
 /// How the control plane sees this device's node right now.
+impl From<core::HeartbeatState> for HeartbeatState {
+    fn from(state: core::HeartbeatState) -> Self {
+        HeartbeatState {
+            last_accepted: state.last_accepted.map(Into::into),
+            last_accepted_at_ms: state.last_accepted_at_ms,
+            failures_since: state.failures_since,
+            last_error: state.last_error,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct PresenceStatus {
     /// The URL the running node serves under; null when none runs.
@@ -35,6 +46,19 @@ pub struct PresenceStatus {
 }
 
 /// This device's presence.
+impl From<core::PresenceStatus> for PresenceStatus {
+    fn from(status: core::PresenceStatus) -> Self {
+        PresenceStatus {
+            serving_url: status.serving_url,
+            reported_addresses: status.reported_addresses,
+            reachable_addresses: status.reachable_addresses,
+            seen_from: status.seen_from,
+            location: status.location.map(Into::into),
+            heartbeats: status.heartbeats.into(),
+        }
+    }
+}
+
 #[derive(uniffi::Object)]
 pub struct Presence {
     inner: core::Presence,
@@ -50,22 +74,6 @@ impl Presence {
 impl Presence {
     /// What the SDK knows now; no network I/O.
     pub fn status(&self) -> PresenceStatus {
-        let status = self.inner.status();
-        PresenceStatus {
-            serving_url: status.serving_url,
-            reported_addresses: status.reported_addresses,
-            reachable_addresses: status.reachable_addresses,
-            seen_from: status.seen_from,
-            location: status.location.map(|l| GeoLocation {
-                latitude: l.latitude,
-                longitude: l.longitude,
-            }),
-            heartbeats: HeartbeatState {
-                last_accepted: status.heartbeats.last_accepted.map(Into::into),
-                last_accepted_at_ms: status.heartbeats.last_accepted_at_ms,
-                failures_since: status.heartbeats.failures_since,
-                last_error: status.heartbeats.last_error,
-            },
-        }
+        self.inner.status().into()
     }
 }

@@ -43,7 +43,11 @@ pub(crate) async fn run(args: NodeArgs) -> CliResult {
     sdk.set_network(NetworkKind::Wifi)?;
     sdk.set_battery(100, true)?;
     let node = sdk.node().start(args.listen).await?;
-    println!("edge node {} serving on http://{}", sdk.device_id(), node.local_addr());
+    println!(
+        "edge node {} serving on http://{}",
+        sdk.device_id(),
+        node.local_addr().expect("serving")
+    );
     let stats = sdk.content().stats()?;
     println!("cache: {} items, {} bytes", stats.items, stats.disk_bytes);
     let syncing = async {

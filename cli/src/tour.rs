@@ -327,9 +327,12 @@ pub(crate) async fn run(args: TourArgs) -> CliResult {
             "every item fetched from the origin matched its hash",
         )?;
         let node = alice.node().start("127.0.0.1:0".parse()?).await?;
-        say(format!("alice-phone   serving on http://{}", node.local_addr()));
+        say(format!(
+            "alice-phone   serving on http://{}",
+            node.local_addr().expect("serving")
+        ));
         let item = edgepoints_mock_server::origin::manifest(&plane).await?.items[0].clone();
-        let url = format!("http://{}/content/{}", node.local_addr(), item.hash);
+        let url = format!("http://{}/content/{}", node.local_addr().expect("serving"), item.hash);
         let client = edgepoints_core::transport::http_client()?;
         let anonymous = client.get(&url).send().await?.status();
         let ticket = edgepoints_protocol::AccessTicket {
@@ -390,7 +393,7 @@ pub(crate) async fn run(args: TourArgs) -> CliResult {
         say(format!(
             "carol-tablet  synced {} items, serving on http://{} (Paris)",
             synced.fetched + synced.already_cached,
-            carol_node.local_addr()
+            carol_node.local_addr().expect("serving")
         ));
         // Alice's host shares her location after Carol started, so hers is
         // the freshest announcement: only distance puts Carol first below.
@@ -400,7 +403,7 @@ pub(crate) async fn run(args: TourArgs) -> CliResult {
         for (name, handle) in [("alice-phone", &node), ("carol-tablet", &carol_node)] {
             say(format!(
                 "{name:<13} reported {}, reachable as probed: {:?}",
-                handle.local_addr(),
+                handle.local_addr().expect("serving"),
                 handle.reachable_addresses()
             ));
         }

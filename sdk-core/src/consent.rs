@@ -79,7 +79,7 @@ impl Consent {
         self.shared().ensure_open()?;
         validate_terms_version(terms_version).map_err(|e| Error::InvalidInput(e.to_string()))?;
         policy.validate().map_err(|e| Error::InvalidInput(e.to_string()))?;
-        self.decide(ConsentDecision::Granted {
+        self.decide_on_runtime(ConsentDecision::Granted {
             terms_version: terms_version.to_owned(),
             policy,
         })
@@ -89,31 +89,33 @@ impl Consent {
     /// Revokes consent; with `purge_cache` the cached content is deleted too.
     pub async fn revoke(&self, purge_cache: bool) -> Result<ConsentState, Error> {
         self.shared().ensure_open()?;
-        self.decide(ConsentDecision::Revoked { purge_cache }).await
+        self.decide_on_runtime(ConsentDecision::Revoked { purge_cache }).await
+    }
+
+    async fn decide_on_runtime(&self, decision: ConsentDecision) -> Result<ConsentState, Error> {
+        let consent = self.clone();
+        self.sdk.on_runtime(async move { consent.decide(decision).await }).await
     }
 
     /// The consent as stored on this device.
     pub fn state(&self) -> Result<ConsentState, Error> {
         self.shared().ensure_open()?;
-        Ok(self
-            .shared()
-            .store
-            .with(|c| load(c))?
-            .map(|d| d.state)
-            .unwrap_or(ConsentState {
-                status: ConsentStatus::NotAsked,
-                revision: 0,
-                decided_at_ms: None,
-                reported: true,
-            }))
+        Ok(stored_state(self.shared())?)
     }
 
     /// Waits for the latest decision to reach the control plane; if its
     /// report failed for good earlier, sends it again under a new key.
     /// Errors (unreachable, refused) come back as they are.
     pub async fn report_pending(&self) -> Result<ConsentState, Error> {
+        let consent = self.clone();
+        self.sdk
+            .on_runtime(async move { consent.report_pending_on_runtime().await })
+            .await
+    }
+
+    async fn report_pending_on_runtime(&self) -> Result<ConsentState, Error> {
         self.shared().ensure_open()?;
-        let pending = self.shared().store.with(|c| {
+        let pending = self.shared().store().with(|c| {
             let tx = c.transaction()?;
             let Some(stored) = load(&tx)? else {
                 return Ok(None);
@@ -140,8 +142,8 @@ impl Consent {
             Ok(Some(id))
         })?;
         if let Some(id) = pending {
-            self.shared().outbox_wake.notify_one();
-            outbox::wait(&self.sdk, id).await?;
+            self.shared().outbox_wake().notify_one();
+            outbox::wait(self.shared(), id).await?;
         }
         self.state()
     }
@@ -150,7 +152,7 @@ impl Consent {
         let shared = self.shared();
         let decision_json = serde_json::to_string(&decision).expect("decision serialises");
         let now = unix_millis();
-        let (entry, state) = shared.store.with(|c| {
+        let (entry, state) = shared.store().with(|c| {
             let tx = c.transaction()?;
             registration::ensure_queued(shared, &tx)?;
             let revision: i64 = tx
@@ -179,14 +181,14 @@ impl Consent {
         if matches!(state.status, ConsentStatus::Revoked { purge_cache: true }) {
             crate::content::purge(shared)?;
         }
-        shared.events.emit(Event::ConsentChanged { state: state.clone() });
-        shared.outbox_wake.notify_one();
-        match outbox::wait(&self.sdk, entry).await {
+        shared.events().emit(Event::ConsentChanged { state: state.clone() });
+        shared.outbox_wake().notify_one();
+        match outbox::wait(self.shared(), entry).await {
             Ok(_) => self.state(),
             // The decision stands locally; only its report waits.
             Err(error @ (Error::Unavailable { .. } | Error::Rejected { .. } | Error::Protocol(_))) => {
                 tracing::warn!(revision = state.revision, %error, "consent report pending");
-                shared.events.emit(Event::ConsentReportPending {
+                shared.events().emit(Event::ConsentReportPending {
                     revision: state.revision,
                     reason: error.to_string(),
                 });
@@ -206,18 +208,18 @@ fn queue_report(
     key: String,
 ) -> Result<i64, StoreError> {
     let report = ConsentReport {
-        device_id: shared.identity.device_id().clone(),
+        device_id: shared.identity().device_id().clone(),
         revision: state.revision,
         decision: decision.clone(),
         decided_at_ms: state.decided_at_ms.unwrap_or_default(),
     };
-    let envelope = shared.identity.sign(Purpose::ConsentReport, &report);
+    let envelope = shared.identity().sign(Purpose::ConsentReport, &report);
     let (id, _) = outbox::enqueue(
         tx,
         NewEntry {
             kind: EntryKind::ConsentReport,
             method: Method::PUT,
-            path: paths::device_consent(shared.identity.device_id().as_str()),
+            path: paths::device_consent(shared.identity().device_id().as_str()),
             body: serde_json::to_vec(&envelope).expect("envelope serialises"),
             context: serde_json::json!({ "revision": state.revision }),
             idempotency_key: Some(key),
@@ -238,6 +240,20 @@ pub(crate) fn apply_answer(tx: &Transaction<'_>, context: &Value) -> Result<Vec<
     .map_err(StoreError::from)?;
     tracing::info!(revision, "consent reported");
     Ok(vec![Event::ConsentReported { revision }])
+}
+
+/// The consent as stored on this device.
+pub(crate) fn stored_state(shared: &Shared) -> Result<ConsentState, StoreError> {
+    Ok(shared
+        .store()
+        .with(|c| load(c))?
+        .map(|d| d.state)
+        .unwrap_or(ConsentState {
+            status: ConsentStatus::NotAsked,
+            revision: 0,
+            decided_at_ms: None,
+            reported: true,
+        }))
 }
 
 fn load(connection: &Connection) -> Result<Option<StoredDecision>, StoreError> {

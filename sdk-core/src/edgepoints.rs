@@ -13,6 +13,7 @@ use crate::events::{Event, EventSink};
 use crate::host::{self, HostState, NetworkKind};
 use crate::identity::DeviceIdentity;
 use crate::outbox::{self, Outbox};
+use crate::presence::PresenceState;
 use crate::registration::{self, Registration};
 use crate::store::Store;
 use crate::transport::Transport;
@@ -24,39 +25,31 @@ const LOCK_FILE: &str = "edgepoints.lock";
 /// Finished outbox entries are kept this long for the app to inspect.
 const KEEP_FINISHED: Duration = Duration::from_secs(7 * 24 * 3600);
 
-/// What every part of the SDK shares.
+/// What every part of the SDK shares: one per open instance.
+///
+/// The parameter convention: internal functions take `&Shared` (the state
+/// they read and change); the public facades (`Consent`, `EdgeNode`, …)
+/// hold an [`EdgePoints`], and background tasks an `Arc<Shared>`. Fields are
+/// private: each part of the state is changed through the module that
+/// names it.
 pub(crate) struct Shared {
-    pub config: Config,
-    pub store: Store,
-    pub identity: DeviceIdentity,
-    pub transport: Transport,
-    pub events: EventSink,
-    pub content: crate::content::ContentState,
+    config: Config,
+    store: Store,
+    identity: DeviceIdentity,
+    transport: Transport,
+    events: EventSink,
+    content: crate::content::ContentState,
+    presence: PresenceState,
+    /// The runtime the instance was opened on; all its work runs there.
+    runtime: tokio::runtime::Handle,
     /// Bumped whenever an outbox entry changes; callers waiting on an entry watch it.
-    pub outbox_changed: watch::Sender<u64>,
+    outbox_changed: watch::Sender<u64>,
     /// Wakes the outbox worker (new entry, network back).
-    pub outbox_wake: Notify,
+    outbox_wake: Notify,
     /// Whether the node may serve now; recomputed on every consent or host change.
-    pub serving_gate: watch::Sender<crate::policy::ServingGate>,
-    /// The base URL the running edge node serves under, if one runs.
-    pub node_url: Mutex<Option<String>>,
-    /// Where the phone is, coarsely, if the host shares it (not stored: the
-    /// host tells it again after a start).
-    pub location: Mutex<Option<edgepoints_protocol::Location>>,
-    /// The running node's listen address.
-    pub node_listen: Mutex<Option<std::net::SocketAddr>>,
-    /// The phone's addresses as the host named them, if it did.
-    pub host_addresses: Mutex<Option<Vec<std::net::IpAddr>>>,
-    /// What the last announcement reported, and which of it the control
-    /// plane could reach.
-    pub reported_addresses: Mutex<Vec<String>>,
-    pub reachable_addresses: Mutex<Vec<String>>,
-    /// The address the control plane saw the last announcement come from.
-    pub seen_from: Mutex<Option<String>>,
-    /// How the heartbeats go.
-    pub heartbeats: Mutex<crate::presence::HeartbeatState>,
+    serving_gate: watch::Sender<crate::policy::ServingGate>,
     /// Entries finished in the store whose events are still going out.
-    pub announcing: Mutex<std::collections::HashSet<i64>>,
+    announcing: Mutex<std::collections::HashSet<i64>>,
     /// Turns true once, at shutdown.
     stop: watch::Sender<bool>,
     shut_down: AtomicBool,
@@ -72,6 +65,65 @@ impl Shared {
         } else {
             Ok(())
         }
+    }
+
+    pub(crate) fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub(crate) fn identity(&self) -> &DeviceIdentity {
+        &self.identity
+    }
+
+    pub(crate) fn transport(&self) -> &Transport {
+        &self.transport
+    }
+
+    pub(crate) fn events(&self) -> &EventSink {
+        &self.events
+    }
+
+    pub(crate) fn content(&self) -> &crate::content::ContentState {
+        &self.content
+    }
+
+    pub(crate) fn presence(&self) -> &PresenceState {
+        &self.presence
+    }
+
+    pub(crate) fn outbox_changed(&self) -> &watch::Sender<u64> {
+        &self.outbox_changed
+    }
+
+    pub(crate) fn outbox_wake(&self) -> &Notify {
+        &self.outbox_wake
+    }
+
+    pub(crate) fn serving_gate(&self) -> &watch::Sender<crate::policy::ServingGate> {
+        &self.serving_gate
+    }
+
+    pub(crate) fn announcing(&self) -> &Mutex<std::collections::HashSet<i64>> {
+        &self.announcing
+    }
+
+    /// Starts `task` on the instance's runtime.
+    pub(crate) fn spawn<F>(&self, task: F) -> JoinHandle<F::Output>
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.runtime.spawn(task)
+    }
+
+    /// Resolves once the instance is shutting down.
+    pub(crate) async fn stopped(&self) {
+        let mut stop = self.stop.subscribe();
+        let _ = stop.wait_for(|stopped| *stopped).await;
     }
 }
 
@@ -102,13 +154,14 @@ impl EdgePoints {
     /// key on first start, and starts the outbox worker, which resumes any
     /// call a previous process left unfinished. Does no network I/O itself.
     ///
-    /// Must be called within a Tokio runtime: the worker runs on it. Only
-    /// one instance may have a data directory open at a time; a second gets
-    /// [`Error::InvalidInput`] rather than two writers racing.
+    /// Must be called within a Tokio runtime ([`Error::NoRuntime`]
+    /// otherwise): the instance's work all runs on it, whoever polls its
+    /// calls. Only one instance may have a data directory open at a time; a
+    /// second gets [`Error::DataDirectoryInUse`] rather than two writers
+    /// racing.
     pub fn open(config: Config, listener: Option<Arc<dyn EventListener>>) -> Result<EdgePoints, Error> {
         config.validate()?;
-        let runtime = tokio::runtime::Handle::try_current()
-            .map_err(|_| Error::InvalidInput("open the SDK from within a Tokio runtime".into()))?;
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;
         std::fs::create_dir_all(&config.data_dir).map_err(StoreError::Io)?;
         let lock = OpenOptions::new()
             .create(true)
@@ -118,12 +171,7 @@ impl EdgePoints {
             .map_err(StoreError::Io)?;
         match lock.try_lock() {
             Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(Error::InvalidInput(format!(
-                    "data directory {} is in use by another open instance",
-                    config.data_dir.display()
-                )))
-            }
+            Err(std::fs::TryLockError::WouldBlock) => return Err(Error::DataDirectoryInUse(config.data_dir.clone())),
             Err(std::fs::TryLockError::Error(e)) => return Err(StoreError::Io(e).into()),
         }
         let store = Store::open(&config.data_dir)?;
@@ -151,24 +199,18 @@ impl EdgePoints {
             transport,
             events: EventSink::new(listener),
             content,
+            presence: PresenceState::default(),
+            runtime: runtime.clone(),
             outbox_changed: watch::channel(0).0,
             outbox_wake: Notify::new(),
             serving_gate: watch::channel(crate::policy::ServingGate::NoConsent).0,
-            node_url: Mutex::default(),
-            location: Mutex::default(),
-            node_listen: Mutex::default(),
-            host_addresses: Mutex::default(),
-            reported_addresses: Mutex::default(),
-            reachable_addresses: Mutex::default(),
-            seen_from: Mutex::default(),
-            heartbeats: Mutex::new(crate::presence::HeartbeatState::new()),
             announcing: Mutex::default(),
             stop,
             shut_down: AtomicBool::new(false),
             lock: Mutex::new(Some(lock)),
             worker: Mutex::new(None),
         });
-        let worker = runtime.spawn(outbox::worker::run(shared.clone(), stop_rx));
+        let worker = shared.spawn(outbox::worker::run(shared.clone(), stop_rx));
         let sdk = EdgePoints {
             _lifecycle: Arc::new(Lifecycle { shared: shared.clone() }),
             shared: shared.clone(),
@@ -182,22 +224,46 @@ impl EdgePoints {
         &self.shared
     }
 
+    /// The shared state, for a background task to hold.
+    pub(crate) fn shared_arc(&self) -> Arc<Shared> {
+        self.shared.clone()
+    }
+
     /// Resolves once the instance is shutting down.
     pub(crate) async fn stopped(&self) {
-        let mut stop = self.shared.stop.subscribe();
-        let _ = stop.wait_for(|stopped| *stopped).await;
+        self.shared.stopped().await
+    }
+
+    /// Runs `work` on the instance's runtime and waits for it.
+    ///
+    /// Why: Kotlin and Swift poll the SDK's futures on an executor of their
+    /// own, but the node's server, its timers and the HTTP client's pool must
+    /// live on one runtime that outlasts the call. Every public async call
+    /// goes through here, so no caller has to know which of them spawn.
+    /// A caller that gives up (a cancelled coroutine) does not cut the work
+    /// short: it runs to its end, so the state it leaves is consistent.
+    pub(crate) async fn on_runtime<T, F>(&self, work: F) -> Result<T, Error>
+    where
+        F: std::future::Future<Output = Result<T, Error>> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.shared
+            .spawn(work)
+            .await
+            .map_err(|e| Error::Internal(format!("an SDK task ended abnormally: {e}")))?
     }
 
     /// This device's id, derived from its key; stable across restarts.
     pub fn device_id(&self) -> String {
-        self.shared.identity.device_id().to_string()
+        self.shared.identity().device_id().to_string()
     }
 
     /// Registers the device with the control plane, once; later calls return
     /// the stored registration without network I/O.
     pub async fn register(&self) -> Result<Registration, Error> {
         self.shared.ensure_open()?;
-        registration::register(self).await
+        let sdk = self.clone();
+        self.on_runtime(async move { registration::register(&sdk).await }).await
     }
 
     /// The stored registration, if any.
@@ -227,13 +293,13 @@ impl EdgePoints {
 
     /// The control-plane endpoint this instance's calls go to now.
     pub fn current_endpoint(&self) -> url::Url {
-        self.shared.transport.current_endpoint()
+        self.shared.transport().current_endpoint()
     }
 
     /// The phone's state as the host last reported it.
     pub fn host_state(&self) -> Result<HostState, Error> {
         self.shared.ensure_open()?;
-        Ok(host::load(&self.shared.store)?)
+        Ok(host::load(self.shared.store())?)
     }
 
     /// The host reports the network the phone is on. Coming back online
@@ -270,8 +336,8 @@ impl EdgePoints {
                 "latitude must be -90 to 90 and longitude -180 to 180".into(),
             ));
         }
-        *self.shared.location.lock().unwrap_or_else(|p| p.into_inner()) = location;
-        crate::node::announce::holdings_changed(&self.shared)?;
+        self.shared.presence().located(location);
+        crate::node::announce::reannounce_running_node(&self.shared)?;
         Ok(())
     }
 
@@ -281,8 +347,8 @@ impl EdgePoints {
     /// probes each before routing to it.
     pub fn set_network_addresses(&self, addresses: Option<Vec<std::net::IpAddr>>) -> Result<(), Error> {
         self.shared.ensure_open()?;
-        *self.shared.host_addresses.lock().unwrap_or_else(|p| p.into_inner()) = addresses;
-        crate::node::announce::holdings_changed(&self.shared)?;
+        self.shared.presence().host_addressed(addresses);
+        crate::node::announce::reannounce_running_node(&self.shared)?;
         Ok(())
     }
 
@@ -293,15 +359,15 @@ impl EdgePoints {
 
     fn update_host(&self, change: impl FnOnce(&mut HostState)) -> Result<HostState, Error> {
         self.shared.ensure_open()?;
-        let network_before = host::load(&self.shared.store)?.network;
-        match host::update(&self.shared.store, change)? {
+        let network_before = host::load(self.shared.store())?.network;
+        match host::update(self.shared.store(), change)? {
             Some(state) => {
                 self.refresh_serving_gate()?;
                 if state.network != network_before {
                     // A new network, likely new addresses: report them.
-                    crate::node::announce::holdings_changed(&self.shared)?;
+                    crate::node::announce::reannounce_running_node(&self.shared)?;
                 }
-                self.shared.events.emit(Event::HostStateChanged { state });
+                self.shared.events().emit(Event::HostStateChanged { state });
                 Ok(state)
             }
             None => self.host_state(),
@@ -310,14 +376,14 @@ impl EdgePoints {
 
     /// Whether the node may serve now, and if not, why.
     pub fn serving_gate(&self) -> crate::policy::ServingGate {
-        self.shared.serving_gate.borrow().clone()
+        self.shared.serving_gate().borrow().clone()
     }
 
     /// Recomputes the serving gate from consent and host state; a running
     /// node follows it at once.
     pub(crate) fn refresh_serving_gate(&self) -> Result<(), Error> {
         let gate = crate::policy::ServingGate::decide(&self.consent().state()?, &self.host_state()?);
-        self.shared.serving_gate.send_if_modified(|current| {
+        self.shared.serving_gate().send_if_modified(|current| {
             if *current == gate {
                 false
             } else {
@@ -343,7 +409,7 @@ impl EdgePoints {
         }
         // Dropping the file releases the directory lock.
         self.shared.lock.lock().unwrap_or_else(|p| p.into_inner()).take();
-        tracing::info!(device_id = %self.shared.identity.device_id(), "edgepoints shut down");
+        tracing::info!(device_id = %self.shared.identity().device_id(), "edgepoints shut down");
     }
 
     /// How the control plane sees this device's node: addresses reported
@@ -357,50 +423,7 @@ impl EdgePoints {
         crate::points::Points::new(self.clone())
     }
 
-    /// A signed `GET` of `path` on the control plane, retried like any call.
-    pub(crate) async fn signed_get<T: serde::de::DeserializeOwned>(&self, path: String) -> Result<T, Error> {
-        self.signed_get_with(path, Vec::new()).await
-    }
-
-    /// [`Self::signed_get`] with extra (unsigned) headers.
-    pub(crate) async fn signed_get_with<T: serde::de::DeserializeOwned>(
-        &self,
-        path: String,
-        headers: Vec<(&'static str, String)>,
-    ) -> Result<T, Error> {
-        use crate::transport::{Attempted, Outgoing};
-        let shared = self.shared();
-        shared.ensure_open()?;
-        let policy = shared.transport.retry_policy().clone();
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let mut request = Outgoing::get(path.clone());
-            request.headers.extend(headers.iter().cloned());
-            request.headers.push((
-                edgepoints_protocol::request_auth::DEVICE_SIGNATURE_HEADER,
-                shared.identity.sign_request("GET", &path, crate::time::unix_millis()),
-            ));
-            match shared.transport.attempt(&request, attempt > 1).await {
-                Attempted::Done { body, .. } => {
-                    return serde_json::from_slice(&body).map_err(|e| Error::Protocol(format!("{path}: {e}")))
-                }
-                Attempted::Refused { status, problem } => return Err(Error::Rejected { status, problem }),
-                Attempted::Transient { failure, retry_after } => {
-                    if attempt >= policy.max_attempts {
-                        return Err(Error::Unavailable {
-                            attempts: attempt,
-                            retry_after,
-                            last: failure,
-                        });
-                    }
-                    tokio::time::sleep(retry_after.unwrap_or_else(|| policy.backoff(attempt))).await;
-                }
-            }
-        }
-    }
-
     pub fn config(&self) -> &Config {
-        &self.shared.config
+        self.shared.config()
     }
 }

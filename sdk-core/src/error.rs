@@ -35,9 +35,35 @@ pub enum Error {
     #[error("unexpected answer from the control plane: {0}")]
     Protocol(String),
 
-    /// Not allowed now by the user's policy (network, battery, consent).
+    /// Not allowed now by the user's policy (network, battery, charging).
     #[error("not allowed now: {0}")]
     NotAllowed(String),
+
+    /// The user has not consented to serving (or revoked it): the node
+    /// neither starts nor syncs.
+    #[error("the user has not consented to serve")]
+    NoConsent,
+
+    /// Another open instance holds this data directory.
+    #[error("data directory {} is in use by another open instance", .0.display())]
+    DataDirectoryInUse(std::path::PathBuf),
+
+    /// The SDK was opened outside a Tokio runtime; it needs one to run on.
+    #[error("open the SDK from within a Tokio runtime")]
+    NoRuntime,
+
+    /// The HTTP client (TLS roots, proxy settings) could not be set up on
+    /// this platform.
+    #[error("cannot set up the HTTP client: {0}")]
+    HttpClientSetup(String),
+
+    /// The edge node was stopped; start a new one.
+    #[error("the edge node is stopped")]
+    NodeStopped,
+
+    /// A task of the SDK ended abnormally: a bug, please report it.
+    #[error("internal error: {0}")]
+    Internal(String),
 
     /// Content did not match its hash or size; nothing of it was kept.
     #[error("content {hash} refused: {reason}")]
@@ -87,4 +113,17 @@ pub enum StoreError {
     SchemaTooNew { found: u32, supported: u32 },
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+}
+
+/// An error and its causes on one line: "unreachable after 1 attempts:
+/// status 503".
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }

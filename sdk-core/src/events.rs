@@ -1,6 +1,7 @@
 //! Events the SDK sends to the host app through one listener.
 
-use crate::{ConsentState, HostState};
+use crate::host_callback::{call_host, HostCallback};
+use crate::{ConsentState, HostCallbackError, HostState};
 
 /// Something the host app may want to show or act on.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,9 +51,11 @@ pub enum Event {
 
 /// Receives [`Event`]s. Called on the SDK's task right after the change is
 /// durable and no lock is held, so a listener may call back into the SDK; it
-/// should return quickly.
+/// should return quickly. An error (or a panic) is the listener's own: it
+/// is counted and logged once, and the SDK call that sent the event goes
+/// on as if the listener had returned `Ok`.
 pub trait EventListener: Send + Sync + 'static {
-    fn on_event(&self, event: Event);
+    fn on_event(&self, event: Event) -> Result<(), HostCallbackError>;
 }
 
 /// Sends to the listener, if the host gave one.
@@ -69,7 +72,7 @@ impl EventSink {
     pub(crate) fn emit(&self, event: Event) {
         tracing::debug!(?event, "event");
         if let Some(listener) = &self.listener {
-            listener.on_event(event);
+            call_host(HostCallback::EventListener, || listener.on_event(event));
         }
     }
 }

@@ -99,6 +99,11 @@ impl EdgePoints {
     /// delivered; [`Error::Rejected`] (404) for content the control plane
     /// does not publish.
     pub async fn fetch(&self, hash: ContentHash) -> Result<FetchReport, Error> {
+        let sdk = self.clone();
+        self.on_runtime(async move { sdk.fetch_on_runtime(hash).await }).await
+    }
+
+    async fn fetch_on_runtime(&self, hash: ContentHash) -> Result<FetchReport, Error> {
         let shared = self.shared();
         shared.ensure_open()?;
         if self.content().contains(&hash)? {
@@ -176,7 +181,7 @@ impl EdgePoints {
         receipt_queued: bool,
     ) -> Result<FetchReport, Error> {
         tracing::info!(hash = %sources.content, %source, tried = attempts.len(), receipt_queued, "content fetched");
-        crate::node::announce::holdings_changed(self.shared())?;
+        crate::node::announce::reannounce_running_node(self.shared())?;
         Ok(FetchReport {
             hash: sources.content,
             size: sources.size,
@@ -188,13 +193,13 @@ impl EdgePoints {
 
     /// Asks the control plane for the item's sources.
     async fn sources(&self, hash: &ContentHash) -> Result<ContentSources, Error> {
-        let path = paths::device_sources(self.shared().identity.device_id().as_str(), hash);
-        let location = *self.shared().location.lock().unwrap_or_else(|p| p.into_inner());
+        let path = paths::device_sources(self.shared().identity().device_id().as_str(), hash);
+        let location = self.shared().presence().location();
         let headers = location
             .map(|l| (edgepoints_protocol::LOCATION_HEADER, l.to_header()))
             .into_iter()
             .collect();
-        self.signed_get_with(path, headers).await
+        crate::transport::signed_get(self.shared(), path, headers).await
     }
 
     /// Tries the nodes, hedged; returns the one that delivered, if any,
@@ -204,7 +209,7 @@ impl EdgePoints {
         sources: &ContentSources,
         attempts: &mut Vec<FetchAttempt>,
     ) -> Result<Option<(NodeSource, Option<Delivery>)>, Error> {
-        let hedge_delay = self.shared().config.hedge_delay;
+        let hedge_delay = self.shared().config().hedge_delay;
         let mut waiting = sources.nodes.iter().cloned();
         let mut running: JoinSet<(NodeSource, Result<Option<Delivery>, Error>)> = JoinSet::new();
         let mut started: Vec<NodeSource> = Vec::new();
@@ -316,7 +321,7 @@ async fn download(
     ticket: Option<String>,
 ) -> Result<Option<Delivery>, Error> {
     let shared = sdk.shared();
-    let idle = shared.config.source_idle_timeout;
+    let idle = shared.config().source_idle_timeout;
     let nonce = match ticket {
         Some(_) => Some(crate::identity::new_nonce()?),
         None => None,
@@ -327,7 +332,7 @@ async fn download(
         headers.push((RECEIPT_NONCE_HEADER, nonce));
     }
     let response = shared
-        .transport
+        .transport()
         .fetch(&location, &headers, idle)
         .await
         .map_err(|failure| Error::ContentUnavailable {
@@ -372,7 +377,7 @@ fn queue_receipt(
         None => envelope.peek(),
     }
     .map_err(|e| ReceiptNotMade::Statement(e.to_string()))?;
-    let me = shared.identity.device_id();
+    let me = shared.identity().device_id();
     if statement.node_id != node.node_id
         || &statement.consumer_id != me
         || statement.content != sources.content
@@ -391,7 +396,7 @@ fn queue_receipt(
         ticket: node.ticket.clone(),
         delivery: token,
     };
-    let envelope = shared.identity.sign(Purpose::Receipt, &receipt);
+    let envelope = shared.identity().sign(Purpose::Receipt, &receipt);
     outbox::queue_signed_post(
         shared,
         EntryKind::Receipt,
@@ -414,17 +419,17 @@ fn queue_hash_failure(
     reason: &str,
 ) -> Result<(), StoreError> {
     let report = HashFailureReport {
-        reporter: shared.identity.device_id().clone(),
+        reporter: shared.identity().device_id().clone(),
         content: hash,
         source,
         reason: reason.chars().take(500).collect(),
         observed_at_ms: unix_millis(),
     };
-    let envelope = shared.identity.sign(Purpose::HashFailureReport, &report);
+    let envelope = shared.identity().sign(Purpose::HashFailureReport, &report);
     outbox::queue_signed_post(
         shared,
         EntryKind::HashFailureReport,
-        paths::device_hash_failures(shared.identity.device_id().as_str()),
+        paths::device_hash_failures(shared.identity().device_id().as_str()),
         &envelope,
         serde_json::json!({ "content": hash.to_hex() }),
     )?;

@@ -27,6 +27,8 @@ mod error;
 mod events;
 mod fetch;
 mod host;
+mod host_callback;
+mod host_log;
 mod identity;
 mod node;
 mod outbox;
@@ -46,11 +48,13 @@ pub use edgepoints_protocol::ContentHash;
 pub use edgepoints_protocol::{
     ConsentPolicy, CreditReason, LedgerEntry, LedgerPage, Location, PointsBalance, Problem, ProblemCode,
 };
-pub use error::{Error, StoreError, TransportFailure};
+pub use error::{error_chain, Error, StoreError, TransportFailure};
 pub use events::{Event, EventListener};
 pub use fetch::{AttemptOutcome, FetchAttempt, FetchReport, FetchSource};
 pub use host::{HostState, NetworkKind};
-pub use node::{EdgeNode, HeartbeatReport, NodeHandle, NodeHeartbeats, NodeStats, SyncReport};
+pub use host_callback::{host_callback_failures, HostCallbackError, HostCallbackFailures};
+pub use host_log::{set_host_logger, HostLogger, LogLevel};
+pub use node::{EdgeNode, HeartbeatReport, NodeHandle, NodeStats, SyncReport};
 pub use outbox::{EntryState, Outbox, OutboxEntry, OutboxStatus};
 pub use points::Points;
 pub use policy::ServingGate;

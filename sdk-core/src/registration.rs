@@ -20,8 +20,8 @@ pub struct Registration {
 
 /// The stored registration, if the control plane has answered one.
 pub(crate) fn stored(shared: &Shared) -> Result<Option<Registration>, StoreError> {
-    let device_id = shared.identity.device_id().to_string();
-    shared.store.with(|c| {
+    let device_id = shared.identity().device_id().to_string();
+    shared.store().with(|c| {
         Ok(c.query_row(
             "SELECT registered_at_ms, control_plane_key_id, control_plane_public_key
              FROM registration WHERE registered_at_ms IS NOT NULL",
@@ -58,13 +58,13 @@ pub(crate) fn ensure_queued(shared: &Shared, tx: &Transaction<'_>) -> Result<Opt
         return Ok(Some(pending));
     }
     let payload = DeviceRegistration {
-        device_id: shared.identity.device_id().clone(),
-        public_key: shared.identity.public_key(),
-        platform: shared.config.platform.clone(),
-        app_version: shared.config.app_version.clone(),
+        device_id: shared.identity().device_id().clone(),
+        public_key: shared.identity().public_key(),
+        platform: shared.config().platform.clone(),
+        app_version: shared.config().app_version.clone(),
         sdk_version: env!("CARGO_PKG_VERSION").to_owned(),
     };
-    let envelope = shared.identity.sign(Purpose::DeviceRegistration, &payload);
+    let envelope = shared.identity().sign(Purpose::DeviceRegistration, &payload);
     let (id, _key) = outbox::enqueue(
         tx,
         NewEntry {
@@ -86,15 +86,15 @@ pub(crate) async fn register(sdk: &EdgePoints) -> Result<Registration, Error> {
     if let Some(done) = stored(shared)? {
         return Ok(done);
     }
-    let pending = shared.store.with(|c| {
+    let pending = shared.store().with(|c| {
         let tx = c.transaction()?;
         let pending = ensure_queued(shared, &tx)?;
         tx.commit()?;
         Ok(pending)
     })?;
     if let Some(id) = pending {
-        shared.outbox_wake.notify_one();
-        outbox::wait(sdk, id).await?;
+        shared.outbox_wake().notify_one();
+        outbox::wait(sdk.shared(), id).await?;
     }
     stored(shared)?.ok_or_else(|| Error::Protocol("registration answered but not stored".into()))
 }
@@ -103,11 +103,11 @@ pub(crate) async fn register(sdk: &EdgePoints) -> Result<Registration, Error> {
 pub(crate) fn apply_answer(shared: &Shared, tx: &Transaction<'_>, key: &str, body: &[u8]) -> Result<Vec<Event>, Error> {
     let registered: DeviceRegistered =
         serde_json::from_slice(body).map_err(|e| Error::Protocol(format!("registration answer: {e}")))?;
-    if registered.device_id != *shared.identity.device_id() {
+    if registered.device_id != *shared.identity().device_id() {
         return Err(Error::Protocol(format!(
             "control plane registered {} instead of {}",
             registered.device_id,
-            shared.identity.device_id()
+            shared.identity().device_id()
         )));
     }
     tx.execute(

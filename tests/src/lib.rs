@@ -3,10 +3,11 @@
 //! HTTP for the cases the SDK never produces (tampered, malformed, replayed).
 
 use std::path::Path;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
-use edgepoints_core::{Config, EdgePoints, RetryPolicy};
+use edgepoints_core::{Config, EdgePoints, Event, EventListener, HostCallbackError, RetryPolicy};
 use edgepoints_mock_server::{MockConfig, MockServer};
 use edgepoints_protocol::envelope::encode_public_key;
 use edgepoints_protocol::{DeviceId, DeviceRegistration, Purpose, SignedEnvelope, IDEMPOTENCY_KEY_HEADER};
@@ -61,8 +62,24 @@ pub fn new_device(server: &MockServer) -> (tempfile::TempDir, EdgePoints) {
     (dir, sdk)
 }
 
-/// A plain HTTP client with the SDK's TLS setup (the workspace builds
-/// reqwest without a default crypto provider).
+/// Records every event an SDK instance sends.
+#[derive(Default)]
+pub struct EventRecorder(pub Mutex<Vec<Event>>);
+
+impl EventListener for EventRecorder {
+    fn on_event(&self, event: Event) -> Result<(), HostCallbackError> {
+        self.0.lock().unwrap().push(event);
+        Ok(())
+    }
+}
+
+impl EventRecorder {
+    /// The events so far, oldest first.
+    pub fn events(&self) -> Vec<Event> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
 /// A node that consented, is on Wi-Fi and charging, synced the manifest,
 /// and serves on loopback (its first heartbeat went out in `start`).
 pub async fn serving_node(
@@ -103,6 +120,8 @@ pub fn rot_cached_copy(data_dir: &Path, hash: &edgepoints_core::ContentHash, at:
     std::fs::write(&file, bytes).unwrap();
 }
 
+/// A plain HTTP client with the SDK's TLS setup (the workspace builds
+/// reqwest without a default crypto provider).
 pub fn http() -> reqwest::Client {
     edgepoints_core::transport::http_client().unwrap()
 }

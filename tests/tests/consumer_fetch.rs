@@ -2,12 +2,12 @@
 //! the control plane's routing, verified; the origin when the peer is gone;
 //! wrong bytes refused and reported; stalled nodes hedged; upload caps.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use edgepoints_core::{
-    AttemptOutcome, ConsentPolicy, ContentHash, EdgePoints, Error, Event, EventListener, FetchSource, NetworkKind,
-    NodeHandle, NodeStats,
+    AttemptOutcome, ConsentPolicy, ContentHash, EdgePoints, Error, Event, FetchSource, NetworkKind, NodeHandle,
+    NodeStats,
 };
 use edgepoints_mock_server::{origin, MockServer};
 use edgepoints_protocol::{paths, ConsentDecision, ConsentReport, NodeAnnouncement, Purpose, SignedEnvelope};
@@ -72,7 +72,7 @@ async fn a_consumer_fetches_from_a_peer_and_from_the_origin_once_the_peer_is_gon
     let state = admin_state(&server).await;
     let record = &state["nodes"][0];
     assert_eq!(record["device_id"], alice.device_id());
-    assert_eq!(record["url"], format!("http://{}", node.local_addr()));
+    assert_eq!(record["url"], format!("http://{}", node.local_addr().expect("serving")));
     assert_eq!(record["holdings"][0], published.hash.to_hex());
 
     let (_bob_dir, bob) = new_device(&server);
@@ -499,15 +499,6 @@ async fn a_stalled_node_is_hedged_and_the_next_one_delivers() {
     );
 }
 
-#[derive(Default)]
-struct Events(Mutex<Vec<Event>>);
-
-impl EventListener for Events {
-    fn on_event(&self, event: Event) {
-        self.0.lock().unwrap().push(event);
-    }
-}
-
 #[tokio::test]
 async fn the_monthly_cap_holds_across_restarts_and_stats_reach_the_host() {
     let server = start_mock().await;
@@ -516,7 +507,7 @@ async fn the_monthly_cap_holds_across_restarts_and_stats_reach_the_host() {
         .await
         .unwrap();
     let alice_dir = tempfile::tempdir().unwrap();
-    let events = Arc::new(Events::default());
+    let events = Arc::new(EventRecorder::default());
     let alice = EdgePoints::open(config(&[server.url()], alice_dir.path()), Some(events.clone())).unwrap();
     let policy = ConsentPolicy {
         monthly_upload_cap_bytes: 60_000,
@@ -541,7 +532,7 @@ async fn the_monthly_cap_holds_across_restarts_and_stats_reach_the_host() {
     assert_eq!(stats.rejected.get("monthly_cap"), Some(&1));
 
     // The host hears the stats (at most a second later).
-    let heard = |events: &Events| -> Option<NodeStats> {
+    let heard = |events: &EventRecorder| -> Option<NodeStats> {
         events.0.lock().unwrap().iter().rev().find_map(|e| match e {
             Event::NodeStats { stats } if stats.bytes_served == 40_000 => Some(stats.clone()),
             _ => None,
@@ -630,7 +621,11 @@ async fn a_large_item_streams_from_the_disk_cache_whole_and_in_ranges() {
     );
     let (start, end) = (1_000_000usize, 2_600_000usize);
     let answer = http()
-        .get(format!("http://{}/content/{}", node.local_addr(), published.hash))
+        .get(format!(
+            "http://{}/content/{}",
+            node.local_addr().expect("serving"),
+            published.hash
+        ))
         .header(edgepoints_protocol::TICKET_HEADER, ticket)
         .header("range", format!("bytes={start}-{end}"))
         .send()

@@ -59,7 +59,7 @@ impl Node {
     }
 
     fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.handle.local_addr())
+        format!("http://{}{path}", self.handle.local_addr().expect("serving"))
     }
 
     fn content_url(&self) -> String {
@@ -212,7 +212,9 @@ async fn requests_without_a_valid_ticket_are_refused() {
 }
 
 async fn raw(node: &Node, request: &[u8]) -> String {
-    let mut stream = TcpStream::connect(node.handle.local_addr()).await.unwrap();
+    let mut stream = TcpStream::connect(node.handle.local_addr().expect("serving"))
+        .await
+        .unwrap();
     stream.write_all(request).await.unwrap();
     let mut answer = Vec::new();
     let _ = tokio::time::timeout(Duration::from_secs(3), stream.read_to_end(&mut answer)).await;
@@ -273,7 +275,9 @@ async fn hostile_requests_get_the_right_status_and_the_node_keeps_serving() {
     }
 
     // A slow client is cut off after the header timeout.
-    let mut slow = TcpStream::connect(node.handle.local_addr()).await.unwrap();
+    let mut slow = TcpStream::connect(node.handle.local_addr().expect("serving"))
+        .await
+        .unwrap();
     slow.write_all(b"GET /content/").await.unwrap();
     let started = tokio::time::Instant::now();
     let mut rest = Vec::new();
@@ -300,8 +304,12 @@ async fn connections_over_the_limit_get_503_at_once() {
     })
     .await;
     // Two idle connections hold both slots.
-    let _a = TcpStream::connect(node.handle.local_addr()).await.unwrap();
-    let _b = TcpStream::connect(node.handle.local_addr()).await.unwrap();
+    let _a = TcpStream::connect(node.handle.local_addr().expect("serving"))
+        .await
+        .unwrap();
+    let _b = TcpStream::connect(node.handle.local_addr().expect("serving"))
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
     let answer = raw(&node, b"GET / HTTP/1.1\r\nhost: x\r\n\r\n").await;
     assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
@@ -324,10 +332,10 @@ async fn a_node_needs_consent_and_stops_promptly() {
     let sdk = open_sdk(&server, dir.path());
     assert!(matches!(
         sdk.node().start("127.0.0.1:0".parse().unwrap()).await,
-        Err(Error::InvalidInput(_))
+        Err(Error::NoConsent)
     ));
     let node = serving_node(NodeLimits::default()).await;
-    let addr = node.handle.local_addr();
+    let addr = node.handle.local_addr().expect("serving");
     let open = TcpStream::connect(addr).await.unwrap();
     let started = tokio::time::Instant::now();
     node.handle.stop().await;
@@ -398,7 +406,9 @@ async fn serving_follows_the_policy_and_revoking_stops_it_within_a_second() {
         stopped_in < Duration::from_secs(1),
         "still serving after {stopped_in:?}"
     );
-    assert!(TcpStream::connect(node.handle.local_addr()).await.is_err());
+    assert!(TcpStream::connect(node.handle.local_addr().expect("serving"))
+        .await
+        .is_err());
     assert_eq!(node.sdk.content().stats().unwrap().items, 0);
 }
 
@@ -433,7 +443,9 @@ async fn read_to_close(stream: &mut TcpStream) -> usize {
 #[tokio::test]
 async fn stopping_closes_idle_connections_at_once() {
     let node = serving_node(NodeLimits::default()).await;
-    let mut idle = TcpStream::connect(node.handle.local_addr()).await.unwrap();
+    let mut idle = TcpStream::connect(node.handle.local_addr().expect("serving"))
+        .await
+        .unwrap();
     get_on(&node, &mut idle, node.item.1.len()).await;
     let started = std::time::Instant::now();
     node.handle.stop().await;
@@ -454,10 +466,13 @@ async fn stopping_gives_a_response_in_flight_a_moment_then_cuts_it() {
         ..NodeLimits::default()
     })
     .await;
-    let mut busy = TcpStream::connect(node.handle.local_addr()).await.unwrap();
+    let mut busy = TcpStream::connect(node.handle.local_addr().expect("serving"))
+        .await
+        .unwrap();
     let first = get_on(&node, &mut busy, 1).await;
     let started = std::time::Instant::now();
-    let stopping = tokio::spawn(node.handle.stop());
+    let handle = node.handle;
+    let stopping = tokio::spawn(async move { handle.stop().await });
     let rest = read_to_close(&mut busy).await;
     stopping.await.unwrap();
     let took = started.elapsed();

@@ -4,28 +4,23 @@
 //! heartbeats are refused with a reason and credit nothing. The mock's
 //! clock is moved forward, so minutes pass in milliseconds.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use edgepoints_core::{CreditReason, EdgePoints, Error, Event, EventListener, NetworkKind, NodeHandle};
 use edgepoints_mock_server::{points, MockServer};
 use edgepoints_protocol::{paths, Heartbeat, PointsRules, ProblemCode, Purpose, SignedEnvelope};
 use edgepoints_tests::*;
 
-#[derive(Default)]
-struct Events(Mutex<Vec<Event>>);
-
-impl EventListener for Events {
-    fn on_event(&self, event: Event) {
-        self.0.lock().unwrap().push(event);
-    }
-}
-
 async fn set_rules(server: &MockServer, rules: PointsRules) {
     points::set_rules(server.control_plane(), rules).await.unwrap();
 }
 
 /// A serving node; its first heartbeat went at start.
-async fn node(server: &MockServer, dir: &std::path::Path, events: Option<Arc<Events>>) -> (EdgePoints, NodeHandle) {
+async fn node(
+    server: &MockServer,
+    dir: &std::path::Path,
+    events: Option<Arc<EventRecorder>>,
+) -> (EdgePoints, NodeHandle) {
     serving_node(server, dir, events.map(|e| e as Arc<dyn EventListener>)).await
 }
 
@@ -56,7 +51,7 @@ async fn ten_minutes_of_heartbeats_earn_exactly_the_configured_points() {
     )
     .await;
     let dir = tempfile::tempdir().unwrap();
-    let events = Arc::new(Events::default());
+    let events = Arc::new(EventRecorder::default());
     let (sdk, node) = node(&server, dir.path(), Some(events.clone())).await;
     node.heartbeat_now().await.unwrap();
     // 20 beats 30 s apart: 10 minutes.

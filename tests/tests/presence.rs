@@ -38,7 +38,7 @@ async fn an_unreachable_address_is_not_routed_to_and_a_new_one_is_probed_after_a
     sdk.set_network_addresses(Some(vec!["192.0.2.1".parse().unwrap()]))
         .unwrap();
     let node = sdk.node().start("0.0.0.0:0".parse().unwrap()).await.unwrap();
-    let port = node.local_addr().port();
+    let port = node.local_addr().expect("serving").port();
     assert!(node.reachable_addresses().is_empty());
     let state = admin_state(&server).await;
     let record = &state["nodes"][0];
@@ -104,11 +104,11 @@ async fn a_probe_answer_needs_the_device_key() {
     let announcement = edgepoints_protocol::NodeAnnouncement {
         device_id: id.clone(),
         revision: 1,
-        url: Some(format!("http://{}", node.local_addr())),
+        url: Some(format!("http://{}", node.local_addr().expect("serving"))),
         holdings: Vec::new(),
         announced_at_ms: 1,
         location: None,
-        addresses: vec![node.local_addr().to_string()],
+        addresses: vec![node.local_addr().expect("serving").to_string()],
         network: None,
     };
     let envelope = edgepoints_protocol::SignedEnvelope::sign(
@@ -140,7 +140,7 @@ async fn the_presence_status_shows_addresses_probes_and_heartbeats() {
     let (sdk, node) = serving_node(&server, dir.path(), None).await;
     sdk.outbox().drain(Duration::from_secs(5)).await.unwrap();
     let status = sdk.presence().status();
-    let addr = node.local_addr().to_string();
+    let addr = node.local_addr().expect("serving").to_string();
     assert_eq!(status.serving_url, Some(format!("http://{addr}")));
     assert_eq!(status.reported_addresses, vec![addr.clone()]);
     assert_eq!(status.reachable_addresses, vec![addr.clone()], "probed");

@@ -5,7 +5,7 @@
 //! self-issued, forged or mismatched receipts, and receipts for content
 //! reported as served wrong, are refused with a reason and credit nothing.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
@@ -18,15 +18,6 @@ use edgepoints_protocol::{
 use edgepoints_tests::*;
 use serde_json::json;
 
-#[derive(Default)]
-struct Events(Mutex<Vec<Event>>);
-
-impl EventListener for Events {
-    fn on_event(&self, event: Event) {
-        self.0.lock().unwrap().push(event);
-    }
-}
-
 fn item(seed: u8, len: usize) -> Vec<u8> {
     (0..len).map(|i| ((i * 31 + seed as usize * 11) % 253) as u8).collect()
 }
@@ -35,7 +26,7 @@ async fn set_rules(server: &MockServer, rules: PointsRules) {
     points::set_rules(server.control_plane(), rules).await.unwrap();
 }
 
-fn delivery_credits(events: &Events) -> Vec<u64> {
+fn delivery_credits(events: &EventRecorder) -> Vec<u64> {
     events
         .0
         .lock()
@@ -68,7 +59,7 @@ async fn verified_deliveries_earn_the_node_points_per_megabyte() {
         .await
         .unwrap();
     let alice_dir = tempfile::tempdir().unwrap();
-    let events = Arc::new(Events::default());
+    let events = Arc::new(EventRecorder::default());
     let (alice, node) = serving_node(
         &server,
         alice_dir.path(),
@@ -230,7 +221,7 @@ async fn fetch_with_nonce(
     nonce: Option<&str>,
 ) -> (Option<String>, usize) {
     let mut request = http()
-        .get(format!("http://{}/content/{hash}", node.local_addr()))
+        .get(format!("http://{}/content/{hash}", node.local_addr().expect("serving")))
         .header(TICKET_HEADER, ticket);
     if let Some(nonce) = nonce {
         request = request.header(RECEIPT_NONCE_HEADER, nonce);

@@ -70,18 +70,8 @@ async fn after_a_restart_the_status_of_an_unanswered_call_is_asked_first() {
 async fn a_final_refusal_ends_the_entry_with_an_event_and_the_stream_goes_on() {
     let server = start_mock().await;
     let dir = tempfile::tempdir().unwrap();
-    let events = Arc::new(std::sync::Mutex::new(Vec::new()));
-    struct Record(Arc<std::sync::Mutex<Vec<edgepoints_core::Event>>>);
-    impl edgepoints_core::EventListener for Record {
-        fn on_event(&self, event: edgepoints_core::Event) {
-            self.0.lock().unwrap().push(event);
-        }
-    }
-    let sdk = EdgePoints::open(
-        config(&[server.url()], dir.path()),
-        Some(Arc::new(Record(events.clone()))),
-    )
-    .unwrap();
+    let events = Arc::new(EventRecorder::default());
+    let sdk = EdgePoints::open(config(&[server.url()], dir.path()), Some(events.clone())).unwrap();
     sdk.register().await.unwrap();
     add_fault(
         &server,
@@ -94,7 +84,7 @@ async fn a_final_refusal_ends_the_entry_with_an_event_and_the_stream_goes_on() {
     assert!(second.reported, "the entry behind the failed one went on");
     let status = sdk.outbox().status().unwrap();
     assert_eq!((status.pending, status.failed), (0, 1));
-    assert!(events.lock().unwrap().iter().any(|e| matches!(
+    assert!(events.events().iter().any(|e| matches!(
         e,
         edgepoints_core::Event::OutboxEntryFailed { status: 422, code, .. } if code == "injected_fault"
     )));

@@ -100,7 +100,7 @@ async fn load(node: &NodeHandle, requests: usize) {
     let client = http();
     for _ in 0..requests {
         let _ = client
-            .get(format!("http://{}/content/x", node.local_addr()))
+            .get(format!("http://{}/content/x", node.local_addr().expect("serving")))
             .send()
             .await
             .unwrap();

@@ -1,20 +1,12 @@
 //! The SDK against the mock control plane over loopback: identity, consent,
 //! registration, retries.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::time::Duration;
 
 use edgepoints_core::{ConsentPolicy, ConsentStatus, EdgePoints, Error, Event, EventListener, NetworkKind};
 use edgepoints_tests::*;
 use serde_json::json;
-
-#[derive(Default)]
-struct Recorder(Mutex<Vec<Event>>);
-
-impl EventListener for Recorder {
-    fn on_event(&self, event: Event) {
-        self.0.lock().unwrap().push(event);
-    }
-}
 
 #[tokio::test]
 async fn identity_and_consent_survive_a_restart() {
@@ -157,7 +149,7 @@ async fn a_call_cut_short_by_a_restart_is_the_same_request_after_it() {
 async fn consent_flow_reports_every_decision_in_order() {
     let server = start_mock().await;
     let dir = tempfile::tempdir().unwrap();
-    let recorder = Arc::new(Recorder::default());
+    let recorder = Arc::new(EventRecorder::default());
     let sdk = EdgePoints::open(config(&[server.url()], dir.path()), Some(recorder.clone())).unwrap();
     assert_eq!(sdk.consent().state().unwrap().status, ConsentStatus::NotAsked);
     let granted = sdk.consent().grant("2026-11", ConsentPolicy::default()).await.unwrap();
@@ -232,7 +224,7 @@ async fn bad_input_is_typed_and_changes_nothing() {
 async fn consent_granted_offline_is_kept_and_reported_later_with_its_key() {
     let server = start_mock().await;
     let dir = tempfile::tempdir().unwrap();
-    let recorder = Arc::new(Recorder::default());
+    let recorder = Arc::new(EventRecorder::default());
     let sdk = EdgePoints::open(config(&[server.url()], dir.path()), Some(recorder.clone())).unwrap();
     sdk.register().await.unwrap();
     add_fault(
@@ -261,7 +253,7 @@ async fn one_instance_per_data_directory() {
     let first = open_sdk(&server, dir.path());
     assert!(matches!(
         EdgePoints::open(config(&[server.url()], dir.path()), None),
-        Err(Error::InvalidInput(_))
+        Err(Error::DataDirectoryInUse(_))
     ));
     first.shutdown().await;
     assert!(matches!(first.register().await, Err(Error::ShutDown)));
@@ -300,4 +292,42 @@ async fn a_decision_made_offline_is_reported_by_the_next_process() {
     assert!(state.reported);
     assert_eq!(applied(&server, "registrations").await, 1);
     assert_eq!(applied(&server, "consent_reports").await, 1);
+}
+
+/// A listener with a bug: every event fails, one way or another.
+struct BrokenListener {
+    calls: std::sync::atomic::AtomicU64,
+}
+
+impl EventListener for BrokenListener {
+    fn on_event(&self, _event: Event) -> Result<(), edgepoints_core::HostCallbackError> {
+        let call = self.calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if call.is_multiple_of(2) {
+            Err(edgepoints_core::HostCallbackError::new("listener bug"))
+        } else {
+            panic!("listener bug")
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_listener_that_fails_or_panics_changes_no_outcome() {
+    let server = start_mock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let listener = Arc::new(BrokenListener {
+        calls: Default::default(),
+    });
+    let before = edgepoints_core::host_callback_failures().event_listener;
+    let sdk = EdgePoints::open(config(&[server.url()], dir.path()), Some(listener.clone())).unwrap();
+    let granted = sdk.consent().grant("t", ConsentPolicy::default()).await.unwrap();
+    assert!(granted.reported, "the worker went on past the failing events");
+    sdk.set_network(edgepoints_core::NetworkKind::Wifi).unwrap();
+    let revoked = sdk.consent().revoke(false).await.unwrap();
+    assert!(revoked.reported);
+    assert_eq!(sdk.outbox().drain(Duration::from_secs(5)).await.unwrap().pending, 0);
+    let calls = listener.calls.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(calls >= 6, "events were sent: {calls}");
+    // Other tests in this process may count failures too: at least ours.
+    assert!(edgepoints_core::host_callback_failures().event_listener - before >= calls);
+    assert_eq!(applied(&server, "consent_reports").await, 2);
 }

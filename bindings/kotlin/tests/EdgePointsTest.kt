@@ -52,7 +52,7 @@ class EdgePointsTest {
     fun secondInstanceOnSameDirectoryIsRefused() = runBlocking {
         val dir = newDataDir()
         val first = open(dir)
-        assertFailsWith<EdgePointsException.InvalidInput> { open(dir) }
+        assertFailsWith<EdgePointsException.DataDirectoryInUse> { open(dir) }
         first.shutdown()
         open(dir).shutdown()
     }

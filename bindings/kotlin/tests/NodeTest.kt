@@ -63,7 +63,8 @@ class NodeTest {
         assertTrue(presence.heartbeats.lastAccepted != null, "start sent a heartbeat: $presence")
         assertEquals(0u, presence.heartbeats.failuresSince)
         node.stop()
-        assertEquals("", node.localAddr())
+        assertEquals(null, node.localAddr())
+        node.stop() // a second stop does nothing
         assertEquals(null, sdk.presence().status().servingUrl)
         sdk.shutdown()
     }

@@ -21,26 +21,25 @@
 //! access time an eviction orders by is written at most once a minute per
 //! item, not per read.
 
+mod index;
+mod ingest;
 mod memory;
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, RwLock};
+pub(crate) use index::{most_recently_used, purge, ContentState};
+pub(crate) use ingest::IdleTimeout;
+
+use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 use edgepoints_protocol::ContentHash;
 use rusqlite::params;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
-use self::memory::MemoryCache;
 use crate::edgepoints::EdgePoints;
-use crate::store::Store;
 use crate::time::unix_millis;
 use crate::{Error, StoreError};
 
-const CONTENT_DIR: &str = "content";
-const PARTIAL_DIR: &str = "partial";
+pub(super) const CONTENT_DIR: &str = "content";
+pub(super) const PARTIAL_DIR: &str = "partial";
 
 /// Access times are written to SQLite at most this often per item.
 const ACCESS_WRITE_INTERVAL_MS: u64 = 60_000;
@@ -48,37 +47,6 @@ const ACCESS_WRITE_INTERVAL_MS: u64 = 60_000;
 /// Items up to this size are read from disk on the calling thread: from
 /// the page cache that is quicker than a hand-off to the blocking pool.
 const INLINE_READ_MAX: u64 = 256 * 1024;
-
-/// The content cache's shared state.
-pub(crate) struct ContentState {
-    dir: PathBuf,
-    disk_budget: u64,
-    memory: Mutex<MemoryCache>,
-    /// The SQLite index's items, by hash.
-    index: RwLock<HashMap<ContentHash, IndexEntry>>,
-    /// Bumped whenever an item leaves the cache, so copies held elsewhere
-    /// (a connection's memo) know they may be stale.
-    generation: AtomicU64,
-}
-
-struct IndexEntry {
-    size: u64,
-    /// The last read, which eviction orders by.
-    last_access_ms: AtomicU64,
-    /// When the access time was last written to SQLite (for the order
-    /// after a restart).
-    access_written_ms: AtomicU64,
-}
-
-impl IndexEntry {
-    fn new(size: u64, last_access_ms: u64) -> Self {
-        IndexEntry {
-            size,
-            last_access_ms: AtomicU64::new(last_access_ms),
-            access_written_ms: AtomicU64::new(last_access_ms),
-        }
-    }
-}
 
 /// A cached item as the node serves it.
 pub(crate) enum Stored {
@@ -101,84 +69,6 @@ pub struct CacheStats {
     pub memory_budget_bytes: u64,
 }
 
-impl ContentState {
-    /// Opens the cache directory and reconciles it with the index.
-    pub(crate) fn open(
-        data_dir: &Path,
-        store: &Store,
-        disk_budget: u64,
-        memory_budget: u64,
-    ) -> Result<Self, StoreError> {
-        let dir = data_dir.join(CONTENT_DIR);
-        std::fs::create_dir_all(dir.join(PARTIAL_DIR))?;
-        for leftover in std::fs::read_dir(dir.join(PARTIAL_DIR))? {
-            std::fs::remove_file(leftover?.path())?;
-        }
-        let indexed: Vec<(String, u64, u64)> = store.with(|c| {
-            let mut statement = c.prepare("SELECT hash, size, last_access_ms FROM content_items")?;
-            let rows = statement.query_map([], |r| {
-                Ok((r.get(0)?, r.get::<_, i64>(1)? as u64, r.get::<_, i64>(2)? as u64))
-            })?;
-            Ok(rows.collect::<Result<_, _>>()?)
-        })?;
-        let mut known = std::collections::HashSet::new();
-        let mut index = HashMap::new();
-        for (hash, size, last_access_ms) in indexed {
-            let intact = std::fs::metadata(dir.join(&hash)).is_ok_and(|m| m.len() == size);
-            let parsed = ContentHash::parse(&hash).ok();
-            if let (true, Some(parsed)) = (intact, parsed) {
-                index.insert(parsed, IndexEntry::new(size, last_access_ms));
-                known.insert(hash);
-            } else {
-                tracing::warn!(%hash, "cached file missing or resized; dropped from the index");
-                let _ = std::fs::remove_file(dir.join(&hash));
-                store.with(|c| Ok(c.execute("DELETE FROM content_items WHERE hash = ?1", [&hash])?))?;
-            }
-        }
-        for entry in std::fs::read_dir(&dir)? {
-            let entry = entry?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if entry.file_type()?.is_file() && !known.contains(&name) {
-                std::fs::remove_file(entry.path())?;
-            }
-        }
-        Ok(ContentState {
-            dir,
-            disk_budget,
-            memory: Mutex::new(MemoryCache::new(memory_budget)),
-            index: RwLock::new(index),
-            generation: AtomicU64::new(0),
-        })
-    }
-
-    fn index(&self) -> std::sync::RwLockReadGuard<'_, HashMap<ContentHash, IndexEntry>> {
-        self.index.read().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn index_mut(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<ContentHash, IndexEntry>> {
-        self.index.write().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Forgets items that left the disk (memory copies included).
-    fn forget(&self, hashes: &[ContentHash]) {
-        let mut index = self.index_mut();
-        let mut memory = self.memory();
-        for hash in hashes {
-            index.remove(hash);
-            memory.remove(hash);
-        }
-        self.generation.fetch_add(1, Ordering::AcqRel);
-    }
-
-    fn memory(&self) -> std::sync::MutexGuard<'_, MemoryCache> {
-        self.memory.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn path(&self, hash: &ContentHash) -> PathBuf {
-        self.dir.join(hash.to_hex())
-    }
-}
-
 /// Verified content on this device. Obtained from [`EdgePoints::content`].
 #[derive(Clone)]
 pub struct ContentCache {
@@ -191,76 +81,12 @@ impl ContentCache {
     }
 
     fn state(&self) -> &ContentState {
-        &self.sdk.shared().content
-    }
-
-    /// Streams an item in, verifying it is `size` bytes hashing to `hash`.
-    /// On any mismatch nothing is kept and [`Error::ContentRejected`] comes
-    /// back. Makes room by evicting least recently used items.
-    pub async fn ingest<R: AsyncRead + Unpin + Send>(
-        &self,
-        hash: ContentHash,
-        size: u64,
-        reader: R,
-    ) -> Result<(), Error> {
-        self.ingest_from(
-            hash,
-            size,
-            ReaderSource {
-                reader,
-                buffer: vec![0u8; 256 * 1024],
-            },
-        )
-        .await
-    }
-
-    /// [`Self::ingest`] from any source of chunks (a file, an HTTP body).
-    pub(crate) async fn ingest_from(
-        &self,
-        hash: ContentHash,
-        size: u64,
-        mut source: impl ChunkSource,
-    ) -> Result<(), Error> {
-        let shared = self.sdk.shared();
-        shared.ensure_open()?;
-        if size > self.state().disk_budget {
-            return Err(Error::InvalidInput(format!(
-                "item of {size} bytes exceeds the cache budget of {} bytes",
-                self.state().disk_budget
-            )));
-        }
-        if self.contains(&hash)? {
-            return Ok(());
-        }
-        let partial = self.state().dir.join(PARTIAL_DIR).join(format!(
-            "{}.{}",
-            hash.to_hex(),
-            crate::identity::new_idempotency_key()?
-        ));
-        // Removes the partial file however this ends: an error, or the
-        // future dropped mid-way (a hedged fetch that lost the race).
-        let partial = PartialFile(partial);
-        write_verified(&partial.0, hash, size, &mut source).await?;
-        self.make_room(size)?;
-        let target = self.state().path(&hash);
-        std::fs::rename(&partial.0, &target).map_err(StoreError::Io)?;
-        let now = unix_millis() as i64;
-        shared.store.with(|c| {
-            c.execute(
-                "INSERT OR REPLACE INTO content_items (hash, size, stored_at_ms, last_access_ms)
-                 VALUES (?1, ?2, ?3, ?3)",
-                params![hash.to_hex(), size as i64, now],
-            )?;
-            Ok(())
-        })?;
-        self.state().index_mut().insert(hash, IndexEntry::new(size, now as u64));
-        tracing::debug!(%hash, size, "content cached");
-        Ok(())
+        self.sdk.shared().content()
     }
 
     /// The hashes of every cached item.
     pub(crate) fn hashes(&self) -> Result<Vec<ContentHash>, Error> {
-        Ok(self.sdk.shared().store.with(|c| {
+        Ok(self.sdk.shared().store().with(|c| {
             let mut statement = c.prepare("SELECT hash FROM content_items")?;
             let rows = statement.query_map([], |r| r.get::<_, String>(0))?;
             let mut hashes = Vec::new();
@@ -271,50 +97,6 @@ impl ContentCache {
             }
             Ok(hashes)
         })?)
-    }
-
-    /// Evicts least recently used items until `incoming` more bytes fit.
-    fn make_room(&self, incoming: u64) -> Result<(), Error> {
-        let state = self.state();
-        let mut by_age: Vec<(u64, ContentHash, u64)> = state
-            .index()
-            .iter()
-            .map(|(hash, entry)| (entry.last_access_ms.load(Ordering::Relaxed), *hash, entry.size))
-            .collect();
-        let used: u64 = by_age.iter().map(|(_, _, size)| size).sum();
-        let mut over = (used + incoming).saturating_sub(state.disk_budget);
-        by_age.sort_unstable();
-        let mut evicted = Vec::new();
-        for (_, hash, size) in by_age {
-            if over == 0 {
-                break;
-            }
-            over = over.saturating_sub(size);
-            evicted.push(hash.to_hex());
-        }
-        if evicted.is_empty() {
-            return Ok(());
-        }
-        self.sdk.shared().store.with(|c| {
-            let tx = c.transaction()?;
-            for hash in &evicted {
-                tx.execute("DELETE FROM content_items WHERE hash = ?1", [hash])?;
-            }
-            tx.commit()?;
-            Ok(())
-        })?;
-        let parsed: Vec<ContentHash> = evicted.iter().filter_map(|h| ContentHash::parse(h).ok()).collect();
-        state.forget(&parsed);
-        for hash in evicted {
-            let _ = std::fs::remove_file(state.dir.join(&hash));
-            tracing::debug!(%hash, "content evicted");
-        }
-        Ok(())
-    }
-
-    /// Convenience for bytes already in memory.
-    pub async fn ingest_bytes(&self, hash: ContentHash, bytes: &[u8]) -> Result<(), Error> {
-        self.ingest(hash, bytes.len() as u64, bytes).await
     }
 
     pub fn contains(&self, hash: &ContentHash) -> Result<bool, Error> {
@@ -401,7 +183,7 @@ impl ContentCache {
                     .is_ok()
         });
         if due {
-            self.sdk.shared().store.with(|c| {
+            self.sdk.shared().store().with(|c| {
                 c.execute(
                     "UPDATE content_items SET last_access_ms = ?2 WHERE hash = ?1",
                     params![hash.to_hex(), now as i64],
@@ -417,7 +199,7 @@ impl ContentCache {
         let removed = self
             .sdk
             .shared()
-            .store
+            .store()
             .with(|c| Ok(c.execute("DELETE FROM content_items WHERE hash = ?1", [hash.to_hex()])? == 1))?;
         self.state().forget(&[*hash]);
         let _ = std::fs::remove_file(self.state().path(hash));
@@ -432,7 +214,7 @@ impl ContentCache {
 
     pub fn stats(&self) -> Result<CacheStats, Error> {
         self.sdk.shared().ensure_open()?;
-        let (items, disk_bytes): (i64, i64) = self.sdk.shared().store.with(|c| {
+        let (items, disk_bytes): (i64, i64) = self.sdk.shared().store().with(|c| {
             Ok(
                 c.query_row("SELECT count(*), coalesce(sum(size), 0) FROM content_items", [], |r| {
                     Ok((r.get(0)?, r.get(1)?))
@@ -448,110 +230,4 @@ impl ContentCache {
             memory_budget_bytes: memory.budget(),
         })
     }
-}
-
-/// A partial download, deleted when dropped (a no-op once renamed).
-struct PartialFile(std::path::PathBuf);
-
-impl Drop for PartialFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-/// Where ingested bytes come from, a chunk at a time.
-pub(crate) trait ChunkSource: Send {
-    /// The next chunk; `None` at the end.
-    fn next_chunk(&mut self) -> impl std::future::Future<Output = std::io::Result<Option<Bytes>>> + Send;
-}
-
-struct ReaderSource<R> {
-    reader: R,
-    buffer: Vec<u8>,
-}
-
-impl<R: AsyncRead + Unpin + Send> ChunkSource for ReaderSource<R> {
-    async fn next_chunk(&mut self) -> std::io::Result<Option<Bytes>> {
-        let n = self.reader.read(&mut self.buffer).await?;
-        Ok((n > 0).then(|| Bytes::copy_from_slice(&self.buffer[..n])))
-    }
-}
-
-impl ChunkSource for reqwest::Response {
-    async fn next_chunk(&mut self) -> std::io::Result<Option<Bytes>> {
-        self.chunk().await.map_err(std::io::Error::other)
-    }
-}
-
-/// A source that fails when no chunk comes for `idle`: a stalled peer is
-/// given up on without a deadline for the whole item.
-pub(crate) struct IdleTimeout<S> {
-    pub source: S,
-    pub idle: std::time::Duration,
-}
-
-impl<S: ChunkSource> ChunkSource for IdleTimeout<S> {
-    async fn next_chunk(&mut self) -> std::io::Result<Option<Bytes>> {
-        tokio::time::timeout(self.idle, self.source.next_chunk())
-            .await
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, format!("no bytes for {:?}", self.idle)))?
-    }
-}
-
-/// Writes `source` to `partial` while hashing; refuses on any mismatch.
-async fn write_verified(
-    partial: &Path,
-    hash: ContentHash,
-    size: u64,
-    source: &mut impl ChunkSource,
-) -> Result<(), Error> {
-    let rejected = |reason: String| Error::ContentRejected {
-        hash: hash.to_hex(),
-        reason,
-    };
-    let mut file = tokio::fs::File::create(partial).await.map_err(StoreError::Io)?;
-    let mut hasher = blake3::Hasher::new();
-    let mut received = 0u64;
-    // A source that fails is not a source that lies: that is unavailable,
-    // not rejected.
-    while let Some(chunk) = source.next_chunk().await.map_err(|e| Error::ContentUnavailable {
-        hash: hash.to_hex(),
-        reason: format!("reading failed after {received} bytes: {e}"),
-    })? {
-        received += chunk.len() as u64;
-        if received > size {
-            return Err(rejected(format!("more than the announced {size} bytes")));
-        }
-        hasher.update(&chunk);
-        file.write_all(&chunk).await.map_err(StoreError::Io)?;
-    }
-    if received != size {
-        return Err(rejected(format!("{received} bytes instead of {size}")));
-    }
-    let actual = ContentHash::from_bytes(*hasher.finalize().as_bytes());
-    if actual != hash {
-        return Err(rejected(format!("bytes hash to {actual}")));
-    }
-    file.sync_all().await.map_err(StoreError::Io)?;
-    Ok(())
-}
-
-/// Deletes every cached item (consent revoked with purge, or the app asked).
-pub(crate) fn purge(shared: &crate::edgepoints::Shared) -> Result<u64, StoreError> {
-    let hashes: Vec<String> = shared.store.with(|c| {
-        let mut statement = c.prepare("SELECT hash FROM content_items")?;
-        let rows = statement.query_map([], |r| r.get(0))?;
-        let hashes = rows.collect::<Result<Vec<String>, _>>()?;
-        drop(statement);
-        c.execute("DELETE FROM content_items", [])?;
-        Ok(hashes)
-    })?;
-    for hash in &hashes {
-        let _ = std::fs::remove_file(shared.content.dir.join(hash));
-    }
-    shared.content.index_mut().clear();
-    shared.content.memory().clear();
-    shared.content.generation.fetch_add(1, Ordering::AcqRel);
-    tracing::info!(items = hashes.len(), "content cache purged");
-    Ok(hashes.len() as u64)
 }

@@ -8,7 +8,7 @@ use edgepoints_protocol::{paths, NodeAnnouncement, Purpose};
 use reqwest::Method;
 use rusqlite::OptionalExtension;
 
-use crate::edgepoints::{EdgePoints, Shared};
+use crate::edgepoints::Shared;
 use crate::outbox::{self, EntryKind, NewEntry};
 use crate::time::unix_millis;
 use crate::{registration, Error, StoreError};
@@ -17,12 +17,12 @@ use crate::{registration, Error, StoreError};
 /// cache holds now into the outbox; returns the entry's id.
 pub(crate) fn queue(shared: &Shared, url: Option<String>) -> Result<i64, StoreError> {
     // Read before the transaction: the store is not re-entrant.
-    let network = crate::host::load(&shared.store)?.network;
-    let addresses = match (&url, current_listen(shared)) {
-        (Some(_), Some(listen)) => current_addresses(shared, listen),
+    let network = crate::host::load(shared.store())?.network;
+    let addresses = match (&url, shared.presence().node()) {
+        (Some(_), Some(node)) => addresses_to_report(shared, node.listen),
         _ => Vec::new(),
     };
-    shared.store.with(|c| {
+    shared.store().with(|c| {
         let tx = c.transaction()?;
         registration::ensure_queued(shared, &tx)?;
         let revision: i64 = tx
@@ -36,35 +36,25 @@ pub(crate) fn queue(shared: &Shared, url: Option<String>) -> Result<i64, StoreEr
             [revision],
         )?;
         // Most recently used first: if the list must be cut, the hot items stay.
-        let holdings = {
-            let mut statement = tx.prepare("SELECT hash FROM content_items ORDER BY last_access_ms DESC LIMIT ?1")?;
-            let rows = statement.query_map([MAX_ANNOUNCED_HOLDINGS as i64], |r| r.get::<_, String>(0))?;
-            let mut holdings = Vec::new();
-            for row in rows {
-                if let Ok(hash) = edgepoints_protocol::ContentHash::parse(&row?) {
-                    holdings.push(hash);
-                }
-            }
-            holdings
-        };
+        let holdings = crate::content::most_recently_used(&tx, MAX_ANNOUNCED_HOLDINGS)?;
         let announcement = NodeAnnouncement {
-            device_id: shared.identity.device_id().clone(),
+            device_id: shared.identity().device_id().clone(),
             revision: revision as u64,
             url: url.clone(),
             holdings,
             announced_at_ms: unix_millis(),
-            location: *shared.location.lock().unwrap_or_else(|p| p.into_inner()),
+            location: shared.presence().location(),
             addresses,
             network: Some(network.as_str().to_owned()),
         };
-        *shared.reported_addresses.lock().unwrap_or_else(|p| p.into_inner()) = announcement.addresses.clone();
-        let envelope = shared.identity.sign(Purpose::NodeAnnouncement, &announcement);
+        shared.presence().reported(announcement.addresses.clone());
+        let envelope = shared.identity().sign(Purpose::NodeAnnouncement, &announcement);
         let (id, _) = outbox::enqueue(
             &tx,
             NewEntry {
                 kind: EntryKind::NodeAnnouncement,
                 method: Method::PUT,
-                path: paths::device_node(shared.identity.device_id().as_str()),
+                path: paths::device_node(shared.identity().device_id().as_str()),
                 body: serde_json::to_vec(&envelope).expect("envelope serialises"),
                 context: serde_json::json!({ "revision": revision, "holdings": announcement.holdings.len() }),
                 idempotency_key: None,
@@ -81,31 +71,25 @@ pub(crate) fn queue(shared: &Shared, url: Option<String>) -> Result<i64, StoreEr
     })
 }
 
-fn current_listen(shared: &Shared) -> Option<std::net::SocketAddr> {
-    *shared.node_listen.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// The addresses the node would report now.
-pub(crate) fn current_addresses(shared: &Shared, listen: std::net::SocketAddr) -> Vec<String> {
-    let host_given = shared.host_addresses.lock().unwrap_or_else(|p| p.into_inner()).clone();
+/// The addresses a node listening on `listen` would report now.
+fn addresses_to_report(shared: &Shared, listen: std::net::SocketAddr) -> Vec<String> {
     super::addresses::reported(
         listen,
-        host_given.as_deref(),
-        shared.config.node_limits.report_local_addresses,
+        shared.presence().host_addresses().as_deref(),
+        shared.config().node_limits.report_local_addresses,
     )
 }
 
 /// Re-announces when the addresses the node would report differ from the
 /// last report (an interface came or went without the host saying so).
-pub(crate) fn addresses_changed(shared: &Shared) -> Result<(), StoreError> {
-    let Some(listen) = current_listen(shared) else {
+pub(crate) fn reannounce_if_addresses_moved(shared: &Shared) -> Result<(), StoreError> {
+    let Some(node) = shared.presence().node() else {
         return Ok(());
     };
-    let now = current_addresses(shared, listen);
-    let changed = *shared.reported_addresses.lock().unwrap_or_else(|p| p.into_inner()) != now;
-    if changed {
+    let now = addresses_to_report(shared, node.listen);
+    if shared.presence().reported_addresses() != now {
         tracing::info!(addresses = ?now, "addresses changed");
-        holdings_changed(shared)?;
+        reannounce_running_node(shared)?;
     }
     Ok(())
 }
@@ -118,12 +102,9 @@ pub(crate) fn apply_answer(shared: &Shared, body: &[u8]) -> Result<Vec<crate::ev
     if !answer.applied {
         return Ok(Vec::new());
     }
-    *shared.reachable_addresses.lock().unwrap_or_else(|p| p.into_inner()) = answer.reachable.clone();
     shared
-        .seen_from
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .clone_from(&answer.seen_from);
+        .presence()
+        .probed(answer.reachable.clone(), answer.seen_from.clone());
     Ok(vec![crate::events::Event::AddressesProbed {
         reachable: answer.reachable,
         seen_from: answer.seen_from,
@@ -133,11 +114,10 @@ pub(crate) fn apply_answer(shared: &Shared, body: &[u8]) -> Result<Vec<crate::ev
 /// Announces and waits for the control plane, as far as the retry policy
 /// goes: an announcement that cannot be sent now stays in the outbox and
 /// goes later, so only a local failure is an error.
-pub(crate) async fn announce(sdk: &EdgePoints, url: Option<String>) -> Result<(), Error> {
-    let shared = sdk.shared();
+pub(crate) async fn announce(shared: &Shared, url: Option<String>) -> Result<(), Error> {
     let id = queue(shared, url)?;
-    shared.outbox_wake.notify_one();
-    match outbox::wait(sdk, id).await {
+    shared.outbox_wake().notify_one();
+    match outbox::wait(shared, id).await {
         Ok(_) => Ok(()),
         Err(error @ (Error::Unavailable { .. } | Error::Rejected { .. } | Error::Protocol(_))) => {
             tracing::warn!(%error, "node announcement pending");
@@ -147,13 +127,13 @@ pub(crate) async fn announce(sdk: &EdgePoints, url: Option<String>) -> Result<()
     }
 }
 
-/// Re-announces the running node after its cache or location changed;
+/// Re-announces the running node, because what it would say changed (its
+/// holdings, the location, the addresses, the network, serving again);
 /// nothing if no node is running.
-pub(crate) fn holdings_changed(shared: &Shared) -> Result<(), StoreError> {
-    let url = shared.node_url.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    if let Some(url) = url {
-        queue(shared, Some(url))?;
-        shared.outbox_wake.notify_one();
+pub(crate) fn reannounce_running_node(shared: &Shared) -> Result<(), StoreError> {
+    if let Some(node) = shared.presence().node() {
+        queue(shared, Some(node.url))?;
+        shared.outbox_wake().notify_one();
     }
     Ok(())
 }

@@ -14,7 +14,7 @@ use http_body::{Body, Frame, SizeHint};
 use tokio::task::JoinHandle;
 use tokio::time::Sleep;
 
-use super::limits::TokenBucket;
+use super::token_bucket::TokenBucket;
 
 /// Bytes a paced response sends per frame: small enough that many
 /// responses share the rate fairly, big enough to keep syscalls few.

@@ -26,7 +26,7 @@ use edgepoints_protocol::{paths, Heartbeat, HeartbeatAccepted, Purpose};
 use reqwest::Method;
 use tokio::sync::watch;
 
-use super::Counters;
+use super::stats::Counters;
 use crate::edgepoints::EdgePoints;
 use crate::events::Event;
 use crate::policy::ServingGate;
@@ -73,11 +73,11 @@ impl Heartbeater {
     /// Sends one heartbeat now; the outcome shows in the presence status.
     pub(crate) async fn beat(&self, serving: bool) -> Result<HeartbeatReport, Error> {
         let outcome = self.send(serving).await;
-        let mut state = self.sdk.shared().heartbeats.lock().unwrap_or_else(|p| p.into_inner());
+        let presence = self.sdk.shared().presence();
         match &outcome {
-            Ok(report) => state.accepted(report.clone(), unix_millis()),
+            Ok(report) => presence.heartbeat_accepted(report.clone(), unix_millis()),
             Err(Error::ShutDown) => {}
-            Err(error) => state.failed(error),
+            Err(error) => presence.heartbeat_failed(error),
         }
         outcome
     }
@@ -90,22 +90,22 @@ impl Heartbeater {
         let (requests, bytes) = self.counters.totals();
         let (reported_requests, reported_bytes) = *self.reported.lock().unwrap_or_else(|p| p.into_inner());
         let heartbeat = Heartbeat {
-            device_id: shared.identity.device_id().clone(),
+            device_id: shared.identity().device_id().clone(),
             seq,
             serving,
             requests_delta: requests.saturating_sub(reported_requests),
             bytes_delta: bytes.saturating_sub(reported_bytes),
             sent_at_ms: unix_millis(),
         };
-        let envelope = shared.identity.sign(Purpose::Heartbeat, &heartbeat);
+        let envelope = shared.identity().sign(Purpose::Heartbeat, &heartbeat);
         let request = Outgoing {
             method: Method::POST,
-            path: paths::device_heartbeats(shared.identity.device_id().as_str()),
+            path: paths::device_heartbeats(shared.identity().device_id().as_str()),
             body: Some(serde_json::to_vec(&envelope).expect("envelope serialises")),
             idempotency_key: Some(crate::identity::new_idempotency_key()?),
             headers: Vec::new(),
         };
-        let body = shared.transport.attempt(&request, false).await.into_body()?;
+        let body = shared.transport().attempt(&request, false).await.into_body()?;
         let accepted: HeartbeatAccepted =
             serde_json::from_slice(&body).map_err(|e| Error::Protocol(format!("heartbeat answer: {e}")))?;
         *self.reported.lock().unwrap_or_else(|p| p.into_inner()) = (requests, bytes);
@@ -115,7 +115,7 @@ impl Heartbeater {
             .saturating_sub(accepted.credits.iter().map(|c| c.points).sum());
         for credit in &accepted.credits {
             balance += credit.points;
-            shared.events.emit(Event::PointsCredited {
+            shared.events().emit(Event::PointsCredited {
                 points: credit.points,
                 balance,
                 reason: credit.reason,
@@ -139,7 +139,7 @@ impl Heartbeater {
 
 /// The next sequence number, stored before it is used.
 fn next_seq(sdk: &EdgePoints) -> Result<u64, StoreError> {
-    sdk.shared().store.with(|c| {
+    sdk.shared().store().with(|c| {
         let tx = c.transaction()?;
         tx.execute(
             "INSERT INTO node_state (singleton, heartbeat_seq) VALUES (1, 1)

@@ -20,8 +20,9 @@ use lru::LruCache;
 
 use super::body::ReplyBody;
 use super::conn::{Connection, Memo, MemoItem};
-use super::limits::{TokenBucket, UploadMeter};
-use super::Counters;
+use super::stats::Counters;
+use super::token_bucket::TokenBucket;
+use super::upload_meter::UploadMeter;
 use crate::content::{ContentCache, Stored};
 use crate::time::unix_millis;
 
@@ -231,7 +232,7 @@ impl ServeContext {
             let memo = connection.memo.lock().unwrap_or_else(|p| p.into_inner());
             memo.ticket.as_ref()?.1.consumer_id.clone()
         };
-        let identity = &self.sdk.shared().identity;
+        let identity = &self.sdk.shared().identity();
         let statement = DeliveryStatement {
             node_id: self.node_id.clone(),
             consumer_id,
@@ -253,7 +254,7 @@ impl ServeContext {
             self.counters.reject("bad_probe");
             return empty(StatusCode::BAD_REQUEST);
         }
-        let identity = &self.sdk.shared().identity;
+        let identity = &self.sdk.shared().identity();
         let answer = edgepoints_protocol::ProbeAnswer {
             device_id: identity.device_id().clone(),
             nonce: nonce.to_owned(),

@@ -52,20 +52,26 @@ fn choose(manifest: &Manifest, budget: u64, now_ms: u64) -> (Vec<ManifestItem>, 
 
 impl EdgeNode {
     /// Syncs the cache with the manifest. Only on a network (and battery)
-    /// the user's policy allows: otherwise [`Error::NotAllowed`].
+    /// the user's policy allows: otherwise [`Error::NotAllowed`], or
+    /// [`Error::NoConsent`] without consent.
     pub async fn sync(&self) -> Result<SyncReport, Error> {
+        let node = self.clone();
+        self.sdk.on_runtime(async move { node.sync_on_runtime().await }).await
+    }
+
+    async fn sync_on_runtime(&self) -> Result<SyncReport, Error> {
         let shared = self.sdk.shared();
         shared.ensure_open()?;
         match self.sdk.serving_gate() {
             ServingGate::Serving => {}
             ServingGate::Paused { reason } => return Err(Error::NotAllowed(reason)),
-            ServingGate::NoConsent => return Err(Error::NotAllowed("the user has not consented".into())),
+            ServingGate::NoConsent => return Err(Error::NoConsent),
         }
         let registration = self.sdk.register().await?;
         let key = decode_public_key(&registration.control_plane_public_key)
             .map_err(|e| Error::Protocol(format!("control-plane key: {e}")))?;
         let body = shared
-            .transport
+            .transport()
             .attempt(&Outgoing::get(paths::MANIFEST.to_owned()), false)
             .await
             .into_body()?;
@@ -82,7 +88,7 @@ impl EdgeNode {
             .map_err(|e| Error::Protocol(format!("manifest refused: {e}")))?;
 
         let content = self.sdk.content();
-        let (chosen, over_budget) = choose(&manifest, shared.config.content_disk_budget_bytes, unix_millis());
+        let (chosen, over_budget) = choose(&manifest, shared.config().content_disk_budget_bytes, unix_millis());
         let wanted: HashSet<_> = chosen.iter().map(|i| i.hash).collect();
         let mut report = SyncReport {
             manifest_version: manifest.version,
@@ -107,14 +113,14 @@ impl EdgeNode {
                     Err(reason) => report.failed.push(format!("{}: {reason}", item.hash)),
                 }
             }
-            shared.events.emit(Event::SyncProgress {
+            shared.events().emit(Event::SyncProgress {
                 done: done as u64 + 1,
                 total,
                 bytes: report.bytes_fetched,
             });
         }
         if report.fetched > 0 || report.dropped > 0 {
-            super::announce::holdings_changed(shared)?;
+            super::announce::reannounce_running_node(shared)?;
         }
         tracing::info!(?report, "manifest sync");
         Ok(report)
@@ -125,8 +131,8 @@ impl EdgeNode {
         for origin in &item.origins {
             let shared = self.sdk.shared();
             match shared
-                .transport
-                .fetch(origin, &[], shared.config.source_idle_timeout)
+                .transport()
+                .fetch(origin, &[], shared.config().source_idle_timeout)
                 .await
             {
                 Ok(response) => match self
@@ -137,7 +143,7 @@ impl EdgeNode {
                         item.size,
                         IdleTimeout {
                             source: response,
-                            idle: shared.config.source_idle_timeout,
+                            idle: shared.config().source_idle_timeout,
                         },
                     )
                     .await

@@ -30,7 +30,7 @@ pub(crate) async fn run(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
         if *stop.borrow() {
             return;
         }
-        let heads = match shared.store.with(|c| stream_heads(c)) {
+        let heads = match shared.store().with(|c| stream_heads(c)) {
             Ok(heads) => heads,
             Err(error) => {
                 tracing::error!(%error, "outbox unreadable; retrying");
@@ -56,7 +56,7 @@ pub(crate) async fn run(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
             None => Duration::from_secs(3600),
         };
         tokio::select! {
-            () = shared.outbox_wake.notified() => {}
+            () = shared.outbox_wake().notified() => {}
             () = tokio::time::sleep(sleep) => {}
             _ = stop.changed() => return,
         }
@@ -87,30 +87,30 @@ async fn deliver(shared: Arc<Shared>, head: Sendable, asked: Arc<Mutex<HashSet<i
                 state: OperationState::InProgress,
                 ..
             }) => {
-                let next = unix_millis() + shared.transport.retry_policy().backoff(1).as_millis() as u64;
+                let next = unix_millis() + shared.transport().retry_policy().backoff(1).as_millis() as u64;
                 finish(&shared, &head, |c| {
                     defer(c, id, "still running on the control plane", next)
                 });
                 return;
             }
-            _ => shared.transport.attempt(&head.request, retry).await,
+            _ => shared.transport().attempt(&head.request, retry).await,
         }
     } else {
-        shared.transport.attempt(&head.request, retry).await
+        shared.transport().attempt(&head.request, retry).await
     };
     match outcome {
         Attempted::Done { status, body, replayed } => complete(&shared, &head, status, &body, replayed),
         Attempted::Refused { status, problem } => {
             let _announcing = Announcing::new(&shared, id);
             tracing::warn!(id, kind = head.kind.as_str(), status, %problem, "outbox entry failed for good");
-            let failed = shared.store.with(|c| {
+            let failed = shared.store().with(|c| {
                 let tx = c.transaction()?;
                 let changed = mark_failed(&tx, id, status, &problem)?;
                 tx.commit()?;
                 Ok(changed)
             });
             if let Ok(true) = failed {
-                shared.events.emit(Event::OutboxEntryFailed {
+                shared.events().emit(Event::OutboxEntryFailed {
                     id,
                     kind: head.kind.as_str().to_owned(),
                     status,
@@ -134,9 +134,9 @@ async fn deliver(shared: Arc<Shared>, head: Sendable, asked: Arc<Mutex<HashSet<i
         Attempted::Transient { failure, retry_after } => {
             let attempts = head.entry.attempts + 1;
             let wait = shared
-                .transport
+                .transport()
                 .retry_policy()
-                .backoff_beyond(attempts, shared.config.outbox_max_delay)
+                .backoff_beyond(attempts, shared.config().outbox_max_delay)
                 .max(retry_after.unwrap_or_default());
             let next = unix_millis() + wait.as_millis() as u64;
             let error = failure.to_string();
@@ -150,7 +150,7 @@ fn finish(
     head: &Sendable,
     change: impl FnOnce(&mut rusqlite::Connection) -> Result<(), crate::StoreError>,
 ) {
-    if let Err(error) = shared.store.with(change) {
+    if let Err(error) = shared.store().with(change) {
         tracing::error!(id = head.entry.id, %error, "outbox bookkeeping failed");
     }
     bump(shared);
@@ -165,7 +165,7 @@ struct Announcing<'a> {
 
 impl<'a> Announcing<'a> {
     fn new(shared: &'a Shared, id: i64) -> Self {
-        shared.announcing.lock().unwrap_or_else(|p| p.into_inner()).insert(id);
+        shared.announcing().lock().unwrap_or_else(|p| p.into_inner()).insert(id);
         Announcing { shared, id }
     }
 }
@@ -173,7 +173,7 @@ impl<'a> Announcing<'a> {
 impl Drop for Announcing<'_> {
     fn drop(&mut self) {
         self.shared
-            .announcing
+            .announcing()
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&self.id);
@@ -183,13 +183,13 @@ impl Drop for Announcing<'_> {
 
 /// Wakes every caller waiting on an entry.
 fn bump(shared: &Shared) {
-    shared.outbox_changed.send_modify(|generation| *generation += 1);
+    shared.outbox_changed().send_modify(|generation| *generation += 1);
 }
 
 /// Marks the entry done and applies its answer locally, in one transaction.
 fn complete(shared: &Shared, head: &Sendable, status: u16, body: &[u8], replayed: bool) {
     let _announcing = Announcing::new(shared, head.entry.id);
-    let applied = shared.store.with(|c| {
+    let applied = shared.store().with(|c| {
         let tx = c.transaction()?;
         if !mark_done(&tx, head.entry.id, status, body)? {
             return Ok(Ok(Vec::new()));
@@ -221,9 +221,9 @@ fn complete(shared: &Shared, head: &Sendable, status: u16, body: &[u8], replayed
             );
             bump(shared);
             for event in events {
-                shared.events.emit(event);
+                shared.events().emit(event);
             }
-            shared.events.emit(Event::OutboxEntryCompleted {
+            shared.events().emit(Event::OutboxEntryCompleted {
                 id: head.entry.id,
                 kind: head.kind.as_str().to_owned(),
                 idempotency_key: head.entry.idempotency_key.clone(),
@@ -246,13 +246,13 @@ fn complete(shared: &Shared, head: &Sendable, status: u16, body: &[u8], replayed
 
 /// Asks the control plane what became of a request (a signed read).
 async fn operation_status(shared: &Shared, key: &str) -> Option<OperationStatus> {
-    let path = paths::device_operation(shared.identity.device_id().as_str(), key);
+    let path = paths::device_operation(shared.identity().device_id().as_str(), key);
     let mut request = Outgoing::get(path.clone());
     request.headers.push((
         DEVICE_SIGNATURE_HEADER,
-        shared.identity.sign_request("GET", &path, unix_millis()),
+        shared.identity().sign_request("GET", &path, unix_millis()),
     ));
-    match shared.transport.attempt(&request, false).await {
+    match shared.transport().attempt(&request, false).await {
         Attempted::Done { body, .. } => serde_json::from_slice(&body).ok(),
         // Unknown device (not registered yet) or no answer: just send.
         _ => None,

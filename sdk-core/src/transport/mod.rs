@@ -16,6 +16,9 @@ mod budget;
 mod outlier;
 mod retry;
 mod ring;
+mod signed_get;
+
+pub(crate) use signed_get::signed_get;
 
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
@@ -122,7 +125,7 @@ impl Transport {
             .timeout(config.request_timeout)
             .user_agent(concat!("edgepoints-sdk/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| Error::InvalidInput(format!("cannot build the HTTP client: {e}")))?;
+            .map_err(|e| Error::HttpClientSetup(e.to_string()))?;
         Ok(Transport {
             client,
             ring: EndpointRing::new(&config.endpoints),
@@ -348,7 +351,7 @@ pub fn http_client() -> Result<reqwest::Client, Error> {
     reqwest::Client::builder()
         .use_preconfigured_tls(tls_client_config()?)
         .build()
-        .map_err(|e| Error::InvalidInput(format!("cannot build the HTTP client: {e}")))
+        .map_err(|e| Error::HttpClientSetup(e.to_string()))
 }
 
 /// rustls with the `ring` provider and the Mozilla roots compiled in: no
@@ -361,7 +364,7 @@ pub fn tls_client_config() -> Result<rustls::ClientConfig, Error> {
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     Ok(rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| Error::InvalidInput(format!("TLS setup: {e}")))?
+        .map_err(|e| Error::HttpClientSetup(format!("TLS: {e}")))?
         .with_root_certificates(roots)
         .with_no_client_auth())
 }

@@ -243,7 +243,7 @@ async fn edge(www: PathBuf, listen: SocketAddr, cache: CacheKind) -> Result<(), 
         .sign(plane.key.key_id(), plane.key.signing_key());
         println!("ticket {content} {ticket}");
     }
-    println!("ready http://{}", node.local_addr());
+    println!("ready http://{}", node.local_addr().expect("serving"));
     until_stopped().await;
     let stats = node.stats();
     eprintln!(

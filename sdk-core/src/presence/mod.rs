@@ -4,13 +4,17 @@
 //! An app shows this to the user ("your phone is reachable and earning")
 //! and support reads it when a node earns nothing.
 
+mod state;
+
+pub(crate) use state::{PresenceState, ServingNode};
+
 use edgepoints_protocol::Location;
 
 use crate::edgepoints::EdgePoints;
 use crate::node::HeartbeatReport;
 
 /// The last heartbeat's outcome, and how the ones since went.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HeartbeatState {
     /// The last accepted heartbeat, and when (device clock, ms).
     pub last_accepted: Option<HeartbeatReport>,
@@ -54,30 +58,12 @@ impl Presence {
 
     /// What the SDK knows now; no network I/O.
     pub fn status(&self) -> PresenceStatus {
-        let shared = self.sdk.shared();
-        let read = |m: &std::sync::Mutex<Vec<String>>| m.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        PresenceStatus {
-            serving_url: shared.node_url.lock().unwrap_or_else(|p| p.into_inner()).clone(),
-            reported_addresses: read(&shared.reported_addresses),
-            reachable_addresses: read(&shared.reachable_addresses),
-            seen_from: shared.seen_from.lock().unwrap_or_else(|p| p.into_inner()).clone(),
-            location: *shared.location.lock().unwrap_or_else(|p| p.into_inner()),
-            heartbeats: shared.heartbeats.lock().unwrap_or_else(|p| p.into_inner()).clone(),
-        }
+        self.sdk.shared().presence().snapshot()
     }
 }
 
 impl HeartbeatState {
-    pub(crate) fn new() -> Self {
-        HeartbeatState {
-            last_accepted: None,
-            last_accepted_at_ms: None,
-            failures_since: 0,
-            last_error: None,
-        }
-    }
-
-    pub(crate) fn accepted(&mut self, report: HeartbeatReport, at_ms: u64) {
+    fn accepted(&mut self, report: HeartbeatReport, at_ms: u64) {
         *self = HeartbeatState {
             last_accepted: Some(report),
             last_accepted_at_ms: Some(at_ms),
@@ -86,16 +72,9 @@ impl HeartbeatState {
         };
     }
 
-    pub(crate) fn failed(&mut self, error: &crate::Error) {
+    fn failed(&mut self, error: &crate::Error) {
         self.failures_since += 1;
         // With its causes: "unreachable after 1 attempts: status 503".
-        let mut text = error.to_string();
-        let mut source = std::error::Error::source(error);
-        while let Some(cause) = source {
-            text.push_str(": ");
-            text.push_str(&cause.to_string());
-            source = cause.source();
-        }
-        self.last_error = Some(text);
+        self.last_error = Some(crate::error::error_chain(error));
     }
 }

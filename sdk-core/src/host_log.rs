@@ -1,6 +1,11 @@
 //! Forwards the SDK's `tracing` events to a logger the host provides
 //! (Logcat on Android, OSLog on iOS, anything on the JVM).
+//!
+//! The logger is host code: if it fails, the line is dropped and the
+//! failure counted ([`crate::host_callback_failures`]); logging never fails
+//! an SDK call. A logger that logs through the SDK again is not re-entered.
 
+use std::cell::Cell;
 use std::fmt::Write as _;
 use std::sync::{Arc, Once, RwLock};
 
@@ -9,7 +14,10 @@ use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::layer::{Context, SubscriberExt as _};
 use tracing_subscriber::Layer;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, uniffi::Enum)]
+use crate::host_callback::{call_host, HostCallback};
+use crate::HostCallbackError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum LogLevel {
     Error,
     Warn,
@@ -30,28 +38,31 @@ impl From<&Level> for LogLevel {
     }
 }
 
-/// Implemented by the app: receives every SDK log line at or above the level
-/// given to [`set_logger`]. Called on SDK threads; must not block.
-#[uniffi::export(with_foreign)]
-pub trait Logger: Send + Sync {
-    fn log(&self, level: LogLevel, target: String, message: String);
+/// Receives every SDK log line at or above the level given to
+/// [`set_host_logger`]. Called on SDK threads; must not block.
+pub trait HostLogger: Send + Sync {
+    fn log(&self, level: LogLevel, target: String, message: String) -> Result<(), HostCallbackError>;
 }
 
 struct Installed {
-    logger: Arc<dyn Logger>,
+    logger: Arc<dyn HostLogger>,
     max_level: LogLevel,
 }
 
 static LOGGER: RwLock<Option<Installed>> = RwLock::new(None);
 static SUBSCRIBER: Once = Once::new();
 
+thread_local! {
+    /// Set while this thread is inside the host's logger.
+    static IN_HOST_LOGGER: Cell<bool> = const { Cell::new(false) };
+}
+
 /// Routes SDK logs to `logger`. Call once at app start; calling again
 /// replaces the logger and level.
-#[uniffi::export]
-pub fn set_logger(logger: Arc<dyn Logger>, max_level: LogLevel) {
+pub fn set_host_logger(logger: Arc<dyn HostLogger>, max_level: LogLevel) {
     *LOGGER.write().unwrap_or_else(|p| p.into_inner()) = Some(Installed { logger, max_level });
     SUBSCRIBER.call_once(|| {
-        let subscriber = tracing_subscriber::registry().with(ForeignLayer);
+        let subscriber = tracing_subscriber::registry().with(HostLogLayer);
         // Another global subscriber (a host embedding Rust elsewhere) wins;
         // ours then stays silent rather than failing the app.
         if tracing::subscriber::set_global_default(subscriber).is_err() {
@@ -60,9 +71,9 @@ pub fn set_logger(logger: Arc<dyn Logger>, max_level: LogLevel) {
     });
 }
 
-struct ForeignLayer;
+struct HostLogLayer;
 
-impl<S: Subscriber> Layer<S> for ForeignLayer {
+impl<S: Subscriber> Layer<S> for HostLogLayer {
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
         let metadata = event.metadata();
         let level = LogLevel::from(metadata.level());
@@ -71,14 +82,22 @@ impl<S: Subscriber> Layer<S> for ForeignLayer {
         if level > LogLevel::Info && !metadata.target().starts_with("edgepoints") {
             return;
         }
-        let guard = LOGGER.read().unwrap_or_else(|p| p.into_inner());
-        let Some(installed) = guard.as_ref() else { return };
-        if level > installed.max_level {
+        if IN_HOST_LOGGER.with(Cell::get) {
             return;
         }
+        let logger = {
+            let guard = LOGGER.read().unwrap_or_else(|p| p.into_inner());
+            match guard.as_ref() {
+                Some(installed) if level <= installed.max_level => installed.logger.clone(),
+                _ => return,
+            }
+        };
         let mut line = LineWriter::default();
         event.record(&mut line);
-        installed.logger.log(level, metadata.target().to_owned(), line.finish());
+        let target = metadata.target().to_owned();
+        IN_HOST_LOGGER.with(|inside| inside.set(true));
+        call_host(HostCallback::Logger, || logger.log(level, target, line.finish()));
+        IN_HOST_LOGGER.with(|inside| inside.set(false));
     }
 }
 
