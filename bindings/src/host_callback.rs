@@ -6,13 +6,13 @@ use edgepoints_core as core;
 /// taken as this too; either way the SDK counts it and carries on.
 #[derive(Debug, thiserror::Error, uniffi::Error)]
 pub enum HostCallbackError {
-    #[error("{message}")]
-    Failed { message: String },
+    #[error("{reason}")]
+    Failed { reason: String },
 }
 
 impl From<uniffi::UnexpectedUniFFICallbackError> for HostCallbackError {
     fn from(error: uniffi::UnexpectedUniFFICallbackError) -> Self {
-        HostCallbackError::Failed { message: error.reason }
+        HostCallbackError::Failed { reason: error.reason }
     }
 }
 

@@ -15,6 +15,7 @@ use serde_json::json;
 use crate::admin::AdminClient;
 use crate::device::describe_consent;
 use crate::CliResult;
+use edgepoints_protocol::paths::routes;
 
 #[derive(Debug, Args)]
 pub(crate) struct TourArgs {
@@ -33,9 +34,6 @@ struct Device {
     dir: PathBuf,
     sdk: EdgePoints,
 }
-
-const CONSENT_ROUTE: &str = "PUT /v1/devices/{device_id}/consent";
-const REGISTER_ROUTE: &str = "POST /v1/devices";
 
 fn step(title: &str) {
     println!("\n== {title}");
@@ -144,10 +142,10 @@ pub(crate) async fn run(args: TourArgs) -> CliResult {
         say(format!("{name:<13} {} registered", registration.device_id));
         devices.push(Device { name, dir, sdk });
     }
-    let before = admin.requests_on(REGISTER_ROUTE).await?;
+    let before = admin.requests_on(routes::DEVICES).await?;
     devices[0].sdk.register().await?;
     check(
-        admin.requests_on(REGISTER_ROUTE).await? == before,
+        admin.requests_on(routes::DEVICES).await? == before,
         "registering again is answered from the device's own store, no request sent",
     )?;
 
@@ -214,15 +212,15 @@ pub(crate) async fn run(args: TourArgs) -> CliResult {
 
     step("The control plane fails twice (503); Carol's consent survives it");
     admin
-        .add_fault(json!({"route": CONSENT_ROUTE, "action": "fail", "status": 503, "count": 2}))
+        .add_fault(json!({"route": routes::DEVICE_CONSENT, "action": "fail", "status": 503, "count": 2}))
         .await?;
-    let before = admin.requests_on(CONSENT_ROUTE).await?;
+    let before = admin.requests_on(routes::DEVICE_CONSENT).await?;
     let carol = devices[2]
         .sdk
         .consent()
         .grant("2026-11", ConsentPolicy::default())
         .await?;
-    let sent = admin.requests_on(CONSENT_ROUTE).await? - before;
+    let sent = admin.requests_on(routes::DEVICE_CONSENT).await? - before;
     say(format!("carol-tablet  {}", describe_consent(&carol)));
     check(
         carol.reported && sent == 3,
@@ -231,7 +229,7 @@ pub(crate) async fn run(args: TourArgs) -> CliResult {
 
     step("Bob revokes while the control plane is down; the decision waits, then is reported");
     admin
-        .add_fault(json!({"route": CONSENT_ROUTE, "action": "fail", "status": 503, "count": 50}))
+        .add_fault(json!({"route": routes::DEVICE_CONSENT, "action": "fail", "status": 503, "count": 50}))
         .await?;
     let pending = devices[1].sdk.consent().revoke(true).await?;
     say(format!("bob-phone     {}", describe_consent(&pending)));
@@ -243,7 +241,7 @@ pub(crate) async fn run(args: TourArgs) -> CliResult {
 
     step("An answer is lost after the control plane committed; Carol's next call is not applied twice");
     admin
-        .add_fault(json!({"route": CONSENT_ROUTE, "action": "drop_after_commit", "count": 1}))
+        .add_fault(json!({"route": routes::DEVICE_CONSENT, "action": "drop_after_commit", "count": 1}))
         .await?;
     let applied_before = admin.state().await?["applied"]["consent_reports"].as_i64().unwrap_or(0);
     let carol = devices[2].sdk.consent().revoke(false).await?;
@@ -468,7 +466,7 @@ pub(crate) async fn run(args: TourArgs) -> CliResult {
         step("The origin serves a corrupted copy once: refused, reported, then fetched intact");
         let another = edgepoints_mock_server::origin::publish(&plane, vec![9u8; 65_536].into(), 1).await?;
         admin
-            .add_fault(json!({"route": "GET /origin/{hash}", "action": "tamper", "count": 1}))
+            .add_fault(json!({"route": routes::ORIGIN, "action": "tamper", "count": 1}))
             .await?;
         match bob.fetch(another.hash).await {
             Err(edgepoints_core::Error::ContentRejected { reason, .. }) => say(format!("refused: {reason}")),

@@ -1,66 +1,155 @@
-//! Control-plane routes, spelled once for both sides.
+//! Control-plane routes, each spelled once here for the SDK, the mock and
+//! the tests.
+//!
+//! Every route has a template (`/v1/devices/{device_id}/consent`, what the
+//! mock's router matches) and a route key (`PUT /v1/devices/{device_id}/consent`,
+//! how fault rules and request counts name it), both from one line of the
+//! table below; the path builders fill the template in.
+//!
+//! ```
+//! use edgepoints_protocol::paths::{self, routes, templates};
+//!
+//! assert_eq!(templates::DEVICE_CONSENT, "/v1/devices/{device_id}/consent");
+//! assert_eq!(routes::DEVICE_CONSENT, "PUT /v1/devices/{device_id}/consent");
+//! assert_eq!(paths::device_consent("d1"), "/v1/devices/d1/consent");
+//! ```
 
-/// `POST`: register a device (body: a [`crate::SignedEnvelope`] of [`crate::DeviceRegistration`]).
-pub const DEVICES: &str = "/v1/devices";
+macro_rules! route_table {
+    ($( $(#[$doc:meta])* $name:ident = $method:literal $template:literal; )*) => {
+        /// Path templates, as the mock's router matches them.
+        pub mod templates {
+            $( $(#[$doc])* pub const $name: &str = $template; )*
+        }
+        /// Route keys, `METHOD /template`, as fault rules and request counts
+        /// name them.
+        pub mod routes {
+            $( $(#[$doc])* pub const $name: &str = concat!($method, " ", $template); )*
+        }
+    };
+}
 
-/// `GET`: liveness of one control-plane endpoint.
-pub const HEALTHZ: &str = "/healthz";
+route_table! {
+    /// Register a device (body: a [`crate::SignedEnvelope`] of [`crate::DeviceRegistration`]).
+    DEVICES = "POST" "/v1/devices";
+    /// Liveness of one control-plane endpoint.
+    HEALTHZ = "GET" "/healthz";
+    /// The content manifest, a [`crate::SignedEnvelope`] of [`crate::Manifest`].
+    MANIFEST = "GET" "/v1/manifest";
+    /// Report the device's consent (body: a signed [`crate::ConsentReport`]).
+    DEVICE_CONSENT = "PUT" "/v1/devices/{device_id}/consent";
+    /// What became of the device's mutating request with this idempotency
+    /// key (a signed read, see [`crate::request_auth`]).
+    DEVICE_OPERATION = "GET" "/v1/devices/{device_id}/operations/{idempotency_key}";
+    /// Where the device's edge node serves and what it holds (body: a
+    /// signed [`crate::NodeAnnouncement`]).
+    DEVICE_NODE = "PUT" "/v1/devices/{device_id}/node";
+    /// Which nodes can serve an item to this device, each with a ticket, and
+    /// the origins (a signed read, answered with [`crate::ContentSources`]).
+    DEVICE_SOURCES = "GET" "/v1/devices/{device_id}/sources/{hash}";
+    /// Report a source that served bytes not matching their hash (body: a
+    /// signed [`crate::HashFailureReport`]).
+    DEVICE_HASH_FAILURES = "POST" "/v1/devices/{device_id}/hash-failures";
+    /// A signed [`crate::Heartbeat`]; answered with [`crate::HeartbeatAccepted`].
+    DEVICE_HEARTBEATS = "POST" "/v1/devices/{device_id}/heartbeats";
+    /// The device's [`crate::PointsBalance`] (a signed read).
+    DEVICE_POINTS = "GET" "/v1/devices/{device_id}/points";
+    /// The ledger entries after entry `after` (0 for the first page), a
+    /// signed read answered with [`crate::LedgerPage`].
+    DEVICE_LEDGER = "GET" "/v1/devices/{device_id}/ledger/{after}";
+    /// A consumer's signed [`crate::Receipt`] for a delivery from a node;
+    /// answered with [`crate::ReceiptAccepted`].
+    DEVICE_RECEIPTS = "POST" "/v1/devices/{device_id}/receipts";
+    /// An item's bytes from the origin.
+    ORIGIN = "GET" "/origin/{hash}";
+}
 
-/// `PUT`: report the device's consent (body: a signed [`crate::ConsentReport`]).
+/// The path of `template` with each `{name}` replaced by its value.
+/// A parameter the template does not name is a bug in the caller.
+pub fn fill(template: &str, params: &[(&str, &str)]) -> String {
+    let mut path = template.to_owned();
+    for (name, value) in params {
+        let placeholder = format!("{{{name}}}");
+        debug_assert!(path.contains(&placeholder), "{template} has no {placeholder}");
+        path = path.replace(&placeholder, value);
+    }
+    path
+}
+
+pub const DEVICES: &str = templates::DEVICES;
+pub const HEALTHZ: &str = templates::HEALTHZ;
+pub const MANIFEST: &str = templates::MANIFEST;
+
 pub fn device_consent(device_id: &str) -> String {
-    format!("/v1/devices/{device_id}/consent")
+    fill(templates::DEVICE_CONSENT, &[("device_id", device_id)])
 }
 
-/// `GET`: what became of the device's mutating request with this
-/// idempotency key (a signed read, see [`crate::request_auth`]).
 pub fn device_operation(device_id: &str, idempotency_key: &str) -> String {
-    format!("/v1/devices/{device_id}/operations/{idempotency_key}")
+    fill(
+        templates::DEVICE_OPERATION,
+        &[("device_id", device_id), ("idempotency_key", idempotency_key)],
+    )
 }
 
-/// `GET`: the content manifest, a [`crate::SignedEnvelope`] of [`crate::Manifest`].
-pub const MANIFEST: &str = "/v1/manifest";
-
-/// `GET`: an item's bytes from the origin.
 pub fn origin(hash: &crate::ContentHash) -> String {
-    format!("/origin/{hash}")
+    fill(templates::ORIGIN, &[("hash", &hash.to_hex())])
 }
 
-/// `PUT`: where the device's edge node serves and what it holds (body: a
-/// signed [`crate::NodeAnnouncement`]).
 pub fn device_node(device_id: &str) -> String {
-    format!("/v1/devices/{device_id}/node")
+    fill(templates::DEVICE_NODE, &[("device_id", device_id)])
 }
 
-/// `GET`: which nodes can serve an item to this device, each with a ticket,
-/// and the origins (a signed read, answered with [`crate::ContentSources`]).
 pub fn device_sources(device_id: &str, hash: &crate::ContentHash) -> String {
-    format!("/v1/devices/{device_id}/sources/{hash}")
+    fill(
+        templates::DEVICE_SOURCES,
+        &[("device_id", device_id), ("hash", &hash.to_hex())],
+    )
 }
 
-/// `POST`: report a source that served bytes not matching their hash
-/// (body: a signed [`crate::HashFailureReport`]).
 pub fn device_hash_failures(device_id: &str) -> String {
-    format!("/v1/devices/{device_id}/hash-failures")
+    fill(templates::DEVICE_HASH_FAILURES, &[("device_id", device_id)])
 }
 
-/// `POST`: a signed [`crate::Heartbeat`]; answered with [`crate::HeartbeatAccepted`].
 pub fn device_heartbeats(device_id: &str) -> String {
-    format!("/v1/devices/{device_id}/heartbeats")
+    fill(templates::DEVICE_HEARTBEATS, &[("device_id", device_id)])
 }
 
-/// `GET`: the device's [`crate::PointsBalance`] (a signed read).
 pub fn device_points(device_id: &str) -> String {
-    format!("/v1/devices/{device_id}/points")
+    fill(templates::DEVICE_POINTS, &[("device_id", device_id)])
 }
 
-/// `GET`: the ledger entries after entry `after` (0 for the first page), a
-/// signed read answered with [`crate::LedgerPage`].
 pub fn device_ledger(device_id: &str, after: u64) -> String {
-    format!("/v1/devices/{device_id}/ledger/{after}")
+    fill(
+        templates::DEVICE_LEDGER,
+        &[("device_id", device_id), ("after", &after.to_string())],
+    )
 }
 
-/// `POST`: a consumer's signed [`crate::Receipt`] for a delivery from a
-/// node; answered with [`crate::ReceiptAccepted`].
 pub fn device_receipts(device_id: &str) -> String {
-    format!("/v1/devices/{device_id}/receipts")
+    fill(templates::DEVICE_RECEIPTS, &[("device_id", device_id)])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builders_fill_every_parameter_of_their_template() {
+        let hash = crate::ContentHash::of(b"x");
+        for path in [
+            device_consent("d"),
+            device_operation("d", "k"),
+            origin(&hash),
+            device_node("d"),
+            device_sources("d", &hash),
+            device_hash_failures("d"),
+            device_heartbeats("d"),
+            device_points("d"),
+            device_ledger("d", 7),
+            device_receipts("d"),
+        ] {
+            assert!(!path.contains('{'), "{path}");
+        }
+        assert_eq!(device_sources("d", &hash), format!("/v1/devices/d/sources/{hash}"));
+        assert_eq!(device_ledger("d", 7), "/v1/devices/d/ledger/7");
+    }
 }

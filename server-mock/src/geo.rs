@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::store::{get_json, update_json, StoreError};
 use crate::ControlPlane;
 
-const TABLE: &str = "geo:prefixes";
+const TABLE: &str = crate::state::keys::GEO_PREFIXES;
 
 /// Most prefixes the table takes.
 pub const MAX_PREFIXES: usize = 10_000;

@@ -10,8 +10,8 @@ use crate::state::unix_millis;
 use crate::store::{get_json, update_json, StoreError};
 use crate::ControlPlane;
 
-const ITEM_PREFIX: &str = "origin:item:";
-const VERSION: &str = "origin:version";
+const ITEM_PREFIX: &str = crate::state::keys::ORIGIN_ITEM_PREFIX;
+const VERSION: &str = crate::state::keys::ORIGIN_VERSION;
 
 fn bytes_key(hash: &ContentHash) -> String {
     format!("origin:bytes:{hash}")

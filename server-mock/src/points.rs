@@ -29,9 +29,9 @@ use crate::state::unix_millis;
 use crate::store::{get_json, update_json, StoreError};
 use crate::ControlPlane;
 
-const CLOCK_OFFSET: &str = "clock:offset_ms";
-const RULES: &str = "points:rules";
-const DEVICE_PREFIX: &str = "points:device:";
+const CLOCK_OFFSET: &str = crate::state::keys::CLOCK_OFFSET;
+const RULES: &str = crate::state::keys::POINTS_RULES;
+const DEVICE_PREFIX: &str = crate::state::keys::POINTS_DEVICE_PREFIX;
 const DAY_MS: u64 = 86_400_000;
 /// Most credits one heartbeat answer lists.
 const MAX_CREDITS_PER_ANSWER: usize = 100;

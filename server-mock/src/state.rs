@@ -11,9 +11,21 @@ use serde::{Deserialize, Serialize};
 
 use crate::store::{get_json, scan_json, update_json, StateStore, StoreError};
 
-/// Names of the keys in the state store, spelled once.
+/// Names of the keys in the state store, spelled once: every module that
+/// keeps state names its keys here, so no two can collide.
 pub(crate) mod keys {
     use edgepoints_protocol::FailedSource;
+
+    /// The prefix table that places devices by address (`geo`).
+    pub const GEO_PREFIXES: &str = "geo:prefixes";
+    /// Published items and the manifest version (`origin`).
+    pub const ORIGIN_ITEM_PREFIX: &str = "origin:item:";
+    pub const ORIGIN_VERSION: &str = "origin:version";
+    /// How far QA moved the mock clock (`points`).
+    pub const CLOCK_OFFSET: &str = "clock:offset_ms";
+    /// The points rules and each device's points record (`points`).
+    pub const POINTS_RULES: &str = "points:rules";
+    pub const POINTS_DEVICE_PREFIX: &str = "points:device:";
 
     pub const SEED: &str = "control_plane:seed";
     pub const DEVICE_PREFIX: &str = "device:";

@@ -10,6 +10,7 @@ use edgepoints_core::{
     NodeStats,
 };
 use edgepoints_mock_server::{origin, MockServer};
+use edgepoints_protocol::paths::routes;
 use edgepoints_protocol::{paths, ConsentDecision, ConsentReport, NodeAnnouncement, Purpose, SignedEnvelope};
 use edgepoints_tests::*;
 
@@ -88,12 +89,9 @@ async fn a_consumer_fetches_from_a_peer_and_from_the_origin_once_the_peer_is_gon
     assert_eq!(node.stats().hits, 1);
 
     // Fetching again is a cache hit: no network.
-    let requests = requests_on(&server, "GET /v1/devices/{device_id}/sources/{hash}").await;
+    let requests = requests_on(&server, routes::DEVICE_SOURCES).await;
     assert_eq!(bob.fetch(published.hash).await.unwrap().source, FetchSource::Cache);
-    assert_eq!(
-        requests_on(&server, "GET /v1/devices/{device_id}/sources/{hash}").await,
-        requests
-    );
+    assert_eq!(requests_on(&server, routes::DEVICE_SOURCES).await, requests);
 
     // Alice's app is killed: her node is gone without a word to the control
     // plane, which still routes to her. Carol falls back to the origin.
@@ -250,7 +248,7 @@ async fn a_tampered_origin_gives_a_typed_error_and_nothing_is_kept() {
         .unwrap();
     add_fault(
         &server,
-        serde_json::json!({"route": "GET /origin/{hash}", "action": "tamper", "count": 1}),
+        serde_json::json!({"route": routes::ORIGIN, "action": "tamper", "count": 1}),
     )
     .await;
     let dir = tempfile::tempdir().unwrap();
@@ -457,7 +455,7 @@ async fn a_node_whose_delivery_statement_does_not_verify_gets_no_receipt() {
         "the bytes are right, the statement is not the node's"
     );
     bob.outbox().drain(Duration::from_secs(5)).await.unwrap();
-    assert_eq!(requests_on(&server, "POST /v1/devices/{device_id}/receipts").await, 0);
+    assert_eq!(requests_on(&server, routes::DEVICE_RECEIPTS).await, 0);
 }
 
 #[tokio::test]

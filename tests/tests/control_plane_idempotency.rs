@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use edgepoints_protocol::paths::routes;
 use edgepoints_protocol::{paths, ConsentDecision, ConsentPolicy, ConsentReport, Purpose, SignedEnvelope};
 use edgepoints_tests::*;
 use serde_json::json;
@@ -23,7 +24,7 @@ async fn replayed_registration_returns_the_stored_result_once_applied() {
         assert_eq!(again, first, "the stored body is replayed");
     }
     assert_eq!(applied(&server, "registrations").await, 1);
-    assert_eq!(requests_on(&server, "POST /v1/devices").await, 4);
+    assert_eq!(requests_on(&server, routes::DEVICES).await, 4);
     // A fresh key for the same device is a new request, but the device is
     // not registered twice either.
     let (status, replayed, _, fresh) = post_raw(&server, paths::DEVICES, Some("k-2"), body).await;
@@ -56,7 +57,7 @@ async fn replay_while_the_first_is_running_is_409() {
     let server = start_mock().await;
     add_fault(
         &server,
-        json!({"route": "POST /v1/devices", "action": "delay", "delay_ms": 400}),
+        json!({"route": routes::DEVICES, "action": "delay", "delay_ms": 400}),
     )
     .await;
     let (key, _) = device_key(3);

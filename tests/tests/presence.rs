@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use edgepoints_core::{ConsentPolicy, EdgePoints, FetchSource, NetworkKind};
 use edgepoints_mock_server::origin;
+use edgepoints_protocol::paths::routes;
 use edgepoints_tests::*;
 
 #[tokio::test]
@@ -155,7 +156,7 @@ async fn the_presence_status_shows_addresses_probes_and_heartbeats() {
     // The control plane refuses heartbeats for a while: the status says so.
     add_fault(
         &server,
-        serde_json::json!({"route": "POST /v1/devices/{device_id}/heartbeats", "action": "fail", "status": 503, "count": 2}),
+        serde_json::json!({"route": routes::DEVICE_HEARTBEATS, "action": "fail", "status": 503, "count": 2}),
     )
     .await;
     assert!(node.heartbeat_now().await.is_err());

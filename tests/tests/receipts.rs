@@ -11,6 +11,7 @@ use std::time::Duration;
 use ed25519_dalek::SigningKey;
 use edgepoints_core::{ContentHash, CreditReason, Event, EventListener, FetchSource, NodeHandle};
 use edgepoints_mock_server::{origin, points, MockServer};
+use edgepoints_protocol::paths::routes;
 use edgepoints_protocol::{
     paths, AccessTicket, DeliveryStatement, DeviceId, FailedSource, HashFailureReport, PointsRules, Purpose, Receipt,
     SignedEnvelope, DELIVERY_HEADER, RECEIPT_NONCE_HEADER, TICKET_HEADER,
@@ -131,7 +132,7 @@ async fn origin_deliveries_make_no_receipt_and_a_lost_answer_credits_once() {
     let (alice, node) = serving_node(&server, alice_dir.path(), None).await;
     // The receipt route fails twice, then loses the answer after it
     // committed: the outbox retries with the same key and it counts once.
-    let route = "POST /v1/devices/{device_id}/receipts";
+    let route = routes::DEVICE_RECEIPTS;
     add_fault(
         &server,
         json!({"route": route, "action": "fail", "status": 503, "count": 2}),

@@ -6,19 +6,16 @@ use std::time::Duration;
 
 use edgepoints_core::{ConsentPolicy, EdgePoints, Error, OutlierPolicy, RetryBudgetPolicy};
 use edgepoints_mock_server::{ControlPlane, MockServer};
+use edgepoints_protocol::paths::routes;
 use edgepoints_tests::*;
 use serde_json::json;
-
-const CONSENT: &str = "PUT /v1/devices/{device_id}/consent";
-const REGISTER: &str = "POST /v1/devices";
-const STATUS: &str = "GET /v1/devices/{device_id}/operations/{idempotency_key}";
 
 #[tokio::test]
 async fn an_answer_dropped_after_commit_is_replayed_not_applied_twice() {
     let server = start_mock().await;
     add_fault(
         &server,
-        json!({"route": CONSENT, "action": "drop_after_commit", "count": 1}),
+        json!({"route": routes::DEVICE_CONSENT, "action": "drop_after_commit", "count": 1}),
     )
     .await;
     let dir = tempfile::tempdir().unwrap();
@@ -26,8 +23,8 @@ async fn an_answer_dropped_after_commit_is_replayed_not_applied_twice() {
     let state = sdk.consent().grant("t", ConsentPolicy::default()).await.unwrap();
     assert!(state.reported);
     // The retry asks what became of the call and gets the stored answer.
-    assert_eq!(requests_on(&server, CONSENT).await, 1, "not sent twice");
-    assert_eq!(requests_on(&server, STATUS).await, 1);
+    assert_eq!(requests_on(&server, routes::DEVICE_CONSENT).await, 1, "not sent twice");
+    assert_eq!(requests_on(&server, routes::DEVICE_OPERATION).await, 1);
     assert_eq!(applied(&server, "consent_reports").await, 1);
     let dump = admin_state(&server).await;
     assert_eq!(dump["executions"]["duplicates"], json!([]));
@@ -45,7 +42,7 @@ async fn after_a_restart_the_status_of_an_unanswered_call_is_asked_first() {
         sdk.register().await.unwrap();
         add_fault(
             &server,
-            json!({"route": CONSENT, "action": "drop_after_commit", "count": 1}),
+            json!({"route": routes::DEVICE_CONSENT, "action": "drop_after_commit", "count": 1}),
         )
         .await;
         let mut short = config(&[server.url()], dir.path());
@@ -61,8 +58,8 @@ async fn after_a_restart_the_status_of_an_unanswered_call_is_asked_first() {
     let drained = sdk.outbox().drain(Duration::from_secs(10)).await.unwrap();
     assert_eq!(drained.pending, 0);
     assert!(sdk.consent().state().unwrap().reported);
-    assert_eq!(requests_on(&server, CONSENT).await, 1, "not sent again");
-    assert_eq!(requests_on(&server, STATUS).await, 1, "asked once");
+    assert_eq!(requests_on(&server, routes::DEVICE_CONSENT).await, 1, "not sent again");
+    assert_eq!(requests_on(&server, routes::DEVICE_OPERATION).await, 1, "asked once");
     assert_eq!(applied(&server, "consent_reports").await, 1);
 }
 
@@ -75,7 +72,7 @@ async fn a_final_refusal_ends_the_entry_with_an_event_and_the_stream_goes_on() {
     sdk.register().await.unwrap();
     add_fault(
         &server,
-        json!({"route": CONSENT, "action": "fail", "status": 422, "count": 1}),
+        json!({"route": routes::DEVICE_CONSENT, "action": "fail", "status": 422, "count": 1}),
     )
     .await;
     let first = sdk.consent().grant("t", ConsentPolicy::default()).await.unwrap();
@@ -101,15 +98,19 @@ async fn answers_lost_again_and_again_are_replayed_with_the_same_key() {
     sdk.register().await.unwrap();
     add_fault(
         &server,
-        json!({"route": CONSENT, "action": "drop_after_commit", "count": 3}),
+        json!({"route": routes::DEVICE_CONSENT, "action": "drop_after_commit", "count": 3}),
     )
     .await;
     // The status query fails too, so the SDK must resend.
-    add_fault(&server, json!({"route": STATUS, "action": "fail", "status": 503})).await;
+    add_fault(
+        &server,
+        json!({"route": routes::DEVICE_OPERATION, "action": "fail", "status": 503}),
+    )
+    .await;
     let state = sdk.consent().grant("t", ConsentPolicy::default()).await.unwrap();
     assert!(state.reported);
     assert_eq!(
-        requests_on(&server, CONSENT).await,
+        requests_on(&server, routes::DEVICE_CONSENT).await,
         4,
         "three answers lost, the fourth replayed"
     );
@@ -151,14 +152,14 @@ async fn the_sticky_endpoint_fails_over_and_comes_back() {
     let killed = servers.remove(sticky);
     let addr = killed.addr();
     killed.shutdown().await;
-    let registrations_before = requests_on_plane(&control_plane, REGISTER).await;
+    let registrations_before = requests_on_plane(&control_plane, routes::DEVICES).await;
     for _ in 0..3 {
         let state = sdk.consent().revoke(false).await.unwrap();
         assert!(state.reported, "calls succeed on another endpoint");
     }
     assert!(servers.iter().map(|s| s.requests_served()).sum::<u64>() >= 3);
     assert_eq!(
-        requests_on_plane(&control_plane, REGISTER).await,
+        requests_on_plane(&control_plane, routes::DEVICES).await,
         registrations_before,
         "no new registration was needed: the state is shared"
     );
@@ -234,7 +235,7 @@ async fn retry_after_is_honoured() {
     sdk.register().await.unwrap();
     add_fault(
         &server,
-        json!({"route": CONSENT, "action": "fail", "status": 429, "retry_after_s": 1, "count": 1}),
+        json!({"route": routes::DEVICE_CONSENT, "action": "fail", "status": 429, "retry_after_s": 1, "count": 1}),
     )
     .await;
     let started = tokio::time::Instant::now();
@@ -250,5 +251,5 @@ async fn retry_after_is_honoured() {
         "retried after {:?}",
         started.elapsed()
     );
-    assert_eq!(requests_on(&server, CONSENT).await, 2);
+    assert_eq!(requests_on(&server, routes::DEVICE_CONSENT).await, 2);
 }

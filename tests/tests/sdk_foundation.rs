@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use edgepoints_core::{ConsentPolicy, ConsentStatus, EdgePoints, Error, Event, EventListener, NetworkKind};
+use edgepoints_protocol::paths::routes;
 use edgepoints_tests::*;
 use serde_json::json;
 
@@ -30,9 +31,9 @@ async fn identity_and_consent_survive_a_restart() {
     assert!(granted.reported);
     assert_eq!(sdk.host_state().unwrap().network, NetworkKind::Wifi);
     // Registering again after the restart is answered locally.
-    let before = requests_on(&server, "POST /v1/devices").await;
+    let before = requests_on(&server, routes::DEVICES).await;
     sdk.register().await.unwrap();
-    assert_eq!(requests_on(&server, "POST /v1/devices").await, before);
+    assert_eq!(requests_on(&server, routes::DEVICES).await, before);
     assert_eq!(applied(&server, "registrations").await, 1);
 }
 
@@ -41,14 +42,14 @@ async fn a_transient_503_is_retried_and_succeeds() {
     let server = start_mock().await;
     add_fault(
         &server,
-        json!({"route": "POST /v1/devices", "action": "fail", "status": 503, "count": 2}),
+        json!({"route": routes::DEVICES, "action": "fail", "status": 503, "count": 2}),
     )
     .await;
     let dir = tempfile::tempdir().unwrap();
     let sdk = open_sdk(&server, dir.path());
     let registration = sdk.register().await.unwrap();
     assert_eq!(registration.device_id, sdk.device_id());
-    assert_eq!(requests_on(&server, "POST /v1/devices").await, 3);
+    assert_eq!(requests_on(&server, routes::DEVICES).await, 3);
     assert_eq!(applied(&server, "registrations").await, 1);
 }
 
@@ -57,7 +58,7 @@ async fn a_400_is_not_retried() {
     let server = start_mock().await;
     add_fault(
         &server,
-        json!({"route": "POST /v1/devices", "action": "fail", "status": 400, "count": 1}),
+        json!({"route": routes::DEVICES, "action": "fail", "status": 400, "count": 1}),
     )
     .await;
     let dir = tempfile::tempdir().unwrap();
@@ -68,7 +69,7 @@ async fn a_400_is_not_retried() {
         }
         other => panic!("expected a 400 rejection, got {other:?}"),
     }
-    assert_eq!(requests_on(&server, "POST /v1/devices").await, 1);
+    assert_eq!(requests_on(&server, routes::DEVICES).await, 1);
     assert!(sdk.registration().unwrap().is_none());
 }
 
@@ -77,7 +78,7 @@ async fn retries_give_up_with_a_typed_error_and_the_same_key_succeeds_later() {
     let server = start_mock().await;
     add_fault(
         &server,
-        json!({"route": "POST /v1/devices", "action": "fail", "status": 503, "count": 5}),
+        json!({"route": routes::DEVICES, "action": "fail", "status": 503, "count": 5}),
     )
     .await;
     let dir = tempfile::tempdir().unwrap();
@@ -87,7 +88,7 @@ async fn retries_give_up_with_a_typed_error_and_the_same_key_succeeds_later() {
     assert!(error.is_transient());
     sdk.register().await.unwrap();
     assert_eq!(applied(&server, "registrations").await, 1);
-    assert_eq!(requests_on(&server, "POST /v1/devices").await, 6);
+    assert_eq!(requests_on(&server, routes::DEVICES).await, 6);
 }
 
 /// The server commits, but the answer never arrives in time (the client
@@ -98,7 +99,7 @@ async fn a_lost_answer_is_retried_with_the_same_key_and_applied_once() {
     let server = start_mock().await;
     add_fault(
         &server,
-        json!({"route": "POST /v1/devices", "action": "delay", "delay_ms": 600}),
+        json!({"route": routes::DEVICES, "action": "delay", "delay_ms": 600}),
     )
     .await;
     let dir = tempfile::tempdir().unwrap();
@@ -108,7 +109,7 @@ async fn a_lost_answer_is_retried_with_the_same_key_and_applied_once() {
     let sdk = EdgePoints::open(config, None).unwrap();
     sdk.register().await.unwrap();
     assert!(
-        requests_on(&server, "POST /v1/devices").await >= 2,
+        requests_on(&server, routes::DEVICES).await >= 2,
         "the first answer was lost"
     );
     assert_eq!(applied(&server, "registrations").await, 1);
@@ -123,7 +124,7 @@ async fn a_call_cut_short_by_a_restart_is_the_same_request_after_it() {
     let server = start_mock().await;
     add_fault(
         &server,
-        json!({"route": "POST /v1/devices", "action": "delay", "delay_ms": 400}),
+        json!({"route": routes::DEVICES, "action": "delay", "delay_ms": 400}),
     )
     .await;
     let dir = tempfile::tempdir().unwrap();
@@ -229,7 +230,7 @@ async fn consent_granted_offline_is_kept_and_reported_later_with_its_key() {
     sdk.register().await.unwrap();
     add_fault(
         &server,
-        json!({"route": "PUT /v1/devices/{device_id}/consent", "action": "fail", "count": 5}),
+        json!({"route": routes::DEVICE_CONSENT, "action": "fail", "count": 5}),
     )
     .await;
     let state = sdk.consent().grant("2026-11", ConsentPolicy::default()).await.unwrap();

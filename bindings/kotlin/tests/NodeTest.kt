@@ -16,6 +16,7 @@ import java.net.http.HttpResponse
 import kotlin.test.assertContentEquals
 import kotlin.test.assertEquals
 import kotlin.test.assertFailsWith
+import kotlin.test.assertNotNull
 import kotlin.test.assertTrue
 
 class NodeTest {
@@ -45,7 +46,7 @@ class NodeTest {
         sdk.setBattery(90u, true)
         assertEquals(ServingGate.Serving, sdk.servingGate())
         val node = sdk.node().start("127.0.0.1:0")
-        val address = node.localAddr()
+        val address = assertNotNull(node.localAddr(), "a running node has an address")
         assertTrue(address.startsWith("127.0.0.1:"))
         val hash = contentHashOf(byteArrayOf(1, 2, 3))
         val request = HttpRequest.newBuilder(URI.create("http://$address/content/$hash")).GET().build()

@@ -63,7 +63,7 @@ class OutboxTest {
         val listener = RecordingListener()
         val sdk = open(newDataDir(), listener)
         sdk.register()
-        addFault("""{"route": "PUT /v1/devices/{device_id}/consent", "action": "fail", "status": 422, "count": 1}""")
+        addFault("""{"route": "${Routes.DEVICE_CONSENT}", "action": "fail", "status": 422, "count": 1}""")
         val state = sdk.consent().grant("2026-11", ConsentPolicy())
         assertFalse(state.reported)
         assertEquals(1uL, sdk.outbox().status().failed)

@@ -71,3 +71,8 @@ fun resetFaults() {
     val request = HttpRequest.newBuilder(URI.create("$controlPlane/admin/faults")).DELETE().build()
     HttpClient.newHttpClient().send(request, HttpResponse.BodyHandlers.ofString())
 }
+
+/** The mock's route keys used here, as `edgepoints_protocol::paths::routes` spells them. */
+object Routes {
+    const val DEVICE_CONSENT = "PUT /v1/devices/{device_id}/consent"
+}

@@ -1,5 +1,6 @@
 //! The SDK's one SQLite file: device key, registration, consent, host state,
-//! and (as the SDK grows) outbox, cache index and rental state.
+//! the outbox, the content index, the node's announcement revision and
+//! monthly upload (the tables are in [`schema`]).
 //!
 //! One connection behind a mutex is the one writer. WAL with
 //! `synchronous = FULL`: a call that returned has reached the disk, which is

@@ -14,6 +14,7 @@ use edgepoints_protocol::{
     EnvelopeError, OperationState, OperationStatus, ProblemCode, Purpose,
 };
 
+use super::auth::DeviceSigned;
 use super::{parse_envelope, parse_json};
 use crate::idempotency::{self, Record};
 use crate::problem::ApiError;
@@ -170,18 +171,11 @@ pub(super) async fn register(
 /// `PUT /v1/devices/{device_id}/consent`: the device's newest decision.
 pub(super) async fn report_consent(
     State(control_plane): State<Arc<ControlPlane>>,
-    Path(device_id): Path<String>,
-    body: Bytes,
+    DeviceSigned {
+        device_id,
+        payload: report,
+    }: DeviceSigned<ConsentReport>,
 ) -> Result<Json<ConsentRecorded>, ApiError> {
-    let device_id = parse_device_id(&device_id)?;
-    let report: ConsentReport = device_envelope(&control_plane, &device_id, &body, Purpose::ConsentReport).await?;
-    if report.device_id != device_id {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            ProblemCode::DeviceMismatch,
-            "the report names another device",
-        ));
-    }
     if let ConsentDecision::Granted { terms_version, policy } = &report.decision {
         validate_terms_version(terms_version)
             .and_then(|()| policy.validate())

@@ -2,6 +2,7 @@
 //! health routes (behind neither), and a problem+json 404 for the rest.
 
 mod admin;
+mod auth;
 mod content;
 mod devices;
 mod nodes;
@@ -13,7 +14,8 @@ use axum::body::Bytes;
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use axum::{middleware, Router};
-use edgepoints_protocol::{paths, ProblemCode, SignedEnvelope};
+use edgepoints_protocol::paths::templates;
+use edgepoints_protocol::{ProblemCode, SignedEnvelope};
 use serde::de::DeserializeOwned;
 
 use crate::problem::ApiError;
@@ -23,22 +25,16 @@ pub(crate) fn router(control_plane: Arc<ControlPlane>, stats: Arc<InstanceStats>
     // Layers added later run first: request counting, then idempotency,
     // then faults, then the handler.
     let api = Router::new()
-        .route(paths::DEVICES, post(devices::register))
-        .route("/v1/devices/{device_id}/consent", put(devices::report_consent))
-        .route(
-            "/v1/devices/{device_id}/operations/{idempotency_key}",
-            get(devices::operation_status),
-        )
-        .route("/v1/devices/{device_id}/node", put(nodes::announce))
-        .route("/v1/devices/{device_id}/sources/{hash}", get(nodes::sources))
-        .route("/v1/devices/{device_id}/heartbeats", post(points::heartbeat))
-        .route("/v1/devices/{device_id}/points", get(points::balance))
-        .route("/v1/devices/{device_id}/receipts", post(points::submit_receipt))
-        .route("/v1/devices/{device_id}/ledger/{after}", get(points::ledger))
-        .route(
-            "/v1/devices/{device_id}/hash-failures",
-            post(nodes::report_hash_failure),
-        )
+        .route(templates::DEVICES, post(devices::register))
+        .route(templates::DEVICE_CONSENT, put(devices::report_consent))
+        .route(templates::DEVICE_OPERATION, get(devices::operation_status))
+        .route(templates::DEVICE_NODE, put(nodes::announce))
+        .route(templates::DEVICE_SOURCES, get(nodes::sources))
+        .route(templates::DEVICE_HEARTBEATS, post(points::heartbeat))
+        .route(templates::DEVICE_POINTS, get(points::balance))
+        .route(templates::DEVICE_RECEIPTS, post(points::submit_receipt))
+        .route(templates::DEVICE_LEDGER, get(points::ledger))
+        .route(templates::DEVICE_HASH_FAILURES, post(nodes::report_hash_failure))
         .route_layer(middleware::from_fn_with_state(control_plane.clone(), faults::layer))
         .route_layer(middleware::from_fn_with_state(
             control_plane.clone(),
@@ -51,7 +47,7 @@ pub(crate) fn router(control_plane: Arc<ControlPlane>, stats: Arc<InstanceStats>
     // The origin is faulted too (QA corrupts it to test verification), but
     // it is a plain read: no idempotency.
     let origin = Router::new()
-        .route("/origin/{hash}", get(content::origin))
+        .route(templates::ORIGIN, get(content::origin))
         .route_layer(middleware::from_fn_with_state(control_plane.clone(), faults::layer))
         .route_layer(middleware::from_fn_with_state(
             control_plane.clone(),
@@ -63,8 +59,8 @@ pub(crate) fn router(control_plane: Arc<ControlPlane>, stats: Arc<InstanceStats>
         .merge(admin::router())
         .route("/admin/clock", get(points::clock).post(points::advance_clock))
         .route("/admin/points-rules", get(points::rules).put(points::set_rules))
-        .route(paths::HEALTHZ, get(|| async { "ok" }))
-        .route(paths::MANIFEST, get(content::manifest))
+        .route(templates::HEALTHZ, get(|| async { "ok" }))
+        .route(templates::MANIFEST, get(content::manifest))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, ProblemCode::NotFound, "no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

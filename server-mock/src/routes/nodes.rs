@@ -12,17 +12,17 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use edgepoints_protocol::sources::{MAX_ANNOUNCED_ADDRESSES, MAX_ANNOUNCED_HOLDINGS};
 use edgepoints_protocol::{
     paths, AccessTicket, ContentHash, ContentSources, DeviceId, FailedSource, HashFailureRecorded, HashFailureReport,
-    Location, NodeAnnounced, NodeAnnouncement, NodeSource, ProblemCode, Purpose, ReportVerdict, LOCATION_HEADER,
+    Location, NodeAnnounced, NodeAnnouncement, NodeSource, ProblemCode, ReportVerdict, LOCATION_HEADER,
 };
 
-use super::devices::{device_envelope, parse_device_id, signed_read, unknown_device};
+use super::auth::DeviceSigned;
+use super::devices::{parse_device_id, signed_read, unknown_device};
 use crate::problem::ApiError;
 use crate::routing::Position;
 use crate::state::{keys, unix_millis, NodeRecord};
@@ -38,15 +38,6 @@ const MAX_SOURCES: usize = 4;
 
 /// Reports kept per item and source (the count goes on).
 const MAX_REPORTS_KEPT: usize = 100;
-
-fn mismatch(what: &str) -> ApiError {
-    ApiError::new(
-        StatusCode::FORBIDDEN,
-        ProblemCode::DeviceMismatch,
-        "the payload names another device",
-    )
-    .detail(what.to_owned())
-}
 
 fn unprocessable(title: &str, detail: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, ProblemCode::MalformedRequest, title).detail(detail)
@@ -80,16 +71,12 @@ fn check_node_url(text: &str) -> Result<(), ApiError> {
 /// `PUT /v1/devices/{device_id}/node`: the node's newest announcement.
 pub(super) async fn announce(
     State(control_plane): State<Arc<ControlPlane>>,
-    Path(device_id): Path<String>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    body: Bytes,
+    DeviceSigned {
+        device_id,
+        payload: announcement,
+    }: DeviceSigned<NodeAnnouncement>,
 ) -> Result<Json<NodeAnnounced>, ApiError> {
-    let device_id = parse_device_id(&device_id)?;
-    let announcement: NodeAnnouncement =
-        device_envelope(&control_plane, &device_id, &body, Purpose::NodeAnnouncement).await?;
-    if announcement.device_id != device_id {
-        return Err(mismatch("announcement.device_id"));
-    }
     if announcement.revision == 0 {
         return Err(ApiError::bad_request("announcement revisions start at 1"));
     }
@@ -280,15 +267,11 @@ pub(super) async fn sources(
 /// bytes, it is not routed to for the item again.
 pub(super) async fn report_hash_failure(
     State(control_plane): State<Arc<ControlPlane>>,
-    Path(device_id): Path<String>,
-    body: Bytes,
+    DeviceSigned {
+        device_id,
+        payload: report,
+    }: DeviceSigned<HashFailureReport>,
 ) -> Result<(StatusCode, Json<HashFailureRecorded>), ApiError> {
-    let device_id = parse_device_id(&device_id)?;
-    let report: HashFailureReport =
-        device_envelope(&control_plane, &device_id, &body, Purpose::HashFailureReport).await?;
-    if report.reporter != device_id {
-        return Err(mismatch("report.reporter"));
-    }
     if report.reason.len() > 512 {
         return Err(ApiError::bad_request("reason is longer than 512 bytes"));
     }

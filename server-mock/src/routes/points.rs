@@ -14,7 +14,8 @@ use edgepoints_protocol::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::devices::{device_envelope, parse_device_id, signed_read, unknown_device};
+use super::auth::DeviceSigned;
+use super::devices::{parse_device_id, signed_read, unknown_device};
 use super::parse_json;
 use crate::points::{self, CheckedReceipt, HeartbeatRefused, NodeStanding, ReceiptRefused};
 use crate::problem::ApiError;
@@ -28,18 +29,11 @@ const LEDGER_PAGE: usize = 50;
 /// `POST /v1/devices/{device_id}/heartbeats`.
 pub(super) async fn heartbeat(
     State(control_plane): State<Arc<ControlPlane>>,
-    Path(device_id): Path<String>,
-    body: Bytes,
+    DeviceSigned {
+        device_id,
+        payload: heartbeat,
+    }: DeviceSigned<Heartbeat>,
 ) -> Result<Json<HeartbeatAccepted>, ApiError> {
-    let device_id = parse_device_id(&device_id)?;
-    let heartbeat: Heartbeat = device_envelope(&control_plane, &device_id, &body, Purpose::Heartbeat).await?;
-    if heartbeat.device_id != device_id {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            ProblemCode::DeviceMismatch,
-            "the heartbeat names another device",
-        ));
-    }
     let consenting = control_plane.device(&device_id).await?.is_some_and(|d| d.consents());
     let reachable = control_plane
         .node(&device_id)
@@ -93,18 +87,11 @@ fn invalid_receipt(detail: impl Into<String>) -> ApiError {
 /// nonce was not taken.
 pub(super) async fn submit_receipt(
     State(control_plane): State<Arc<ControlPlane>>,
-    Path(device_id): Path<String>,
-    body: Bytes,
+    DeviceSigned {
+        device_id: consumer,
+        payload: receipt,
+    }: DeviceSigned<Receipt>,
 ) -> Result<(StatusCode, Json<ReceiptAccepted>), ApiError> {
-    let consumer = parse_device_id(&device_id)?;
-    let receipt: Receipt = device_envelope(&control_plane, &consumer, &body, Purpose::Receipt).await?;
-    if receipt.consumer_id != consumer {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            ProblemCode::DeviceMismatch,
-            "the receipt names another consumer",
-        ));
-    }
     let checked = match check_receipt(&control_plane, &receipt).await {
         Ok(checked) => checked,
         Err(error) => {
