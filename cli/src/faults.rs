@@ -3,7 +3,7 @@
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::json;
 
-use crate::admin::AdminClient;
+use crate::admin::admin_client;
 use crate::CliResult;
 
 #[derive(Debug, Args)]
@@ -60,7 +60,7 @@ enum FaultsAction {
 }
 
 pub(crate) async fn run(args: FaultsArgs) -> CliResult {
-    let admin = AdminClient::new(args.control_plane.as_str())?;
+    let admin = admin_client(args.control_plane.as_str())?;
     match args.action {
         FaultsAction::Add {
             kind,
@@ -82,7 +82,7 @@ pub(crate) async fn run(args: FaultsArgs) -> CliResult {
             rule["count"] = json!(count);
             rule["probability"] = json!(probability);
             rule["seed"] = json!(seed);
-            admin.add_fault(rule).await?;
+            admin.add_fault(&rule).await?;
             println!("{}", serde_json::to_string_pretty(&admin.faults().await?)?);
         }
         FaultsAction::List => println!("{}", serde_json::to_string_pretty(&admin.faults().await?)?),

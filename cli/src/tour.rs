@@ -12,7 +12,7 @@ use edgepoints_core::{Config, ConsentPolicy, EdgePoints, Location, NetworkKind, 
 use edgepoints_mock_server::{ControlPlane, MockServer};
 use serde_json::json;
 
-use crate::admin::AdminClient;
+use crate::admin::{admin_client, AdminClient};
 use crate::device::describe_consent;
 use crate::CliResult;
 use edgepoints_protocol::paths::routes;
@@ -115,7 +115,7 @@ pub(crate) async fn run(args: TourArgs) -> CliResult {
     };
     let temp = tempfile::tempdir()?;
     let root = args.data_root.unwrap_or_else(|| temp.path().to_owned());
-    let admin = AdminClient::new(endpoints[0].as_str())?;
+    let admin = admin_client(endpoints[0].as_str())?;
 
     step("Control plane");
     if let Some(first) = servers.first() {
@@ -212,7 +212,7 @@ pub(crate) async fn run(args: TourArgs) -> CliResult {
 
     step("The control plane fails twice (503); Carol's consent survives it");
     admin
-        .add_fault(json!({"route": routes::DEVICE_CONSENT, "action": "fail", "status": 503, "count": 2}))
+        .add_fault(&json!({"route": routes::DEVICE_CONSENT, "action": "fail", "status": 503, "count": 2}))
         .await?;
     let before = admin.requests_on(routes::DEVICE_CONSENT).await?;
     let carol = devices[2]
@@ -229,7 +229,7 @@ pub(crate) async fn run(args: TourArgs) -> CliResult {
 
     step("Bob revokes while the control plane is down; the decision waits, then is reported");
     admin
-        .add_fault(json!({"route": routes::DEVICE_CONSENT, "action": "fail", "status": 503, "count": 50}))
+        .add_fault(&json!({"route": routes::DEVICE_CONSENT, "action": "fail", "status": 503, "count": 50}))
         .await?;
     let pending = devices[1].sdk.consent().revoke(true).await?;
     say(format!("bob-phone     {}", describe_consent(&pending)));
@@ -241,11 +241,11 @@ pub(crate) async fn run(args: TourArgs) -> CliResult {
 
     step("An answer is lost after the control plane committed; Carol's next call is not applied twice");
     admin
-        .add_fault(json!({"route": routes::DEVICE_CONSENT, "action": "drop_after_commit", "count": 1}))
+        .add_fault(&json!({"route": routes::DEVICE_CONSENT, "action": "drop_after_commit", "count": 1}))
         .await?;
-    let applied_before = admin.state().await?["applied"]["consent_reports"].as_i64().unwrap_or(0);
+    let applied_before = admin.applied("consent_reports").await?;
     let carol = devices[2].sdk.consent().revoke(false).await?;
-    let applied_after = admin.state().await?["applied"]["consent_reports"].as_i64().unwrap_or(0);
+    let applied_after = admin.applied("consent_reports").await?;
     say(format!("carol-tablet  {}", describe_consent(&carol)));
     check(
         carol.reported && applied_after == applied_before + 1,
@@ -405,10 +405,10 @@ pub(crate) async fn run(args: TourArgs) -> CliResult {
                 handle.reachable_addresses()
             ));
         }
-        let nodes = admin.state().await?["nodes"].as_array().cloned().unwrap_or_default();
+        let nodes = admin.state().await?.nodes;
         let probed = nodes
             .iter()
-            .filter(|n| !n["url"].is_null() && n["reachable"].as_array().is_some_and(|r| !r.is_empty()))
+            .filter(|n| n.url.is_some() && !n.reachable.is_empty())
             .count();
         check(
             probed == 2 && !node.reachable_addresses().is_empty() && !carol_node.reachable_addresses().is_empty(),
@@ -447,7 +447,7 @@ pub(crate) async fn run(args: TourArgs) -> CliResult {
             "Carol's node counted the bytes it delivered",
         )?;
         bob.outbox().drain(Duration::from_secs(5)).await?;
-        let receipts = admin.state().await?["applied"]["receipts"].as_u64().unwrap_or(0);
+        let receipts = admin.applied("receipts").await?;
         check(
             report.receipt_queued && receipts == 1,
             "Bob's receipt (his signature over Carol's signed delivery statement and the ticket) was taken",
@@ -466,7 +466,7 @@ pub(crate) async fn run(args: TourArgs) -> CliResult {
         step("The origin serves a corrupted copy once: refused, reported, then fetched intact");
         let another = edgepoints_mock_server::origin::publish(&plane, vec![9u8; 65_536].into(), 1).await?;
         admin
-            .add_fault(json!({"route": routes::ORIGIN, "action": "tamper", "count": 1}))
+            .add_fault(&json!({"route": routes::ORIGIN, "action": "tamper", "count": 1}))
             .await?;
         match bob.fetch(another.hash).await {
             Err(edgepoints_core::Error::ContentRejected { reason, .. }) => say(format!("refused: {reason}")),
@@ -477,7 +477,7 @@ pub(crate) async fn run(args: TourArgs) -> CliResult {
             "nothing of the corrupted copy was kept",
         )?;
         bob.outbox().drain(Duration::from_secs(5)).await?;
-        let reports = admin.state().await?["hash_failures"].as_array().map_or(0, Vec::len);
+        let reports = admin.state().await?.hash_failures.len();
         check(reports == 1, "the hash failure is on record at the control plane")?;
         let report = bob.fetch(another.hash).await?;
         check(
@@ -535,11 +535,12 @@ pub(crate) async fn run(args: TourArgs) -> CliResult {
     for d in &devices {
         let consent = d.sdk.consent().state()?;
         let id = d.sdk.device_id();
-        let server_revision = state["devices"]
-            .as_array()
-            .and_then(|all| all.iter().find(|x| x["device_id"] == id.as_str()))
-            .and_then(|x| x["consent"]["revision"].as_u64())
-            .unwrap_or(0);
+        let server_revision = state
+            .devices
+            .iter()
+            .find(|x| x.device_id.as_str() == id)
+            .and_then(|x| x.consent.as_ref())
+            .map_or(0, |c| c.revision);
         agree &= server_revision == consent.revision;
         let status = match consent.status {
             edgepoints_core::ConsentStatus::NotAsked => "not asked",
@@ -558,7 +559,8 @@ pub(crate) async fn run(args: TourArgs) -> CliResult {
     }
     say(format!(
         "control plane applied {} registrations and {} consent reports",
-        state["applied"]["registrations"], state["applied"]["consent_reports"]
+        applied(&state, "registrations"),
+        applied(&state, "consent_reports")
     ));
     check(agree, "every device's consent revision matches the control plane's")?;
     let reported: u64 = devices
@@ -567,9 +569,9 @@ pub(crate) async fn run(args: TourArgs) -> CliResult {
         .sum::<Result<u64, _>>()?;
     if embedded {
         check(
-            state["applied"]["registrations"] == 3
-                && state["applied"]["consent_reports"] == reported
-                && state["executions"]["duplicates"] == json!([]),
+            applied(&state, "registrations") == 3
+                && applied(&state, "consent_reports") == reported as i64
+                && state.executions.duplicates.is_empty(),
             &format!("3 registrations and {reported} consent decisions applied, each exactly once"),
         )?;
     }
@@ -586,8 +588,13 @@ pub(crate) async fn run(args: TourArgs) -> CliResult {
 /// Registrations applied, asked of an instance that is up.
 async fn admin_registrations(servers: &[MockServer], fallback: &AdminClient) -> CliResult<i64> {
     let state = match servers.first() {
-        Some(server) => AdminClient::new(&server.url())?.state().await?,
+        Some(server) => admin_client(&server.url())?.state().await?,
         None => fallback.state().await?,
     };
-    Ok(state["applied"]["registrations"].as_i64().unwrap_or(0))
+    Ok(applied(&state, "registrations"))
+}
+
+/// How often changes of kind `what` were applied, in a state dump.
+fn applied(state: &edgepoints_mock_server::state::StateDump, what: &str) -> i64 {
+    state.applied.get(what).copied().unwrap_or(0)
 }

@@ -190,14 +190,14 @@ impl NodeRecord {
 
 /// Idempotency keys whose request ran more than once: always empty unless
 /// exactly-once is broken.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Executions {
     pub keys: u64,
     pub duplicates: Vec<String>,
 }
 
-/// The JSON of `GET /admin/state`.
-#[derive(Debug, Serialize)]
+/// The JSON of `GET /admin/state` (read back by [`crate::testing::AdminClient`]).
+#[derive(Debug, Serialize, Deserialize)]
 pub struct StateDump {
     pub control_plane_key_id: String,
     pub control_plane_public_key: String,

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
 use edgepoints_core::{Config, EdgePoints, Event, EventListener, HostCallbackError, RetryPolicy};
+use edgepoints_mock_server::testing::AdminClient;
 use edgepoints_mock_server::{MockConfig, MockServer};
 use edgepoints_protocol::envelope::encode_public_key;
 use edgepoints_protocol::{DeviceId, DeviceRegistration, Purpose, SignedEnvelope, IDEMPOTENCY_KEY_HEADER};
@@ -126,7 +127,8 @@ pub fn http() -> reqwest::Client {
     edgepoints_core::transport::http_client().unwrap()
 }
 
-/// `GET /admin/state` as JSON.
+/// `GET /admin/state` as raw JSON, for tests that look into records the
+/// typed [`admin`] client also reads.
 pub async fn admin_state(server: &MockServer) -> Value {
     http()
         .get(format!("{}/admin/state", server.url()))
@@ -138,29 +140,24 @@ pub async fn admin_state(server: &MockServer) -> Value {
         .expect("admin state is JSON")
 }
 
-/// How many requests the mock received on `route` (`METHOD /path/{param}`).
+/// The mock's typed admin client.
+pub fn admin(server: &MockServer) -> AdminClient {
+    AdminClient::new(&server.url(), http())
+}
+
+/// How many requests the mock received on `route` (a key of
+/// `edgepoints_protocol::paths::routes`).
 pub async fn requests_on(server: &MockServer, route: &str) -> u64 {
-    admin_state(server).await["requests"][route].as_u64().unwrap_or(0)
+    admin(server).requests_on(route).await.expect("admin state")
 }
 
 pub async fn applied(server: &MockServer, what: &str) -> u64 {
-    admin_state(server).await["applied"][what].as_u64().unwrap_or(0)
+    admin(server).applied(what).await.expect("admin state")
 }
 
-/// Adds a fault rule over the admin API.
+/// Adds a fault rule over the admin API; a refused rule fails the test.
 pub async fn add_fault(server: &MockServer, rule: Value) {
-    let response = http()
-        .post(format!("{}/admin/faults", server.url()))
-        .json(&rule)
-        .send()
-        .await
-        .expect("add fault");
-    assert_eq!(
-        response.status(),
-        201,
-        "fault rule refused: {}",
-        response.text().await.unwrap_or_default()
-    );
+    admin(server).add_fault(&rule).await.expect("fault rule accepted");
 }
 
 /// A device key that is not the SDK's, for hand-made requests.

@@ -1,5 +1,10 @@
-//! Helpers for tests of this crate and of projects that use the mock:
-//! a throw-away Redis server, and the contract every state store must hold.
+//! Helpers for tests of this crate and of projects that use the mock: a
+//! typed client of the admin API, a throw-away Redis server, and the
+//! contract every state store must hold.
+
+mod admin_client;
+
+pub use admin_client::{AdminClient, AdminError};
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};

@@ -1,0 +1,87 @@
+//! The mock's admin API as a typed client, for the CLI, the tour and the
+//! tests: over HTTP, so it works the same for an embedded and a remote mock.
+
+use serde::Serialize;
+
+use crate::faults::FaultRule;
+use crate::state::StateDump;
+
+/// Why an admin call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("admin API unreachable: {0}")]
+    Http(#[from] reqwest::Error),
+    #[error("admin API refused {what} ({status}): {body}")]
+    Refused { what: String, status: u16, body: String },
+}
+
+/// A client of one mock's admin API.
+#[derive(Clone)]
+pub struct AdminClient {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl AdminClient {
+    /// A client of the mock at `base` (`http://127.0.0.1:port`), over
+    /// `http` (the caller's client: TLS setup is the caller's).
+    pub fn new(base: &str, http: reqwest::Client) -> Self {
+        AdminClient {
+            http,
+            base: base.trim_end_matches('/').to_owned(),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn checked(what: &str, response: reqwest::Response) -> Result<reqwest::Response, AdminError> {
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        Err(AdminError::Refused {
+            what: what.to_owned(),
+            status: response.status().as_u16(),
+            body: response.text().await.unwrap_or_default(),
+        })
+    }
+
+    /// The whole control-plane state (`GET /admin/state`).
+    pub async fn state(&self) -> Result<StateDump, AdminError> {
+        let response = self.http.get(self.url("/admin/state")).send().await?;
+        Ok(Self::checked("the state", response).await?.json().await?)
+    }
+
+    /// Adds a fault rule (a [`FaultRule`], or its JSON); a refused rule
+    /// comes back with the mock's reason.
+    pub async fn add_fault(&self, rule: &impl Serialize) -> Result<(), AdminError> {
+        let response = self.http.post(self.url("/admin/faults")).json(rule).send().await?;
+        Self::checked("the fault rule", response).await?;
+        Ok(())
+    }
+
+    /// The fault rules in force.
+    pub async fn faults(&self) -> Result<Vec<FaultRule>, AdminError> {
+        let response = self.http.get(self.url("/admin/faults")).send().await?;
+        Ok(Self::checked("the fault list", response).await?.json().await?)
+    }
+
+    /// Removes every fault rule.
+    pub async fn reset_faults(&self) -> Result<(), AdminError> {
+        let response = self.http.delete(self.url("/admin/faults")).send().await?;
+        Self::checked("the fault reset", response).await?;
+        Ok(())
+    }
+
+    /// Requests the mock received on `route` (a key of
+    /// `edgepoints_protocol::paths::routes`), by all instances.
+    pub async fn requests_on(&self, route: &str) -> Result<u64, AdminError> {
+        Ok(self.state().await?.requests.get(route).copied().unwrap_or(0) as u64)
+    }
+
+    /// How often changes of kind `what` were applied.
+    pub async fn applied(&self, what: &str) -> Result<u64, AdminError> {
+        Ok(self.state().await?.applied.get(what).copied().unwrap_or(0) as u64)
+    }
+}
