@@ -11,9 +11,10 @@ use reqwest::Method;
 use rusqlite::{Connection, OptionalExtension, Transaction};
 use serde_json::Value;
 
-use crate::edgepoints::{EdgePoints, Shared};
+use crate::edgepoints::EdgePoints;
 use crate::events::Event;
 use crate::outbox::{self, EntryKind, NewEntry};
+use crate::shared::Shared;
 use crate::time::unix_millis;
 use crate::{registration, Error, StoreError};
 

@@ -1,20 +1,18 @@
 //! The SDK handle.
 
-use std::fs::{File, OpenOptions};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::fs::OpenOptions;
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{watch, Notify};
-use tokio::task::JoinHandle;
+use tokio::sync::watch;
 
 use crate::consent::Consent;
 use crate::events::{Event, EventSink};
 use crate::host::{self, HostState, NetworkKind};
 use crate::identity::DeviceIdentity;
 use crate::outbox::{self, Outbox};
-use crate::presence::PresenceState;
 use crate::registration::{self, Registration};
+use crate::shared::Shared;
 use crate::store::Store;
 use crate::transport::Transport;
 use crate::{Config, Error, EventListener, StoreError};
@@ -25,108 +23,6 @@ const LOCK_FILE: &str = "edgepoints.lock";
 /// Finished outbox entries are kept this long for the app to inspect.
 const KEEP_FINISHED: Duration = Duration::from_secs(7 * 24 * 3600);
 
-/// What every part of the SDK shares: one per open instance.
-///
-/// The parameter convention: internal functions take `&Shared` (the state
-/// they read and change); the public facades (`Consent`, `EdgeNode`, …)
-/// hold an [`EdgePoints`], and background tasks an `Arc<Shared>`. Fields are
-/// private: each part of the state is changed through the module that
-/// names it.
-pub(crate) struct Shared {
-    config: Config,
-    store: Store,
-    identity: DeviceIdentity,
-    transport: Transport,
-    events: EventSink,
-    content: crate::content::ContentState,
-    presence: PresenceState,
-    /// The runtime the instance was opened on; all its work runs there.
-    runtime: tokio::runtime::Handle,
-    /// Bumped whenever an outbox entry changes; callers waiting on an entry watch it.
-    outbox_changed: watch::Sender<u64>,
-    /// Wakes the outbox worker (new entry, network back).
-    outbox_wake: Notify,
-    /// Whether the node may serve now; recomputed on every consent or host change.
-    serving_gate: watch::Sender<crate::policy::ServingGate>,
-    /// Entries finished in the store whose events are still going out.
-    announcing: Mutex<std::collections::HashSet<i64>>,
-    /// Turns true once, at shutdown.
-    stop: watch::Sender<bool>,
-    shut_down: AtomicBool,
-    /// Held (and so locked) until shutdown.
-    lock: Mutex<Option<File>>,
-    worker: Mutex<Option<JoinHandle<()>>>,
-}
-
-impl Shared {
-    pub(crate) fn ensure_open(&self) -> Result<(), Error> {
-        if self.shut_down.load(Ordering::Acquire) {
-            Err(Error::ShutDown)
-        } else {
-            Ok(())
-        }
-    }
-
-    pub(crate) fn config(&self) -> &Config {
-        &self.config
-    }
-
-    pub(crate) fn store(&self) -> &Store {
-        &self.store
-    }
-
-    pub(crate) fn identity(&self) -> &DeviceIdentity {
-        &self.identity
-    }
-
-    pub(crate) fn transport(&self) -> &Transport {
-        &self.transport
-    }
-
-    pub(crate) fn events(&self) -> &EventSink {
-        &self.events
-    }
-
-    pub(crate) fn content(&self) -> &crate::content::ContentState {
-        &self.content
-    }
-
-    pub(crate) fn presence(&self) -> &PresenceState {
-        &self.presence
-    }
-
-    pub(crate) fn outbox_changed(&self) -> &watch::Sender<u64> {
-        &self.outbox_changed
-    }
-
-    pub(crate) fn outbox_wake(&self) -> &Notify {
-        &self.outbox_wake
-    }
-
-    pub(crate) fn serving_gate(&self) -> &watch::Sender<crate::policy::ServingGate> {
-        &self.serving_gate
-    }
-
-    pub(crate) fn announcing(&self) -> &Mutex<std::collections::HashSet<i64>> {
-        &self.announcing
-    }
-
-    /// Starts `task` on the instance's runtime.
-    pub(crate) fn spawn<F>(&self, task: F) -> JoinHandle<F::Output>
-    where
-        F: std::future::Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        self.runtime.spawn(task)
-    }
-
-    /// Resolves once the instance is shutting down.
-    pub(crate) async fn stopped(&self) {
-        let mut stop = self.stop.subscribe();
-        let _ = stop.wait_for(|stopped| *stopped).await;
-    }
-}
-
 /// Stops the background work when the last handle goes away.
 struct Lifecycle {
     shared: Arc<Shared>,
@@ -134,7 +30,7 @@ struct Lifecycle {
 
 impl Drop for Lifecycle {
     fn drop(&mut self) {
-        let _ = self.shared.stop.send(true);
+        self.shared.signal_stop();
     }
 }
 
@@ -192,31 +88,24 @@ impl EdgePoints {
             "edgepoints opened"
         );
         let (stop, stop_rx) = watch::channel(false);
-        let shared = Arc::new(Shared {
+        let shared = Arc::new(Shared::new(
             config,
             store,
             identity,
             transport,
-            events: EventSink::new(listener),
+            EventSink::new(listener),
             content,
-            presence: PresenceState::default(),
-            runtime: runtime.clone(),
-            outbox_changed: watch::channel(0).0,
-            outbox_wake: Notify::new(),
-            serving_gate: watch::channel(crate::policy::ServingGate::NoConsent).0,
-            announcing: Mutex::default(),
+            runtime,
             stop,
-            shut_down: AtomicBool::new(false),
-            lock: Mutex::new(Some(lock)),
-            worker: Mutex::new(None),
-        });
+            lock,
+        ));
         let worker = shared.spawn(outbox::worker::run(shared.clone(), stop_rx));
         let sdk = EdgePoints {
             _lifecycle: Arc::new(Lifecycle { shared: shared.clone() }),
             shared: shared.clone(),
         };
         sdk.refresh_serving_gate()?;
-        *shared.worker.lock().unwrap_or_else(|p| p.into_inner()) = Some(worker);
+        shared.worker_started(worker);
         Ok(sdk)
     }
 
@@ -399,16 +288,13 @@ impl EdgePoints {
     /// stay in the outbox for the next start), makes later calls fail with
     /// [`Error::ShutDown`], and frees the data directory. Idempotent.
     pub async fn shutdown(&self) {
-        if self.shared.shut_down.swap(true, Ordering::AcqRel) {
+        if !self.shared.begin_shutdown() {
             return;
         }
-        let _ = self.shared.stop.send(true);
-        let worker = self.shared.worker.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(worker) = worker {
+        if let Some(worker) = self.shared.take_worker() {
             let _ = worker.await;
         }
-        // Dropping the file releases the directory lock.
-        self.shared.lock.lock().unwrap_or_else(|p| p.into_inner()).take();
+        self.shared.release_lock();
         tracing::info!(device_id = %self.shared.identity().device_id(), "edgepoints shut down");
     }
 

@@ -17,6 +17,10 @@
 //!    carrying the statement and the ticket and queues it in the outbox,
 //!    and the control plane credits the node (see
 //!    [`edgepoints_protocol::receipts`] for why the consumer submits it).
+//!
+//! Over 400 lines on purpose: the numbered steps above are one call's
+//! sequence (sources, hedged nodes, origin, report, receipt), each a method
+//! here, and they share the attempt record that the report returns.
 
 use std::fmt;
 use std::time::Duration;
@@ -28,8 +32,9 @@ use edgepoints_protocol::{
 use tokio::task::JoinSet;
 
 use crate::content::IdleTimeout;
-use crate::edgepoints::{EdgePoints, Shared};
+use crate::edgepoints::EdgePoints;
 use crate::outbox::{self, EntryKind};
+use crate::shared::Shared;
 use crate::time::unix_millis;
 use crate::{Error, StoreError};
 

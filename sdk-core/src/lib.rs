@@ -36,6 +36,7 @@ mod points;
 mod policy;
 mod presence;
 mod registration;
+mod shared;
 mod store;
 mod time;
 pub mod transport;

@@ -4,9 +4,10 @@ use edgepoints_protocol::{paths, DeviceRegistered, DeviceRegistration, Purpose};
 use reqwest::Method;
 use rusqlite::{OptionalExtension, Transaction};
 
-use crate::edgepoints::{EdgePoints, Shared};
+use crate::edgepoints::EdgePoints;
 use crate::events::Event;
 use crate::outbox::{self, EntryKind, NewEntry};
+use crate::shared::Shared;
 use crate::{Error, StoreError};
 
 /// What the control plane said when it registered this device.

@@ -139,7 +139,7 @@ pub(crate) fn most_recently_used(connection: &Connection, limit: usize) -> Resul
 }
 
 /// Deletes every cached item (consent revoked with purge, or the app asked).
-pub(crate) fn purge(shared: &crate::edgepoints::Shared) -> Result<u64, StoreError> {
+pub(crate) fn purge(shared: &crate::shared::Shared) -> Result<u64, StoreError> {
     let hashes: Vec<String> = shared.store().with(|c| {
         let mut statement = c.prepare("SELECT hash FROM content_items")?;
         let rows = statement.query_map([], |r| r.get(0))?;

@@ -8,8 +8,8 @@ use edgepoints_protocol::{paths, NodeAnnouncement, Purpose};
 use reqwest::Method;
 use rusqlite::OptionalExtension;
 
-use crate::edgepoints::Shared;
 use crate::outbox::{self, EntryKind, NewEntry};
+use crate::shared::Shared;
 use crate::time::unix_millis;
 use crate::{registration, Error, StoreError};
 

@@ -10,8 +10,8 @@ use tokio::sync::watch;
 use super::announce;
 use super::stats::Counters;
 use super::upload_meter::{monthly_cap, store_usage, stored_usage, UploadMeter};
-use crate::edgepoints::Shared;
 use crate::events::Event;
+use crate::shared::Shared;
 use crate::time::{unix_millis, utc_month};
 use crate::Error;
 

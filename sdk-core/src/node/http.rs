@@ -1,6 +1,10 @@
 //! One request to the edge node: `GET` or `HEAD /content/{hash}` with an
 //! access ticket; single byte ranges; `ETag` is the hash; `If-None-Match`;
 //! a signed delivery statement when the consumer asks for one.
+//!
+//! Over 400 lines on purpose: this is the serving hot path, one request's
+//! steps read top to bottom (ticket, item, range, conditional, statement,
+//! reply), and its unit tests sit with it.
 
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use rusqlite::OptionalExtension;
 
-use crate::edgepoints::Shared;
+use crate::shared::Shared;
 use crate::time::{unix_millis, utc_month};
 use crate::StoreError;
 

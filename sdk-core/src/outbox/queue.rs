@@ -74,7 +74,7 @@ fn sendable(raw: (OutboxEntry, String, String, Vec<u8>, String)) -> Result<Senda
 /// report, a receipt): in one transaction after the device's registration,
 /// then wakes the worker.
 pub(crate) fn queue_signed_post(
-    shared: &crate::edgepoints::Shared,
+    shared: &crate::shared::Shared,
     kind: EntryKind,
     path: String,
     envelope: &edgepoints_protocol::SignedEnvelope,

@@ -5,7 +5,7 @@ use rusqlite::{params, OptionalExtension};
 
 use super::EntryState;
 
-use crate::edgepoints::Shared;
+use crate::shared::Shared;
 use crate::time::unix_millis;
 use crate::{Error, StoreError, TransportFailure};
 

@@ -12,8 +12,8 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::{defer, mark_done, mark_failed, record_transient, stream_heads, EntryKind, Sendable};
-use crate::edgepoints::Shared;
 use crate::events::Event;
+use crate::shared::Shared;
 use crate::time::unix_millis;
 use crate::transport::{Attempted, Outgoing};
 use crate::{consent, registration, TransportFailure};

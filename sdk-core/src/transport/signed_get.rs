@@ -4,7 +4,7 @@
 
 use serde::de::DeserializeOwned;
 
-use crate::edgepoints::Shared;
+use crate::shared::Shared;
 use crate::transport::{Attempted, Outgoing};
 use crate::Error;
 
