@@ -19,7 +19,7 @@ use edgepoints_protocol::Location;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
-use crate::store::{get_json, update_json, StoreError};
+use crate::store::{get_json, put_json, StoreError};
 use crate::ControlPlane;
 
 const TABLE: &str = crate::state::keys::GEO_PREFIXES;
@@ -126,9 +126,7 @@ pub async fn table(control_plane: &ControlPlane) -> Result<GeoTable, StoreError>
 
 /// Replaces the table; routing indexes rebuild with it.
 pub async fn set_table(control_plane: &ControlPlane, table: GeoTable) -> Result<(), StoreError> {
-    update_json::<Vec<GeoPrefix>, (), ()>(control_plane.store(), TABLE, |_| Ok((Some(table.rows.clone()), ())))
-        .await?
-        .ok();
+    put_json(control_plane.store(), TABLE, &table.rows).await?;
     crate::registry::note_change(control_plane, None).await?;
     Ok(())
 }

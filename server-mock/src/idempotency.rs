@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 use crate::faults;
 use crate::problem::ApiError;
 use crate::state::{keys, unix_millis};
-use crate::store::{get_json, update_json, StateStore, StoreError};
+use crate::store::{get_json, put_json, update_json, StateStore, StoreError};
 use crate::ControlPlane;
 
 /// Largest request body the control plane reads.
@@ -267,9 +267,7 @@ async fn run_once(control_plane: Arc<ControlPlane>, request: Request, next: Next
                 body: String::from_utf8_lossy(&body).into_owned(),
                 completed_at_ms: unix_millis(),
             };
-            update_json::<Record, (), ()>(store, &task_key, |_| Ok((Some(completed.clone()), ())))
-                .await?
-                .ok();
+            put_json(store, &task_key, &completed).await?;
         } else {
             release(store, &task_key).await?;
         }

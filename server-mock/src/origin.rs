@@ -7,7 +7,7 @@ use edgepoints_protocol::content::{chunk_hashes, CHUNK_SIZE};
 use edgepoints_protocol::{paths, ContentHash, Manifest, ManifestItem, Purpose, SignedEnvelope};
 
 use crate::state::unix_millis;
-use crate::store::{get_json, update_json, StoreError};
+use crate::store::{get_json, put_json, update_json, StoreError};
 use crate::ControlPlane;
 
 const ITEM_PREFIX: &str = crate::state::keys::ORIGIN_ITEM_PREFIX;
@@ -40,9 +40,7 @@ pub async fn publish(control_plane: &ControlPlane, bytes: Bytes, priority: u32) 
     store
         .compare_and_swap(&bytes_key(&hash), current.as_deref(), Some(&bytes))
         .await?;
-    update_json::<ManifestItem, (), ()>(store, &format!("{ITEM_PREFIX}{hash}"), |_| Ok((Some(item.clone()), ())))
-        .await?
-        .ok();
+    put_json(store, &format!("{ITEM_PREFIX}{hash}"), &item).await?;
     store.increment(VERSION, 1).await?;
     Ok(item)
 }

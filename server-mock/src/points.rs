@@ -26,7 +26,7 @@ use edgepoints_protocol::{
 use serde::{Deserialize, Serialize};
 
 use crate::state::unix_millis;
-use crate::store::{get_json, update_json, StoreError};
+use crate::store::{get_json, put_json, update_json, StoreError};
 use crate::ControlPlane;
 
 const CLOCK_OFFSET: &str = crate::state::keys::CLOCK_OFFSET;
@@ -60,9 +60,7 @@ pub async fn rules(control_plane: &ControlPlane) -> Result<PointsRules, StoreErr
 }
 
 pub async fn set_rules(control_plane: &ControlPlane, rules: PointsRules) -> Result<(), StoreError> {
-    update_json::<PointsRules, (), ()>(control_plane.store(), RULES, |_| Ok((Some(rules.clone()), ())))
-        .await?
-        .ok();
+    put_json(control_plane.store(), RULES, &rules).await?;
     Ok(())
 }
 

@@ -17,7 +17,7 @@ use hyper_util::rt::TokioIo;
 use serde::{Deserialize, Serialize};
 
 use crate::state::{keys, unix_millis};
-use crate::store::{get_json, update_json, StoreError};
+use crate::store::{get_json, put_json, StoreError};
 use crate::ControlPlane;
 
 /// How long the whole check may take, connect to last byte: well inside
@@ -56,9 +56,7 @@ pub async fn verdict(
     }
     let verdict = check_node(control_plane, node, url, content, size, reporter).await;
     let standing = StandingCheck { verdict, at_ms: now };
-    update_json::<StandingCheck, (), ()>(control_plane.store(), &key, |_| Ok((Some(standing), ())))
-        .await?
-        .ok();
+    put_json(control_plane.store(), &key, &standing).await?;
     Ok(verdict)
 }
 

@@ -59,6 +59,22 @@ pub async fn get_json<T: DeserializeOwned>(store: &dyn StateStore, key: &str) ->
     store.get(key).await?.map(|bytes| decode(key, &bytes)).transpose()
 }
 
+/// Sets `key` to `value`, whatever it held (a compare-and-swap loop, so a
+/// concurrent writer is never half-overwritten).
+pub async fn put_json<T: Serialize + DeserializeOwned>(
+    store: &dyn StateStore,
+    key: &str,
+    value: &T,
+) -> Result<(), StoreError> {
+    let encoded = serde_json::to_vec(value).expect("state values serialise");
+    loop {
+        let current = store.get(key).await?;
+        if store.compare_and_swap(key, current.as_deref(), Some(&encoded)).await? {
+            return Ok(());
+        }
+    }
+}
+
 /// Every value under `prefix`, decoded.
 pub async fn scan_json<T: DeserializeOwned>(store: &dyn StateStore, prefix: &str) -> Result<Vec<T>, StoreError> {
     store
