@@ -112,6 +112,53 @@ pub async fn serving_node_with(
     (sdk, node)
 }
 
+/// The bytes of a test item of `len` bytes; different `seed`s give
+/// different items (and hashes).
+pub fn item(seed: u8, len: usize) -> Vec<u8> {
+    (0..len).map(|i| ((i * 131 + seed as usize * 7) % 251) as u8).collect()
+}
+
+/// A device that serves: its folder (kept as long as this lives), its SDK
+/// instance and its running node.
+pub struct Peer {
+    pub dir: tempfile::TempDir,
+    pub sdk: EdgePoints,
+    pub node: edgepoints_core::NodeHandle,
+}
+
+/// Where most consumer-fetch scenes start: `bytes` published on the origin
+/// (priority 10, so every sync takes it) and a node that synced it and
+/// serves, its configuration changed by `tune`. Consumers come from
+/// [`new_device`].
+pub struct FetchScene {
+    pub bytes: Vec<u8>,
+    pub published: edgepoints_protocol::ManifestItem,
+    pub alice: Peer,
+}
+
+pub async fn fetch_scene(server: &MockServer, bytes: Vec<u8>, tune: impl FnOnce(&mut Config)) -> FetchScene {
+    let published = edgepoints_mock_server::origin::publish(server.control_plane(), bytes.clone().into(), 10)
+        .await
+        .expect("item published");
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let (sdk, node) = serving_node_with(server, dir.path(), None, tune).await;
+    FetchScene {
+        bytes,
+        published,
+        alice: Peer { dir, sdk, node },
+    }
+}
+
+/// Polls until `check` holds, for at most ten seconds (the outbox and the
+/// node's loops work in the background).
+pub async fn eventually<F: std::future::Future<Output = bool>>(what: &str, mut check: impl FnMut() -> F) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !check().await {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// Flips one bit of the node's cached file of `hash`, at byte `at`: the
 /// copy rots on disk after it was verified, and the node does not know.
 pub fn rot_cached_copy(data_dir: &Path, hash: &edgepoints_core::ContentHash, at: usize) {

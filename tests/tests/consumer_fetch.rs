@@ -14,19 +14,6 @@ use edgepoints_protocol::paths::routes;
 use edgepoints_protocol::{paths, ConsentDecision, ConsentReport, NodeAnnouncement, Purpose, SignedEnvelope};
 use edgepoints_tests::*;
 
-fn item(seed: u8, len: usize) -> Vec<u8> {
-    (0..len).map(|i| ((i * 131 + seed as usize * 7) % 251) as u8).collect()
-}
-
-/// An SDK that consented, on Wi-Fi, synced, and serves.
-async fn serving(
-    server: &MockServer,
-    dir: &std::path::Path,
-    tune: impl FnOnce(&mut edgepoints_core::Config),
-) -> (EdgePoints, NodeHandle) {
-    serving_node_with(server, dir, None, tune).await
-}
-
 async fn serve(sdk: &EdgePoints, policy: ConsentPolicy) -> (EdgePoints, NodeHandle) {
     sdk.consent().grant("t", policy).await.unwrap();
     sdk.set_network(NetworkKind::Wifi).unwrap();
@@ -50,24 +37,18 @@ async fn hash_failures(server: &MockServer) -> Vec<serde_json::Value> {
         .unwrap_or_default()
 }
 
-/// Polls until `check` holds (the outbox delivers in the background).
-async fn eventually<F: std::future::Future<Output = bool>>(what: &str, mut check: impl FnMut() -> F) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 #[tokio::test]
 async fn a_consumer_fetches_from_a_peer_and_from_the_origin_once_the_peer_is_gone() {
     let server = start_mock().await;
-    let bytes = item(1, 300_000);
-    let published = origin::publish(server.control_plane(), bytes.clone().into(), 10)
-        .await
-        .unwrap();
-    let alice_dir = tempfile::tempdir().unwrap();
-    let (alice, node) = serving(&server, alice_dir.path(), |_| {}).await;
+    let FetchScene {
+        bytes,
+        published,
+        alice: Peer {
+            dir: _alice_dir,
+            sdk: alice,
+            node,
+        },
+    } = fetch_scene(&server, item(1, 300_000), |_| {}).await;
 
     // The control plane knows where Alice serves and what she holds.
     let state = admin_state(&server).await;
@@ -115,11 +96,15 @@ async fn a_consumer_fetches_from_a_peer_and_from_the_origin_once_the_peer_is_gon
 #[tokio::test]
 async fn a_stopped_node_is_no_longer_routed_to() {
     let server = start_mock().await;
-    let published = origin::publish(server.control_plane(), item(2, 5_000).into(), 10)
-        .await
-        .unwrap();
-    let alice_dir = tempfile::tempdir().unwrap();
-    let (_alice, node) = serving(&server, alice_dir.path(), |_| {}).await;
+    let FetchScene {
+        published,
+        alice: Peer {
+            dir: _alice_dir,
+            sdk: _alice,
+            node,
+        },
+        ..
+    } = fetch_scene(&server, item(2, 5_000), |_| {}).await;
     node.stop().await;
     eventually("the stop announcement", || async {
         admin_state(&server).await["nodes"][0]["url"].is_null()
@@ -134,14 +119,17 @@ async fn a_stopped_node_is_no_longer_routed_to() {
 #[tokio::test]
 async fn a_peer_serving_tampered_bytes_is_refused_reported_and_the_origin_serves() {
     let server = start_mock().await;
-    let bytes = item(3, 100_000);
-    let published = origin::publish(server.control_plane(), bytes.clone().into(), 10)
-        .await
-        .unwrap();
     // Alice serves from disk only, and her cached file rots after it was
     // verified: she serves wrong bytes without knowing.
-    let alice_dir = tempfile::tempdir().unwrap();
-    let (alice, _node) = serving(&server, alice_dir.path(), |c| c.content_memory_budget_bytes = 0).await;
+    let FetchScene {
+        bytes,
+        published,
+        alice: Peer {
+            dir: alice_dir,
+            sdk: alice,
+            node: _node,
+        },
+    } = fetch_scene(&server, item(3, 100_000), |c| c.content_memory_budget_bytes = 0).await;
     rot_cached_copy(alice_dir.path(), &published.hash, 50_000);
 
     let (_bob_dir, bob) = new_device(&server);
@@ -179,11 +167,15 @@ async fn a_peer_serving_tampered_bytes_is_refused_reported_and_the_origin_serves
 #[tokio::test]
 async fn a_false_report_is_refuted_and_the_node_stays_routed() {
     let server = start_mock().await;
-    let published = origin::publish(server.control_plane(), item(9, 80_000).into(), 10)
-        .await
-        .unwrap();
-    let alice_dir = tempfile::tempdir().unwrap();
-    let (alice, node) = serving(&server, alice_dir.path(), |_| {}).await;
+    let FetchScene {
+        published,
+        alice: Peer {
+            dir: _alice_dir,
+            sdk: alice,
+            node,
+        },
+        ..
+    } = fetch_scene(&server, item(9, 80_000), |_| {}).await;
     // A hostile device claims Alice served it wrong bytes.
     let (liar_key, liar) = device_key(31);
     let (status, ..) = post_raw(
@@ -461,12 +453,15 @@ async fn a_node_whose_delivery_statement_does_not_verify_gets_no_receipt() {
 #[tokio::test]
 async fn a_stalled_node_is_hedged_and_the_next_one_delivers() {
     let server = start_mock().await;
-    let bytes = item(5, 50_000);
-    let published = origin::publish(server.control_plane(), bytes.clone().into(), 10)
-        .await
-        .unwrap();
-    let alice_dir = tempfile::tempdir().unwrap();
-    let (alice, _node) = serving(&server, alice_dir.path(), |_| {}).await;
+    let FetchScene {
+        bytes,
+        published,
+        alice: Peer {
+            dir: _alice_dir,
+            sdk: alice,
+            node: _node,
+        },
+    } = fetch_scene(&server, item(5, 50_000), |_| {}).await;
     // Announced after Alice, the stalled node is offered first.
     let (_stalled, stalled_id) = stalled_node(&server).await;
 
@@ -562,11 +557,15 @@ async fn the_monthly_cap_holds_across_restarts_and_stats_reach_the_host() {
 async fn the_upload_rate_cap_paces_responses() {
     let server = start_mock().await;
     let size = 3 * 512 * 1024;
-    let published = origin::publish(server.control_plane(), item(7, size).into(), 10)
-        .await
-        .unwrap();
-    let alice_dir = tempfile::tempdir().unwrap();
-    let (_alice, node) = serving(&server, alice_dir.path(), |c| {
+    let FetchScene {
+        published,
+        alice: Peer {
+            dir: _alice_dir,
+            sdk: _alice,
+            node,
+        },
+        ..
+    } = fetch_scene(&server, item(7, size), |c| {
         c.node_limits.upload_bytes_per_second = 512 * 1024
     })
     .await;
@@ -586,13 +585,19 @@ async fn the_upload_rate_cap_paces_responses() {
 #[tokio::test]
 async fn a_large_item_streams_from_the_disk_cache_whole_and_in_ranges() {
     let server = start_mock().await;
-    let bytes = item(8, 3 * 1024 * 1024 + 17);
-    let published = origin::publish(server.control_plane(), bytes.clone().into(), 10)
-        .await
-        .unwrap();
     // No memory tier: every request streams the file in chunks.
-    let alice_dir = tempfile::tempdir().unwrap();
-    let (alice, node) = serving(&server, alice_dir.path(), |c| c.content_memory_budget_bytes = 0).await;
+    let FetchScene {
+        bytes,
+        published,
+        alice: Peer {
+            dir: _alice_dir,
+            sdk: alice,
+            node,
+        },
+    } = fetch_scene(&server, item(8, 3 * 1024 * 1024 + 17), |c| {
+        c.content_memory_budget_bytes = 0
+    })
+    .await;
     let (_bob_dir, bob) = new_device(&server);
     let report = bob.fetch(published.hash).await.unwrap();
     assert_eq!(

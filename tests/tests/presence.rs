@@ -3,7 +3,7 @@
 //! to those that answered. After a network change the new address is
 //! reported and probed.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use edgepoints_core::{ConsentPolicy, EdgePoints, FetchSource, NetworkKind};
 use edgepoints_mock_server::origin;
@@ -61,11 +61,7 @@ async fn an_unreachable_address_is_not_routed_to_and_a_new_one_is_probed_after_a
         .unwrap();
     sdk.set_network(NetworkKind::Cellular).unwrap();
     let want = vec![format!("127.0.0.1:{port}")];
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while node.reachable_addresses() != want {
-        assert!(Instant::now() < deadline, "the new address was not probed");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually("the new address probed", || async { node.reachable_addresses() == want }).await;
     let record = admin_state(&server).await["nodes"][0].clone();
     assert_eq!(record["network"], "cellular");
     assert_eq!(record["reachable"][0], want[0]);

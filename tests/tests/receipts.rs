@@ -19,10 +19,6 @@ use edgepoints_protocol::{
 use edgepoints_tests::*;
 use serde_json::json;
 
-fn item(seed: u8, len: usize) -> Vec<u8> {
-    (0..len).map(|i| ((i * 31 + seed as usize * 11) % 253) as u8).collect()
-}
-
 async fn set_rules(server: &MockServer, rules: PointsRules) {
     points::set_rules(server.control_plane(), rules).await.unwrap();
 }
