@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
 use edgepoints_core::{Config, EdgePoints, Event, EventListener, HostCallbackError, RetryPolicy};
+use edgepoints_mock_server::state::StateDump;
 use edgepoints_mock_server::testing::AdminClient;
 use edgepoints_mock_server::{MockConfig, MockServer};
 use edgepoints_protocol::envelope::encode_public_key;
@@ -174,17 +175,9 @@ pub fn http() -> reqwest::Client {
     edgepoints_core::transport::http_client().unwrap()
 }
 
-/// `GET /admin/state` as raw JSON, for tests that look into records the
-/// typed [`admin`] client also reads.
-pub async fn admin_state(server: &MockServer) -> Value {
-    http()
-        .get(format!("{}/admin/state", server.url()))
-        .send()
-        .await
-        .expect("admin state")
-        .json()
-        .await
-        .expect("admin state is JSON")
+/// The control plane's state (`GET /admin/state`), typed.
+pub async fn admin_state(server: &MockServer) -> StateDump {
+    admin(server).state().await.expect("admin state")
 }
 
 /// The mock's typed admin client.

@@ -11,7 +11,9 @@ use edgepoints_core::{
 };
 use edgepoints_mock_server::{origin, MockServer};
 use edgepoints_protocol::paths::routes;
-use edgepoints_protocol::{paths, ConsentDecision, ConsentReport, NodeAnnouncement, Purpose, SignedEnvelope};
+use edgepoints_protocol::{
+    paths, ConsentDecision, ConsentReport, FailedSource, HashFailureReport, NodeAnnouncement, Purpose, SignedEnvelope,
+};
 use edgepoints_tests::*;
 
 async fn serve(sdk: &EdgePoints, policy: ConsentPolicy) -> (EdgePoints, NodeHandle) {
@@ -30,11 +32,8 @@ fn node_id_of(source: &FetchSource) -> Option<&str> {
     }
 }
 
-async fn hash_failures(server: &MockServer) -> Vec<serde_json::Value> {
-    admin_state(server).await["hash_failures"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
+async fn hash_failures(server: &MockServer) -> Vec<HashFailureReport> {
+    admin_state(server).await.hash_failures
 }
 
 #[tokio::test]
@@ -52,10 +51,13 @@ async fn a_consumer_fetches_from_a_peer_and_from_the_origin_once_the_peer_is_gon
 
     // The control plane knows where Alice serves and what she holds.
     let state = admin_state(&server).await;
-    let record = &state["nodes"][0];
-    assert_eq!(record["device_id"], alice.device_id());
-    assert_eq!(record["url"], format!("http://{}", node.local_addr().expect("serving")));
-    assert_eq!(record["holdings"][0], published.hash.to_hex());
+    let record = &state.nodes[0];
+    assert_eq!(record.device_id.as_str(), alice.device_id());
+    assert_eq!(
+        record.url.as_deref(),
+        Some(format!("http://{}", node.local_addr().expect("serving")).as_str())
+    );
+    assert_eq!(record.holdings[0], published.hash);
 
     let (_bob_dir, bob) = new_device(&server);
     let report = bob.fetch(published.hash).await.unwrap();
@@ -107,7 +109,7 @@ async fn a_stopped_node_is_no_longer_routed_to() {
     } = fetch_scene(&server, item(2, 5_000), |_| {}).await;
     node.stop().await;
     eventually("the stop announcement", || async {
-        admin_state(&server).await["nodes"][0]["url"].is_null()
+        admin_state(&server).await.nodes[0].url.is_none()
     })
     .await;
     let (_bob_dir, bob) = new_device(&server);
@@ -148,16 +150,13 @@ async fn a_peer_serving_tampered_bytes_is_refused_reported_and_the_origin_serves
     .await;
     let reports = hash_failures(&server).await;
     assert_eq!(reports.len(), 1);
-    assert_eq!(reports[0]["reporter"], bob.device_id());
-    assert_eq!(reports[0]["source"]["node_id"], alice.device_id());
-    assert_eq!(reports[0]["content"], published.hash.to_hex());
+    assert_eq!(reports[0].reporter.as_str(), bob.device_id());
+    assert!(matches!(&reports[0].source, FailedSource::Node { node_id } if node_id.as_str() == alice.device_id()));
+    assert_eq!(reports[0].content, published.hash);
 
     // The control plane fetched the item from Alice itself and got the
     // wrong bytes too: Alice is not routed to for this item again.
-    assert_eq!(
-        admin_state(&server).await["refuted_hash_failures"],
-        serde_json::json!([])
-    );
+    assert_eq!(admin_state(&server).await.refuted_hash_failures, Vec::new());
     let (_carol_dir, carol) = new_device(&server);
     let report = carol.fetch(published.hash).await.unwrap();
     assert!(matches!(report.source, FetchSource::Origin { .. }));
@@ -207,8 +206,8 @@ async fn a_false_report_is_refuted_and_the_node_stays_routed() {
     assert_eq!(body["verdict"], "refuted", "{body}");
     assert_eq!(body["reports_for_source"], 0);
     let state = admin_state(&server).await;
-    assert_eq!(state["refuted_hash_failures"].as_array().map(Vec::len), Some(1));
-    assert_eq!(state["hash_failures"], serde_json::json!([]));
+    assert_eq!(state.refuted_hash_failures.len(), 1);
+    assert!(state.hash_failures.is_empty());
 
     // Reported again at once by the same device: the check stands, Alice
     // is not asked again (one device cannot make the control plane
@@ -260,7 +259,10 @@ async fn a_tampered_origin_gives_a_typed_error_and_nothing_is_kept() {
         !hash_failures(&server).await.is_empty()
     })
     .await;
-    assert_eq!(hash_failures(&server).await[0]["source"]["kind"], "origin");
+    assert!(matches!(
+        hash_failures(&server).await[0].source,
+        FailedSource::Origin { .. }
+    ));
 
     // The fault is spent: the origin is intact again, and so is the fetch.
     let report = sdk.fetch(published.hash).await.unwrap();

@@ -47,7 +47,7 @@ async fn same_key_with_another_payload_is_422() {
     assert_eq!(problem["status"], 422);
     let state = admin_state(&server).await;
     assert_eq!(
-        state["devices"][0]["app_version"], "1.0",
+        state.devices[0].app_version, "1.0",
         "the second payload changed nothing"
     );
 }
@@ -119,7 +119,7 @@ async fn malformed_json_is_400_problem_json() {
         assert_eq!(problem["code"], "malformed_request");
         assert!(problem["title"].is_string() && problem["type"].is_string());
     }
-    assert!(admin_state(&server).await["devices"].as_array().unwrap().is_empty());
+    assert!(admin_state(&server).await.devices.is_empty());
 }
 
 #[tokio::test]
@@ -230,8 +230,11 @@ async fn consent_reports_are_verified_and_ordered_by_revision() {
     assert_eq!(recorded["applied"], false);
     assert_eq!(recorded["current_revision"], 2);
     let state = admin_state(&server).await;
-    assert_eq!(state["devices"][0]["consent"]["decision"]["decision"], "revoked");
-    assert_eq!(state["applied"]["consent_reports"], 1);
+    assert!(matches!(
+        state.devices[0].consent.as_ref().map(|c| &c.decision),
+        Some(ConsentDecision::Revoked { .. })
+    ));
+    assert_eq!(state.applied["consent_reports"], 1);
 
     // Signed by another device's key: refused, nothing changes.
     let (stranger, _) = device_key(9);

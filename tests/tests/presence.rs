@@ -42,10 +42,10 @@ async fn an_unreachable_address_is_not_routed_to_and_a_new_one_is_probed_after_a
     let port = node.local_addr().expect("serving").port();
     assert!(node.reachable_addresses().is_empty());
     let state = admin_state(&server).await;
-    let record = &state["nodes"][0];
-    assert_eq!(record["addresses"][0], format!("192.0.2.1:{port}"));
-    assert_eq!(record["reachable"].as_array().unwrap().len(), 0);
-    assert!(record["seen_from"].as_str().unwrap().starts_with("127.0.0.1:"));
+    let record = &state.nodes[0];
+    assert_eq!(record.addresses[0], format!("192.0.2.1:{port}"));
+    assert_eq!(record.reachable.len(), 0);
+    assert!(record.seen_from.as_deref().unwrap().starts_with("127.0.0.1:"));
 
     let (_consumer_dir, consumer) = new_device(&server);
     let report = consumer.fetch(item.hash).await.unwrap();
@@ -61,10 +61,13 @@ async fn an_unreachable_address_is_not_routed_to_and_a_new_one_is_probed_after_a
         .unwrap();
     sdk.set_network(NetworkKind::Cellular).unwrap();
     let want = vec![format!("127.0.0.1:{port}")];
-    eventually("the new address probed", || async { node.reachable_addresses() == want }).await;
-    let record = admin_state(&server).await["nodes"][0].clone();
-    assert_eq!(record["network"], "cellular");
-    assert_eq!(record["reachable"][0], want[0]);
+    eventually("the new address probed", || async {
+        node.reachable_addresses() == want
+    })
+    .await;
+    let record = admin_state(&server).await.nodes[0].clone();
+    assert_eq!(record.network.as_deref(), Some("cellular"));
+    assert_eq!(record.reachable[0], want[0]);
 
     let (_other_dir, other) = new_device(&server);
     let report = other.fetch(item.hash).await.unwrap();
