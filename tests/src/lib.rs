@@ -102,15 +102,22 @@ pub async fn serving_node_with(
     let mut config = config(&[server.url()], dir);
     tune(&mut config);
     let sdk = EdgePoints::open(config, listener).unwrap();
-    sdk.consent()
-        .grant("t", edgepoints_core::ConsentPolicy::default())
-        .await
-        .unwrap();
+    let node = start_serving(&sdk, edgepoints_core::ConsentPolicy::default(), "127.0.0.1:0").await;
+    (sdk, node)
+}
+
+/// Makes `sdk` a serving node: consent under `policy`, Wi-Fi, charging at
+/// 80 %, the manifest synced, and the node started on `listen`.
+pub async fn start_serving(
+    sdk: &EdgePoints,
+    policy: edgepoints_core::ConsentPolicy,
+    listen: &str,
+) -> edgepoints_core::NodeHandle {
+    sdk.consent().grant("t", policy).await.unwrap();
     sdk.set_network(edgepoints_core::NetworkKind::Wifi).unwrap();
     sdk.set_battery(80, true).unwrap();
     sdk.node().sync().await.unwrap();
-    let node = sdk.node().start("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    (sdk, node)
+    sdk.node().start(listen.parse().unwrap()).await.unwrap()
 }
 
 /// The bytes of a test item of `len` bytes; different `seed`s give

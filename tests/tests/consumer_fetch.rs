@@ -6,8 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use edgepoints_core::{
-    AttemptOutcome, ConsentPolicy, ContentHash, EdgePoints, Error, Event, FetchSource, NetworkKind, NodeHandle,
-    NodeStats,
+    AttemptOutcome, ConsentPolicy, ContentHash, EdgePoints, Error, Event, FetchSource, NodeHandle, NodeStats,
 };
 use edgepoints_mock_server::{origin, MockServer};
 use edgepoints_protocol::paths::routes;
@@ -17,11 +16,7 @@ use edgepoints_protocol::{
 use edgepoints_tests::*;
 
 async fn serve(sdk: &EdgePoints, policy: ConsentPolicy) -> (EdgePoints, NodeHandle) {
-    sdk.consent().grant("t", policy).await.unwrap();
-    sdk.set_network(NetworkKind::Wifi).unwrap();
-    sdk.set_battery(80, true).unwrap();
-    sdk.node().sync().await.unwrap();
-    let node = sdk.node().start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let node = start_serving(sdk, policy, "127.0.0.1:0").await;
     (sdk.clone(), node)
 }
 

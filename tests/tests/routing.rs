@@ -2,7 +2,7 @@
 //! item; among equally near nodes, to the one with less load. Devices whose
 //! host shares no location are placed by their address prefix.
 
-use edgepoints_core::{ConsentPolicy, EdgePoints, FetchSource, Location, NetworkKind, NodeHandle};
+use edgepoints_core::{ConsentPolicy, EdgePoints, FetchSource, Location, NodeHandle};
 use edgepoints_mock_server::{origin, MockServer};
 use edgepoints_tests::*;
 
@@ -32,11 +32,7 @@ async fn serving_on(
     let dir = tempfile::tempdir().unwrap();
     let sdk = open_sdk(server, dir.path());
     sdk.set_location(location).unwrap();
-    sdk.consent().grant("t", ConsentPolicy::default()).await.unwrap();
-    sdk.set_network(NetworkKind::Wifi).unwrap();
-    sdk.set_battery(80, true).unwrap();
-    sdk.node().sync().await.unwrap();
-    let node = sdk.node().start(listen.parse().unwrap()).await.unwrap();
+    let node = start_serving(&sdk, ConsentPolicy::default(), listen).await;
     (dir, sdk, node)
 }
 
