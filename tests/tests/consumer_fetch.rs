@@ -20,6 +20,15 @@ async fn serve(sdk: &EdgePoints, policy: ConsentPolicy) -> (EdgePoints, NodeHand
     (sdk.clone(), node)
 }
 
+/// A consumer on a new device fetches `hash`: the origin serves it, and no
+/// node was offered.
+async fn a_new_device_gets_it_from_the_origin_alone(server: &MockServer, hash: ContentHash) {
+    let (_dir, consumer) = new_device(server);
+    let report = consumer.fetch(hash).await.unwrap();
+    assert!(matches!(report.source, FetchSource::Origin { .. }), "{report:?}");
+    assert_eq!(report.attempts.len(), 1, "no node offered: {report:?}");
+}
+
 fn node_id_of(source: &FetchSource) -> Option<&str> {
     match source {
         FetchSource::Node { node_id, .. } => Some(node_id),
@@ -107,10 +116,7 @@ async fn a_stopped_node_is_no_longer_routed_to() {
         admin_state(&server).await.nodes[0].url.is_none()
     })
     .await;
-    let (_bob_dir, bob) = new_device(&server);
-    let report = bob.fetch(published.hash).await.unwrap();
-    assert!(matches!(report.source, FetchSource::Origin { .. }));
-    assert_eq!(report.attempts.len(), 1, "no node offered: {report:?}");
+    a_new_device_gets_it_from_the_origin_alone(&server, published.hash).await;
 }
 
 #[tokio::test]
@@ -152,10 +158,7 @@ async fn a_peer_serving_tampered_bytes_is_refused_reported_and_the_origin_serves
     // The control plane fetched the item from Alice itself and got the
     // wrong bytes too: Alice is not routed to for this item again.
     assert_eq!(admin_state(&server).await.refuted_hash_failures, Vec::new());
-    let (_carol_dir, carol) = new_device(&server);
-    let report = carol.fetch(published.hash).await.unwrap();
-    assert!(matches!(report.source, FetchSource::Origin { .. }));
-    assert_eq!(report.attempts.len(), 1, "{report:?}");
+    a_new_device_gets_it_from_the_origin_alone(&server, published.hash).await;
 }
 
 #[tokio::test]
