@@ -152,7 +152,8 @@ impl EdgePoints {
     pub async fn register(&self) -> Result<Registration, Error> {
         self.shared.ensure_open()?;
         let sdk = self.clone();
-        self.on_runtime(async move { registration::register(&sdk).await }).await
+        self.on_runtime(async move { registration::register(sdk.shared()).await })
+            .await
     }
 
     /// The stored registration, if any.

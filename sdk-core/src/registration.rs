@@ -4,7 +4,6 @@ use edgepoints_protocol::{paths, DeviceRegistered, DeviceRegistration, Purpose};
 use reqwest::Method;
 use rusqlite::{OptionalExtension, Transaction};
 
-use crate::edgepoints::EdgePoints;
 use crate::events::Event;
 use crate::outbox::{self, EntryKind, NewEntry};
 use crate::shared::Shared;
@@ -82,8 +81,7 @@ pub(crate) fn ensure_queued(shared: &Shared, tx: &Transaction<'_>) -> Result<Opt
 
 /// Registers unless already registered; waits for the answer as a direct
 /// call would (see [`outbox::wait`]).
-pub(crate) async fn register(sdk: &EdgePoints) -> Result<Registration, Error> {
-    let shared = sdk.shared();
+pub(crate) async fn register(shared: &Shared) -> Result<Registration, Error> {
     if let Some(done) = stored(shared)? {
         return Ok(done);
     }
@@ -95,7 +93,7 @@ pub(crate) async fn register(sdk: &EdgePoints) -> Result<Registration, Error> {
     })?;
     if let Some(id) = pending {
         shared.outbox_wake().notify_one();
-        outbox::wait(sdk.shared(), id).await?;
+        outbox::wait(shared, id).await?;
     }
     stored(shared)?.ok_or_else(|| Error::Protocol("registration answered but not stored".into()))
 }

@@ -27,9 +27,9 @@ use reqwest::Method;
 use tokio::sync::watch;
 
 use super::stats::Counters;
-use crate::edgepoints::EdgePoints;
 use crate::events::Event;
 use crate::policy::ServingGate;
+use crate::shared::Shared;
 use crate::time::unix_millis;
 use crate::transport::Outgoing;
 use crate::{Error, StoreError};
@@ -52,7 +52,7 @@ pub struct HeartbeatReport {
 }
 
 pub(crate) struct Heartbeater {
-    sdk: EdgePoints,
+    shared: Arc<Shared>,
     counters: Arc<Counters>,
     /// Requests and bytes already reported, for the deltas.
     reported: Mutex<(u64, u64)>,
@@ -61,9 +61,9 @@ pub(crate) struct Heartbeater {
 }
 
 impl Heartbeater {
-    pub(crate) fn new(sdk: EdgePoints, counters: Arc<Counters>) -> Self {
+    pub(crate) fn new(shared: Arc<Shared>, counters: Arc<Counters>) -> Self {
         Heartbeater {
-            sdk,
+            shared,
             counters,
             reported: Mutex::new((0, 0)),
             sending: tokio::sync::Mutex::new(()),
@@ -73,7 +73,7 @@ impl Heartbeater {
     /// Sends one heartbeat now; the outcome shows in the presence status.
     pub(crate) async fn beat(&self, serving: bool) -> Result<HeartbeatReport, Error> {
         let outcome = self.send(serving).await;
-        let presence = self.sdk.shared().presence();
+        let presence = self.shared.presence();
         match &outcome {
             Ok(report) => presence.heartbeat_accepted(report.clone(), unix_millis()),
             Err(Error::ShutDown) => {}
@@ -84,9 +84,9 @@ impl Heartbeater {
 
     async fn send(&self, serving: bool) -> Result<HeartbeatReport, Error> {
         let _one_at_a_time = self.sending.lock().await;
-        let shared = self.sdk.shared();
+        let shared = &self.shared;
         shared.ensure_open()?;
-        let seq = next_seq(&self.sdk)?;
+        let seq = next_seq(shared)?;
         let (requests, bytes) = self.counters.totals();
         let (reported_requests, reported_bytes) = *self.reported.lock().unwrap_or_else(|p| p.into_inner());
         let heartbeat = Heartbeat {
@@ -138,8 +138,8 @@ impl Heartbeater {
 }
 
 /// The next sequence number, stored before it is used.
-fn next_seq(sdk: &EdgePoints) -> Result<u64, StoreError> {
-    sdk.shared().store().with(|c| {
+fn next_seq(shared: &Shared) -> Result<u64, StoreError> {
+    shared.store().with(|c| {
         let tx = c.transaction()?;
         tx.execute(
             "INSERT INTO node_state (singleton, heartbeat_seq) VALUES (1, 1)

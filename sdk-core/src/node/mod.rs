@@ -101,7 +101,7 @@ impl EdgeNode {
         let (stop, stopped) = watch::channel(false);
         let limits = shared.config().node_limits.clone();
         let gate = shared.serving_gate().subscribe();
-        let heartbeater = Arc::new(heartbeat::Heartbeater::new(self.sdk.clone(), counters.clone()));
+        let heartbeater = Arc::new(heartbeat::Heartbeater::new(self.sdk.shared_arc(), counters.clone()));
         let mut tasks = vec![
             shared.spawn(server::accept_loop(listener, context, limits, gate, stopped.clone())),
             shared.spawn(bookkeeping::run(
