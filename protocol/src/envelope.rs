@@ -44,6 +44,12 @@ pub enum Purpose {
     DeliveryStatement,
     /// A consumer's receipt for a verified delivery from a node.
     Receipt,
+    /// A member signing up from a device.
+    MemberSignUp,
+    /// A member logging in from a device.
+    MemberLogin,
+    /// A member ending a session (logout) or the whole account.
+    SessionEnd,
 }
 
 impl Purpose {
@@ -60,6 +66,9 @@ impl Purpose {
             Purpose::Probe => "device.probe",
             Purpose::DeliveryStatement => "device.delivery",
             Purpose::Receipt => "device.receipt",
+            Purpose::MemberSignUp => "member.sign-up",
+            Purpose::MemberLogin => "member.login",
+            Purpose::SessionEnd => "member.session-end",
         }
     }
 }

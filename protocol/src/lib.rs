@@ -11,6 +11,7 @@ pub mod device;
 pub mod envelope;
 pub mod idempotency;
 pub mod manifest;
+pub mod members;
 pub mod operations;
 pub mod paths;
 pub mod points;
@@ -26,6 +27,9 @@ pub use device::{DeviceId, DeviceIdError, DeviceRegistered, DeviceRegistration};
 pub use envelope::{EnvelopeError, Purpose, SignedEnvelope};
 pub use idempotency::{IdempotencyKeyError, IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_REPLAYED_HEADER};
 pub use manifest::{Manifest, ManifestItem};
+pub use members::{
+    MemberLogin, MemberSession, MemberSignUp, MemberSignedUp, SessionEnd, SessionEnded, SessionTimeouts, SESSION_HEADER,
+};
 pub use operations::{OperationState, OperationStatus};
 pub use points::{CreditReason, Heartbeat, HeartbeatAccepted, LedgerEntry, LedgerPage, PointsBalance, PointsRules};
 pub use problem::{Problem, ProblemCode, PROBLEM_CONTENT_TYPE};

@@ -61,6 +61,19 @@ route_table! {
     DEVICE_RECEIPTS = "POST" "/v1/devices/{device_id}/receipts";
     /// An item's bytes from the origin.
     ORIGIN = "GET" "/origin/{hash}";
+    /// Sign a member up (body: a signed [`crate::MemberSignUp`]).
+    DEVICE_MEMBERS = "POST" "/v1/devices/{device_id}/members";
+    /// Log a member in; answered with a [`crate::MemberSession`] (body: a
+    /// signed [`crate::MemberLogin`]).
+    DEVICE_LOGIN = "POST" "/v1/devices/{device_id}/login";
+    /// End a session (body: a signed [`crate::SessionEnd`]).
+    DEVICE_LOGOUT = "POST" "/v1/devices/{device_id}/logout";
+    /// Close the member's account and end its sessions (body: a signed
+    /// [`crate::SessionEnd`] with the password).
+    DEVICE_MEMBER_CLOSE = "POST" "/v1/devices/{device_id}/members/close";
+    /// The session's member and expiry (a signed read carrying
+    /// [`crate::SESSION_HEADER`]); it counts as the session's use.
+    DEVICE_SESSION = "GET" "/v1/devices/{device_id}/session";
 }
 
 /// The path of `template` with each `{name}` replaced by its value.
@@ -128,6 +141,26 @@ pub fn device_receipts(device_id: &str) -> String {
     fill(templates::DEVICE_RECEIPTS, &[("device_id", device_id)])
 }
 
+pub fn device_members(device_id: &str) -> String {
+    fill(templates::DEVICE_MEMBERS, &[("device_id", device_id)])
+}
+
+pub fn device_login(device_id: &str) -> String {
+    fill(templates::DEVICE_LOGIN, &[("device_id", device_id)])
+}
+
+pub fn device_logout(device_id: &str) -> String {
+    fill(templates::DEVICE_LOGOUT, &[("device_id", device_id)])
+}
+
+pub fn device_member_close(device_id: &str) -> String {
+    fill(templates::DEVICE_MEMBER_CLOSE, &[("device_id", device_id)])
+}
+
+pub fn device_session(device_id: &str) -> String {
+    fill(templates::DEVICE_SESSION, &[("device_id", device_id)])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,6 +179,11 @@ mod tests {
             device_points("d"),
             device_ledger("d", 7),
             device_receipts("d"),
+            device_members("d"),
+            device_login("d"),
+            device_logout("d"),
+            device_member_close("d"),
+            device_session("d"),
         ] {
             assert!(!path.contains('{'), "{path}");
         }

@@ -37,6 +37,14 @@ pub enum ProblemCode {
     ReceiptExpired,
     /// A receipt for an item reported as served wrong by that node.
     ContentReportedFailed,
+    /// The member name is taken.
+    MemberTaken,
+    /// A wrong password or an unknown member: the same answer for both.
+    LoginFailed,
+    /// Too many failed logins for this member name lately; `Retry-After` says when.
+    TooManyAttempts,
+    /// The session expired, was ended, or never existed: log in again.
+    SessionExpired,
     Unavailable,
     Internal,
     /// A code this client does not know yet (a newer server).
@@ -67,6 +75,10 @@ impl ProblemCode {
             ProblemCode::ReceiptInvalid => "receipt_invalid",
             ProblemCode::ReceiptExpired => "receipt_expired",
             ProblemCode::ContentReportedFailed => "content_reported_failed",
+            ProblemCode::MemberTaken => "member_taken",
+            ProblemCode::LoginFailed => "login_failed",
+            ProblemCode::TooManyAttempts => "too_many_attempts",
+            ProblemCode::SessionExpired => "session_expired",
             ProblemCode::Unavailable => "unavailable",
             ProblemCode::Internal => "internal",
             ProblemCode::Unknown => "unknown",

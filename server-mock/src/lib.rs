@@ -21,6 +21,7 @@
 pub mod faults;
 pub mod geo;
 pub mod idempotency;
+pub mod members;
 pub mod origin;
 pub mod points;
 mod probe;

@@ -28,7 +28,8 @@ struct Args {
     /// Key prefix in Redis, so several control planes can share one.
     #[arg(long, default_value = "edgepoints")]
     namespace: String,
-    /// Do not publish the demo content (items from 16 B to 16 MiB).
+    /// Do not publish the demo content (items from 16 B to 16 MiB) nor sign up
+    /// the demo members.
     #[arg(long)]
     no_demo_content: bool,
     /// Seed of the control plane's signing key (64 hex digits), for
@@ -58,6 +59,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let control_plane = Arc::new(ControlPlane::open(store, key_seed).await?);
     if !args.no_demo_content {
         edgepoints_mock_server::origin::seed_demo(&control_plane).await?;
+        edgepoints_mock_server::members::seed_demo(&control_plane).await?;
     }
     let listens = match args.instances {
         Some(n) => vec![SocketAddr::new(args.listen[0].ip(), 0); n],

@@ -4,13 +4,19 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use edgepoints_protocol::{Problem, ProblemCode, PROBLEM_CONTENT_TYPE};
 
-/// A refusal from a handler or a layer.
+/// A refusal from a handler or a layer, and when to come back (seconds,
+/// sent as `Retry-After`) if it says.
 #[derive(Debug)]
-pub(crate) struct ApiError(pub Problem);
+pub(crate) struct ApiError(pub Problem, pub Option<u64>);
 
 impl ApiError {
     pub(crate) fn new(status: StatusCode, code: ProblemCode, title: &str) -> Self {
-        ApiError(Problem::new(status.as_u16(), code, title))
+        ApiError(Problem::new(status.as_u16(), code, title), None)
+    }
+
+    pub(crate) fn retry_after(mut self, seconds: u64) -> Self {
+        self.1 = Some(seconds);
+        self
     }
 
     pub(crate) fn detail(mut self, detail: impl Into<String>) -> Self {
@@ -36,6 +42,11 @@ impl IntoResponse for ApiError {
         response
             .headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_CONTENT_TYPE));
+        if let Some(seconds) = self.1 {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         response
     }
 }

@@ -26,6 +26,12 @@ pub(crate) mod keys {
     /// The points rules and each device's points record (`points`).
     pub const POINTS_RULES: &str = "points:rules";
     pub const POINTS_DEVICE_PREFIX: &str = "points:device:";
+    /// Member accounts by normalised name, failed logins by name, server
+    /// sessions by key, and the session timeouts QA set (`members`).
+    pub const MEMBER_PREFIX: &str = "member:";
+    pub const LOGIN_FAILURES_PREFIX: &str = "login_failures:";
+    pub const SESSION_PREFIX: &str = "session:";
+    pub const SESSION_TIMEOUTS: &str = "sessions:timeouts";
 
     pub const SEED: &str = "control_plane:seed";
     pub const DEVICE_PREFIX: &str = "device:";
@@ -215,6 +221,12 @@ pub struct StateDump {
     pub requests: BTreeMap<String, i64>,
     pub idempotency_records: usize,
     pub executions: Executions,
+    /// How many member accounts exist.
+    #[serde(default)]
+    pub members: usize,
+    /// Every open member session.
+    #[serde(default)]
+    pub sessions: Vec<crate::members::SessionRecord>,
 }
 
 /// The whole control-plane state, shared by every instance serving it.
@@ -344,6 +356,8 @@ impl ControlPlane {
             applied: counters(keys::APPLIED_PREFIX).await?,
             requests: counters(keys::REQUESTS_PREFIX).await?,
             idempotency_records: store.scan(keys::IDEMPOTENCY_PREFIX).await?.len(),
+            members: crate::members::member_count(self).await?,
+            sessions: crate::members::sessions(self).await?,
             executions: Executions {
                 keys: executions.len() as u64,
                 duplicates: executions

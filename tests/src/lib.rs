@@ -207,6 +207,14 @@ pub async fn add_fault(server: &MockServer, rule: Value) {
     admin(server).add_fault(&rule).await.expect("fault rule accepted");
 }
 
+/// The wall clock in ms since the Unix epoch, as signed requests carry it.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
 /// A device key that is not the SDK's, for hand-made requests.
 pub fn device_key(seed: u8) -> (SigningKey, DeviceId) {
     let key = SigningKey::from_bytes(&[seed; 32]);

@@ -67,13 +67,6 @@ impl Node {
     }
 }
 
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
-
 #[tokio::test]
 async fn serves_verified_content_with_ranges_and_validators() {
     let node = serving_node(NodeLimits::default()).await;

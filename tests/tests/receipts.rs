@@ -191,13 +191,6 @@ fn fresh_idempotency_key() -> String {
     )
 }
 
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
-
 fn ticket(server: &MockServer, node: &str, consumer: &DeviceId, content: ContentHash) -> String {
     let key = &server.control_plane().key;
     AccessTicket {

@@ -5,6 +5,7 @@ mod admin;
 mod auth;
 mod content;
 mod devices;
+mod members;
 mod nodes;
 mod points;
 
@@ -35,6 +36,11 @@ pub(crate) fn router(control_plane: Arc<ControlPlane>, stats: Arc<InstanceStats>
         .route(templates::DEVICE_RECEIPTS, post(points::submit_receipt))
         .route(templates::DEVICE_LEDGER, get(points::ledger))
         .route(templates::DEVICE_HASH_FAILURES, post(nodes::report_hash_failure))
+        .route(templates::DEVICE_MEMBERS, post(members::sign_up))
+        .route(templates::DEVICE_LOGIN, post(members::login))
+        .route(templates::DEVICE_LOGOUT, post(members::logout))
+        .route(templates::DEVICE_MEMBER_CLOSE, post(members::close))
+        .route(templates::DEVICE_SESSION, get(members::session))
         .route_layer(middleware::from_fn_with_state(control_plane.clone(), faults::layer))
         .route_layer(middleware::from_fn_with_state(
             control_plane.clone(),
@@ -59,6 +65,12 @@ pub(crate) fn router(control_plane: Arc<ControlPlane>, stats: Arc<InstanceStats>
         .merge(admin::router())
         .route("/admin/clock", get(points::clock).post(points::advance_clock))
         .route("/admin/points-rules", get(points::rules).put(points::set_rules))
+        .route("/admin/sessions", get(members::list_sessions))
+        .route("/admin/sessions/{key}", axum::routing::delete(members::expire_session))
+        .route(
+            "/admin/session-timeouts",
+            get(members::timeouts).put(members::set_timeouts),
+        )
         .route(templates::HEALTHZ, get(|| async { "ok" }))
         .route(templates::MANIFEST, get(content::manifest))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, ProblemCode::NotFound, "no such route") })

@@ -75,6 +75,18 @@ pub async fn put_json<T: Serialize + DeserializeOwned>(
     }
 }
 
+/// Removes `key`, whatever it held; true if it held something.
+pub async fn delete(store: &dyn StateStore, key: &str) -> Result<bool, StoreError> {
+    loop {
+        let Some(current) = store.get(key).await? else {
+            return Ok(false);
+        };
+        if store.compare_and_swap(key, Some(&current), None).await? {
+            return Ok(true);
+        }
+    }
+}
+
 /// Every value under `prefix`, decoded.
 pub async fn scan_json<T: DeserializeOwned>(store: &dyn StateStore, prefix: &str) -> Result<Vec<T>, StoreError> {
     store

@@ -3,7 +3,10 @@
 
 use serde::Serialize;
 
+use edgepoints_protocol::SessionTimeouts;
+
 use crate::faults::FaultRule;
+use crate::members::SessionRecord;
 use crate::state::StateDump;
 
 /// Why an admin call failed.
@@ -71,6 +74,32 @@ impl AdminClient {
     pub async fn reset_faults(&self) -> Result<(), AdminError> {
         let response = self.http.delete(self.url("/admin/faults")).send().await?;
         Self::checked("the fault reset", response).await?;
+        Ok(())
+    }
+
+    /// Every open member session.
+    pub async fn sessions(&self) -> Result<Vec<SessionRecord>, AdminError> {
+        let response = self.http.get(self.url("/admin/sessions")).send().await?;
+        Ok(Self::checked("the session list", response).await?.json().await?)
+    }
+
+    /// Ends a session as an expiry would.
+    pub async fn expire_session(&self, session_key: &str) -> Result<(), AdminError> {
+        let url = self.url(&format!("/admin/sessions/{session_key}"));
+        let response = self.http.delete(url).send().await?;
+        Self::checked("the session expiry", response).await?;
+        Ok(())
+    }
+
+    /// Sets the idle and absolute session timeouts.
+    pub async fn set_session_timeouts(&self, timeouts: SessionTimeouts) -> Result<(), AdminError> {
+        let response = self
+            .http
+            .put(self.url("/admin/session-timeouts"))
+            .json(&timeouts)
+            .send()
+            .await?;
+        Self::checked("the session timeouts", response).await?;
         Ok(())
     }
 

@@ -1,0 +1,146 @@
+//! Members: accounts a person signs up for and logs in to from a device,
+//! and the server sessions a login opens.
+//!
+//! Sign-up, login, logout and account closing are device-signed envelopes
+//! (so they go through the idempotency layer like every mutating call, and
+//! only a registered device can ask). A session is a 128-bit random key,
+//! new at every login; member calls carry it in [`SESSION_HEADER`]. An
+//! expired or revoked session is a 401 with the code `session_expired`.
+//!
+//! A wrong password and an unknown member get the same answer
+//! (`login_failed`), and repeated failures for one member name are slowed
+//! down with a 429 whose `Retry-After` grows.
+
+use serde::{Deserialize, Serialize};
+
+use crate::DeviceId;
+
+/// The header that carries a member's session key.
+pub const SESSION_HEADER: &str = "edgepoints-session";
+
+/// Longest member name, in bytes.
+pub const MAX_MEMBER_NAME: usize = 64;
+/// Shortest and longest password, in bytes.
+pub const MIN_PASSWORD: usize = 8;
+pub const MAX_PASSWORD: usize = 128;
+
+/// Why a member name or password is refused at sign-up.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MemberInputError {
+    #[error("a member name is 3 to {MAX_MEMBER_NAME} characters of letters, digits, '.', '_', '-' or '@'")]
+    BadName,
+    #[error("a password is {MIN_PASSWORD} to {MAX_PASSWORD} bytes")]
+    BadPassword,
+}
+
+/// The member name as accounts are keyed: trimmed and lower-cased, so
+/// `Alice@Example.com` and `alice@example.com` are one account.
+pub fn normalise_member_name(name: &str) -> Result<String, MemberInputError> {
+    let name = name.trim().to_lowercase();
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@');
+    if name.len() < 3 || name.len() > MAX_MEMBER_NAME || !name.chars().all(allowed) {
+        return Err(MemberInputError::BadName);
+    }
+    Ok(name)
+}
+
+pub fn validate_password(password: &str) -> Result<(), MemberInputError> {
+    if (MIN_PASSWORD..=MAX_PASSWORD).contains(&password.len()) {
+        Ok(())
+    } else {
+        Err(MemberInputError::BadPassword)
+    }
+}
+
+/// Payload of a sign-up, signed by the device it comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberSignUp {
+    pub device_id: DeviceId,
+    pub member: String,
+    pub password: String,
+}
+
+/// The control plane's answer to a sign-up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberSignedUp {
+    /// The member's stable id (not the name, which the member typed).
+    pub member_id: String,
+    pub member: String,
+    pub created_at_ms: u64,
+}
+
+/// Payload of a login, signed by the device the session will belong to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberLogin {
+    pub device_id: DeviceId,
+    pub member: String,
+    pub password: String,
+}
+
+/// A session the control plane opened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberSession {
+    pub member_id: String,
+    pub member: String,
+    /// 128 random bits, hex; the member's calls carry it.
+    pub session_key: String,
+    pub created_at_ms: u64,
+    /// When the session ends if no call comes before.
+    pub idle_expires_at_ms: u64,
+    /// When it ends whatever happens.
+    pub absolute_expires_at_ms: u64,
+}
+
+/// Payload of a logout (ends the session) or of an account closing (ends
+/// the account and every session of it; it asks for the password again).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionEnd {
+    pub device_id: DeviceId,
+    pub session_key: String,
+    /// Only for closing the account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+}
+
+/// The answer to a logout or an account closing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionEnded {
+    pub member_id: String,
+    /// Sessions ended: 1 for a logout, every open one for a closing.
+    pub sessions_ended: u32,
+}
+
+/// Idle and absolute session timeouts, in ms (QA sets them on the mock).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionTimeouts {
+    pub idle_ms: u64,
+    pub absolute_ms: u64,
+}
+
+impl Default for SessionTimeouts {
+    fn default() -> Self {
+        SessionTimeouts {
+            idle_ms: 15 * 60 * 1000,
+            absolute_ms: 8 * 3600 * 1000,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_one_account_whatever_their_case_and_bad_ones_are_refused() {
+        assert_eq!(
+            normalise_member_name(" Alice@Example.com ").unwrap(),
+            "alice@example.com"
+        );
+        assert_eq!(normalise_member_name("ab"), Err(MemberInputError::BadName));
+        assert_eq!(normalise_member_name("a b c"), Err(MemberInputError::BadName));
+        assert_eq!(normalise_member_name(&"x".repeat(65)), Err(MemberInputError::BadName));
+        assert!(validate_password("1234567").is_err());
+        assert!(validate_password("12345678").is_ok());
+        assert!(validate_password(&"p".repeat(129)).is_err());
+    }
+}

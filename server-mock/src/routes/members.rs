@@ -1,0 +1,237 @@
+//! Members over HTTP: sign-up, login, logout and account closing (device-
+//! signed envelopes), the session read, and the session admin for QA.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::Json;
+use edgepoints_protocol::{
+    paths, DeviceId, MemberLogin, MemberSession, MemberSignUp, MemberSignedUp, ProblemCode, Purpose, SessionEnd,
+    SessionEnded, SessionTimeouts, SESSION_HEADER,
+};
+
+use super::auth::{DevicePayload, DeviceSigned};
+use super::devices::{parse_device_id, signed_read};
+use crate::members::{self, CloseRefused, LoginRefused, SessionExpired, SessionRecord, SignUpRefused};
+use crate::problem::ApiError;
+use crate::ControlPlane;
+
+impl DevicePayload for MemberSignUp {
+    const PURPOSE: Purpose = Purpose::MemberSignUp;
+    const MISMATCH: &'static str = "the sign-up names another device";
+    const FIELD: &'static str = "sign_up.device_id";
+    fn device(&self) -> &DeviceId {
+        &self.device_id
+    }
+}
+
+impl DevicePayload for MemberLogin {
+    const PURPOSE: Purpose = Purpose::MemberLogin;
+    const MISMATCH: &'static str = "the login names another device";
+    const FIELD: &'static str = "login.device_id";
+    fn device(&self) -> &DeviceId {
+        &self.device_id
+    }
+}
+
+impl DevicePayload for SessionEnd {
+    const PURPOSE: Purpose = Purpose::SessionEnd;
+    const MISMATCH: &'static str = "the request names another device";
+    const FIELD: &'static str = "session_end.device_id";
+    fn device(&self) -> &DeviceId {
+        &self.device_id
+    }
+}
+
+fn session_expired() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        ProblemCode::SessionExpired,
+        "the session expired or was ended: log in again",
+    )
+}
+
+fn login_refused(refused: LoginRefused) -> ApiError {
+    match refused {
+        LoginRefused::Failed => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            ProblemCode::LoginFailed,
+            "wrong member name or password",
+        ),
+        LoginRefused::TooManyAttempts { retry_after_s } => ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            ProblemCode::TooManyAttempts,
+            "too many failed logins for this member: wait before trying again",
+        )
+        .retry_after(retry_after_s),
+    }
+}
+
+/// The endpoint a call came through, as its `Host` names it.
+fn endpoint(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// `POST /v1/devices/{device_id}/members`: a new account.
+pub(super) async fn sign_up(
+    State(control_plane): State<Arc<ControlPlane>>,
+    DeviceSigned { payload, .. }: DeviceSigned<MemberSignUp>,
+) -> Result<(StatusCode, Json<MemberSignedUp>), ApiError> {
+    match members::sign_up(&control_plane, &payload.member, &payload.password).await? {
+        Ok(record) => Ok((
+            StatusCode::CREATED,
+            Json(MemberSignedUp {
+                member_id: record.member_id,
+                member: record.member,
+                created_at_ms: record.created_at_ms,
+            }),
+        )),
+        Err(SignUpRefused::Input(why)) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ProblemCode::MalformedRequest,
+            "member name or password refused",
+        )
+        .detail(why.to_string())),
+        Err(SignUpRefused::Taken) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            ProblemCode::MemberTaken,
+            "that member name is taken",
+        )),
+    }
+}
+
+/// `POST /v1/devices/{device_id}/login`: a new session for the device.
+pub(super) async fn login(
+    State(control_plane): State<Arc<ControlPlane>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    DeviceSigned { device_id, payload }: DeviceSigned<MemberLogin>,
+) -> Result<Json<MemberSession>, ApiError> {
+    members::login(
+        &control_plane,
+        &payload.member,
+        &payload.password,
+        &device_id,
+        peer.to_string(),
+        endpoint(&headers),
+    )
+    .await?
+    .map(Json)
+    .map_err(login_refused)
+}
+
+fn ended(session: &SessionRecord, sessions_ended: u32) -> Json<SessionEnded> {
+    Json(SessionEnded {
+        member_id: session.member_id.clone(),
+        sessions_ended,
+    })
+}
+
+/// `POST /v1/devices/{device_id}/logout`: ends the session.
+pub(super) async fn logout(
+    State(control_plane): State<Arc<ControlPlane>>,
+    DeviceSigned { device_id, payload }: DeviceSigned<SessionEnd>,
+) -> Result<Json<SessionEnded>, ApiError> {
+    match members::logout(&control_plane, &payload.session_key, &device_id).await? {
+        Ok(session) => Ok(ended(&session, 1)),
+        Err(SessionExpired) => Err(session_expired()),
+    }
+}
+
+/// `POST /v1/devices/{device_id}/members/close`: ends the account and its
+/// sessions; the password is asked again.
+pub(super) async fn close(
+    State(control_plane): State<Arc<ControlPlane>>,
+    DeviceSigned { device_id, payload }: DeviceSigned<SessionEnd>,
+) -> Result<Json<SessionEnded>, ApiError> {
+    let password = payload
+        .password
+        .as_deref()
+        .ok_or_else(|| ApiError::bad_request("closing an account asks for the password"))?;
+    match members::close(&control_plane, &payload.session_key, &device_id, password).await? {
+        Ok((member_id, sessions_ended)) => Ok(Json(SessionEnded {
+            member_id,
+            sessions_ended,
+        })),
+        Err(CloseRefused::Session) => Err(session_expired()),
+        Err(CloseRefused::Login(refused)) => Err(login_refused(refused)),
+    }
+}
+
+/// `GET /v1/devices/{device_id}/session`: a signed read with the session
+/// key; renews the session's idle expiry.
+pub(super) async fn session(
+    State(control_plane): State<Arc<ControlPlane>>,
+    Path(device_id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<MemberSession>, ApiError> {
+    let device_id = parse_device_id(&device_id)?;
+    signed_read(
+        &control_plane,
+        &device_id,
+        &headers,
+        &paths::device_session(device_id.as_str()),
+    )
+    .await?;
+    let key = headers
+        .get(SESSION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(session_expired)?;
+    let session = members::use_session(&control_plane, key, &device_id, endpoint(&headers))
+        .await?
+        .map_err(|SessionExpired| session_expired())?;
+    Ok(Json(members::describe(
+        &session,
+        members::timeouts(&control_plane).await?,
+    )))
+}
+
+/// `GET /admin/sessions`: every open session.
+pub(super) async fn list_sessions(
+    State(control_plane): State<Arc<ControlPlane>>,
+) -> Result<Json<Vec<SessionRecord>>, ApiError> {
+    Ok(Json(members::sessions(&control_plane).await?))
+}
+
+/// `DELETE /admin/sessions/{key}`: ends a session, as an expiry would.
+pub(super) async fn expire_session(
+    State(control_plane): State<Arc<ControlPlane>>,
+    Path(key): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    if members::expire(&control_plane, &key).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            ProblemCode::NotFound,
+            "no such session",
+        ))
+    }
+}
+
+pub(super) async fn timeouts(
+    State(control_plane): State<Arc<ControlPlane>>,
+) -> Result<Json<SessionTimeouts>, ApiError> {
+    Ok(Json(members::timeouts(&control_plane).await?))
+}
+
+/// `PUT /admin/session-timeouts`: the idle and absolute timeouts.
+pub(super) async fn set_timeouts(
+    State(control_plane): State<Arc<ControlPlane>>,
+    Json(timeouts): Json<SessionTimeouts>,
+) -> Result<Json<SessionTimeouts>, ApiError> {
+    if timeouts.idle_ms == 0 || timeouts.absolute_ms < timeouts.idle_ms {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ProblemCode::MalformedRequest,
+            "timeouts refused: the idle timeout must be above 0 and at most the absolute one",
+        ));
+    }
+    members::set_timeouts(&control_plane, timeouts).await?;
+    Ok(Json(timeouts))
+}
