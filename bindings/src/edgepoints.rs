@@ -171,7 +171,12 @@ impl EdgePoints {
         Arc::new(crate::presence::Presence::new(self.inner.presence()))
     }
 
-    /// This device's points, as the control plane keeps them.
+    /// Sign-up, login and logout, the session and pushed notices.
+    pub fn members(&self) -> Arc<crate::members::Members> {
+        Arc::new(crate::members::Members::new(self.inner.members()))
+    }
+
+    /// The points of the member logged in, else of this device.
     pub fn points(&self) -> Arc<crate::points::Points> {
         Arc::new(crate::points::Points::new(self.inner.points()))
     }

@@ -26,6 +26,21 @@ pub enum EdgePointsError {
     /// The edge node was stopped; start a new one.
     #[error("the edge node is stopped")]
     NodeStopped,
+    /// No member is logged in on this device.
+    #[error("no member is logged in")]
+    NotLoggedIn,
+    /// The member's session expired or was ended: log in again.
+    #[error("the session of member {member_id} expired: log in again")]
+    SessionExpired { member_id: String },
+    /// A wrong member name or password (the control plane does not say which).
+    #[error("wrong member name or password")]
+    LoginFailed,
+    /// Too many failed logins lately: wait this many seconds.
+    #[error("too many failed logins: try again in {retry_after_secs} s")]
+    TooManyAttempts { retry_after_secs: u64 },
+    /// The member name is taken.
+    #[error("that member name is taken")]
+    MemberTaken,
     /// Content did not match its hash or size; nothing of it was kept.
     #[error("content refused: {reason}")]
     ContentRejected { hash: String, reason: String },
@@ -66,6 +81,14 @@ impl From<CoreError> for EdgePointsError {
                 path: path.display().to_string(),
             },
             CoreError::NodeStopped => EdgePointsError::NodeStopped,
+            CoreError::NotLoggedIn => EdgePointsError::NotLoggedIn,
+            CoreError::SessionExpired { member_id } => EdgePointsError::SessionExpired { member_id },
+            CoreError::LoginFailed => EdgePointsError::LoginFailed,
+            CoreError::TooManyAttempts { retry_after } => EdgePointsError::TooManyAttempts {
+                // Rounded up: "0 s" would invite an attempt that fails again.
+                retry_after_secs: retry_after.as_millis().div_ceil(1000) as u64,
+            },
+            CoreError::MemberTaken => EdgePointsError::MemberTaken,
             // A host without a runtime is the bindings' own bug, as is a
             // client the platform cannot set up: both are reported, not caught.
             error @ (CoreError::NoRuntime | CoreError::HttpClientSetup(_)) => EdgePointsError::Internal {

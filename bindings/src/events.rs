@@ -48,6 +48,23 @@ pub enum SdkEvent {
     NodeStats {
         stats: NodeStats,
     },
+    /// A member logged in on this device.
+    LoggedIn {
+        member_id: String,
+        member: String,
+    },
+    /// The member logged out here (or closed the account).
+    LoggedOut {
+        member_id: String,
+    },
+    /// The control plane ended the session: log in again. Once per session.
+    SessionExpired {
+        member_id: String,
+    },
+    /// A notice pushed to the member; each comes once.
+    NoticeReceived {
+        notice: crate::members::MemberNotice,
+    },
     OutboxEntryCompleted {
         id: i64,
         kind: String,
@@ -84,6 +101,10 @@ impl From<core::Event> for SdkEvent {
                 reason: reason.into(),
             },
             core::Event::NodeStats { stats } => SdkEvent::NodeStats { stats: stats.into() },
+            core::Event::LoggedIn { member_id, member } => SdkEvent::LoggedIn { member_id, member },
+            core::Event::LoggedOut { member_id } => SdkEvent::LoggedOut { member_id },
+            core::Event::SessionExpired { member_id } => SdkEvent::SessionExpired { member_id },
+            core::Event::NoticeReceived { notice } => SdkEvent::NoticeReceived { notice: notice.into() },
             core::Event::OutboxEntryCompleted {
                 id,
                 kind,

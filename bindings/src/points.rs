@@ -58,6 +58,8 @@ pub struct LedgerEntry {
     pub reason: CreditReason,
     /// For people: "3 min online", "… over the daily cap …".
     pub detail: String,
+    /// In a member's ledger: the device whose service earned it.
+    pub device_id: Option<String>,
 }
 
 impl From<core::LedgerEntry> for LedgerEntry {
@@ -68,6 +70,7 @@ impl From<core::LedgerEntry> for LedgerEntry {
             points: e.points,
             reason: e.reason.into(),
             detail: e.detail,
+            device_id: e.device_id.map(|d| d.to_string()),
         }
     }
 }

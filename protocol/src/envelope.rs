@@ -50,6 +50,8 @@ pub enum Purpose {
     MemberLogin,
     /// A member ending a session (logout) or the whole account.
     SessionEnd,
+    /// A member's session heartbeat, with the notices it acknowledges.
+    MemberHeartbeat,
 }
 
 impl Purpose {
@@ -69,6 +71,7 @@ impl Purpose {
             Purpose::MemberSignUp => "member.sign-up",
             Purpose::MemberLogin => "member.login",
             Purpose::SessionEnd => "member.session-end",
+            Purpose::MemberHeartbeat => "member.heartbeat",
         }
     }
 }

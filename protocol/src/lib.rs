@@ -28,7 +28,8 @@ pub use envelope::{EnvelopeError, Purpose, SignedEnvelope};
 pub use idempotency::{IdempotencyKeyError, IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_REPLAYED_HEADER};
 pub use manifest::{Manifest, ManifestItem};
 pub use members::{
-    MemberLogin, MemberSession, MemberSignUp, MemberSignedUp, SessionEnd, SessionEnded, SessionTimeouts, SESSION_HEADER,
+    MemberHeartbeat, MemberHeartbeatAccepted, MemberLogin, MemberSession, MemberSignUp, MemberSignedUp, Notice,
+    NoticePost, SessionEnd, SessionEnded, SessionTimeouts, SESSION_HEADER,
 };
 pub use operations::{OperationState, OperationStatus};
 pub use points::{CreditReason, Heartbeat, HeartbeatAccepted, LedgerEntry, LedgerPage, PointsBalance, PointsRules};

@@ -110,11 +110,19 @@ pub struct SessionEnded {
     pub sessions_ended: u32,
 }
 
-/// Idle and absolute session timeouts, in ms (QA sets them on the mock).
+/// Idle and absolute session timeouts, and the session heartbeat interval
+/// the control plane asks for, in ms (QA sets them on the mock).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionTimeouts {
     pub idle_ms: u64,
     pub absolute_ms: u64,
+    /// Well under the idle timeout, so a live app keeps its session.
+    #[serde(default = "default_heartbeat_interval_ms")]
+    pub heartbeat_interval_ms: u64,
+}
+
+fn default_heartbeat_interval_ms() -> u64 {
+    60_000
 }
 
 impl Default for SessionTimeouts {
@@ -122,8 +130,89 @@ impl Default for SessionTimeouts {
         SessionTimeouts {
             idle_ms: 15 * 60 * 1000,
             absolute_ms: 8 * 3600 * 1000,
+            heartbeat_interval_ms: default_heartbeat_interval_ms(),
         }
     }
+}
+
+impl SessionTimeouts {
+    /// Why these timeouts make no sense, if they do not: an idle timeout
+    /// of 0, an absolute one under the idle one, or a heartbeat interval
+    /// not under half the idle timeout (one lost beat must not end a
+    /// session).
+    pub fn problem(&self) -> Option<&'static str> {
+        if self.idle_ms == 0 || self.absolute_ms < self.idle_ms {
+            Some("the idle timeout must be above 0 and at most the absolute one")
+        } else if self.heartbeat_interval_ms == 0 || self.heartbeat_interval_ms > self.idle_ms / 2 {
+            Some("the heartbeat interval must be above 0 and at most half the idle timeout")
+        } else {
+            None
+        }
+    }
+}
+
+/// A member's session heartbeat, signed by the session's device. It keeps
+/// the session alive and acknowledges the notices the app has stored, so
+/// the control plane drops them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberHeartbeat {
+    pub device_id: DeviceId,
+    pub session_key: String,
+    /// Notices received (from earlier answers) and stored by the device.
+    #[serde(default)]
+    pub acked: Vec<String>,
+    pub sent_at_ms: u64,
+}
+
+/// The answer to a member heartbeat.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberHeartbeatAccepted {
+    /// The session, its idle expiry renewed.
+    pub session: MemberSession,
+    /// When to send the next one (the device adds jitter).
+    pub next_interval_ms: u64,
+    /// Every notice for the member not yet acknowledged, oldest first: a
+    /// notice whose answer was lost comes again until it is acknowledged.
+    pub notices: Vec<Notice>,
+}
+
+/// Most notices one heartbeat answer carries; the rest come with the next.
+pub const MAX_NOTICES_PER_ANSWER: usize = 50;
+
+/// A message the control plane pushes to a member.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notice {
+    /// Unique; the device stores it so each notice reaches the app once.
+    pub notice_id: String,
+    /// What it is about; see [`notice_kinds`] (an app shows unknown kinds
+    /// by their text).
+    pub kind: String,
+    /// For people.
+    pub text: String,
+    pub posted_at_ms: u64,
+}
+
+/// The kinds of notice the control plane sends.
+pub mod notice_kinds {
+    /// A message QA or an operator posted.
+    pub const MESSAGE: &str = "message";
+    pub const RESERVATION_EXPIRING: &str = "reservation_expiring";
+    pub const RENTAL_BILLED: &str = "rental_billed";
+    pub const SMS_SENT: &str = "sms_sent";
+    pub const CHARGING_FINISHED: &str = "charging_finished";
+    pub const COUPON_REDEEMED: &str = "coupon_redeemed";
+}
+
+/// QA posts a notice to a member.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoticePost {
+    #[serde(default = "default_notice_kind")]
+    pub kind: String,
+    pub text: String,
+}
+
+fn default_notice_kind() -> String {
+    notice_kinds::MESSAGE.to_owned()
 }
 
 #[cfg(test)]
@@ -142,5 +231,19 @@ mod tests {
         assert!(validate_password("1234567").is_err());
         assert!(validate_password("12345678").is_ok());
         assert!(validate_password(&"p".repeat(129)).is_err());
+    }
+
+    #[test]
+    fn timeouts_keep_the_heartbeat_under_half_the_idle_timeout() {
+        assert_eq!(SessionTimeouts::default().problem(), None);
+        let mut t = SessionTimeouts::default();
+        t.heartbeat_interval_ms = t.idle_ms;
+        assert!(t.problem().is_some());
+        t.heartbeat_interval_ms = 1;
+        t.absolute_ms = t.idle_ms - 1;
+        assert!(t.problem().is_some());
+        // Timeouts stored before the heartbeat interval existed still read.
+        let old: SessionTimeouts = serde_json::from_str(r#"{"idle_ms":1000,"absolute_ms":2000}"#).unwrap();
+        assert_eq!(old.heartbeat_interval_ms, 60_000);
     }
 }

@@ -74,6 +74,16 @@ route_table! {
     /// The session's member and expiry (a signed read carrying
     /// [`crate::SESSION_HEADER`]); it counts as the session's use.
     DEVICE_SESSION = "GET" "/v1/devices/{device_id}/session";
+    /// A member's session heartbeat (body: a signed
+    /// [`crate::MemberHeartbeat`]); answered with
+    /// [`crate::MemberHeartbeatAccepted`], which carries pending notices.
+    DEVICE_MEMBER_HEARTBEATS = "POST" "/v1/devices/{device_id}/member-heartbeats";
+    /// The logged-in member's [`crate::PointsBalance`] (a signed read
+    /// carrying [`crate::SESSION_HEADER`]).
+    DEVICE_MEMBER_POINTS = "GET" "/v1/devices/{device_id}/member/points";
+    /// The logged-in member's ledger after entry `after`, each entry naming
+    /// the device that earned it (a signed read with the session).
+    DEVICE_MEMBER_LEDGER = "GET" "/v1/devices/{device_id}/member/ledger/{after}";
 }
 
 /// The path of `template` with each `{name}` replaced by its value.
@@ -161,6 +171,21 @@ pub fn device_session(device_id: &str) -> String {
     fill(templates::DEVICE_SESSION, &[("device_id", device_id)])
 }
 
+pub fn device_member_heartbeats(device_id: &str) -> String {
+    fill(templates::DEVICE_MEMBER_HEARTBEATS, &[("device_id", device_id)])
+}
+
+pub fn device_member_points(device_id: &str) -> String {
+    fill(templates::DEVICE_MEMBER_POINTS, &[("device_id", device_id)])
+}
+
+pub fn device_member_ledger(device_id: &str, after: u64) -> String {
+    fill(
+        templates::DEVICE_MEMBER_LEDGER,
+        &[("device_id", device_id), ("after", &after.to_string())],
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,6 +209,9 @@ mod tests {
             device_logout("d"),
             device_member_close("d"),
             device_session("d"),
+            device_member_heartbeats("d"),
+            device_member_points("d"),
+            device_member_ledger("d", 1),
         ] {
             assert!(!path.contains('{'), "{path}");
         }

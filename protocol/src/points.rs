@@ -88,6 +88,9 @@ pub struct LedgerEntry {
     pub reason: CreditReason,
     /// For people: "10 min online", "capped at the daily limit", …
     pub detail: String,
+    /// In a member's ledger: the device whose service earned the credit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_id: Option<DeviceId>,
 }
 
 /// An owner's points.

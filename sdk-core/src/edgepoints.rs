@@ -99,7 +99,9 @@ impl EdgePoints {
             stop,
             lock,
         ));
+        crate::members::session::resume(&shared)?;
         let worker = shared.spawn(outbox::worker::run(shared.clone(), stop_rx));
+        shared.spawn(crate::members::heartbeat::run(shared.clone()));
         let sdk = EdgePoints {
             _lifecycle: Arc::new(Lifecycle { shared: shared.clone() }),
             shared: shared.clone(),
@@ -305,7 +307,13 @@ impl EdgePoints {
         crate::presence::Presence::new(self.clone())
     }
 
-    /// This device's points, as the control plane keeps them.
+    /// Sign-up, login and logout, the member's session and pushed notices.
+    pub fn members(&self) -> crate::members::Members {
+        crate::members::Members::new(self.clone())
+    }
+
+    /// The points of the member logged in, else of this device, as the
+    /// control plane keeps them.
     pub fn points(&self) -> crate::points::Points {
         crate::points::Points::new(self.clone())
     }

@@ -57,6 +57,29 @@ pub enum Error {
     #[error("cannot set up the HTTP client: {0}")]
     HttpClientSetup(String),
 
+    /// No member is logged in on this device (never, or logged out).
+    #[error("no member is logged in")]
+    NotLoggedIn,
+
+    /// The member's session expired or was ended on the server; member
+    /// calls fail with this until the next login.
+    #[error("the session of member {member_id} expired: log in again")]
+    SessionExpired { member_id: String },
+
+    /// A wrong member name or password (the control plane does not say
+    /// which).
+    #[error("wrong member name or password")]
+    LoginFailed,
+
+    /// Too many failed logins for this member lately: the control plane
+    /// evaluates no attempt before `retry_after` has passed.
+    #[error("too many failed logins: try again in {} s", .retry_after.as_secs())]
+    TooManyAttempts { retry_after: std::time::Duration },
+
+    /// The member name is taken.
+    #[error("that member name is taken")]
+    MemberTaken,
+
     /// The edge node was stopped; start a new one.
     #[error("the edge node is stopped")]
     NodeStopped,

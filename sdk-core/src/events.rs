@@ -33,6 +33,16 @@ pub enum Event {
     NodeStats { stats: crate::NodeStats },
     /// The host reported a new network, battery or foreground state.
     HostStateChanged { state: HostState },
+    /// A member logged in on this device.
+    LoggedIn { member_id: String, member: String },
+    /// The member logged out here (or closed the account).
+    LoggedOut { member_id: String },
+    /// The control plane ended the member's session (timeout, QA, the
+    /// account closed elsewhere): log in again. Sent once per session.
+    SessionExpired { member_id: String },
+    /// The control plane pushed a notice to the member; each notice comes
+    /// once.
+    NoticeReceived { notice: crate::MemberNotice },
     /// The control plane answered an outbox entry; its effect is applied.
     OutboxEntryCompleted {
         id: i64,

@@ -40,6 +40,11 @@ pub(crate) struct Shared {
     outbox_wake: Notify,
     /// Whether the node may serve now; recomputed on every consent or host change.
     serving_gate: watch::Sender<ServingGate>,
+    /// The member logged in now (a live session), or `None`; the member
+    /// heartbeat follows it.
+    member: watch::Sender<Option<String>>,
+    /// One member heartbeat at a time (the timer's and the app's).
+    member_beat: tokio::sync::Mutex<()>,
     /// Entries finished in the store whose events are still going out.
     announcing: Mutex<std::collections::HashSet<i64>>,
     /// Turns true once, at shutdown.
@@ -75,6 +80,8 @@ impl Shared {
             outbox_changed: watch::channel(0).0,
             outbox_wake: Notify::new(),
             serving_gate: watch::channel(ServingGate::NoConsent).0,
+            member: watch::channel(None).0,
+            member_beat: tokio::sync::Mutex::new(()),
             announcing: Mutex::default(),
             stop,
             shut_down: AtomicBool::new(false),
@@ -129,6 +136,14 @@ impl Shared {
 
     pub(crate) fn serving_gate(&self) -> &watch::Sender<ServingGate> {
         &self.serving_gate
+    }
+
+    pub(crate) fn member(&self) -> &watch::Sender<Option<String>> {
+        &self.member
+    }
+
+    pub(crate) fn member_beat(&self) -> &tokio::sync::Mutex<()> {
+        &self.member_beat
     }
 
     pub(crate) fn announcing(&self) -> &Mutex<std::collections::HashSet<i64>> {

@@ -22,6 +22,7 @@ pub mod faults;
 pub mod geo;
 pub mod idempotency;
 pub mod members;
+pub mod notices;
 pub mod origin;
 pub mod points;
 mod probe;

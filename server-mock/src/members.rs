@@ -155,6 +155,45 @@ fn session_key(key: &str) -> String {
     format!("{}{key}", keys::SESSION_PREFIX)
 }
 
+fn device_session_key(device_id: &DeviceId) -> String {
+    format!("{}{device_id}", keys::DEVICE_SESSION_PREFIX)
+}
+
+impl SessionRecord {
+    fn timed_out(&self, clock: u64, timeouts: SessionTimeouts) -> bool {
+        clock.saturating_sub(self.last_access_ms) > timeouts.idle_ms
+            || clock.saturating_sub(self.created_at_ms) > timeouts.absolute_ms
+    }
+}
+
+/// The member logged in on `device_id` now (a live session; reading it
+/// does not renew it): who gets the points the device earns.
+pub async fn logged_in_member(
+    control_plane: &ControlPlane,
+    device_id: &DeviceId,
+) -> Result<Option<String>, StoreError> {
+    let Some(key) = get_json::<String>(control_plane.store(), &device_session_key(device_id)).await? else {
+        return Ok(None);
+    };
+    let session: Option<SessionRecord> = get_json(control_plane.store(), &session_key(&key)).await?;
+    let clock = now(control_plane).await?;
+    let timeouts = timeouts(control_plane).await?;
+    Ok(session
+        .filter(|s| &s.device_id == device_id && !s.timed_out(clock, timeouts))
+        .map(|s| s.member_id))
+}
+
+/// Forgets that `session` is its device's current one, if it still is.
+async fn unlink_device(control_plane: &ControlPlane, session: &SessionRecord) -> Result<(), StoreError> {
+    let link = device_session_key(&session.device_id);
+    let current = serde_json::to_vec(&session.session_key).expect("strings serialise");
+    control_plane
+        .store()
+        .compare_and_swap(&link, Some(&current), None)
+        .await?;
+    Ok(())
+}
+
 /// Creates an account; refused if the name is taken or the input is bad.
 pub async fn sign_up(
     control_plane: &ControlPlane,
@@ -265,6 +304,12 @@ pub async fn login(
         last_access_ms: clock,
     };
     put_json(control_plane.store(), &session_key(&session.session_key), &session).await?;
+    put_json(
+        control_plane.store(),
+        &device_session_key(device_id),
+        &session.session_key,
+    )
+    .await?;
     tracing::info!(member_id = %session.member_id, device_id = %device_id, "member logged in");
     Ok(Ok(describe(&session, timeouts(control_plane).await?)))
 }
@@ -299,9 +344,7 @@ pub async fn use_session(
         &session_key(key),
         |current| {
             let mut session = current.filter(|s| &s.device_id == device_id).ok_or(SessionExpired)?;
-            let idle = clock.saturating_sub(session.last_access_ms) > timeouts.idle_ms;
-            let too_old = clock.saturating_sub(session.created_at_ms) > timeouts.absolute_ms;
-            if idle || too_old {
+            if session.timed_out(clock, timeouts) {
                 return Ok((None, None));
             }
             session.last_access_ms = clock;
@@ -332,6 +375,7 @@ pub async fn logout(
     match session {
         Some(session) if &session.device_id == device_id => {
             delete(control_plane.store(), &session_key(key)).await?;
+            unlink_device(control_plane, &session).await?;
             tracing::info!(member_id = %session.member_id, "member logged out");
             Ok(Ok(session))
         }
@@ -368,6 +412,7 @@ pub async fn close(
         if other.member_id == session.member_id
             && delete(control_plane.store(), &session_key(&other.session_key)).await?
         {
+            unlink_device(control_plane, &other).await?;
             ended += 1;
         }
     }
@@ -382,7 +427,18 @@ pub async fn sessions(control_plane: &ControlPlane) -> Result<Vec<SessionRecord>
 
 /// Ends a session (QA); true if it existed.
 pub async fn expire(control_plane: &ControlPlane, key: &str) -> Result<bool, StoreError> {
-    delete(control_plane.store(), &session_key(key)).await
+    let Some(session) = get_json::<SessionRecord>(control_plane.store(), &session_key(key)).await? else {
+        return Ok(false);
+    };
+    let existed = delete(control_plane.store(), &session_key(key)).await?;
+    unlink_device(control_plane, &session).await?;
+    Ok(existed)
+}
+
+/// Whether an account with this id exists.
+pub async fn member_exists(control_plane: &ControlPlane, member_id: &str) -> Result<bool, StoreError> {
+    let members: Vec<MemberRecord> = scan_json(control_plane.store(), keys::MEMBER_PREFIX).await?;
+    Ok(members.iter().any(|m| m.member_id == member_id))
 }
 
 /// How many accounts exist.

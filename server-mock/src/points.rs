@@ -64,6 +64,79 @@ pub async fn set_rules(control_plane: &ControlPlane, rules: PointsRules) -> Resu
     Ok(())
 }
 
+/// A balance and its ledger, within a daily cap: a device's, or a member's.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Account {
+    pub balance: u64,
+    /// Points per control-plane day (days since the epoch), the last few.
+    pub days: BTreeMap<u64, u64>,
+    pub ledger: Vec<LedgerEntry>,
+}
+
+impl Account {
+    fn today(&self, now_ms: u64) -> u64 {
+        self.days.get(&(now_ms / DAY_MS)).copied().unwrap_or(0)
+    }
+
+    /// Credits up to `points` within the daily cap; returns what was
+    /// credited. `device` names the earning device in a member's ledger.
+    fn credit(&mut self, earned: Earned, device: Option<&DeviceId>, rules: &PointsRules) -> u64 {
+        let allowed = rules.daily_cap.saturating_sub(self.today(earned.at_ms));
+        let credited = earned.points.min(allowed);
+        if credited == 0 {
+            return 0;
+        }
+        self.balance += credited;
+        *self.days.entry(earned.at_ms / DAY_MS).or_default() += credited;
+        while self.days.len() > 7 {
+            self.days.pop_first();
+        }
+        let detail = if credited < earned.points {
+            format!(
+                "{}; {} over the daily cap of {} not credited",
+                earned.detail,
+                earned.points - credited,
+                rules.daily_cap
+            )
+        } else {
+            earned.detail
+        };
+        self.ledger.push(LedgerEntry {
+            id: self.ledger.len() as u64 + 1,
+            at_ms: earned.at_ms,
+            points: credited,
+            reason: earned.reason,
+            detail,
+            device_id: device.cloned(),
+        });
+        credited
+    }
+}
+
+/// Points a device's service earned, before the cap of whoever gets them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Earned {
+    pub points: u64,
+    pub reason: CreditReason,
+    pub detail: String,
+    pub at_ms: u64,
+    /// The online time or delivered bytes the points stand for.
+    #[serde(default)]
+    pub online_ms: u64,
+    #[serde(default)]
+    pub delivered_bytes: u64,
+}
+
+/// Points a device earned for the member logged in on it, waiting to be
+/// moved to the member's account (see [`settle`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Owed {
+    /// Position among the device's owed credits, from 1.
+    pub n: u64,
+    pub member_id: String,
+    pub earned: Earned,
+}
+
 /// One device's presence and points.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct DevicePoints {
@@ -73,10 +146,8 @@ pub struct DevicePoints {
     pub online_ms: u64,
     /// Credited online time not yet a full minute.
     pub remainder_ms: u64,
-    pub balance: u64,
-    /// Points per control-plane day (days since the epoch), the last few.
-    pub days: BTreeMap<u64, u64>,
-    pub ledger: Vec<LedgerEntry>,
+    /// What the device earned while no member was logged in on it.
+    pub account: Account,
     /// The last ledger entry a heartbeat answer told the node about.
     #[serde(default)]
     pub reported_ledger_id: u64,
@@ -88,6 +159,45 @@ pub struct DevicePoints {
     /// Receipts taken for this node, by nonce, until their window closes.
     #[serde(default)]
     pub receipts: BTreeMap<String, TakenReceipt>,
+    /// Credits earned for members, until their accounts took them.
+    #[serde(default)]
+    pub owed: Vec<Owed>,
+    #[serde(default)]
+    pub owed_count: u64,
+}
+
+impl DevicePoints {
+    /// Credits what the device earned: to the member logged in on it (owed
+    /// until [`settle`] moves it), or to the device. Returns the points
+    /// credited to the device now (owed points are credited by `settle`).
+    fn earn(&mut self, earned: Earned, member: Option<&str>, rules: &PointsRules) -> u64 {
+        match member {
+            Some(member_id) => {
+                self.owed_count += 1;
+                self.owed.push(Owed {
+                    n: self.owed_count,
+                    member_id: member_id.to_owned(),
+                    earned,
+                });
+                0
+            }
+            None => self.account.credit(earned, None, rules),
+        }
+    }
+}
+
+/// A member's points: what the devices they were logged in on earned.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct MemberPoints {
+    pub account: Account,
+    /// Per device, the last of its owed credits this account took: a
+    /// credit is moved once, however often settling is retried.
+    pub settled: BTreeMap<String, u64>,
+    /// Per device, the last ledger entry its heartbeat answers reported.
+    pub reported: BTreeMap<String, u64>,
+    /// Online time and delivered bytes the account was credited for.
+    pub online_ms: u64,
+    pub delivered_bytes: u64,
 }
 
 /// What is remembered of a receipt taken for a node.
@@ -103,48 +213,13 @@ pub struct TakenReceipt {
     pub credited_bytes: u64,
 }
 
-impl DevicePoints {
-    fn today(&self, now_ms: u64) -> u64 {
-        self.days.get(&(now_ms / DAY_MS)).copied().unwrap_or(0)
-    }
-
-    /// Credits up to `points` within the daily cap; returns what was credited.
-    fn credit(&mut self, points: u64, reason: CreditReason, detail: String, now_ms: u64, rules: &PointsRules) -> u64 {
-        let allowed = rules.daily_cap.saturating_sub(self.today(now_ms));
-        let credited = points.min(allowed);
-        if credited == 0 {
-            return 0;
-        }
-        self.balance += credited;
-        *self.days.entry(now_ms / DAY_MS).or_default() += credited;
-        while self.days.len() > 7 {
-            self.days.pop_first();
-        }
-        let detail = if credited < points {
-            format!(
-                "{detail}; {} over the daily cap of {} not credited",
-                points - credited,
-                rules.daily_cap
-            )
-        } else {
-            detail
-        };
-        self.ledger.push(LedgerEntry {
-            id: self.ledger.len() as u64 + 1,
-            at_ms: now_ms,
-            points: credited,
-            reason,
-            detail,
-        });
-        credited
-    }
-}
-
 /// What the control plane knows about the node besides the heartbeat.
 pub struct NodeStanding {
     pub consenting: bool,
     /// Announced where it serves.
     pub reachable: bool,
+    /// The member logged in on the device, who gets what it earns.
+    pub member: Option<String>,
 }
 
 /// Why a heartbeat was refused.
@@ -153,7 +228,8 @@ pub enum HeartbeatRefused {
     OutOfOrder { seq: u64, last: u64 },
 }
 
-/// Accepts a heartbeat and credits the span it closes, in one change.
+/// Accepts a heartbeat and credits the span it closes, in one change; a
+/// logged-in member's share is then settled into their account.
 pub async fn accept_heartbeat(
     control_plane: &ControlPlane,
     heartbeat: &Heartbeat,
@@ -162,9 +238,10 @@ pub async fn accept_heartbeat(
     let rules = rules(control_plane).await?;
     let now_ms = now(control_plane).await?;
     let gap_limit = rules.heartbeat_interval_ms.saturating_mul(rules.gap_limit_intervals);
-    update_json::<DevicePoints, HeartbeatAccepted, HeartbeatRefused>(
+    let device = heartbeat.device_id.as_str();
+    let accepted = update_json::<DevicePoints, HeartbeatAccepted, HeartbeatRefused>(
         control_plane.store(),
-        &device_key(heartbeat.device_id.as_str()),
+        &device_key(device),
         |stored| {
             let mut points = stored.unwrap_or_default();
             if heartbeat.seq <= points.last_seq {
@@ -186,42 +263,156 @@ pub async fn accept_heartbeat(
             let minutes = points.remainder_ms / 60_000;
             points.remainder_ms %= 60_000;
             let credited_points = if minutes > 0 {
-                points.credit(
-                    minutes * rules.points_per_online_minute,
-                    CreditReason::OnlineTime,
-                    format!("{minutes} min online"),
-                    now_ms,
-                    &rules,
-                )
+                let earned = Earned {
+                    points: minutes * rules.points_per_online_minute,
+                    reason: CreditReason::OnlineTime,
+                    detail: format!("{minutes} min online"),
+                    at_ms: now_ms,
+                    online_ms: minutes * 60_000,
+                    delivered_bytes: 0,
+                };
+                points.earn(earned, standing.member.as_deref(), &rules)
             } else {
                 0
             };
             points.last_seq = heartbeat.seq;
             points.last_heartbeat_ms = now_ms;
             points.last_serving = heartbeat.serving;
-            // The newest credits since the last answer, at most a page of
-            // them: a node back after a long silence reads the rest in
-            // its ledger.
-            let unreported = points.ledger.iter().filter(|e| e.id > points.reported_ledger_id);
-            let skip = unreported.clone().count().saturating_sub(MAX_CREDITS_PER_ANSWER);
-            let credits: Vec<LedgerEntry> = unreported.skip(skip).cloned().collect();
-            points.reported_ledger_id = points.ledger.len() as u64;
+            let credits = unreported(&points.account.ledger, &mut points.reported_ledger_id);
             let accepted = HeartbeatAccepted {
                 seq: heartbeat.seq,
                 next_interval_ms: rules.heartbeat_interval_ms,
                 credited_online_ms,
                 credited_points,
-                balance: points.balance,
+                balance: points.account.balance,
                 credits,
             };
             Ok((Some(points), accepted))
         },
     )
-    .await
+    .await?;
+    let Ok(mut accepted) = accepted else {
+        return Ok(accepted);
+    };
+    if let Some(member_id) = &standing.member {
+        // The answer speaks of the member's account: its balance, and the
+        // credits this device earned for it since the last answer.
+        let settled = settle(control_plane, &heartbeat.device_id, member_id, true).await?;
+        accepted.credited_points = settled.credited;
+        accepted.balance = settled.balance;
+        accepted.credits.extend(settled.reported);
+    }
+    Ok(Ok(accepted))
+}
+
+/// The newest ledger entries after `*reported`, at most a page of them (a
+/// node back after a long silence reads the rest in its ledger); moves
+/// `*reported` past them.
+fn unreported(ledger: &[LedgerEntry], reported: &mut u64) -> Vec<LedgerEntry> {
+    let fresh: Vec<&LedgerEntry> = ledger.iter().filter(|e| e.id > *reported).collect();
+    let skip = fresh.len().saturating_sub(MAX_CREDITS_PER_ANSWER);
+    *reported = ledger.last().map_or(*reported, |e| e.id.max(*reported));
+    fresh.into_iter().skip(skip).cloned().collect()
+}
+
+/// What settling left.
+pub struct Settled {
+    pub balance: u64,
+    /// Points this settle credited.
+    pub credited: u64,
+    /// With `report`: the member's ledger entries earned by the device and
+    /// not reported to it before.
+    pub reported: Vec<LedgerEntry>,
+}
+
+/// Moves the credits `device` owes `member_id` into the member's account,
+/// each once (the account remembers the last it took per device), then
+/// forgets them on the device. Safe to repeat and to interrupt: a credit
+/// left owed is taken by the next settle.
+pub async fn settle(
+    control_plane: &ControlPlane,
+    device: &DeviceId,
+    member_id: &str,
+    report: bool,
+) -> Result<Settled, StoreError> {
+    let rules = rules(control_plane).await?;
+    let owed: Vec<Owed> = device_points(control_plane, device.as_str())
+        .await?
+        .owed
+        .into_iter()
+        .filter(|o| o.member_id == member_id)
+        .collect();
+    let settled = update_json::<MemberPoints, Settled, std::convert::Infallible>(
+        control_plane.store(),
+        &member_points_key(member_id),
+        |stored| {
+            let mut member = stored.unwrap_or_default();
+            let taken = member.settled.get(device.as_str()).copied().unwrap_or(0);
+            let mut credited = 0;
+            for credit in owed.iter().filter(|o| o.n > taken) {
+                member.online_ms += credit.earned.online_ms;
+                member.delivered_bytes += credit.earned.delivered_bytes;
+                credited += member.account.credit(credit.earned.clone(), Some(device), &rules);
+            }
+            if let Some(last) = owed.last() {
+                member.settled.insert(device.as_str().to_owned(), last.n.max(taken));
+            }
+            let mut reported = Vec::new();
+            if report {
+                let mark = member.reported.entry(device.as_str().to_owned()).or_default();
+                let ledger: Vec<LedgerEntry> = member
+                    .account
+                    .ledger
+                    .iter()
+                    .filter(|e| e.device_id.as_ref() == Some(device))
+                    .cloned()
+                    .collect();
+                let last_id = member.account.ledger.last().map_or(0, |e| e.id);
+                reported = unreported(&ledger, mark);
+                *mark = (*mark).max(last_id);
+            }
+            let balance = member.account.balance;
+            Ok((
+                Some(member),
+                Settled {
+                    balance,
+                    credited,
+                    reported,
+                },
+            ))
+        },
+    )
+    .await?
+    .unwrap_or_else(|never| match never {});
+    // The member's account holds them now; the device can forget them.
+    if let Some(last) = owed.last().map(|o| o.n) {
+        update_json::<DevicePoints, (), std::convert::Infallible>(
+            control_plane.store(),
+            &device_key(device.as_str()),
+            |stored| {
+                let mut points = stored.unwrap_or_default();
+                points.owed.retain(|o| o.member_id != member_id || o.n > last);
+                Ok((Some(points), ()))
+            },
+        )
+        .await?
+        .unwrap_or_else(|never| match never {});
+    }
+    Ok(settled)
+}
+
+fn member_points_key(member_id: &str) -> String {
+    format!("{}{member_id}", crate::state::keys::POINTS_MEMBER_PREFIX)
 }
 
 pub async fn device_points(control_plane: &ControlPlane, device: &str) -> Result<DevicePoints, StoreError> {
     Ok(get_json(control_plane.store(), &device_key(device))
+        .await?
+        .unwrap_or_default())
+}
+
+pub async fn member_points(control_plane: &ControlPlane, member_id: &str) -> Result<MemberPoints, StoreError> {
+    Ok(get_json(control_plane.store(), &member_points_key(member_id))
         .await?
         .unwrap_or_default())
 }
@@ -232,11 +423,32 @@ pub async fn balance(control_plane: &ControlPlane, device: &str) -> Result<Point
     let now_ms = now(control_plane).await?;
     Ok(PointsBalance {
         owner: device.to_owned(),
-        balance: points.balance,
-        today: points.today(now_ms),
+        balance: points.account.balance,
+        today: points.account.today(now_ms),
         daily_cap: rules.daily_cap,
         online_ms: points.online_ms,
         delivered_bytes: points.delivered_bytes,
+    })
+}
+
+/// A member's balance, after settling what `device` owes them (the other
+/// devices' credits are settled at their next heartbeat or receipt).
+pub async fn member_balance(
+    control_plane: &ControlPlane,
+    device: &DeviceId,
+    member_id: &str,
+) -> Result<PointsBalance, StoreError> {
+    settle(control_plane, device, member_id, false).await?;
+    let member = member_points(control_plane, member_id).await?;
+    let rules = rules(control_plane).await?;
+    let now_ms = now(control_plane).await?;
+    Ok(PointsBalance {
+        owner: member_id.to_owned(),
+        balance: member.account.balance,
+        today: member.account.today(now_ms),
+        daily_cap: rules.daily_cap,
+        online_ms: member.online_ms,
+        delivered_bytes: member.delivered_bytes,
     })
 }
 
@@ -249,6 +461,8 @@ pub struct CheckedReceipt<'a> {
     pub nonce: &'a str,
     pub bytes: u64,
     pub forget_after_ms: u64,
+    /// The member logged in on the node, who gets what it earns.
+    pub member: Option<&'a str>,
 }
 
 /// Why a checked receipt was not taken.
@@ -269,7 +483,8 @@ pub async fn accept_receipt(
     let rules = rules(control_plane).await?;
     let now_ms = now(control_plane).await?;
     let wall_ms = unix_millis();
-    update_json::<DevicePoints, ReceiptAccepted, ReceiptRefused>(
+    let node = DeviceId::parse(receipt.node).expect("the route parsed the node id");
+    let accepted = update_json::<DevicePoints, ReceiptAccepted, ReceiptRefused>(
         control_plane.store(),
         &device_key(receipt.node),
         |stored| {
@@ -302,23 +517,32 @@ pub async fn accept_receipt(
             let megabytes = points.delivered_remainder / BYTES_PER_MB;
             points.delivered_remainder %= BYTES_PER_MB;
             let credited_points = if megabytes > 0 {
-                points.credit(
-                    megabytes * rules.points_per_delivered_mb,
-                    CreditReason::Delivery,
-                    format!("{megabytes} MB delivered"),
-                    now_ms,
-                    &rules,
-                )
+                let earned = Earned {
+                    points: megabytes * rules.points_per_delivered_mb,
+                    reason: CreditReason::Delivery,
+                    detail: format!("{megabytes} MB delivered"),
+                    at_ms: now_ms,
+                    online_ms: 0,
+                    delivered_bytes: megabytes * BYTES_PER_MB,
+                };
+                points.earn(earned, receipt.member, &rules)
             } else {
                 0
             };
             let accepted = ReceiptAccepted {
-                node_id: DeviceId::parse(receipt.node).expect("the route parsed the node id"),
+                node_id: node.clone(),
                 credited_bytes,
                 credited_points,
             };
             Ok((Some(points), accepted))
         },
     )
-    .await
+    .await?;
+    let Ok(mut accepted) = accepted else {
+        return Ok(accepted);
+    };
+    if let Some(member_id) = receipt.member {
+        accepted.credited_points = settle(control_plane, &node, member_id, false).await?.credited;
+    }
+    Ok(Ok(accepted))
 }

@@ -23,15 +23,21 @@ pub(crate) mod keys {
     pub const ORIGIN_VERSION: &str = "origin:version";
     /// How far QA moved the mock clock (`points`).
     pub const CLOCK_OFFSET: &str = "clock:offset_ms";
-    /// The points rules and each device's points record (`points`).
+    /// The points rules, each device's points record and each member's
+    /// (`points`).
     pub const POINTS_RULES: &str = "points:rules";
     pub const POINTS_DEVICE_PREFIX: &str = "points:device:";
+    pub const POINTS_MEMBER_PREFIX: &str = "points:member:";
     /// Member accounts by normalised name, failed logins by name, server
     /// sessions by key, and the session timeouts QA set (`members`).
     pub const MEMBER_PREFIX: &str = "member:";
     pub const LOGIN_FAILURES_PREFIX: &str = "login_failures:";
     pub const SESSION_PREFIX: &str = "session:";
     pub const SESSION_TIMEOUTS: &str = "sessions:timeouts";
+    /// The session a device is logged in with, by device id (`members`).
+    pub const DEVICE_SESSION_PREFIX: &str = "device_session:";
+    /// Notices not yet acknowledged, by member and notice id (`notices`).
+    pub const NOTICE_PREFIX: &str = "notice:";
 
     pub const SEED: &str = "control_plane:seed";
     pub const DEVICE_PREFIX: &str = "device:";

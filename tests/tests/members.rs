@@ -225,6 +225,7 @@ async fn sessions_expire_when_idle_and_at_their_absolute_limit_on_the_mock_clock
     let timeouts = SessionTimeouts {
         idle_ms: 60_000,
         absolute_ms: 150_000,
+        heartbeat_interval_ms: 20_000,
     };
     admin.set_session_timeouts(timeouts).await.unwrap();
     let phone = Phone::registered(&server, 4).await;

@@ -177,6 +177,8 @@ async fn consent_flow_reports_every_decision_in_order() {
             Event::NodeStats { .. } => "node",
             Event::PointsCredited { .. } => "points",
             Event::AddressesProbed { .. } => "probed",
+            Event::LoggedIn { .. } | Event::LoggedOut { .. } | Event::SessionExpired { .. } => "member",
+            Event::NoticeReceived { .. } => "notice",
         })
         .collect();
     assert_eq!(

@@ -40,6 +40,7 @@ pub(crate) enum EntryKind {
     NodeAnnouncement,
     HashFailureReport,
     Receipt,
+    Logout,
 }
 
 impl EntryKind {
@@ -50,6 +51,7 @@ impl EntryKind {
             EntryKind::NodeAnnouncement => "device.node",
             EntryKind::HashFailureReport => "device.hash-failure",
             EntryKind::Receipt => "device.receipt",
+            EntryKind::Logout => "member.logout",
         }
     }
 
@@ -63,7 +65,15 @@ impl EntryKind {
             | EntryKind::NodeAnnouncement
             | EntryKind::HashFailureReport
             | EntryKind::Receipt => DEVICE_STREAM,
+            // A logout does not wait behind the node's receipts.
+            EntryKind::Logout => MEMBER_STREAM,
         }
+    }
+
+    /// Whether this refusal means the entry's goal is reached anyway: a
+    /// logout of a session that has ended already.
+    pub(crate) fn refusal_is_done(self, code: edgepoints_protocol::ProblemCode) -> bool {
+        self == EntryKind::Logout && code == edgepoints_protocol::ProblemCode::SessionExpired
     }
 
     fn parse(text: &str) -> Option<Self> {
@@ -73,6 +83,7 @@ impl EntryKind {
             "device.node" => Some(EntryKind::NodeAnnouncement),
             "device.hash-failure" => Some(EntryKind::HashFailureReport),
             "device.receipt" => Some(EntryKind::Receipt),
+            "member.logout" => Some(EntryKind::Logout),
             _ => None,
         }
     }
@@ -80,6 +91,8 @@ impl EntryKind {
 
 /// The stream of the device's own calls: registration before consent.
 pub(crate) const DEVICE_STREAM: &str = "device";
+/// The stream of member calls (logouts).
+pub(crate) const MEMBER_STREAM: &str = "member";
 
 /// A call to write to the outbox.
 pub(crate) struct NewEntry {

@@ -100,7 +100,16 @@ async fn deliver(shared: Arc<Shared>, head: Sendable, asked: Arc<Mutex<HashSet<i
     };
     match outcome {
         Attempted::Done { status, body, replayed } => complete(&shared, &head, status, &body, replayed),
-        Attempted::Refused { status, problem } => {
+        Attempted::Refused { status, problem, .. } if head.kind.refusal_is_done(problem.code) => {
+            tracing::info!(
+                id,
+                kind = head.kind.as_str(),
+                code = problem.code.as_str(),
+                "outbox entry needed no more"
+            );
+            complete(&shared, &head, status, b"{}", false);
+        }
+        Attempted::Refused { status, problem, .. } => {
             let _announcing = Announcing::new(&shared, id);
             tracing::warn!(id, kind = head.kind.as_str(), status, %problem, "outbox entry failed for good");
             let failed = shared.store().with(|c| {
@@ -199,7 +208,7 @@ fn complete(shared: &Shared, head: &Sendable, status: u16, body: &[u8], replayed
             EntryKind::ConsentReport => consent::apply_answer(&tx, &head.context),
             EntryKind::NodeAnnouncement => crate::node::announce::apply_answer(shared, body),
             // The control plane holds it now; nothing to change locally.
-            EntryKind::HashFailureReport | EntryKind::Receipt => Ok(Vec::new()),
+            EntryKind::HashFailureReport | EntryKind::Receipt | EntryKind::Logout => Ok(Vec::new()),
         };
         match events {
             Ok(events) => {

@@ -7,7 +7,7 @@ use rusqlite::{Connection, Transaction};
 use crate::StoreError;
 
 /// The version this SDK writes.
-pub(crate) const SCHEMA_VERSION: u32 = 5;
+pub(crate) const SCHEMA_VERSION: u32 = 6;
 
 pub(super) fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
     let found: u32 = connection.query_row("PRAGMA user_version", [], |row| row.get(0))?;
@@ -127,6 +127,39 @@ fn upgrade_from(tx: &Transaction<'_>, version: u32) -> Result<(), StoreError> {
             -- The last heartbeat sequence number used: heartbeats go on
             -- from it after a restart, strictly increasing.
             ALTER TABLE node_state ADD COLUMN heartbeat_seq INTEGER NOT NULL DEFAULT 0;
+            ",
+        )?,
+        5 => tx.execute_batch(
+            "
+            -- The member logged in on this device: the session the control
+            -- plane opened, kept so the app resumes it after a restart. An
+            -- expired session stays (state 'expired') so member calls say
+            -- so until the next login.
+            CREATE TABLE member_session (
+                singleton               INTEGER PRIMARY KEY CHECK (singleton = 1),
+                member_id               TEXT NOT NULL,
+                member                  TEXT NOT NULL,
+                session_key             TEXT NOT NULL,
+                created_at_ms           INTEGER NOT NULL,
+                idle_expires_at_ms      INTEGER NOT NULL,
+                absolute_expires_at_ms  INTEGER NOT NULL,
+                state                   TEXT NOT NULL CHECK (state IN ('live', 'expired'))
+            );
+            -- Notices pushed to members, by id: a notice that comes again
+            -- (its answer was lost) is known and not delivered twice.
+            -- `delivered`: the app's listener got it; `acked`: the control
+            -- plane confirmed it dropped it.
+            CREATE TABLE member_notices (
+                notice_id       TEXT PRIMARY KEY,
+                member_id       TEXT NOT NULL,
+                kind            TEXT NOT NULL,
+                text            TEXT NOT NULL,
+                posted_at_ms    INTEGER NOT NULL,
+                received_at_ms  INTEGER NOT NULL,
+                delivered       INTEGER NOT NULL DEFAULT 0,
+                acked           INTEGER NOT NULL DEFAULT 0
+            );
+            CREATE INDEX member_notices_unacked ON member_notices (member_id, acked);
             ",
         )?,
         other => {

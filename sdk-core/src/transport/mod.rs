@@ -15,10 +15,14 @@
 mod budget;
 mod outlier;
 mod retry;
+mod retrying;
 mod ring;
 mod signed_get;
+mod signed_post;
 
+pub(crate) use retrying::retrying;
 pub(crate) use signed_get::signed_get;
+pub(crate) use signed_post::signed_post;
 
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
@@ -73,10 +77,12 @@ pub(crate) enum Attempted {
         body: Vec<u8>,
         replayed: bool,
     },
-    /// Final: the same request will never succeed.
+    /// Final: the same request will never succeed (or, with
+    /// `retry_after`, not before then: a login slowed down).
     Refused {
         status: u16,
         problem: Problem,
+        retry_after: Option<Duration>,
     },
     /// May succeed later, with the same key.
     Transient {
@@ -90,7 +96,7 @@ impl Attempted {
     pub(crate) fn into_body(self) -> Result<Vec<u8>, Error> {
         match self {
             Attempted::Done { body, .. } => Ok(body),
-            Attempted::Refused { status, problem } => Err(Error::Rejected { status, problem }),
+            Attempted::Refused { status, problem, .. } => Err(Error::Rejected { status, problem }),
             Attempted::Transient { failure, retry_after } => Err(Error::Unavailable {
                 attempts: 1,
                 retry_after,
@@ -139,6 +145,13 @@ impl Transport {
             sticky_key: RwLock::new(sticky_key.to_owned()),
             probe_timeout: config.connect_timeout,
         })
+    }
+
+    /// Whose calls these are from now on: the member id after a login, the
+    /// device id after a logout. The member's calls then stick to the
+    /// member's endpoint, whichever device makes them.
+    pub(crate) fn stick_to(&self, key: &str) {
+        *self.sticky_key.write().unwrap_or_else(|p| p.into_inner()) = key.to_owned();
     }
 
     pub(crate) fn retry_policy(&self) -> &RetryPolicy {
@@ -329,15 +342,19 @@ impl Transport {
         Ok(Attempted::Refused {
             status: status.as_u16(),
             problem,
+            retry_after,
         })
     }
 }
 
 fn is_transient(status: StatusCode, problem: Option<&Problem>) -> bool {
+    let code = problem.map(|p| p.code);
     status.is_server_error()
-        || status == StatusCode::TOO_MANY_REQUESTS
+        // A login slowed down for failures is the person's to retry, not
+        // the transport's: trying again at once only fails again.
+        || (status == StatusCode::TOO_MANY_REQUESTS && code != Some(ProblemCode::TooManyAttempts))
         || status == StatusCode::REQUEST_TIMEOUT
-        || (status == StatusCode::CONFLICT && problem.is_some_and(|p| p.code == ProblemCode::RequestInProgress))
+        || (status == StatusCode::CONFLICT && code == Some(ProblemCode::RequestInProgress))
 }
 
 fn join(endpoint: &Url, path: &str) -> String {
@@ -382,6 +399,8 @@ mod tests {
         let in_progress = Problem::new(409, ProblemCode::RequestInProgress, "busy");
         assert!(is_transient(StatusCode::CONFLICT, Some(&in_progress)));
         assert!(!is_transient(StatusCode::CONFLICT, None));
+        let slowed = Problem::new(429, ProblemCode::TooManyAttempts, "wait");
+        assert!(!is_transient(StatusCode::TOO_MANY_REQUESTS, Some(&slowed)));
     }
 
     #[test]

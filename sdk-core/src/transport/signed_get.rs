@@ -5,7 +5,7 @@
 use serde::de::DeserializeOwned;
 
 use crate::shared::Shared;
-use crate::transport::{Attempted, Outgoing};
+use crate::transport::{retrying, Outgoing};
 use crate::Error;
 
 /// A signed `GET` of `path`, with extra (unsigned) `headers`.
@@ -14,32 +14,15 @@ pub(crate) async fn signed_get<T: DeserializeOwned>(
     path: String,
     headers: Vec<(&'static str, String)>,
 ) -> Result<T, Error> {
-    shared.ensure_open()?;
-    let policy = shared.transport().retry_policy().clone();
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
+    let body = retrying(shared, || {
         let mut request = Outgoing::get(path.clone());
         request.headers.extend(headers.iter().cloned());
         request.headers.push((
             edgepoints_protocol::request_auth::DEVICE_SIGNATURE_HEADER,
             shared.identity().sign_request("GET", &path, crate::time::unix_millis()),
         ));
-        match shared.transport().attempt(&request, attempt > 1).await {
-            Attempted::Done { body, .. } => {
-                return serde_json::from_slice(&body).map_err(|e| Error::Protocol(format!("{path}: {e}")))
-            }
-            Attempted::Refused { status, problem } => return Err(Error::Rejected { status, problem }),
-            Attempted::Transient { failure, retry_after } => {
-                if attempt >= policy.max_attempts {
-                    return Err(Error::Unavailable {
-                        attempts: attempt,
-                        retry_after,
-                        last: failure,
-                    });
-                }
-                tokio::time::sleep(retry_after.unwrap_or_else(|| policy.backoff(attempt))).await;
-            }
-        }
-    }
+        request
+    })
+    .await?;
+    serde_json::from_slice(&body).map_err(|e| Error::Protocol(format!("{path}: {e}")))
 }

@@ -8,13 +8,15 @@ use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
 use edgepoints_protocol::{
-    paths, DeviceId, MemberLogin, MemberSession, MemberSignUp, MemberSignedUp, ProblemCode, Purpose, SessionEnd,
-    SessionEnded, SessionTimeouts, SESSION_HEADER,
+    paths, DeviceId, LedgerPage, MemberHeartbeat, MemberHeartbeatAccepted, MemberLogin, MemberSession, MemberSignUp,
+    MemberSignedUp, Notice, NoticePost, PointsBalance, ProblemCode, Purpose, SessionEnd, SessionEnded, SessionTimeouts,
+    SESSION_HEADER,
 };
 
 use super::auth::{DevicePayload, DeviceSigned};
 use super::devices::{parse_device_id, signed_read};
 use crate::members::{self, CloseRefused, LoginRefused, SessionExpired, SessionRecord, SignUpRefused};
+use crate::notices;
 use crate::problem::ApiError;
 use crate::ControlPlane;
 
@@ -31,6 +33,15 @@ impl DevicePayload for MemberLogin {
     const PURPOSE: Purpose = Purpose::MemberLogin;
     const MISMATCH: &'static str = "the login names another device";
     const FIELD: &'static str = "login.device_id";
+    fn device(&self) -> &DeviceId {
+        &self.device_id
+    }
+}
+
+impl DevicePayload for MemberHeartbeat {
+    const PURPOSE: Purpose = Purpose::MemberHeartbeat;
+    const MISMATCH: &'static str = "the heartbeat names another device";
+    const FIELD: &'static str = "heartbeat.device_id";
     fn device(&self) -> &DeviceId {
         &self.device_id
     }
@@ -163,6 +174,24 @@ pub(super) async fn close(
     }
 }
 
+/// A member read: signed by the device (for `path`) and carrying a live
+/// session of it, which the read renews. The session.
+async fn member_read(
+    control_plane: &ControlPlane,
+    device_id: &DeviceId,
+    headers: &HeaderMap,
+    path: &str,
+) -> Result<SessionRecord, ApiError> {
+    signed_read(control_plane, device_id, headers, path).await?;
+    let key = headers
+        .get(SESSION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(session_expired)?;
+    members::use_session(control_plane, key, device_id, endpoint(headers))
+        .await?
+        .map_err(|SessionExpired| session_expired())
+}
+
 /// `GET /v1/devices/{device_id}/session`: a signed read with the session
 /// key; renews the session's idle expiry.
 pub(super) async fn session(
@@ -171,24 +200,97 @@ pub(super) async fn session(
     headers: HeaderMap,
 ) -> Result<Json<MemberSession>, ApiError> {
     let device_id = parse_device_id(&device_id)?;
-    signed_read(
-        &control_plane,
-        &device_id,
-        &headers,
-        &paths::device_session(device_id.as_str()),
-    )
-    .await?;
-    let key = headers
-        .get(SESSION_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(session_expired)?;
-    let session = members::use_session(&control_plane, key, &device_id, endpoint(&headers))
-        .await?
-        .map_err(|SessionExpired| session_expired())?;
+    let path = paths::device_session(device_id.as_str());
+    let session = member_read(&control_plane, &device_id, &headers, &path).await?;
     Ok(Json(members::describe(
         &session,
         members::timeouts(&control_plane).await?,
     )))
+}
+
+/// `POST /v1/devices/{device_id}/member-heartbeats`: keeps the session,
+/// drops the notices it acknowledges, and answers the rest.
+pub(super) async fn heartbeat(
+    State(control_plane): State<Arc<ControlPlane>>,
+    headers: HeaderMap,
+    DeviceSigned { device_id, payload }: DeviceSigned<MemberHeartbeat>,
+) -> Result<Json<MemberHeartbeatAccepted>, ApiError> {
+    let session = members::use_session(&control_plane, &payload.session_key, &device_id, endpoint(&headers))
+        .await?
+        .map_err(|SessionExpired| session_expired())?;
+    let notices = notices::acknowledge(&control_plane, &session.member_id, &payload.acked).await?;
+    let timeouts = members::timeouts(&control_plane).await?;
+    Ok(Json(MemberHeartbeatAccepted {
+        session: members::describe(&session, timeouts),
+        next_interval_ms: timeouts.heartbeat_interval_ms,
+        notices,
+    }))
+}
+
+/// `GET /v1/devices/{device_id}/member/points`: the member's balance.
+pub(super) async fn points(
+    State(control_plane): State<Arc<ControlPlane>>,
+    Path(device_id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<PointsBalance>, ApiError> {
+    let device_id = parse_device_id(&device_id)?;
+    let path = paths::device_member_points(device_id.as_str());
+    let session = member_read(&control_plane, &device_id, &headers, &path).await?;
+    Ok(Json(
+        crate::points::member_balance(&control_plane, &device_id, &session.member_id).await?,
+    ))
+}
+
+/// `GET /v1/devices/{device_id}/member/ledger/{after}`: the member's ledger.
+pub(super) async fn ledger(
+    State(control_plane): State<Arc<ControlPlane>>,
+    Path((device_id, after)): Path<(String, u64)>,
+    headers: HeaderMap,
+) -> Result<Json<LedgerPage>, ApiError> {
+    let device_id = parse_device_id(&device_id)?;
+    let path = paths::device_member_ledger(device_id.as_str(), after);
+    let session = member_read(&control_plane, &device_id, &headers, &path).await?;
+    crate::points::settle(&control_plane, &device_id, &session.member_id, false).await?;
+    let member = crate::points::member_points(&control_plane, &session.member_id).await?;
+    Ok(Json(super::points::ledger_page(member.account.ledger, after)))
+}
+
+/// `POST /admin/members/{member_id}/notices`: QA posts a notice.
+pub(super) async fn post_notice(
+    State(control_plane): State<Arc<ControlPlane>>,
+    Path(member_id): Path<String>,
+    Json(notice): Json<NoticePost>,
+) -> Result<(StatusCode, Json<Notice>), ApiError> {
+    if notice.text.is_empty()
+        || notice.text.len() > notices::MAX_TEXT
+        || notice.kind.is_empty()
+        || notice.kind.len() > 64
+    {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ProblemCode::MalformedRequest,
+            "a notice has a kind of 1 to 64 bytes and a text of 1 to 1000",
+        ));
+    }
+    if !members::member_exists(&control_plane, &member_id).await? {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            ProblemCode::NotFound,
+            "no such member",
+        ));
+    }
+    Ok((
+        StatusCode::CREATED,
+        Json(notices::post(&control_plane, &member_id, notice).await?),
+    ))
+}
+
+/// `GET /admin/members/{member_id}/notices`: notices not yet acknowledged.
+pub(super) async fn pending_notices(
+    State(control_plane): State<Arc<ControlPlane>>,
+    Path(member_id): Path<String>,
+) -> Result<Json<Vec<Notice>>, ApiError> {
+    Ok(Json(notices::pending(&control_plane, &member_id).await?))
 }
 
 /// `GET /admin/sessions`: every open session.
@@ -225,12 +327,13 @@ pub(super) async fn set_timeouts(
     State(control_plane): State<Arc<ControlPlane>>,
     Json(timeouts): Json<SessionTimeouts>,
 ) -> Result<Json<SessionTimeouts>, ApiError> {
-    if timeouts.idle_ms == 0 || timeouts.absolute_ms < timeouts.idle_ms {
+    if let Some(problem) = timeouts.problem() {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             ProblemCode::MalformedRequest,
-            "timeouts refused: the idle timeout must be above 0 and at most the absolute one",
-        ));
+            "timeouts refused",
+        )
+        .detail(problem));
     }
     members::set_timeouts(&control_plane, timeouts).await?;
     Ok(Json(timeouts))

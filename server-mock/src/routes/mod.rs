@@ -41,6 +41,9 @@ pub(crate) fn router(control_plane: Arc<ControlPlane>, stats: Arc<InstanceStats>
         .route(templates::DEVICE_LOGOUT, post(members::logout))
         .route(templates::DEVICE_MEMBER_CLOSE, post(members::close))
         .route(templates::DEVICE_SESSION, get(members::session))
+        .route(templates::DEVICE_MEMBER_HEARTBEATS, post(members::heartbeat))
+        .route(templates::DEVICE_MEMBER_POINTS, get(members::points))
+        .route(templates::DEVICE_MEMBER_LEDGER, get(members::ledger))
         .route_layer(middleware::from_fn_with_state(control_plane.clone(), faults::layer))
         .route_layer(middleware::from_fn_with_state(
             control_plane.clone(),
@@ -70,6 +73,10 @@ pub(crate) fn router(control_plane: Arc<ControlPlane>, stats: Arc<InstanceStats>
         .route(
             "/admin/session-timeouts",
             get(members::timeouts).put(members::set_timeouts),
+        )
+        .route(
+            "/admin/members/{member_id}/notices",
+            get(members::pending_notices).post(members::post_notice),
         )
         .route(templates::HEALTHZ, get(|| async { "ok" }))
         .route(templates::MANIFEST, get(content::manifest))

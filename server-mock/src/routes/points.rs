@@ -39,7 +39,13 @@ pub(super) async fn heartbeat(
         .node(&device_id)
         .await?
         .is_some_and(|n| n.routable_url().is_some());
-    match points::accept_heartbeat(&control_plane, &heartbeat, NodeStanding { consenting, reachable }).await? {
+    let member = crate::members::logged_in_member(&control_plane, &device_id).await?;
+    let standing = NodeStanding {
+        consenting,
+        reachable,
+        member,
+    };
+    match points::accept_heartbeat(&control_plane, &heartbeat, standing).await? {
         Ok(accepted) => {
             control_plane.count(&keys::applied("heartbeats")).await?;
             update_load(&control_plane, &heartbeat, accepted.next_interval_ms).await?;
@@ -103,6 +109,7 @@ pub(super) async fn submit_receipt(
         }
     };
     let node = receipt.node_id.to_string();
+    let member = crate::members::logged_in_member(&control_plane, &receipt.node_id).await?;
     let accepted = points::accept_receipt(
         &control_plane,
         CheckedReceipt {
@@ -112,6 +119,7 @@ pub(super) async fn submit_receipt(
             nonce: &checked.nonce,
             bytes: receipt.bytes,
             forget_after_ms: checked.forget_after_ms,
+            member: member.as_deref(),
         },
     )
     .await?;
@@ -277,12 +285,24 @@ pub(super) async fn ledger(
         &paths::device_ledger(device_id.as_str(), after),
     )
     .await?;
-    let all = points::device_points(&control_plane, device_id.as_str()).await?.ledger;
-    let entries: Vec<_> = all.into_iter().filter(|e| e.id > after).take(LEDGER_PAGE + 1).collect();
+    let all = points::device_points(&control_plane, device_id.as_str())
+        .await?
+        .account
+        .ledger;
+    Ok(Json(ledger_page(all, after)))
+}
+
+/// The page of `ledger` after entry `after`.
+pub(super) fn ledger_page(ledger: Vec<edgepoints_protocol::LedgerEntry>, after: u64) -> LedgerPage {
+    let entries: Vec<_> = ledger
+        .into_iter()
+        .filter(|e| e.id > after)
+        .take(LEDGER_PAGE + 1)
+        .collect();
     let more = entries.len() > LEDGER_PAGE;
     let entries: Vec<_> = entries.into_iter().take(LEDGER_PAGE).collect();
     let next_after = more.then(|| entries.last().map(|e| e.id)).flatten();
-    Ok(Json(LedgerPage { entries, next_after }))
+    LedgerPage { entries, next_after }
 }
 
 #[derive(Debug, Deserialize)]

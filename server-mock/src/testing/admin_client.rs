@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use edgepoints_protocol::SessionTimeouts;
+use edgepoints_protocol::{Notice, NoticePost, SessionTimeouts};
 
 use crate::faults::FaultRule;
 use crate::members::SessionRecord;
@@ -101,6 +101,43 @@ impl AdminClient {
             .await?;
         Self::checked("the session timeouts", response).await?;
         Ok(())
+    }
+
+    /// Posts a notice to a member; it comes with the member's next
+    /// heartbeat.
+    pub async fn post_notice(&self, member_id: &str, kind: &str, text: &str) -> Result<Notice, AdminError> {
+        let response = self
+            .http
+            .post(self.url(&format!("/admin/members/{member_id}/notices")))
+            .json(&NoticePost {
+                kind: kind.to_owned(),
+                text: text.to_owned(),
+            })
+            .send()
+            .await?;
+        Ok(Self::checked("the notice", response).await?.json().await?)
+    }
+
+    /// A member's notices not yet acknowledged by their device.
+    pub async fn pending_notices(&self, member_id: &str) -> Result<Vec<Notice>, AdminError> {
+        let response = self
+            .http
+            .get(self.url(&format!("/admin/members/{member_id}/notices")))
+            .send()
+            .await?;
+        Ok(Self::checked("the notice list", response).await?.json().await?)
+    }
+
+    /// Moves the control plane's clock forward; its new time.
+    pub async fn advance_clock(&self, by: std::time::Duration) -> Result<u64, AdminError> {
+        let response = self
+            .http
+            .post(self.url("/admin/clock"))
+            .json(&serde_json::json!({ "advance_ms": by.as_millis() as u64 }))
+            .send()
+            .await?;
+        let clock: serde_json::Value = Self::checked("the clock", response).await?.json().await?;
+        Ok(clock["now_ms"].as_u64().unwrap_or_default())
     }
 
     /// Requests the mock received on `route` (a key of
