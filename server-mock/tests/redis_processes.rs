@@ -87,3 +87,62 @@ async fn processes_share_state_through_redis_and_fail_over() {
     assert!(state["store"].as_str().unwrap().starts_with("redis://"));
     sdk.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_session_outlives_the_process_it_was_opened_on() {
+    let redis = RedisServer::start().expect("redis-server for the shared-state tests");
+    let namespace = format!("members-{}", std::process::id());
+    let a = MockProcess::start(&redis.url(), &namespace);
+    let b = MockProcess::start(&redis.url(), &namespace);
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::new(vec![a.url.parse().unwrap(), b.url.parse().unwrap()], dir.path());
+    config.retry.base_delay = Duration::from_millis(10);
+    config.retry.max_delay = Duration::from_millis(100);
+    config.outlier = OutlierPolicy {
+        consecutive_failures: 1,
+        ..OutlierPolicy::default()
+    };
+    let sdk = EdgePoints::open(config, None).unwrap();
+    let session = sdk
+        .members()
+        .login(
+            edgepoints_mock_server::members::DEMO_MEMBERS[0],
+            edgepoints_mock_server::members::DEMO_PASSWORD,
+        )
+        .await
+        .unwrap();
+
+    // Kill the process the member sticks to: the other one knows the
+    // session from Redis, so calls go on without a new login.
+    let sticky = sdk.current_endpoint().as_str().trim_end_matches('/').to_owned();
+    let (dead, alive) = if sticky == a.url { (a, b) } else { (b, a) };
+    drop(dead);
+    let checked = sdk.members().check_session().await.unwrap();
+    assert_eq!(checked.member_id, session.member_id);
+    sdk.members().heartbeat_now().await.unwrap();
+    assert_eq!(sdk.current_endpoint().as_str().trim_end_matches('/'), alive.url);
+
+    let admin = edgepoints_mock_server::testing::AdminClient::new(
+        &alive.url,
+        edgepoints_core::transport::http_client().unwrap(),
+    );
+    let state = admin.state().await.unwrap();
+    assert_eq!(
+        state
+            .requests
+            .get(edgepoints_protocol::paths::routes::DEVICE_LOGIN)
+            .copied(),
+        Some(1),
+        "one login, on the process that died"
+    );
+    let sessions = admin.sessions().await.unwrap();
+    assert_eq!(sessions.len(), 1);
+    let alive_host = alive.url.trim_start_matches("http://");
+    assert_eq!(
+        sessions[0].endpoint.as_deref(),
+        Some(alive_host),
+        "the session records the process that serves it now"
+    );
+    sdk.shutdown().await;
+}
