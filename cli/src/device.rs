@@ -8,11 +8,12 @@ use edgepoints_core::{Config, ConsentPolicy, ConsentState, ConsentStatus, EdgePo
 
 use crate::CliResult;
 
+/// Where an SDK instance of the CLI talks to and keeps its state.
 #[derive(Debug, Args)]
-pub(crate) struct DeviceArgs {
+pub(crate) struct SdkOptions {
     /// Control-plane endpoint; repeat for several.
     #[arg(long = "control-plane", required = true)]
-    control_plane: Vec<url::Url>,
+    pub(crate) control_plane: Vec<url::Url>,
     /// The SDK's data directory (created if missing).
     #[arg(long)]
     data_dir: PathBuf,
@@ -24,6 +25,25 @@ pub(crate) struct DeviceArgs {
     /// Timeout of one attempt.
     #[arg(long, default_value_t = 10_000)]
     request_timeout_ms: u64,
+}
+
+impl SdkOptions {
+    /// Opens the SDK on the data directory.
+    pub(crate) fn open(&self) -> CliResult<EdgePoints> {
+        let mut config = Config::new(self.control_plane.clone(), self.data_dir.clone());
+        config.retry.base_delay = Duration::from_millis(self.retry_base_ms);
+        config.retry.max_delay = Duration::from_millis(self.retry_max_ms);
+        config.outbox_max_delay = config.outbox_max_delay.max(config.retry.max_delay);
+        config.request_timeout = Duration::from_millis(self.request_timeout_ms);
+        config.platform = "cli".into();
+        Ok(EdgePoints::open(config, None)?)
+    }
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DeviceArgs {
+    #[command(flatten)]
+    sdk: SdkOptions,
     #[command(subcommand)]
     action: DeviceAction,
 }
@@ -84,13 +104,7 @@ enum DeviceAction {
 }
 
 pub(crate) async fn run(args: DeviceArgs) -> CliResult {
-    let mut config = Config::new(args.control_plane, args.data_dir);
-    config.retry.base_delay = Duration::from_millis(args.retry_base_ms);
-    config.retry.max_delay = Duration::from_millis(args.retry_max_ms);
-    config.outbox_max_delay = config.outbox_max_delay.max(config.retry.max_delay);
-    config.request_timeout = Duration::from_millis(args.request_timeout_ms);
-    config.platform = "cli".into();
-    let sdk = EdgePoints::open(config, None)?;
+    let sdk = args.sdk.open()?;
     let outcome = act(&sdk, args.action).await;
     sdk.shutdown().await;
     outcome

@@ -7,11 +7,13 @@
 //! - `edgepoints node …` — a headless edge node.
 //! - `edgepoints fetch HASH …` — fetch and verify one item, as an app does.
 //! - `edgepoints faults …` — fault injection on a mock control plane.
+//! - `edgepoints member …` — members and sessions, as a device and as QA.
 
 mod admin;
 mod device;
 mod faults;
 mod fetch;
+mod member;
 mod node;
 mod tour;
 
@@ -38,6 +40,8 @@ enum Command {
     Device(device::DeviceArgs),
     /// Inject faults into a mock control plane.
     Faults(faults::FaultsArgs),
+    /// Members: sign up, log in and out, notices; sessions and timeouts for QA.
+    Member(member::MemberArgs),
     /// Run a headless edge node until Ctrl-C.
     Node(node::NodeArgs),
     /// Fetch one item by hash (from a nearby node, else the origin) and verify it.
@@ -61,6 +65,7 @@ async fn main() -> ExitCode {
         Command::Tour(args) => tour::run(args).await,
         Command::Device(args) => device::run(args).await,
         Command::Faults(args) => faults::run(args).await,
+        Command::Member(args) => member::run(args).await,
         Command::Node(args) => node::run(args).await,
         Command::Fetch(args) => fetch::run(args).await,
     };

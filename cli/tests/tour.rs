@@ -40,6 +40,14 @@ fn tour_runs_every_flow_and_exits_zero() {
             && stdout.contains("MB delivered earned exactly the configured points"),
         "the tour probes addresses, routes to the nearest node and credits a receipt: {stdout}"
     );
+    assert!(
+        stdout.contains("ok: two sessions of one member")
+            && stdout.contains("ok: no new login: the other instance read the session from the shared store")
+            && stdout.contains("ok: the notice reached the app once")
+            && stdout.contains("ok: logged out on the phone and on the control plane")
+            && stdout.contains("ok: the tablet's session expired"),
+        "the tour shows members: login, failover without login, a notice once, logout, expiry: {stdout}"
+    );
 }
 
 #[test]
@@ -153,4 +161,57 @@ fn fetching_unknown_content_fails_with_a_clear_message() {
         .unwrap();
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("error:"));
+}
+
+#[tokio::test]
+async fn member_subcommands_log_in_read_a_notice_and_log_out() {
+    let server = edgepoints_mock_server::MockServer::start(Default::default())
+        .await
+        .unwrap();
+    edgepoints_mock_server::members::seed_demo(server.control_plane())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let url = server.url();
+    let run = |args: &[&str]| {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_edgepoints"));
+        command.arg("member").args(args);
+        command.env("EDGEPOINTS_PASSWORD", edgepoints_mock_server::members::DEMO_PASSWORD);
+        async move {
+            let output = command.output().await.expect("runs");
+            let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+            let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+            (output.status.success(), stdout, stderr)
+        }
+    };
+    let data = dir.path().to_str().unwrap();
+    let device = ["--control-plane", &url, "--data-dir", data];
+    let member = edgepoints_mock_server::members::DEMO_MEMBERS[1];
+    let (ok, out, err) = run(&[&["login"], &device[..], &[member]].concat()).await;
+    assert!(ok && out.contains(&format!("logged in {member}")), "{out}{err}");
+    let member_id = out.split(['(', ')']).nth(1).unwrap().to_owned();
+    let (ok, out, err) = run(&[
+        "notify",
+        "--control-plane",
+        &url,
+        &member_id,
+        "hello",
+        "--kind",
+        "sms_sent",
+    ])
+    .await;
+    assert!(ok, "{out}{err}");
+    let (ok, out, err) = run(&[&["heartbeat"], &device[..]].concat()).await;
+    assert!(
+        ok && out.contains("1 new notices") && out.contains("hello"),
+        "{out}{err}"
+    );
+    let (ok, out, _) = run(&["sessions", "--control-plane", &url]).await;
+    assert!(ok && out.contains(member), "{out}");
+    let (ok, out, err) = run(&[&["logout"], &device[..]].concat()).await;
+    assert!(ok && out.contains("logged out"), "{out}{err}");
+    let (ok, out, _) = run(&["sessions", "--control-plane", &url]).await;
+    assert!(ok && out.trim().is_empty(), "no session left: {out}");
+    let (ok, _, err) = run(&[&["login"], &device[..], &[member, "--password", "wrong password"]].concat()).await;
+    assert!(!ok && err.contains("wrong member name or password"), "{err}");
 }

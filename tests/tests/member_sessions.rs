@@ -224,6 +224,11 @@ async fn each_notice_reaches_the_app_once_across_a_lost_answer_and_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let (sdk, events) = logged_in(&server, dir.path(), "iris").await;
     let member_id = sdk.members().check_session().await.unwrap().member_id;
+    // The login's own beat first; the timer's next is a minute away.
+    eventually("the login beats at once", || async {
+        requests_on(&server, routes::DEVICE_MEMBER_HEARTBEATS).await >= 1
+    })
+    .await;
     let qa = admin(&server);
     qa.post_notice(&member_id, "message", "first").await.unwrap();
     add_fault(

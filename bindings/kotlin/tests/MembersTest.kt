@@ -51,8 +51,10 @@ class MembersTest {
         assertTrue(events.events.any { it is SdkEvent.LoggedIn && it.memberId == session.memberId })
 
         postNotice(session.memberId, "message", "hello from QA")
+        // This beat brings it, unless the login's own beat (at once, in the
+        // background) was later than the post and brought it first.
         val brought = sdk.members().heartbeatNow()
-        assertEquals(listOf("hello from QA"), brought.map { it.text })
+        assertTrue(brought.all { it.text == "hello from QA" }, "$brought")
         assertEquals(listOf<Any>(), sdk.members().heartbeatNow(), "acknowledged, not again")
         val heard = events.events.filterIsInstance<SdkEvent.NoticeReceived>().map { it.notice.text }
         assertEquals(listOf("hello from QA"), heard, "the app heard it once")

@@ -11,7 +11,7 @@ use edgepoints_protocol::paths::routes;
 use serde_json::json;
 
 use super::narrative::{check, say, step};
-use super::{admin_client, open, Tour};
+use super::{open, Tour};
 use crate::device::describe_consent;
 use crate::CliResult;
 
@@ -208,16 +208,13 @@ impl Tour {
 
     /// Registrations applied, asked of an instance that is up.
     async fn registrations(&self) -> CliResult<i64> {
-        let state = match self.servers.first() {
-            Some(server) => admin_client(&server.url())?.state().await?,
-            None => self.admin.state().await?,
-        };
+        let state = self.live_admin()?.state().await?;
         Ok(super::applied(&state, "registrations"))
     }
 }
 
 /// Which of the mock instances `sdk` calls now.
-fn sticky_instance(servers: &[MockServer], sdk: &EdgePoints) -> Option<usize> {
+pub(super) fn sticky_instance(servers: &[MockServer], sdk: &EdgePoints) -> Option<usize> {
     let current = sdk.current_endpoint();
     servers
         .iter()

@@ -4,12 +4,14 @@
 //! the control plane's own state. Exits non-zero if anything disagrees.
 //!
 //! [`run`] reads as the table of contents: each step is a method of
-//! [`Tour`], in `calls.rs` (registration, consent, reliable calls, failover)
-//! and `edge.rs` (the edge network, routing, receipts, points). A new flow
-//! adds its steps as methods in a file of its own.
+//! [`Tour`], in `calls.rs` (registration, consent, reliable calls, failover),
+//! `edge.rs` (the edge network, routing, receipts, points) and `members.rs`
+//! (accounts, sessions, notices). A new flow adds its steps as methods in a
+//! file of its own.
 
 mod calls;
 mod edge;
+mod members;
 mod narrative;
 
 use std::path::{Path, PathBuf};
@@ -56,6 +58,10 @@ pub(crate) async fn run(args: TourArgs) -> CliResult {
         carol_node.stop().await;
         alice_node.stop().await;
     }
+    tour.bob_signs_up_and_logs_in_on_two_devices().await?;
+    tour.bobs_instance_dies_and_his_session_goes_on().await?;
+    tour.a_notice_reaches_bob_once().await?;
+    tour.bob_logs_out_and_his_other_session_expires().await?;
     tour.summary().await
 }
 
@@ -145,6 +151,15 @@ impl Tour {
     /// move the clock; none against a remote one.
     fn embedded_plane(&self) -> Option<Arc<ControlPlane>> {
         self.servers.first().map(|s| s.control_plane().clone())
+    }
+
+    /// The admin API of an instance that is up (the first may have been
+    /// stopped by a failover step).
+    fn live_admin(&self) -> CliResult<AdminClient> {
+        match self.servers.first() {
+            Some(server) => admin_client(&server.url()),
+            None => Ok(self.admin.clone()),
+        }
     }
 
     /// Every device's consent against the control plane's; exact counts

@@ -91,6 +91,12 @@ impl AdminClient {
         Ok(())
     }
 
+    /// The session timeouts and heartbeat interval in force.
+    pub async fn session_timeouts(&self) -> Result<SessionTimeouts, AdminError> {
+        let response = self.http.get(self.url("/admin/session-timeouts")).send().await?;
+        Ok(Self::checked("the session timeouts", response).await?.json().await?)
+    }
+
     /// Sets the idle and absolute session timeouts.
     pub async fn set_session_timeouts(&self, timeouts: SessionTimeouts) -> Result<(), AdminError> {
         let response = self
