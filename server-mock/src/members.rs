@@ -416,6 +416,7 @@ pub async fn close(
             ended += 1;
         }
     }
+    crate::notices::forget_member(control_plane, &session.member_id).await?;
     tracing::info!(member_id = %session.member_id, ended, "member account closed");
     Ok(Ok((session.member_id, ended)))
 }

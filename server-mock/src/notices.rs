@@ -68,3 +68,11 @@ pub async fn acknowledge(
     notices.truncate(MAX_NOTICES_PER_ANSWER);
     Ok(notices)
 }
+
+/// Drops every notice of a member whose account closed.
+pub async fn forget_member(control_plane: &ControlPlane, member_id: &str) -> Result<(), StoreError> {
+    for notice in pending(control_plane, member_id).await? {
+        delete(control_plane.store(), &notice_key(member_id, &notice.notice_id)).await?;
+    }
+    Ok(())
+}

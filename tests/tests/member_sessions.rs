@@ -358,3 +358,36 @@ async fn points_earned_while_logged_in_are_the_members_and_name_the_device() {
     assert_eq!(sdk.points().balance().await.unwrap().balance, 2);
     node.stop().await;
 }
+
+#[tokio::test]
+async fn closing_the_account_ends_every_session_and_its_notices() {
+    let server = start_mock().await;
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (phone, _) = logged_in(&server, dir_a.path(), "lena").await;
+    let tablet = open_with(&server, dir_b.path(), &Arc::new(EventRecorder::default()));
+    let session = tablet.members().login("lena", PASSWORD).await.unwrap();
+    admin(&server)
+        .post_notice(&session.member_id, "message", "unread")
+        .await
+        .unwrap();
+    assert!(matches!(
+        phone.members().close_account("not the password").await,
+        Err(Error::LoginFailed)
+    ));
+    phone.members().close_account(PASSWORD).await.unwrap();
+    assert_eq!(phone.members().state().unwrap(), MemberState::LoggedOut);
+    assert!(matches!(
+        tablet.members().check_session().await,
+        Err(Error::SessionExpired { .. })
+    ));
+    assert!(admin(&server).sessions().await.unwrap().is_empty());
+    assert!(admin(&server)
+        .pending_notices(&session.member_id)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(matches!(
+        tablet.members().login("lena", PASSWORD).await,
+        Err(Error::LoginFailed)
+    ));
+}
