@@ -52,6 +52,12 @@ pub enum Purpose {
     SessionEnd,
     /// A member's session heartbeat, with the notices it acknowledges.
     MemberHeartbeat,
+    /// A coupon, signed by a control-plane issuing key.
+    Coupon,
+    /// A holder's presentation of a coupon at a time step.
+    CouponPresentation,
+    /// The control plane's list of coupon issuing keys.
+    TrustList,
 }
 
 impl Purpose {
@@ -72,6 +78,9 @@ impl Purpose {
             Purpose::MemberLogin => "member.login",
             Purpose::SessionEnd => "member.session-end",
             Purpose::MemberHeartbeat => "member.heartbeat",
+            Purpose::Coupon => "cp.coupon",
+            Purpose::CouponPresentation => "device.coupon-presentation",
+            Purpose::TrustList => "cp.trust-list",
         }
     }
 }
@@ -200,6 +209,13 @@ impl SignedEnvelope {
         let payload = self.verify(purpose, key)?;
         serde_json::from_slice(&payload).map_err(|e| EnvelopeError::BadPayload(e.to_string()))
     }
+}
+
+/// The bytes a signature of ours covers: the domain, the purpose, the
+/// signer's key id and the payload, framed as above. Public so that
+/// compact formats (coupons) sign under the same separation.
+pub fn signing_input(purpose: &str, key_id: &str, payload: &[u8]) -> Vec<u8> {
+    signed_message(purpose, key_id, payload)
 }
 
 fn signed_message(purpose: &str, key_id: &str, payload: &[u8]) -> Vec<u8> {

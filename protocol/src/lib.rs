@@ -7,6 +7,7 @@
 
 pub mod consent;
 pub mod content;
+pub mod coupons;
 pub mod device;
 pub mod envelope;
 pub mod idempotency;
@@ -18,6 +19,7 @@ pub mod points;
 pub mod problem;
 pub mod receipts;
 pub mod request_auth;
+pub mod review;
 pub mod sources;
 pub mod ticket;
 

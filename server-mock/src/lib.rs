@@ -28,6 +28,7 @@ pub mod points;
 mod probe;
 mod problem;
 mod registry;
+pub mod review;
 mod routes;
 pub mod routing;
 pub mod state;

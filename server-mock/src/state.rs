@@ -38,6 +38,8 @@ pub(crate) mod keys {
     pub const DEVICE_SESSION_PREFIX: &str = "device_session:";
     /// Notices not yet acknowledged, by member and notice id (`notices`).
     pub const NOTICE_PREFIX: &str = "notice:";
+    /// Review rules by tenant (`review::rules`).
+    pub const REVIEW_RULES_PREFIX: &str = "review:rules:";
 
     pub const SEED: &str = "control_plane:seed";
     pub const DEVICE_PREFIX: &str = "device:";

@@ -8,6 +8,7 @@ mod devices;
 mod members;
 mod nodes;
 mod points;
+mod review;
 
 use std::sync::Arc;
 
@@ -74,6 +75,11 @@ pub(crate) fn router(control_plane: Arc<ControlPlane>, stats: Arc<InstanceStats>
             "/admin/session-timeouts",
             get(members::timeouts).put(members::set_timeouts),
         )
+        .route(
+            "/admin/review-rules/{tenant}",
+            get(review::get_rules).put(review::set_rules),
+        )
+        .route("/admin/review-rules/{tenant}/check", post(review::check))
         .route(
             "/admin/members/{member_id}/notices",
             get(members::pending_notices).post(members::post_notice),
