@@ -14,6 +14,7 @@ use edgepoints_protocol::coupons::{
     revocation_tag, step_of, validate, CouponClaims, CouponToken, IssuerKey, KeyId, Presentation, Till, TrustList,
     TrustedKeys,
 };
+use qrcode::{EcLevel, QrCode, Version};
 
 const NOW: u64 = 1_796_000_000;
 
@@ -55,6 +56,24 @@ fn bench(c: &mut Criterion) {
         redeemed: &is_redeemed,
     };
     assert!(validate(&text, &till).is_ok());
+    for (what, bytes, encoded) in [
+        ("token", token.to_bytes().len(), token.encode()),
+        (
+            "presentation",
+            Presentation::decode(&text).expect("decodes").to_bytes().len(),
+            text.clone(),
+        ),
+    ] {
+        let code = QrCode::with_error_correction_level(encoded.as_bytes(), EcLevel::Q).expect("fits");
+        let version = match code.version() {
+            Version::Normal(v) | Version::Micro(v) => v,
+        };
+        println!(
+            "{what}: {bytes} bytes, {} characters, QR version {version} at Q ({} modules a side)",
+            encoded.len(),
+            code.width()
+        );
+    }
     let message = b"one message of about a coupon's size, signed once".repeat(2);
     let signature = issuer.sign(&message);
     let key = issuer.verifying_key();

@@ -97,3 +97,44 @@ fn rules_without_letters_or_categories_are_refused() {
     };
     assert!(Reviewer::new(&bad_category).is_err());
 }
+
+#[tokio::test]
+async fn each_tenant_edits_its_rules_over_the_admin_api() {
+    use edgepoints_mock_server::testing::{AdminClient, AdminError};
+    use edgepoints_mock_server::MockServer;
+
+    let server = MockServer::start(Default::default()).await.unwrap();
+    let admin = AdminClient::new(&server.url(), edgepoints_core::transport::http_client().unwrap());
+    assert_eq!(admin.review_rules("shop-a").await.unwrap(), default_rules());
+    let rules = ReviewRules {
+        words: vec![ReviewWord {
+            word: "秒杀".into(),
+            category: "misleading".into(),
+        }],
+        allowed: vec![],
+    };
+    admin.set_review_rules("shop-a", &rules).await.unwrap();
+    let found = admin.check_text("shop-a", "限时 秒.杀!").await.unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(
+        (found[0].category.as_str(), found[0].text.as_str()),
+        ("misleading", "秒.杀")
+    );
+    // Another tenant still has the defaults.
+    assert!(admin.check_text("shop-b", "限时 秒.杀!").await.unwrap().is_empty());
+    assert_eq!(admin.check_text("shop-b", "代开发票").await.unwrap().len(), 1);
+    // Rules that cannot work are refused and change nothing.
+    let broken = ReviewRules {
+        words: vec![ReviewWord {
+            word: "!!".into(),
+            category: "x".into(),
+        }],
+        allowed: vec![],
+    };
+    match admin.set_review_rules("shop-a", &broken).await {
+        Err(AdminError::Refused { status: 422, body, .. }) => assert!(body.contains("no letters or digits"), "{body}"),
+        other => panic!("refused, got {other:?}"),
+    }
+    assert_eq!(admin.review_rules("shop-a").await.unwrap(), rules);
+    server.shutdown().await;
+}

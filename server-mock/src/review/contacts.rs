@@ -9,7 +9,7 @@ use std::ops::Range;
 use std::sync::OnceLock;
 
 use regex::Regex;
-use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
 
 /// What a contact finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,17 +51,20 @@ fn url() -> &'static Regex {
     })
 }
 
-/// The NFKC form of `original`, character by character, with each
-/// output byte's original span.
-fn compatible(original: &str) -> (String, Vec<Range<usize>>) {
+/// The NFKC form of `original`, character by character, with the offset
+/// of the original character each output byte came from.
+fn compatible(original: &str) -> (String, Vec<u32>) {
     let mut text = String::with_capacity(original.len());
     let mut origins = Vec::with_capacity(original.len());
     for (start, c) in original.char_indices() {
-        for folded in std::iter::once(c).nfkc() {
-            let before = text.len();
-            text.push(folded);
-            origins.extend(std::iter::repeat_n(start..start + c.len_utf8(), text.len() - before));
+        let before = text.len();
+        // Most characters are their own NFKC form: a table lookup says so.
+        if is_nfkc_quick(std::iter::once(c)) == IsNormalized::Yes {
+            text.push(c);
+        } else {
+            text.extend(std::iter::once(c).nfkc());
         }
+        origins.extend(std::iter::repeat_n(start as u32, text.len() - before));
     }
     (text, origins)
 }
@@ -69,7 +72,11 @@ fn compatible(original: &str) -> (String, Vec<Range<usize>>) {
 /// Every contact detail in `original`, with its original span.
 pub fn contacts(original: &str) -> Vec<(ContactKind, Range<usize>)> {
     let (text, origins) = compatible(original);
-    let span = |m: regex::Match<'_>| origins[m.start()].start..origins[m.end() - 1].end;
+    let span = |m: regex::Match<'_>| {
+        let last = origins[m.end() - 1] as usize;
+        let last_len = original[last..].chars().next().map_or(1, char::len_utf8);
+        origins[m.start()] as usize..last + last_len
+    };
     let mut found: Vec<(ContactKind, Range<usize>)> =
         url().find_iter(&text).map(|m| (ContactKind::Url, span(m))).collect();
     for m in phone().find_iter(&text).filter(|m| is_phone(m.as_str())) {

@@ -16,7 +16,10 @@
 //! character it came from: a match on the folded text names its span in
 //! the original.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::ops::Range;
+use std::sync::OnceLock;
 
 use unicode_normalization::char::is_combining_mark;
 use unicode_normalization::UnicodeNormalization;
@@ -79,9 +82,74 @@ fn is_word_char(c: char) -> bool {
     c.is_alphanumeric()
 }
 
+/// Distinct characters outside the Basic Multilingual Plane a thread
+/// remembers the fold of; past it, it starts over.
+const CACHE_LIMIT: usize = 65_536;
+
+/// Folds already computed on this thread: the Basic Multilingual Plane by
+/// code point (where nearly all text is), the rest by character.
+#[derive(Default)]
+struct FoldCache {
+    plane: Vec<Option<Box<str>>>,
+    astral: HashMap<char, Box<str>>,
+}
+
+thread_local! {
+    static FOLDS: RefCell<FoldCache> = RefCell::new(FoldCache::default());
+}
+
+/// The fold of every ASCII character, made once.
+fn ascii_folds() -> &'static [Box<str>] {
+    static ASCII: OnceLock<Vec<Box<str>>> = OnceLock::new();
+    ASCII.get_or_init(|| {
+        (0u8..128)
+            .map(|b| {
+                let mut out = String::new();
+                fold_char_uncached(char::from(b), &mut out);
+                out.into_boxed_str()
+            })
+            .collect()
+    })
+}
+
 /// The fold of one character (letters and digits only; empty for a
-/// separator or a combining mark).
+/// separator or a combining mark). Each character's fold depends on it
+/// alone, so it is computed once per thread and looked up after.
 pub fn fold_char(c: char, out: &mut String) {
+    if c.is_ascii() {
+        out.push_str(&ascii_folds()[c as usize]);
+        return;
+    }
+    FOLDS.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        let code = c as usize;
+        if code < 0x1_0000 {
+            if cache.plane.is_empty() {
+                cache.plane.resize(0x1_0000, None);
+            }
+            if let Some(folded) = &cache.plane[code] {
+                out.push_str(folded);
+                return;
+            }
+            let start = out.len();
+            fold_char_uncached(c, out);
+            cache.plane[code] = Some(out[start..].into());
+            return;
+        }
+        if let Some(folded) = cache.astral.get(&c) {
+            out.push_str(folded);
+            return;
+        }
+        let start = out.len();
+        fold_char_uncached(c, out);
+        if cache.astral.len() >= CACHE_LIMIT {
+            cache.astral.clear();
+        }
+        cache.astral.insert(c, out[start..].into());
+    });
+}
+
+fn fold_char_uncached(c: char, out: &mut String) {
     for compatible in std::iter::once(c).nfkc() {
         for lower in compatible.to_lowercase() {
             if is_combining_mark(lower) {

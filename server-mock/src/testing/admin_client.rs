@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use edgepoints_protocol::review::{Finding, ReviewRules};
 use edgepoints_protocol::{Notice, NoticePost, SessionTimeouts};
 
 use crate::faults::FaultRule;
@@ -144,6 +145,40 @@ impl AdminClient {
             .await?;
         let clock: serde_json::Value = Self::checked("the clock", response).await?.json().await?;
         Ok(clock["now_ms"].as_u64().unwrap_or_default())
+    }
+
+    /// A tenant's review rules.
+    pub async fn review_rules(&self, tenant: &str) -> Result<ReviewRules, AdminError> {
+        let response = self
+            .http
+            .get(self.url(&format!("/admin/review-rules/{tenant}")))
+            .send()
+            .await?;
+        Ok(Self::checked("the review rules", response).await?.json().await?)
+    }
+
+    /// Replaces a tenant's review rules; refused with the reason if they
+    /// do not compile.
+    pub async fn set_review_rules(&self, tenant: &str, rules: &ReviewRules) -> Result<(), AdminError> {
+        let response = self
+            .http
+            .put(self.url(&format!("/admin/review-rules/{tenant}")))
+            .json(rules)
+            .send()
+            .await?;
+        Self::checked("the review rules", response).await?;
+        Ok(())
+    }
+
+    /// What the tenant's review finds in `text`.
+    pub async fn check_text(&self, tenant: &str, text: &str) -> Result<Vec<Finding>, AdminError> {
+        let response = self
+            .http
+            .post(self.url(&format!("/admin/review-rules/{tenant}/check")))
+            .json(&serde_json::json!({ "text": text }))
+            .send()
+            .await?;
+        Ok(Self::checked("the review check", response).await?.json().await?)
     }
 
     /// Requests the mock received on `route` (a key of
