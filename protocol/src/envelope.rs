@@ -58,6 +58,14 @@ pub enum Purpose {
     CouponPresentation,
     /// The control plane's list of coupon issuing keys.
     TrustList,
+    /// A merchant device enrolling with a one-time code.
+    MerchantEnrolment,
+    /// A merchant device writing an activity's draft.
+    ActivityWrite,
+    /// A merchant device submitting or withdrawing an activity.
+    ActivityAction,
+    /// A customer claiming a coupon.
+    CouponClaim,
 }
 
 impl Purpose {
@@ -81,6 +89,10 @@ impl Purpose {
             Purpose::Coupon => "cp.coupon",
             Purpose::CouponPresentation => "device.coupon-presentation",
             Purpose::TrustList => "cp.trust-list",
+            Purpose::MerchantEnrolment => "merchant.enrol",
+            Purpose::ActivityWrite => "merchant.activity-write",
+            Purpose::ActivityAction => "merchant.activity-action",
+            Purpose::CouponClaim => "customer.claim",
         }
     }
 }

@@ -84,6 +84,26 @@ route_table! {
     /// The logged-in member's ledger after entry `after`, each entry naming
     /// the device that earned it (a signed read with the session).
     DEVICE_MEMBER_LEDGER = "GET" "/v1/devices/{device_id}/member/ledger/{after}";
+    /// Enrol the device as a merchant's (body: a signed
+    /// [`crate::coupons::activities::MerchantEnrolment`]).
+    DEVICE_MERCHANT_ENROLMENT = "POST" "/v1/devices/{device_id}/merchant-enrolment";
+    /// Create or edit an activity's draft (body: a signed
+    /// [`crate::coupons::activities::ActivityWrite`]).
+    DEVICE_ACTIVITIES = "POST" "/v1/devices/{device_id}/activities";
+    /// Submit or withdraw an activity (body: a signed
+    /// [`crate::coupons::activities::ActivityAction`]).
+    DEVICE_ACTIVITY_ACTIONS = "POST" "/v1/devices/{device_id}/activity-actions";
+    /// Claim a coupon (body: a signed [`crate::coupons::activities::CouponClaim`]).
+    DEVICE_CLAIMS = "POST" "/v1/devices/{device_id}/claims";
+    /// The templates activities are made from.
+    COUPON_TEMPLATES = "GET" "/v1/coupon-templates";
+    /// Live activities (public).
+    ACTIVITIES = "GET" "/v1/activities";
+    /// One live activity (public).
+    ACTIVITY = "GET" "/v1/activities/{activity_id}";
+    /// The coupon issuing keys, a [`crate::SignedEnvelope`] of
+    /// [`crate::coupons::TrustList`] by the control-plane key.
+    COUPON_TRUST_LIST = "GET" "/v1/coupons/trust-list";
 }
 
 /// The path of `template` with each `{name}` replaced by its value.
@@ -101,6 +121,9 @@ pub fn fill(template: &str, params: &[(&str, &str)]) -> String {
 pub const DEVICES: &str = templates::DEVICES;
 pub const HEALTHZ: &str = templates::HEALTHZ;
 pub const MANIFEST: &str = templates::MANIFEST;
+pub const COUPON_TEMPLATES: &str = templates::COUPON_TEMPLATES;
+pub const ACTIVITIES: &str = templates::ACTIVITIES;
+pub const COUPON_TRUST_LIST: &str = templates::COUPON_TRUST_LIST;
 
 pub fn device_consent(device_id: &str) -> String {
     fill(templates::DEVICE_CONSENT, &[("device_id", device_id)])
@@ -186,6 +209,26 @@ pub fn device_member_ledger(device_id: &str, after: u64) -> String {
     )
 }
 
+pub fn device_merchant_enrolment(device_id: &str) -> String {
+    fill(templates::DEVICE_MERCHANT_ENROLMENT, &[("device_id", device_id)])
+}
+
+pub fn device_activities(device_id: &str) -> String {
+    fill(templates::DEVICE_ACTIVITIES, &[("device_id", device_id)])
+}
+
+pub fn device_activity_actions(device_id: &str) -> String {
+    fill(templates::DEVICE_ACTIVITY_ACTIONS, &[("device_id", device_id)])
+}
+
+pub fn device_claims(device_id: &str) -> String {
+    fill(templates::DEVICE_CLAIMS, &[("device_id", device_id)])
+}
+
+pub fn activity(activity_id: &str) -> String {
+    fill(templates::ACTIVITY, &[("activity_id", activity_id)])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,6 +255,11 @@ mod tests {
             device_member_heartbeats("d"),
             device_member_points("d"),
             device_member_ledger("d", 1),
+            device_merchant_enrolment("d"),
+            device_activities("d"),
+            device_activity_actions("d"),
+            device_claims("d"),
+            activity("a"),
         ] {
             assert!(!path.contains('{'), "{path}");
         }

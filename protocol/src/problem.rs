@@ -45,6 +45,18 @@ pub enum ProblemCode {
     TooManyAttempts,
     /// The session expired, was ended, or never existed: log in again.
     SessionExpired,
+    /// The device acts for no merchant (enrol it first).
+    NotAMerchant,
+    /// An activity's draft does not fit its template.
+    InvalidActivity,
+    /// Not possible in the activity's state.
+    ActivityState,
+    /// The activity is not running now, or the device may not claim.
+    NotClaimable,
+    /// Every coupon of the activity is claimed (or used).
+    UsageLimitReached,
+    /// The customer has claimed (or used) as many as allowed.
+    PerCustomerLimitReached,
     Unavailable,
     Internal,
     /// A code this client does not know yet (a newer server).
@@ -78,6 +90,12 @@ impl ProblemCode {
             ProblemCode::MemberTaken => "member_taken",
             ProblemCode::LoginFailed => "login_failed",
             ProblemCode::TooManyAttempts => "too_many_attempts",
+            ProblemCode::NotAMerchant => "not_a_merchant",
+            ProblemCode::InvalidActivity => "invalid_activity",
+            ProblemCode::ActivityState => "activity_state",
+            ProblemCode::NotClaimable => "not_claimable",
+            ProblemCode::UsageLimitReached => "usage_limit_reached",
+            ProblemCode::PerCustomerLimitReached => "per_customer_limit_reached",
             ProblemCode::SessionExpired => "session_expired",
             ProblemCode::Unavailable => "unavailable",
             ProblemCode::Internal => "internal",

@@ -18,6 +18,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod coupons;
 pub mod faults;
 pub mod geo;
 pub mod idempotency;

@@ -40,6 +40,15 @@ pub(crate) mod keys {
     pub const NOTICE_PREFIX: &str = "notice:";
     /// Review rules by tenant (`review::rules`).
     pub const REVIEW_RULES_PREFIX: &str = "review:rules:";
+    /// Merchants by id, one-time enrolment codes, the merchant each
+    /// enrolled device acts for (`coupons::merchants`).
+    pub const MERCHANT_PREFIX: &str = "merchant:";
+    pub const ENROLMENT_CODE_PREFIX: &str = "enrolment_code:";
+    pub const MERCHANT_DEVICE_PREFIX: &str = "merchant_device:";
+    /// The coupon issuing keys (`coupons::issuer`).
+    pub const ISSUER_KEYS: &str = "coupons:issuer_keys";
+    /// Activities by id, with their claimed coupons (`coupons::activities`).
+    pub const ACTIVITY_PREFIX: &str = "activity:";
 
     pub const SEED: &str = "control_plane:seed";
     pub const DEVICE_PREFIX: &str = "device:";

@@ -272,3 +272,58 @@ pub async fn send_raw(
         serde_json::from_slice(&body).unwrap_or(Value::Null),
     )
 }
+
+/// A fresh idempotency key.
+pub fn fresh_key() -> String {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("randomness");
+    hex::encode(bytes)
+}
+
+/// A registered device with a key of its own, sending by hand what the SDK
+/// would send (and what it never would).
+pub struct Phone {
+    pub key: SigningKey,
+    pub id: DeviceId,
+}
+
+impl Phone {
+    /// Registers a device whose key is made from `seed`.
+    pub async fn registered(server: &MockServer, seed: u8) -> Phone {
+        let (key, id) = device_key(seed);
+        let body = serde_json::to_vec(&signed_registration(&key, "1.0")).unwrap();
+        let (status, ..) = post_raw(server, edgepoints_protocol::paths::DEVICES, Some(&fresh_key()), body).await;
+        assert!(status == 201 || status == 200, "registration: {status}");
+        Phone { key, id }
+    }
+
+    /// `payload` in an envelope signed for `purpose`.
+    pub fn envelope<T: serde::Serialize>(&self, purpose: Purpose, payload: &T) -> Vec<u8> {
+        serde_json::to_vec(&SignedEnvelope::sign(purpose, self.id.as_str(), &self.key, payload)).unwrap()
+    }
+
+    /// POSTs `payload` signed for `purpose` to `path` with a fresh key;
+    /// the status and the answer.
+    pub async fn post(
+        &self,
+        server: &MockServer,
+        path: &str,
+        purpose: Purpose,
+        payload: &impl serde::Serialize,
+    ) -> (u16, Value) {
+        let (status, _, _, answer) = post_raw(server, path, Some(&fresh_key()), self.envelope(purpose, payload)).await;
+        (status, answer)
+    }
+}
+
+/// A plain `GET` of `path` on `server`, its JSON answer as `T`.
+pub async fn get_json<T: serde::de::DeserializeOwned>(server: &MockServer, path: &str) -> T {
+    http()
+        .get(format!("{}{path}", server.url()))
+        .send()
+        .await
+        .expect("request sent")
+        .json()
+        .await
+        .expect("a JSON answer")
+}

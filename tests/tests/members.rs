@@ -7,35 +7,31 @@
 
 use std::sync::Arc;
 
-use ed25519_dalek::SigningKey;
 use edgepoints_mock_server::{members, points, ControlPlane, MockServer};
 use edgepoints_protocol::request_auth::{sign_request, DEVICE_SIGNATURE_HEADER};
 use edgepoints_protocol::{
-    paths, DeviceId, MemberLogin, MemberSession, MemberSignUp, Purpose, SessionEnd, SessionTimeouts, SignedEnvelope,
-    SESSION_HEADER,
+    paths, MemberLogin, MemberSession, MemberSignUp, Purpose, SessionEnd, SessionTimeouts, SESSION_HEADER,
 };
 use edgepoints_tests::*;
 use serde_json::Value;
 
-/// A registered device with a key of its own, sending by hand.
-struct Phone {
-    key: SigningKey,
-    id: DeviceId,
+/// The member calls, sent by hand from a [`Phone`].
+trait MemberCalls {
+    async fn sign_up(&self, server: &MockServer, member: &str, password: &str) -> (u16, Value);
+    async fn login_with_key(
+        &self,
+        server: &MockServer,
+        member: &str,
+        password: &str,
+        key: &str,
+    ) -> (u16, Option<u64>, Value);
+    async fn login(&self, server: &MockServer, member: &str, password: &str) -> (u16, Option<u64>, Value);
+    async fn logged_in(&self, server: &MockServer, member: &str, password: &str) -> MemberSession;
+    async fn session(&self, server: &MockServer, session_key: &str) -> (u16, Value);
+    async fn end(&self, server: &MockServer, path: String, session_key: &str, password: Option<&str>) -> (u16, Value);
 }
 
-impl Phone {
-    async fn registered(server: &MockServer, seed: u8) -> Phone {
-        let (key, id) = device_key(seed);
-        let body = serde_json::to_vec(&signed_registration(&key, "1.0")).unwrap();
-        let (status, ..) = post_raw(server, paths::DEVICES, Some(&fresh_key()), body).await;
-        assert!(status == 201 || status == 200, "registration: {status}");
-        Phone { key, id }
-    }
-
-    fn envelope<T: serde::Serialize>(&self, purpose: Purpose, payload: &T) -> Vec<u8> {
-        serde_json::to_vec(&SignedEnvelope::sign(purpose, self.id.as_str(), &self.key, payload)).unwrap()
-    }
-
+impl MemberCalls for Phone {
     async fn sign_up(&self, server: &MockServer, member: &str, password: &str) -> (u16, Value) {
         let payload = MemberSignUp {
             device_id: self.id.clone(),
@@ -118,12 +114,6 @@ impl Phone {
         let (status, _, _, answer) = post_raw(server, &path, Some(&fresh_key()), body).await;
         (status, answer)
     }
-}
-
-fn fresh_key() -> String {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).unwrap();
-    hex::encode(bytes)
 }
 
 const PASSWORD: &str = "correct horse battery";

@@ -3,6 +3,7 @@
 //! replay ([`presentation`]), the trust list of issuing keys ([`trust`])
 //! and the offline check ([`validate`]).
 
+pub mod activities;
 pub mod presentation;
 pub mod token;
 pub mod trust;

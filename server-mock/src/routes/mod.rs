@@ -4,6 +4,7 @@
 mod admin;
 mod auth;
 mod content;
+pub(crate) mod coupons;
 mod devices;
 mod members;
 mod nodes;
@@ -45,6 +46,10 @@ pub(crate) fn router(control_plane: Arc<ControlPlane>, stats: Arc<InstanceStats>
         .route(templates::DEVICE_MEMBER_HEARTBEATS, post(members::heartbeat))
         .route(templates::DEVICE_MEMBER_POINTS, get(members::points))
         .route(templates::DEVICE_MEMBER_LEDGER, get(members::ledger))
+        .route(templates::DEVICE_MERCHANT_ENROLMENT, post(coupons::enrol))
+        .route(templates::DEVICE_ACTIVITIES, post(coupons::write))
+        .route(templates::DEVICE_ACTIVITY_ACTIONS, post(coupons::act))
+        .route(templates::DEVICE_CLAIMS, post(coupons::claim))
         .route_layer(middleware::from_fn_with_state(control_plane.clone(), faults::layer))
         .route_layer(middleware::from_fn_with_state(
             control_plane.clone(),
@@ -84,6 +89,19 @@ pub(crate) fn router(control_plane: Arc<ControlPlane>, stats: Arc<InstanceStats>
             "/admin/members/{member_id}/notices",
             get(members::pending_notices).post(members::post_notice),
         )
+        .route(templates::COUPON_TEMPLATES, get(coupons::list_templates))
+        .route(templates::ACTIVITIES, get(coupons::list_live))
+        .route(templates::ACTIVITY, get(coupons::one_live))
+        .route(templates::COUPON_TRUST_LIST, get(coupons::trust_list))
+        .route(
+            "/admin/merchants",
+            get(coupons::list_merchants).post(coupons::create_merchant),
+        )
+        .route(
+            "/admin/merchants/{merchant_id}/enrolment-codes",
+            post(coupons::new_code),
+        )
+        .route("/admin/coupon-keys/rotate", post(coupons::rotate_keys))
         .route(templates::HEALTHZ, get(|| async { "ok" }))
         .route(templates::MANIFEST, get(content::manifest))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, ProblemCode::NotFound, "no such route") })

@@ -1,0 +1,345 @@
+//! Activities and their coupons. Everything about one activity — its
+//! draft, state, history, and every coupon claimed with its holder — is one
+//! record, changed in one compare-and-swap: a claim counts against the
+//! limits and issues its coupon together or not at all, whatever runs
+//! beside it on any instance.
+
+use std::collections::BTreeMap;
+
+use edgepoints_protocol::coupons::activities::{
+    draft_problems, Activity, ActivityDraft, ActivityState, ActivityStep, ClaimedCoupon, FieldFinding, StateChange,
+};
+use edgepoints_protocol::coupons::{CouponClaims, CouponToken, KeyId};
+use edgepoints_protocol::DeviceId;
+use serde::{Deserialize, Serialize};
+
+use super::issuer;
+use super::merchants::{self, random_id, MerchantRecord};
+use crate::points::now;
+use crate::review::rules::reviewer;
+use crate::state::keys;
+use crate::store::{get_json, scan_json, update_json, StoreError};
+use crate::ControlPlane;
+
+/// A coupon as the control plane remembers it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CouponRecord {
+    pub holder: DeviceId,
+    pub claimed_at_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub referral: Option<String>,
+    /// The token as issued (a repeat of the claim answers it again).
+    pub token: String,
+    pub not_before_s: u64,
+}
+
+/// One activity, whole.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ActivityRecord {
+    pub activity: Activity,
+    pub tenant: String,
+    /// Claimed coupons by serial (hex).
+    #[serde(default)]
+    pub coupons: BTreeMap<String, CouponRecord>,
+    /// Coupons claimed per holder device.
+    #[serde(default)]
+    pub claims_by_holder: BTreeMap<String, u32>,
+}
+
+fn activity_key(activity_id: &str) -> String {
+    format!("{}{activity_id}", keys::ACTIVITY_PREFIX)
+}
+
+/// Why a merchant's change was refused.
+#[derive(Debug)]
+pub enum ActivityRefused {
+    /// The device acts for no merchant.
+    NotAMerchant,
+    /// No such activity of this device's merchant.
+    NotFound,
+    /// The draft does not fit its template; every reason.
+    Invalid(Vec<String>),
+    /// Not allowed in this state (editing a live one, withdrawing a draft).
+    WrongState(ActivityState),
+}
+
+async fn merchant_for(control_plane: &ControlPlane, device: &DeviceId) -> Result<Option<MerchantRecord>, StoreError> {
+    match merchants::merchant_of(control_plane, device).await? {
+        Some(id) => merchants::merchant(control_plane, &id).await,
+        None => Ok(None),
+    }
+}
+
+/// Pictures must be published on the origin: customers fetch them by hash.
+async fn missing_pictures(control_plane: &ControlPlane, draft: &ActivityDraft) -> Result<Vec<String>, StoreError> {
+    let mut missing = Vec::new();
+    for picture in &draft.pictures {
+        if crate::origin::item(control_plane, picture).await?.is_none() {
+            missing.push(format!("picture {picture} is not published on the origin"));
+        }
+    }
+    Ok(missing)
+}
+
+/// Creates a draft, or edits one (a rejected activity edited is a draft
+/// again).
+pub async fn write(
+    control_plane: &ControlPlane,
+    device: &DeviceId,
+    activity_id: Option<&str>,
+    draft: ActivityDraft,
+) -> Result<Result<Activity, ActivityRefused>, StoreError> {
+    let Some(merchant) = merchant_for(control_plane, device).await? else {
+        return Ok(Err(ActivityRefused::NotAMerchant));
+    };
+    let mut problems = draft_problems(&draft);
+    if !merchant.shops.contains(&draft.shop) {
+        problems.push(format!("the shop is one of {}", merchant.shops.join(", ")));
+    }
+    problems.extend(missing_pictures(control_plane, &draft).await?);
+    if !problems.is_empty() {
+        return Ok(Err(ActivityRefused::Invalid(problems)));
+    }
+    let at_ms = now(control_plane).await?;
+    let id = activity_id.map_or_else(random_id, str::to_owned);
+    let creating = activity_id.is_none();
+    update_json::<ActivityRecord, Activity, ActivityRefused>(control_plane.store(), &activity_key(&id), |stored| {
+        let record = match stored {
+            None if creating => ActivityRecord {
+                activity: Activity {
+                    activity_id: id.clone(),
+                    merchant_id: merchant.merchant_id.clone(),
+                    merchant_name: merchant.name.clone(),
+                    state: ActivityState::Draft,
+                    draft: draft.clone(),
+                    findings: Vec::new(),
+                    claimed: 0,
+                    history: vec![StateChange {
+                        state: ActivityState::Draft,
+                        at_ms,
+                    }],
+                },
+                tenant: merchant.tenant.clone(),
+                coupons: BTreeMap::new(),
+                claims_by_holder: BTreeMap::new(),
+            },
+            Some(mut record) if !creating && record.activity.merchant_id == merchant.merchant_id => {
+                let state = record.activity.state;
+                if !matches!(state, ActivityState::Draft | ActivityState::Rejected) {
+                    return Err(ActivityRefused::WrongState(state));
+                }
+                record.activity.draft = draft.clone();
+                if state == ActivityState::Rejected {
+                    record.activity.state = ActivityState::Draft;
+                    record.activity.history.push(StateChange {
+                        state: ActivityState::Draft,
+                        at_ms,
+                    });
+                }
+                record
+            }
+            _ => return Err(ActivityRefused::NotFound),
+        };
+        let activity = record.activity.clone();
+        Ok((Some(record), activity))
+    })
+    .await
+}
+
+/// Every text of a draft the review reads, with the field it is in.
+fn texts(draft: &ActivityDraft) -> Vec<(String, &str)> {
+    let mut texts = vec![
+        ("title".to_owned(), draft.title.as_str()),
+        ("description".to_owned(), draft.description.as_str()),
+        ("shop".to_owned(), draft.shop.as_str()),
+    ];
+    if let Some(gift) = &draft.gift {
+        texts.push(("gift".to_owned(), gift));
+    }
+    for (i, name) in draft.staff.iter().enumerate() {
+        texts.push((format!("staff[{i}]"), name));
+    }
+    for (i, item) in draft.featured_items.iter().enumerate() {
+        texts.push((format!("featured_items[{i}]"), item));
+    }
+    texts
+}
+
+/// Submits (draft → submitted → reviewed: live or rejected with every
+/// finding) or withdraws (live → withdrawn).
+pub async fn act(
+    control_plane: &ControlPlane,
+    device: &DeviceId,
+    activity_id: &str,
+    step: ActivityStep,
+) -> Result<Result<Activity, ActivityRefused>, StoreError> {
+    let Some(merchant) = merchant_for(control_plane, device).await? else {
+        return Ok(Err(ActivityRefused::NotAMerchant));
+    };
+    let Some(current) = get_json::<ActivityRecord>(control_plane.store(), &activity_key(activity_id)).await? else {
+        return Ok(Err(ActivityRefused::NotFound));
+    };
+    // The review runs before the swap (it is the slow part); the swap then
+    // applies it only to the draft it read.
+    let findings: Vec<FieldFinding> = if step == ActivityStep::Submit {
+        let reviewer = reviewer(control_plane, &current.tenant).await?;
+        texts(&current.activity.draft)
+            .into_iter()
+            .flat_map(|(field, text)| {
+                reviewer.review(text).into_iter().map(move |finding| FieldFinding {
+                    field: field.clone(),
+                    finding,
+                })
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let at_ms = now(control_plane).await?;
+    update_json::<ActivityRecord, Activity, ActivityRefused>(
+        control_plane.store(),
+        &activity_key(activity_id),
+        |stored| {
+            let mut record = stored
+                .filter(|r| r.activity.merchant_id == merchant.merchant_id)
+                .ok_or(ActivityRefused::NotFound)?;
+            let activity = &mut record.activity;
+            match (step, activity.state) {
+                (ActivityStep::Submit, ActivityState::Draft) => {
+                    if activity.draft != current.activity.draft {
+                        // Edited meanwhile: review what is there now.
+                        return Err(ActivityRefused::WrongState(ActivityState::Draft));
+                    }
+                    let verdict = if findings.is_empty() {
+                        ActivityState::Live
+                    } else {
+                        ActivityState::Rejected
+                    };
+                    activity.history.push(StateChange {
+                        state: ActivityState::Submitted,
+                        at_ms,
+                    });
+                    activity.history.push(StateChange { state: verdict, at_ms });
+                    activity.state = verdict;
+                    activity.findings = findings.clone();
+                }
+                (ActivityStep::Withdraw, ActivityState::Live) => {
+                    activity.state = ActivityState::Withdrawn;
+                    activity.history.push(StateChange {
+                        state: ActivityState::Withdrawn,
+                        at_ms,
+                    });
+                }
+                (_, state) => return Err(ActivityRefused::WrongState(state)),
+            }
+            let answer = activity.clone();
+            Ok((Some(record), answer))
+        },
+    )
+    .await
+}
+
+/// The activity, for its merchant or (live) for anyone.
+pub async fn activity(control_plane: &ControlPlane, activity_id: &str) -> Result<Option<ActivityRecord>, StoreError> {
+    get_json(control_plane.store(), &activity_key(activity_id)).await
+}
+
+/// Every live activity.
+pub async fn live(control_plane: &ControlPlane) -> Result<Vec<Activity>, StoreError> {
+    let records: Vec<ActivityRecord> = scan_json(control_plane.store(), keys::ACTIVITY_PREFIX).await?;
+    Ok(records
+        .into_iter()
+        .map(|r| r.activity)
+        .filter(|a| a.state == ActivityState::Live)
+        .collect())
+}
+
+/// Why a claim was refused.
+#[derive(Debug)]
+pub enum ClaimRefused {
+    /// No such live activity.
+    NotFound,
+    /// Outside the validity window.
+    NotNow,
+    /// Every coupon is claimed.
+    SoldOut,
+    /// This customer has claimed as many as allowed.
+    PerCustomerLimit,
+    /// Merchant devices do not claim their own coupons.
+    MerchantDevice,
+}
+
+/// Claims a coupon of `activity_id` for `device` (whose public key holds
+/// it): counted and issued in one swap.
+pub async fn claim(
+    control_plane: &ControlPlane,
+    device: &DeviceId,
+    holder_key: [u8; 32],
+    activity_id: &str,
+    referral: Option<String>,
+) -> Result<Result<ClaimedCoupon, ClaimRefused>, StoreError> {
+    if merchants::merchant_of(control_plane, device).await?.is_some() {
+        return Ok(Err(ClaimRefused::MerchantDevice));
+    }
+    let issuer = issuer::current(control_plane).await?;
+    let at_ms = now(control_plane).await?;
+    let at_s = at_ms / 1000;
+    update_json::<ActivityRecord, ClaimedCoupon, ClaimRefused>(
+        control_plane.store(),
+        &activity_key(activity_id),
+        |stored| {
+            let mut record = stored
+                .filter(|r| r.activity.state == ActivityState::Live)
+                .ok_or(ClaimRefused::NotFound)?;
+            let draft = &record.activity.draft;
+            if at_s < draft.valid_from_s || at_s >= draft.valid_until_s {
+                return Err(ClaimRefused::NotNow);
+            }
+            if record.activity.claimed >= draft.total_limit {
+                return Err(ClaimRefused::SoldOut);
+            }
+            let mine = record.claims_by_holder.get(device.as_str()).copied().unwrap_or(0);
+            if mine >= draft.per_customer_limit {
+                return Err(ClaimRefused::PerCustomerLimit);
+            }
+            let serial = random_id();
+            let id16 = |hex_id: &str| -> [u8; 16] {
+                hex::decode(hex_id)
+                    .ok()
+                    .and_then(|b| b.try_into().ok())
+                    .expect("ids are 16 bytes of hex")
+            };
+            let claims = CouponClaims {
+                key_id: KeyId::of(&issuer.verifying_key()),
+                activity: id16(activity_id),
+                merchant: id16(&record.activity.merchant_id),
+                serial: id16(&serial),
+                holder: holder_key,
+                not_before_s: at_s as u32,
+                expires_s: draft.valid_until_s as u32,
+            };
+            let token = CouponToken::sign(claims, &issuer).encode();
+            let answer = ClaimedCoupon {
+                token: token.clone(),
+                serial: serial.clone(),
+                activity_id: activity_id.to_owned(),
+                not_before_s: at_s,
+                expires_s: draft.valid_until_s,
+            };
+            record.coupons.insert(
+                serial,
+                CouponRecord {
+                    holder: device.clone(),
+                    claimed_at_ms: at_ms,
+                    referral: referral.clone(),
+                    token,
+                    not_before_s: at_s,
+                },
+            );
+            record.activity.claimed += 1;
+            *record.claims_by_holder.entry(device.as_str().to_owned()).or_default() += 1;
+            Ok((Some(record), answer))
+        },
+    )
+    .await
+}

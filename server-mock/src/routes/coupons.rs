@@ -1,0 +1,260 @@
+//! Coupons over HTTP: merchant enrolment, activity drafts and their review,
+//! the public list of live activities, claims, the trust list, and the
+//! merchant and key admin for QA.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use edgepoints_protocol::coupons::activities::{
+    templates, Activity, ActivityAction, ActivityState, ActivityWrite, ClaimedCoupon, CouponClaim, MerchantEnrolled,
+    MerchantEnrolment, Template,
+};
+use edgepoints_protocol::coupons::TrustList;
+use edgepoints_protocol::envelope::decode_public_key;
+use edgepoints_protocol::{DeviceId, ProblemCode, Purpose, SignedEnvelope};
+use serde::{Deserialize, Serialize};
+
+use super::auth::{DevicePayload, DeviceSigned};
+use crate::coupons::activities::{self, ActivityRefused, ClaimRefused};
+use crate::coupons::issuer;
+use crate::coupons::merchants::{self, EnrolmentRefused, MerchantRecord};
+use crate::problem::ApiError;
+use crate::review::rules::DEFAULT_TENANT;
+use crate::ControlPlane;
+
+macro_rules! device_payload {
+    ($payload:ty, $purpose:expr, $what:literal) => {
+        impl DevicePayload for $payload {
+            const PURPOSE: Purpose = $purpose;
+            const MISMATCH: &'static str = concat!("the ", $what, " names another device");
+            const FIELD: &'static str = concat!($what, ".device_id");
+            fn device(&self) -> &DeviceId {
+                &self.device_id
+            }
+        }
+    };
+}
+
+device_payload!(MerchantEnrolment, Purpose::MerchantEnrolment, "enrolment");
+device_payload!(ActivityWrite, Purpose::ActivityWrite, "activity");
+device_payload!(ActivityAction, Purpose::ActivityAction, "action");
+device_payload!(CouponClaim, Purpose::CouponClaim, "claim");
+
+fn not_found(what: &str) -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, ProblemCode::NotFound, &format!("no such {what}"))
+}
+
+fn activity_refused(refused: ActivityRefused) -> ApiError {
+    match refused {
+        ActivityRefused::NotAMerchant => ApiError::new(
+            StatusCode::FORBIDDEN,
+            ProblemCode::NotAMerchant,
+            "this device acts for no merchant: enrol it first",
+        ),
+        ActivityRefused::NotFound => not_found("activity of this merchant"),
+        ActivityRefused::Invalid(problems) => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ProblemCode::InvalidActivity,
+            "the draft does not fit its template",
+        )
+        .detail(problems.join("; ")),
+        ActivityRefused::WrongState(state) => ApiError::new(
+            StatusCode::CONFLICT,
+            ProblemCode::ActivityState,
+            "not possible in the activity's state",
+        )
+        .detail(format!("{state:?}")),
+    }
+}
+
+/// `POST /v1/devices/{device_id}/merchant-enrolment`.
+pub(super) async fn enrol(
+    State(control_plane): State<Arc<ControlPlane>>,
+    DeviceSigned { device_id, payload }: DeviceSigned<MerchantEnrolment>,
+) -> Result<Json<MerchantEnrolled>, ApiError> {
+    match merchants::enrol(&control_plane, &device_id, &payload.code).await? {
+        Ok(merchant) => Ok(Json(MerchantEnrolled {
+            merchant_id: merchant.merchant_id,
+            name: merchant.name,
+            shops: merchant.shops,
+        })),
+        // 404 for a wrong or spent code alike: a code is not enumerable.
+        Err(EnrolmentRefused::BadCode) => Err(not_found("enrolment code")),
+        Err(EnrolmentRefused::OtherMerchant) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            ProblemCode::ActivityState,
+            "this device acts for another merchant",
+        )),
+    }
+}
+
+/// `POST /v1/devices/{device_id}/activities`: a new draft, or an edit.
+pub(super) async fn write(
+    State(control_plane): State<Arc<ControlPlane>>,
+    DeviceSigned { device_id, payload }: DeviceSigned<ActivityWrite>,
+) -> Result<(StatusCode, Json<Activity>), ApiError> {
+    let created = payload.activity_id.is_none();
+    let activity = activities::write(
+        &control_plane,
+        &device_id,
+        payload.activity_id.as_deref(),
+        payload.draft,
+    )
+    .await?
+    .map_err(activity_refused)?;
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(activity)))
+}
+
+/// `POST /v1/devices/{device_id}/activity-actions`: submit or withdraw.
+pub(super) async fn act(
+    State(control_plane): State<Arc<ControlPlane>>,
+    DeviceSigned { device_id, payload }: DeviceSigned<ActivityAction>,
+) -> Result<Json<Activity>, ApiError> {
+    let activity = activities::act(&control_plane, &device_id, &payload.activity_id, payload.step)
+        .await?
+        .map_err(activity_refused)?;
+    Ok(Json(activity))
+}
+
+/// `GET /v1/coupon-templates`.
+pub(super) async fn list_templates() -> Json<Vec<Template>> {
+    Json(templates())
+}
+
+/// `GET /v1/activities`: every live activity.
+pub(super) async fn list_live(State(control_plane): State<Arc<ControlPlane>>) -> Result<Json<Vec<Activity>>, ApiError> {
+    Ok(Json(activities::live(&control_plane).await?))
+}
+
+/// `GET /v1/activities/{activity_id}`: a live activity.
+pub(super) async fn one_live(
+    State(control_plane): State<Arc<ControlPlane>>,
+    Path(activity_id): Path<String>,
+) -> Result<Json<Activity>, ApiError> {
+    activities::activity(&control_plane, &activity_id)
+        .await?
+        .map(|r| r.activity)
+        .filter(|a| a.state == ActivityState::Live)
+        .map(Json)
+        .ok_or_else(|| not_found("live activity"))
+}
+
+/// `POST /v1/devices/{device_id}/claims`: a coupon, held by the device's key.
+pub(super) async fn claim(
+    State(control_plane): State<Arc<ControlPlane>>,
+    DeviceSigned { device_id, payload }: DeviceSigned<CouponClaim>,
+) -> Result<(StatusCode, Json<ClaimedCoupon>), ApiError> {
+    let device = control_plane
+        .device(&device_id)
+        .await?
+        .ok_or_else(super::devices::unknown_device)?;
+    let holder = decode_public_key(&device.public_key)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?
+        .to_bytes();
+    let refused = |code, title: &str| ApiError::new(StatusCode::CONFLICT, code, title);
+    match activities::claim(
+        &control_plane,
+        &device_id,
+        holder,
+        &payload.activity_id,
+        payload.referral,
+    )
+    .await?
+    {
+        Ok(coupon) => {
+            control_plane.count(&crate::state::keys::applied("claims")).await?;
+            Ok((StatusCode::CREATED, Json(coupon)))
+        }
+        Err(ClaimRefused::NotFound) => Err(not_found("live activity")),
+        Err(ClaimRefused::NotNow) => Err(refused(ProblemCode::NotClaimable, "the activity is not running now")),
+        Err(ClaimRefused::SoldOut) => Err(refused(ProblemCode::UsageLimitReached, "every coupon is claimed")),
+        Err(ClaimRefused::PerCustomerLimit) => Err(refused(
+            ProblemCode::PerCustomerLimitReached,
+            "this customer has claimed as many as allowed",
+        )),
+        Err(ClaimRefused::MerchantDevice) => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            ProblemCode::NotClaimable,
+            "a merchant's device does not claim coupons",
+        )),
+    }
+}
+
+/// `GET /v1/coupons/trust-list`: the issuing keys, signed.
+pub(super) async fn trust_list(
+    State(control_plane): State<Arc<ControlPlane>>,
+) -> Result<Json<SignedEnvelope>, ApiError> {
+    Ok(Json(issuer::signed_trust_list(&control_plane).await?))
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct NewMerchant {
+    name: String,
+    shops: Vec<String>,
+    #[serde(default)]
+    tenant: Option<String>,
+}
+
+/// A merchant as QA made it, with a first enrolment code.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct MerchantCreated {
+    #[serde(flatten)]
+    pub merchant: MerchantRecord,
+    pub enrolment_code: String,
+}
+
+/// `POST /admin/merchants` `{"name", "shops", "tenant"?}`.
+pub(super) async fn create_merchant(
+    State(control_plane): State<Arc<ControlPlane>>,
+    Json(new): Json<NewMerchant>,
+) -> Result<(StatusCode, Json<MerchantCreated>), ApiError> {
+    if new.name.trim().is_empty() || new.shops.is_empty() || new.shops.iter().any(|s| s.trim().is_empty()) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ProblemCode::MalformedRequest,
+            "a merchant has a name and at least one named shop",
+        ));
+    }
+    let tenant = new.tenant.unwrap_or_else(|| DEFAULT_TENANT.to_owned());
+    let merchant = merchants::create(&control_plane, new.name.trim(), new.shops, &tenant).await?;
+    let enrolment_code = merchants::new_enrolment_code(&control_plane, &merchant.merchant_id).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(MerchantCreated {
+            merchant,
+            enrolment_code,
+        }),
+    ))
+}
+
+/// `GET /admin/merchants`.
+pub(super) async fn list_merchants(
+    State(control_plane): State<Arc<ControlPlane>>,
+) -> Result<Json<Vec<MerchantRecord>>, ApiError> {
+    Ok(Json(merchants::merchants(&control_plane).await?))
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct EnrolmentCode {
+    pub enrolment_code: String,
+}
+
+/// `POST /admin/merchants/{merchant_id}/enrolment-codes`: another code.
+pub(super) async fn new_code(
+    State(control_plane): State<Arc<ControlPlane>>,
+    Path(merchant_id): Path<String>,
+) -> Result<(StatusCode, Json<EnrolmentCode>), ApiError> {
+    if merchants::merchant(&control_plane, &merchant_id).await?.is_none() {
+        return Err(not_found("merchant"));
+    }
+    let enrolment_code = merchants::new_enrolment_code(&control_plane, &merchant_id).await?;
+    Ok((StatusCode::CREATED, Json(EnrolmentCode { enrolment_code })))
+}
+
+/// `POST /admin/coupon-keys/rotate`: a new issuing key; the old one retired.
+pub(super) async fn rotate_keys(State(control_plane): State<Arc<ControlPlane>>) -> Result<Json<TrustList>, ApiError> {
+    Ok(Json(issuer::rotate(&control_plane).await?))
+}
