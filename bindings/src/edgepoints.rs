@@ -171,6 +171,16 @@ impl EdgePoints {
         Arc::new(crate::presence::Presence::new(self.inner.presence()))
     }
 
+    /// Coupons as a customer: browse, claim, hold, present.
+    pub fn coupons(&self) -> Arc<crate::coupons::Coupons> {
+        Arc::new(crate::coupons::Coupons::new(self.inner.coupons()))
+    }
+
+    /// Coupons as a merchant's device: enrol, activities, the till.
+    pub fn merchant(&self) -> Arc<crate::coupons::Merchant> {
+        Arc::new(crate::coupons::Merchant::new(self.inner.merchant()))
+    }
+
     /// Sign-up, login and logout, the session and pushed notices.
     pub fn members(&self) -> Arc<crate::members::Members> {
         Arc::new(crate::members::Members::new(self.inner.members()))

@@ -65,6 +65,10 @@ pub enum SdkEvent {
     NoticeReceived {
         notice: crate::members::MemberNotice,
     },
+    /// A coupon claim was answered: the coupon is held.
+    CouponClaimed {
+        coupon: crate::coupons::HeldCoupon,
+    },
     OutboxEntryCompleted {
         id: i64,
         kind: String,
@@ -105,6 +109,7 @@ impl From<core::Event> for SdkEvent {
             core::Event::LoggedOut { member_id } => SdkEvent::LoggedOut { member_id },
             core::Event::SessionExpired { member_id } => SdkEvent::SessionExpired { member_id },
             core::Event::NoticeReceived { notice } => SdkEvent::NoticeReceived { notice: notice.into() },
+            core::Event::CouponClaimed { coupon } => SdkEvent::CouponClaimed { coupon: coupon.into() },
             core::Event::OutboxEntryCompleted {
                 id,
                 kind,

@@ -7,6 +7,7 @@
 
 mod consent;
 mod content;
+mod coupons;
 mod edgepoints;
 mod error;
 mod events;
@@ -25,6 +26,10 @@ mod runtime;
 
 pub use consent::{Consent, ConsentPolicy, ConsentState, ConsentStatus};
 pub use content::{content_hash_of, CacheStats, ContentCache};
+pub use coupons::{
+    Activity, ActivityDraft, ActivityState, CouponPresentation, CouponRefusal, CouponValidation, Coupons, HeldCoupon,
+    Merchant, MerchantIdentity, ReviewFinding, TemplateKind,
+};
 pub use edgepoints::{EdgePoints, EdgePointsConfig, GeoLocation, Registration};
 pub use error::EdgePointsError;
 pub use events::{EventListener, SdkEvent};

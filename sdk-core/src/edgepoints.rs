@@ -307,6 +307,17 @@ impl EdgePoints {
         crate::presence::Presence::new(self.clone())
     }
 
+    /// Coupons as a customer: browse, claim, hold, present.
+    pub fn coupons(&self) -> crate::coupons::Coupons {
+        crate::coupons::Coupons::new(self.clone())
+    }
+
+    /// Coupons as a merchant's device: enrol, write activities, check
+    /// presentations at the till offline.
+    pub fn merchant(&self) -> crate::coupons::Merchant {
+        crate::coupons::Merchant::new(self.clone())
+    }
+
     /// Sign-up, login and logout, the member's session and pushed notices.
     pub fn members(&self) -> crate::members::Members {
         crate::members::Members::new(self.clone())

@@ -43,6 +43,8 @@ pub enum Event {
     /// The control plane pushed a notice to the member; each notice comes
     /// once.
     NoticeReceived { notice: crate::MemberNotice },
+    /// A coupon claim was answered: the coupon is held on this device.
+    CouponClaimed { coupon: crate::HeldCoupon },
     /// The control plane answered an outbox entry; its effect is applied.
     OutboxEntryCompleted {
         id: i64,

@@ -69,6 +69,21 @@ impl DeviceIdentity {
         encode_public_key(&self.key.verifying_key())
     }
 
+    /// The raw public key, as coupons name their holder.
+    pub(crate) fn public_key_bytes(&self) -> [u8; 32] {
+        self.key.verifying_key().to_bytes()
+    }
+
+    /// This device's presentation of a coupon at time step `step`: only
+    /// the holder's key can make one.
+    pub(crate) fn present(
+        &self,
+        token: edgepoints_protocol::coupons::CouponToken,
+        step: u32,
+    ) -> edgepoints_protocol::coupons::Presentation {
+        edgepoints_protocol::coupons::Presentation::sign(token, step, &self.key)
+    }
+
     /// The signature header of a signed read.
     pub(crate) fn sign_request(&self, method: &str, path: &str, timestamp_ms: u64) -> String {
         edgepoints_protocol::request_auth::sign_request(&self.key, self.device_id.as_str(), method, path, timestamp_ms)

@@ -22,6 +22,7 @@
 mod config;
 mod consent;
 mod content;
+mod coupons;
 mod edgepoints;
 mod error;
 mod events;
@@ -45,7 +46,13 @@ pub mod transport;
 pub use config::{Config, NodeLimits};
 pub use consent::{Consent, ConsentState, ConsentStatus};
 pub use content::{CacheStats, ContentCache};
+pub use coupons::{CouponPresentation, Coupons, HeldCoupon, Merchant, MerchantIdentity, Validation};
 pub use edgepoints::EdgePoints;
+pub use edgepoints_protocol::coupons::activities::{
+    Activity, ActivityDraft, ActivityState, FieldFinding, StateChange, Template, TemplateKind, TemplateLimits,
+};
+pub use edgepoints_protocol::coupons::Refusal;
+pub use edgepoints_protocol::review::Finding;
 pub use edgepoints_protocol::ContentHash;
 pub use edgepoints_protocol::{
     ConsentPolicy, CreditReason, LedgerEntry, LedgerPage, Location, PointsBalance, Problem, ProblemCode,

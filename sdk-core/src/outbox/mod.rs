@@ -41,6 +41,7 @@ pub(crate) enum EntryKind {
     HashFailureReport,
     Receipt,
     Logout,
+    CouponClaim,
 }
 
 impl EntryKind {
@@ -52,6 +53,7 @@ impl EntryKind {
             EntryKind::HashFailureReport => "device.hash-failure",
             EntryKind::Receipt => "device.receipt",
             EntryKind::Logout => "member.logout",
+            EntryKind::CouponClaim => "customer.claim",
         }
     }
 
@@ -67,6 +69,8 @@ impl EntryKind {
             | EntryKind::Receipt => DEVICE_STREAM,
             // A logout does not wait behind the node's receipts.
             EntryKind::Logout => MEMBER_STREAM,
+            // Claims do not wait behind the node's receipts either.
+            EntryKind::CouponClaim => CUSTOMER_STREAM,
         }
     }
 
@@ -84,6 +88,7 @@ impl EntryKind {
             "device.hash-failure" => Some(EntryKind::HashFailureReport),
             "device.receipt" => Some(EntryKind::Receipt),
             "member.logout" => Some(EntryKind::Logout),
+            "customer.claim" => Some(EntryKind::CouponClaim),
             _ => None,
         }
     }
@@ -93,6 +98,8 @@ impl EntryKind {
 pub(crate) const DEVICE_STREAM: &str = "device";
 /// The stream of member calls (logouts).
 pub(crate) const MEMBER_STREAM: &str = "member";
+/// The stream of a customer's coupon claims.
+pub(crate) const CUSTOMER_STREAM: &str = "customer";
 
 /// A call to write to the outbox.
 pub(crate) struct NewEntry {

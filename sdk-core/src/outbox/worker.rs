@@ -208,6 +208,7 @@ fn complete(shared: &Shared, head: &Sendable, status: u16, body: &[u8], replayed
             EntryKind::ConsentReport => consent::apply_answer(&tx, &head.context),
             EntryKind::NodeAnnouncement => crate::node::announce::apply_answer(shared, body),
             // The control plane holds it now; nothing to change locally.
+            EntryKind::CouponClaim => crate::coupons::customer::apply_claim(shared, &tx, &head.context, body),
             EntryKind::HashFailureReport | EntryKind::Receipt | EntryKind::Logout => Ok(Vec::new()),
         };
         match events {

@@ -7,7 +7,7 @@ use rusqlite::{Connection, Transaction};
 use crate::StoreError;
 
 /// The version this SDK writes.
-pub(crate) const SCHEMA_VERSION: u32 = 6;
+pub(crate) const SCHEMA_VERSION: u32 = 7;
 
 pub(super) fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
     let found: u32 = connection.query_row("PRAGMA user_version", [], |row| row.get(0))?;
@@ -160,6 +160,46 @@ fn upgrade_from(tx: &Transaction<'_>, version: u32) -> Result<(), StoreError> {
                 acked           INTEGER NOT NULL DEFAULT 0
             );
             CREATE INDEX member_notices_unacked ON member_notices (member_id, acked);
+            ",
+        )?,
+        6 => tx.execute_batch(
+            "
+            -- Coupons this device holds: the signed token as issued, usable
+            -- offline.
+            CREATE TABLE coupons (
+                serial          TEXT PRIMARY KEY,
+                activity_id     TEXT NOT NULL,
+                merchant_id     TEXT NOT NULL,
+                title           TEXT NOT NULL,
+                token           TEXT NOT NULL,
+                not_before_s    INTEGER NOT NULL,
+                expires_s       INTEGER NOT NULL,
+                claimed_at_ms   INTEGER NOT NULL
+            );
+            -- The merchant this device acts for, once enrolled.
+            CREATE TABLE merchant_identity (
+                singleton    INTEGER PRIMARY KEY CHECK (singleton = 1),
+                merchant_id  TEXT NOT NULL,
+                name         TEXT NOT NULL,
+                shops_json   TEXT NOT NULL
+            );
+            -- The last trust list of coupon issuing keys, as signed by the
+            -- control plane (checked again when read).
+            CREATE TABLE trust_list (
+                singleton      INTEGER PRIMARY KEY CHECK (singleton = 1),
+                version        INTEGER NOT NULL,
+                envelope_json  TEXT NOT NULL,
+                synced_at_ms   INTEGER NOT NULL
+            );
+            -- Serials this till knows are redeemed, and revocation tags
+            -- (truncated hashes of serials) synced from the control plane.
+            CREATE TABLE redeemed_serials (
+                serial          TEXT PRIMARY KEY,
+                redeemed_at_ms  INTEGER NOT NULL
+            );
+            CREATE TABLE revoked_tags (
+                tag  BLOB PRIMARY KEY CHECK (length(tag) = 8)
+            );
             ",
         )?,
         other => {

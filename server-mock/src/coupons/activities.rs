@@ -270,7 +270,8 @@ pub enum ClaimRefused {
 }
 
 /// Claims a coupon of `activity_id` for `device` (whose public key holds
-/// it): counted and issued in one swap.
+/// it): counted and issued in one swap. The validity window and the
+/// coupon's dates are wall-clock time (see inside).
 pub async fn claim(
     control_plane: &ControlPlane,
     device: &DeviceId,
@@ -282,7 +283,9 @@ pub async fn claim(
         return Ok(Err(ClaimRefused::MerchantDevice));
     }
     let issuer = issuer::current(control_plane).await?;
-    let at_ms = now(control_plane).await?;
+    // Wall-clock time, not the QA clock: a coupon's dates are checked by
+    // tills against their own clocks.
+    let at_ms = crate::state::unix_millis();
     let at_s = at_ms / 1000;
     update_json::<ActivityRecord, ClaimedCoupon, ClaimRefused>(
         control_plane.store(),

@@ -23,6 +23,20 @@ pub struct MerchantRecord {
     pub created_at_ms: u64,
 }
 
+/// A merchant as QA made it, with a first enrolment code.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MerchantCreated {
+    #[serde(flatten)]
+    pub merchant: MerchantRecord,
+    pub enrolment_code: String,
+}
+
+/// Another enrolment code of a merchant.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EnrolmentCode {
+    pub enrolment_code: String,
+}
+
 pub(crate) fn random_id() -> String {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes).expect("the system has randomness");

@@ -14,12 +14,12 @@ use edgepoints_protocol::coupons::activities::{
 use edgepoints_protocol::coupons::TrustList;
 use edgepoints_protocol::envelope::decode_public_key;
 use edgepoints_protocol::{DeviceId, ProblemCode, Purpose, SignedEnvelope};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::auth::{DevicePayload, DeviceSigned};
 use crate::coupons::activities::{self, ActivityRefused, ClaimRefused};
 use crate::coupons::issuer;
-use crate::coupons::merchants::{self, EnrolmentRefused, MerchantRecord};
+use crate::coupons::merchants::{self, EnrolmentCode, EnrolmentRefused, MerchantCreated, MerchantRecord};
 use crate::problem::ApiError;
 use crate::review::rules::DEFAULT_TENANT;
 use crate::ControlPlane;
@@ -198,14 +198,6 @@ pub(super) struct NewMerchant {
     tenant: Option<String>,
 }
 
-/// A merchant as QA made it, with a first enrolment code.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct MerchantCreated {
-    #[serde(flatten)]
-    pub merchant: MerchantRecord,
-    pub enrolment_code: String,
-}
-
 /// `POST /admin/merchants` `{"name", "shops", "tenant"?}`.
 pub(super) async fn create_merchant(
     State(control_plane): State<Arc<ControlPlane>>,
@@ -235,11 +227,6 @@ pub(super) async fn list_merchants(
     State(control_plane): State<Arc<ControlPlane>>,
 ) -> Result<Json<Vec<MerchantRecord>>, ApiError> {
     Ok(Json(merchants::merchants(&control_plane).await?))
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-pub struct EnrolmentCode {
-    pub enrolment_code: String,
 }
 
 /// `POST /admin/merchants/{merchant_id}/enrolment-codes`: another code.

@@ -3,9 +3,11 @@
 
 use serde::Serialize;
 
+use edgepoints_protocol::coupons::TrustList;
 use edgepoints_protocol::review::{Finding, ReviewRules};
 use edgepoints_protocol::{Notice, NoticePost, SessionTimeouts};
 
+use crate::coupons::merchants::{EnrolmentCode, MerchantCreated};
 use crate::faults::FaultRule;
 use crate::members::SessionRecord;
 use crate::state::StateDump;
@@ -145,6 +147,34 @@ impl AdminClient {
             .await?;
         let clock: serde_json::Value = Self::checked("the clock", response).await?.json().await?;
         Ok(clock["now_ms"].as_u64().unwrap_or_default())
+    }
+
+    /// A new merchant with its shops, and a first one-time enrolment code.
+    pub async fn create_merchant(&self, name: &str, shops: &[&str]) -> Result<MerchantCreated, AdminError> {
+        let response = self
+            .http
+            .post(self.url("/admin/merchants"))
+            .json(&serde_json::json!({ "name": name, "shops": shops }))
+            .send()
+            .await?;
+        Ok(Self::checked("the merchant", response).await?.json().await?)
+    }
+
+    /// Another one-time enrolment code for a merchant.
+    pub async fn enrolment_code(&self, merchant_id: &str) -> Result<String, AdminError> {
+        let response = self
+            .http
+            .post(self.url(&format!("/admin/merchants/{merchant_id}/enrolment-codes")))
+            .send()
+            .await?;
+        let code: EnrolmentCode = Self::checked("the enrolment code", response).await?.json().await?;
+        Ok(code.enrolment_code)
+    }
+
+    /// Retires the coupon issuing key and makes a new one.
+    pub async fn rotate_coupon_key(&self) -> Result<TrustList, AdminError> {
+        let response = self.http.post(self.url("/admin/coupon-keys/rotate")).send().await?;
+        Ok(Self::checked("the key rotation", response).await?.json().await?)
     }
 
     /// A tenant's review rules.

@@ -1,0 +1,102 @@
+package dev.edgepoints.sdk.test
+
+import dev.edgepoints.sdk.ActivityDraft
+import dev.edgepoints.sdk.ActivityState
+import dev.edgepoints.sdk.CouponRefusal
+import dev.edgepoints.sdk.CouponValidation
+import dev.edgepoints.sdk.EdgePoints
+import dev.edgepoints.sdk.EdgePointsException
+import dev.edgepoints.sdk.SdkEvent
+import dev.edgepoints.sdk.TemplateKind
+import kotlinx.coroutines.runBlocking
+import org.junit.Rule
+import org.junit.Test
+import org.junit.rules.Timeout
+import java.net.URI
+import java.net.http.HttpClient
+import java.net.http.HttpRequest
+import java.net.http.HttpResponse
+import kotlin.test.assertEquals
+import kotlin.test.assertFailsWith
+import kotlin.test.assertIs
+import kotlin.test.assertTrue
+
+/** QA makes a merchant on the mock; its first enrolment code. */
+fun createMerchant(name: String, shop: String): String {
+    val request = HttpRequest.newBuilder(URI.create("$controlPlane/admin/merchants"))
+        .header("content-type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofString("{\"name\": \"$name\", \"shops\": [\"$shop\"]}"))
+        .build()
+    val body = HttpClient.newHttpClient().send(request, HttpResponse.BodyHandlers.ofString()).body()
+    return Regex("\"enrolment_code\":\"([A-Z0-9]+)\"").find(body)?.groupValues?.get(1)
+        ?: error("no enrolment code in $body")
+}
+
+fun lunchDeal(description: String): ActivityDraft {
+    val now = System.currentTimeMillis() / 1000
+    return ActivityDraft(
+        template = TemplateKind.PERCENT_OFF,
+        title = "15% off lunch",
+        description = description,
+        shop = "Canal Saint-Martin",
+        staff = listOf(),
+        featuredItems = listOf("soupe"),
+        pictures = listOf(),
+        percentOff = 15u,
+        amountOffCents = null,
+        gift = null,
+        minSpendCents = 0uL,
+        validFromS = (now - 60).toULong(),
+        validUntilS = (now + 86_400).toULong(),
+        totalLimit = 10u,
+        perCustomerLimit = 1u,
+    )
+}
+
+class CouponsTest {
+    @get:Rule
+    val timeout: Timeout = Timeout.seconds(60)
+
+    @Test
+    fun aCustomerClaimsAndPresentsAndTheTillValidatesOffline() = runBlocking {
+        val tillDir = newDataDir()
+        val till = open(tillDir)
+        till.merchant().enrol(createMerchant("Chez Kotlin", "Canal Saint-Martin"))
+        val rejected = till.merchant().submit(
+            till.merchant().writeActivity(null, lunchDeal("call 13800138000")).activityId,
+        )
+        assertEquals(ActivityState.REJECTED, rejected.state)
+        assertEquals(listOf("contact"), rejected.findings.map { it.category })
+        till.merchant().writeActivity(rejected.activityId, lunchDeal("Soup and bread"))
+        val live = till.merchant().submit(rejected.activityId)
+        assertEquals(ActivityState.LIVE, live.state)
+
+        val events = RecordingListener()
+        val customer = open(newDataDir(), events)
+        assertTrue(customer.coupons().liveActivities().any { it.activityId == live.activityId })
+        val coupon = customer.coupons().claim(live.activityId, null)
+        assertEquals(listOf(coupon), customer.coupons().held())
+        assertTrue(events.events.any { it is SdkEvent.CouponClaimed && it.coupon.serial == coupon.serial })
+        val refused = assertFailsWith<EdgePointsException.Rejected> { customer.coupons().claim(live.activityId, null) }
+        assertEquals("per_customer_limit_reached", refused.code)
+        val shown = customer.coupons().present(coupon.serial)
+        assertEquals((shown.qrWidth * shown.qrWidth).toInt(), shown.qrModules.size)
+
+        // The till, reopened with no reachable control plane, still checks.
+        till.shutdown()
+        val offline = EdgePoints(config(tillDir, endpoints = listOf("http://127.0.0.1:1"), maxAttempts = 1u), null)
+        val valid = offline.merchant().validate(shown.text)
+        assertIs<CouponValidation.Valid>(valid)
+        assertEquals(coupon.serial, valid.serial)
+        val other = open(newDataDir())
+        other.merchant().enrol(createMerchant("Another shop", "Elsewhere"))
+        assertEquals(
+            CouponValidation.Refused(CouponRefusal.WRONG_MERCHANT),
+            other.merchant().validate(shown.text),
+        )
+        assertEquals(CouponValidation.Refused(CouponRefusal.MALFORMED), offline.merchant().validate("EPP1:XYZ"))
+        offline.shutdown()
+        other.shutdown()
+        customer.shutdown()
+    }
+}

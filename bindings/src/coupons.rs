@@ -1,0 +1,402 @@
+//! Coupons as Kotlin and Swift see them: the customer's `Coupons` and the
+//! till's `Merchant`.
+
+use edgepoints_core as core;
+
+use crate::EdgePointsError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum TemplateKind {
+    PercentOff,
+    AmountOff,
+    Gift,
+}
+
+impl From<core::TemplateKind> for TemplateKind {
+    fn from(kind: core::TemplateKind) -> Self {
+        match kind {
+            core::TemplateKind::PercentOff => TemplateKind::PercentOff,
+            core::TemplateKind::AmountOff => TemplateKind::AmountOff,
+            core::TemplateKind::Gift => TemplateKind::Gift,
+        }
+    }
+}
+
+impl From<TemplateKind> for core::TemplateKind {
+    fn from(kind: TemplateKind) -> Self {
+        match kind {
+            TemplateKind::PercentOff => core::TemplateKind::PercentOff,
+            TemplateKind::AmountOff => core::TemplateKind::AmountOff,
+            TemplateKind::Gift => core::TemplateKind::Gift,
+        }
+    }
+}
+
+/// What a merchant enters; the template says which of the offer fields
+/// apply.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ActivityDraft {
+    pub template: TemplateKind,
+    pub title: String,
+    pub description: String,
+    pub shop: String,
+    pub staff: Vec<String>,
+    pub featured_items: Vec<String>,
+    /// Content hashes of pictures published on the origin; fetch them with
+    /// `fetch(hash)`.
+    pub pictures: Vec<String>,
+    pub percent_off: Option<u8>,
+    pub amount_off_cents: Option<u64>,
+    pub gift: Option<String>,
+    pub min_spend_cents: u64,
+    pub valid_from_s: u64,
+    pub valid_until_s: u64,
+    pub total_limit: u32,
+    pub per_customer_limit: u32,
+}
+
+impl From<core::ActivityDraft> for ActivityDraft {
+    fn from(d: core::ActivityDraft) -> Self {
+        ActivityDraft {
+            template: d.template.into(),
+            title: d.title,
+            description: d.description,
+            shop: d.shop,
+            staff: d.staff,
+            featured_items: d.featured_items,
+            pictures: d.pictures.iter().map(|h| h.to_hex()).collect(),
+            percent_off: d.percent_off,
+            amount_off_cents: d.amount_off_cents,
+            gift: d.gift,
+            min_spend_cents: d.min_spend_cents,
+            valid_from_s: d.valid_from_s,
+            valid_until_s: d.valid_until_s,
+            total_limit: d.total_limit,
+            per_customer_limit: d.per_customer_limit,
+        }
+    }
+}
+
+impl TryFrom<ActivityDraft> for core::ActivityDraft {
+    type Error = EdgePointsError;
+    fn try_from(d: ActivityDraft) -> Result<Self, EdgePointsError> {
+        Ok(core::ActivityDraft {
+            template: d.template.into(),
+            title: d.title,
+            description: d.description,
+            shop: d.shop,
+            staff: d.staff,
+            featured_items: d.featured_items,
+            pictures: d
+                .pictures
+                .iter()
+                .map(|h| crate::parse::content_hash(h))
+                .collect::<Result<_, _>>()?,
+            percent_off: d.percent_off,
+            amount_off_cents: d.amount_off_cents,
+            gift: d.gift,
+            min_spend_cents: d.min_spend_cents,
+            valid_from_s: d.valid_from_s,
+            valid_until_s: d.valid_until_s,
+            total_limit: d.total_limit,
+            per_customer_limit: d.per_customer_limit,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum ActivityState {
+    Draft,
+    Submitted,
+    Live,
+    Rejected,
+    Withdrawn,
+}
+
+impl From<core::ActivityState> for ActivityState {
+    fn from(state: core::ActivityState) -> Self {
+        match state {
+            core::ActivityState::Draft => ActivityState::Draft,
+            core::ActivityState::Submitted => ActivityState::Submitted,
+            core::ActivityState::Live => ActivityState::Live,
+            core::ActivityState::Rejected => ActivityState::Rejected,
+            core::ActivityState::Withdrawn => ActivityState::Withdrawn,
+        }
+    }
+}
+
+/// Something the automatic review found, where the merchant wrote it.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ReviewFinding {
+    /// `title`, `description`, `shop`, `gift`, `staff[1]`, `featured_items[0]`.
+    pub field: String,
+    /// `fraud`, `adult`, `gambling`, `profanity`, `contact`, …
+    pub category: String,
+    /// The list entry that matched (for contacts: `phone` or `url`).
+    pub word: String,
+    /// Byte offsets in the field's text, and the text as written.
+    pub start: u64,
+    pub end: u64,
+    pub text: String,
+}
+
+impl From<core::FieldFinding> for ReviewFinding {
+    fn from(f: core::FieldFinding) -> Self {
+        ReviewFinding {
+            field: f.field,
+            category: f.finding.category,
+            word: f.finding.word,
+            start: f.finding.start as u64,
+            end: f.finding.end as u64,
+            text: f.finding.text,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Activity {
+    pub activity_id: String,
+    pub merchant_id: String,
+    pub merchant_name: String,
+    pub state: ActivityState,
+    pub draft: ActivityDraft,
+    pub findings: Vec<ReviewFinding>,
+    pub claimed: u32,
+}
+
+impl From<core::Activity> for Activity {
+    fn from(a: core::Activity) -> Self {
+        Activity {
+            activity_id: a.activity_id,
+            merchant_id: a.merchant_id,
+            merchant_name: a.merchant_name,
+            state: a.state.into(),
+            draft: a.draft.into(),
+            findings: a.findings.into_iter().map(Into::into).collect(),
+            claimed: a.claimed,
+        }
+    }
+}
+
+/// A coupon this device holds.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct HeldCoupon {
+    pub serial: String,
+    pub activity_id: String,
+    pub merchant_id: String,
+    pub title: String,
+    pub token: String,
+    pub not_before_s: u64,
+    pub expires_s: u64,
+    pub claimed_at_ms: u64,
+}
+
+impl From<core::HeldCoupon> for HeldCoupon {
+    fn from(c: core::HeldCoupon) -> Self {
+        HeldCoupon {
+            serial: c.serial,
+            activity_id: c.activity_id,
+            merchant_id: c.merchant_id,
+            title: c.title,
+            token: c.token,
+            not_before_s: c.not_before_s,
+            expires_s: c.expires_s,
+            claimed_at_ms: c.claimed_at_ms,
+        }
+    }
+}
+
+/// A coupon as shown now: draw `qr_modules` (row by row, `true` dark) as a
+/// `qr_width`-square grid, and show the next one at `refresh_at_ms`.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct CouponPresentation {
+    pub serial: String,
+    pub text: String,
+    pub qr_width: u32,
+    pub qr_modules: Vec<bool>,
+    pub refresh_at_ms: u64,
+}
+
+impl From<core::CouponPresentation> for CouponPresentation {
+    fn from(p: core::CouponPresentation) -> Self {
+        CouponPresentation {
+            serial: p.serial,
+            text: p.text,
+            qr_width: p.qr_width,
+            qr_modules: p.qr_modules,
+            refresh_at_ms: p.refresh_at_ms,
+        }
+    }
+}
+
+/// Why the till refused a presentation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum CouponRefusal {
+    Malformed,
+    UnknownKey,
+    BadSignature,
+    Expired,
+    NotYetValid,
+    WrongMerchant,
+    StalePresentation,
+    WrongHolder,
+    Revoked,
+    AlreadyRedeemed,
+}
+
+impl From<core::Refusal> for CouponRefusal {
+    fn from(r: core::Refusal) -> Self {
+        match r {
+            core::Refusal::Malformed => CouponRefusal::Malformed,
+            core::Refusal::UnknownKey => CouponRefusal::UnknownKey,
+            core::Refusal::BadSignature => CouponRefusal::BadSignature,
+            core::Refusal::Expired => CouponRefusal::Expired,
+            core::Refusal::NotYetValid => CouponRefusal::NotYetValid,
+            core::Refusal::WrongMerchant => CouponRefusal::WrongMerchant,
+            core::Refusal::StalePresentation => CouponRefusal::StalePresentation,
+            core::Refusal::WrongHolder => CouponRefusal::WrongHolder,
+            core::Refusal::Revoked => CouponRefusal::Revoked,
+            core::Refusal::AlreadyRedeemed => CouponRefusal::AlreadyRedeemed,
+        }
+    }
+}
+
+/// What the till's offline check says.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum CouponValidation {
+    Valid {
+        serial: String,
+        activity_id: String,
+        expires_s: u64,
+    },
+    Refused {
+        reason: CouponRefusal,
+    },
+}
+
+impl From<core::Validation> for CouponValidation {
+    fn from(v: core::Validation) -> Self {
+        match v {
+            core::Validation::Valid {
+                serial,
+                activity_id,
+                expires_s,
+            } => CouponValidation::Valid {
+                serial,
+                activity_id,
+                expires_s,
+            },
+            core::Validation::Refused { reason } => CouponValidation::Refused { reason: reason.into() },
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct MerchantIdentity {
+    pub merchant_id: String,
+    pub name: String,
+    pub shops: Vec<String>,
+}
+
+impl From<core::MerchantIdentity> for MerchantIdentity {
+    fn from(m: core::MerchantIdentity) -> Self {
+        MerchantIdentity {
+            merchant_id: m.merchant_id,
+            name: m.name,
+            shops: m.shops,
+        }
+    }
+}
+
+/// Browse, claim, hold and present coupons.
+#[derive(uniffi::Object)]
+pub struct Coupons {
+    inner: core::Coupons,
+}
+
+impl Coupons {
+    pub(crate) fn new(inner: core::Coupons) -> Self {
+        Coupons { inner }
+    }
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl Coupons {
+    pub async fn live_activities(&self) -> Result<Vec<Activity>, EdgePointsError> {
+        Ok(self
+            .inner
+            .live_activities()
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
+    pub async fn activity(&self, activity_id: String) -> Result<Activity, EdgePointsError> {
+        Ok(self.inner.activity(&activity_id).await?.into())
+    }
+
+    /// Claims a coupon, through the outbox: a lost answer gives the same coupon.
+    pub async fn claim(&self, activity_id: String, referral: Option<String>) -> Result<HeldCoupon, EdgePointsError> {
+        Ok(self.inner.claim(&activity_id, referral).await?.into())
+    }
+
+    /// The coupons this device holds (no network).
+    pub fn held(&self) -> Result<Vec<HeldCoupon>, EdgePointsError> {
+        Ok(self.inner.held()?.into_iter().map(Into::into).collect())
+    }
+
+    /// The presentation for now (no network); show a new one at `refreshAtMs`.
+    pub fn present(&self, serial: String) -> Result<CouponPresentation, EdgePointsError> {
+        Ok(self.inner.present(&serial)?.into())
+    }
+}
+
+/// A merchant's device: enrol, write activities, check coupons at the till.
+#[derive(uniffi::Object)]
+pub struct Merchant {
+    inner: core::Merchant,
+}
+
+impl Merchant {
+    pub(crate) fn new(inner: core::Merchant) -> Self {
+        Merchant { inner }
+    }
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl Merchant {
+    pub async fn enrol(&self, code: String) -> Result<MerchantIdentity, EdgePointsError> {
+        Ok(self.inner.enrol(&code).await?.into())
+    }
+
+    pub fn identity(&self) -> Result<Option<MerchantIdentity>, EdgePointsError> {
+        Ok(self.inner.identity()?.map(Into::into))
+    }
+
+    pub async fn write_activity(
+        &self,
+        activity_id: Option<String>,
+        draft: ActivityDraft,
+    ) -> Result<Activity, EdgePointsError> {
+        Ok(self.inner.write_activity(activity_id, draft.try_into()?).await?.into())
+    }
+
+    pub async fn submit(&self, activity_id: String) -> Result<Activity, EdgePointsError> {
+        Ok(self.inner.submit(&activity_id).await?.into())
+    }
+
+    pub async fn withdraw(&self, activity_id: String) -> Result<Activity, EdgePointsError> {
+        Ok(self.inner.withdraw(&activity_id).await?.into())
+    }
+
+    /// Fetches and keeps the trust list of coupon keys.
+    pub async fn sync_trust_list(&self) -> Result<u64, EdgePointsError> {
+        Ok(self.inner.sync_trust_list().await?.version)
+    }
+
+    /// Checks a scanned presentation without the network.
+    pub fn validate(&self, presentation: String) -> Result<CouponValidation, EdgePointsError> {
+        Ok(self.inner.validate(&presentation)?.into())
+    }
+}

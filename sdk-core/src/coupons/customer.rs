@@ -1,0 +1,128 @@
+//! The customer side: browse live activities, claim coupons (through the
+//! outbox, so a claim whose answer is lost is neither lost nor made twice),
+//! hold them, and present them at the till.
+
+use edgepoints_protocol::coupons::activities::{Activity, ClaimedCoupon, CouponClaim, Template};
+use edgepoints_protocol::{paths, Purpose};
+use serde_json::{json, Value};
+
+use super::held::{self, HeldCoupon};
+use super::presentation::{self, CouponPresentation};
+use crate::edgepoints::EdgePoints;
+use crate::events::Event;
+use crate::outbox::{self, EntryKind};
+use crate::shared::Shared;
+use crate::transport::{retrying, Outgoing};
+use crate::Error;
+
+/// A plain public read of `path`.
+pub(crate) async fn public_get<T: serde::de::DeserializeOwned>(shared: &Shared, path: String) -> Result<T, Error> {
+    let body = retrying(shared, || Outgoing::get(path.clone())).await?;
+    serde_json::from_slice(&body).map_err(|e| Error::Protocol(format!("{path}: {e}")))
+}
+
+/// Browsing, claiming and presenting coupons. Obtained from
+/// [`EdgePoints::coupons`].
+#[derive(Clone)]
+pub struct Coupons {
+    sdk: EdgePoints,
+}
+
+impl Coupons {
+    pub(crate) fn new(sdk: EdgePoints) -> Self {
+        Coupons { sdk }
+    }
+
+    /// The templates activities are made from, with their limits.
+    pub async fn templates(&self) -> Result<Vec<Template>, Error> {
+        let sdk = self.sdk.clone();
+        self.sdk
+            .on_runtime(async move { public_get(sdk.shared(), paths::COUPON_TEMPLATES.to_owned()).await })
+            .await
+    }
+
+    /// Every live activity. Their pictures are content items: fetch them
+    /// with [`EdgePoints::fetch`], from nearby nodes like any other content.
+    pub async fn live_activities(&self) -> Result<Vec<Activity>, Error> {
+        let sdk = self.sdk.clone();
+        self.sdk
+            .on_runtime(async move { public_get(sdk.shared(), paths::ACTIVITIES.to_owned()).await })
+            .await
+    }
+
+    /// One live activity.
+    pub async fn activity(&self, activity_id: &str) -> Result<Activity, Error> {
+        let sdk = self.sdk.clone();
+        let path = paths::activity(activity_id);
+        self.sdk
+            .on_runtime(async move { public_get(sdk.shared(), path).await })
+            .await
+    }
+
+    /// Claims a coupon of a live activity (through a share's `referral`
+    /// code, if the customer came by one). Written to the outbox first and
+    /// sent with one idempotency key, so a lost answer gives the same
+    /// coupon, not a second; waits for the answer as a direct call would.
+    /// Refusals: `usage_limit_reached`, `per_customer_limit_reached`,
+    /// `not_claimable`, `not_found`.
+    pub async fn claim(&self, activity_id: &str, referral: Option<String>) -> Result<HeldCoupon, Error> {
+        let shared = self.sdk.shared();
+        shared.ensure_open()?;
+        let title = self.activity(activity_id).await?.draft.title;
+        self.sdk.register().await?;
+        let claim = CouponClaim {
+            device_id: shared.identity().device_id().clone(),
+            activity_id: activity_id.to_owned(),
+            referral,
+        };
+        let envelope = shared.identity().sign(Purpose::CouponClaim, &claim);
+        let id = outbox::queue_signed_post(
+            shared,
+            EntryKind::CouponClaim,
+            paths::device_claims(shared.identity().device_id().as_str()),
+            &envelope,
+            json!({ "title": title }),
+        )?;
+        let sdk = self.sdk.clone();
+        self.sdk
+            .on_runtime(async move {
+                let body = outbox::wait(sdk.shared(), id).await?;
+                let claimed: ClaimedCoupon =
+                    serde_json::from_slice(&body).map_err(|e| Error::Protocol(format!("claim answer: {e}")))?;
+                held::one(sdk.shared(), &claimed.serial)?
+                    .ok_or_else(|| Error::Internal("the claimed coupon was not stored".into()))
+            })
+            .await
+    }
+
+    /// The coupons this device holds, newest first (no network).
+    pub fn held(&self) -> Result<Vec<HeldCoupon>, Error> {
+        self.sdk.shared().ensure_open()?;
+        Ok(held::all(self.sdk.shared())?)
+    }
+
+    /// The presentation of a held coupon for now: its text and QR matrix,
+    /// good until `refresh_at_ms` (no network).
+    pub fn present(&self, serial: &str) -> Result<CouponPresentation, Error> {
+        let shared = self.sdk.shared();
+        shared.ensure_open()?;
+        let coupon = held::one(shared, serial)?
+            .ok_or_else(|| Error::InvalidInput(format!("this device holds no coupon {serial}")))?;
+        presentation::present(shared, &coupon)
+    }
+}
+
+/// Applies a claim's answer (outbox worker): the coupon is stored in the
+/// transaction that marks the claim done.
+pub(crate) fn apply_claim(
+    shared: &Shared,
+    tx: &rusqlite::Transaction<'_>,
+    context: &Value,
+    body: &[u8],
+) -> Result<Vec<Event>, Error> {
+    let claimed: ClaimedCoupon =
+        serde_json::from_slice(body).map_err(|e| Error::Protocol(format!("claim answer: {e}")))?;
+    let title = context["title"].as_str().unwrap_or_default();
+    let coupon = held::store(shared, tx, &claimed, title)?;
+    Ok(vec![Event::CouponClaimed { coupon }])
+}

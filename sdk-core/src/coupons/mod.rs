@@ -1,0 +1,16 @@
+//! Coupons: the customer side ([`customer`]) claims, holds and presents
+//! them; the merchant side ([`merchant`]) enrols, writes activities and
+//! checks presentations offline against the synced trust list ([`trust`]).
+//! The formats and the check itself are in `edgepoints_protocol::coupons`,
+//! shared with the control plane.
+
+pub(crate) mod customer;
+pub(crate) mod held;
+mod merchant;
+mod presentation;
+mod trust;
+
+pub use customer::Coupons;
+pub use held::HeldCoupon;
+pub use merchant::{Merchant, MerchantIdentity, Validation};
+pub use presentation::CouponPresentation;

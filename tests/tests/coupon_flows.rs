@@ -1,0 +1,185 @@
+//! Coupons through the SDK: a merchant's device enrols and publishes an
+//! activity (one rejected by the review, fixed, then live); a customer
+//! claims a coupon through the outbox (a lost answer gives one coupon, not
+//! two) and presents it; the till checks presentations with the control
+//! plane unreachable.
+
+use std::sync::Arc;
+
+use edgepoints_core::{
+    ActivityDraft, ActivityState, EdgePoints, Error, Event, EventListener, Refusal, TemplateKind, Validation,
+};
+use edgepoints_mock_server::MockServer;
+use edgepoints_protocol::paths::routes;
+use edgepoints_tests::*;
+use serde_json::json;
+
+fn draft(description: &str) -> ActivityDraft {
+    let now = now_ms() / 1000;
+    ActivityDraft {
+        template: TemplateKind::AmountOff,
+        title: "5 € off your lunch".into(),
+        description: description.into(),
+        shop: "Quai de Valmy".into(),
+        staff: vec![],
+        featured_items: vec!["menu du jour".into()],
+        pictures: vec![],
+        percent_off: None,
+        amount_off_cents: Some(500),
+        gift: None,
+        min_spend_cents: 1500,
+        valid_from_s: now - 60,
+        valid_until_s: now + 30 * 86_400,
+        total_limit: 100,
+        per_customer_limit: 2,
+    }
+}
+
+/// A till enrolled with a new merchant, and a live activity of it.
+async fn till_with_live_activity(server: &MockServer) -> (tempfile::TempDir, EdgePoints, String) {
+    let created = admin(server)
+        .create_merchant("Bistro Valmy", &["Quai de Valmy"])
+        .await
+        .unwrap();
+    let (dir, till) = new_device(server);
+    let identity = till.merchant().enrol(&created.enrolment_code).await.unwrap();
+    assert_eq!(identity.merchant_id, created.merchant.merchant_id);
+    let activity = till.merchant().write_activity(None, draft("Lunch deal")).await.unwrap();
+    let live = till.merchant().submit(&activity.activity_id).await.unwrap();
+    assert_eq!(live.state, ActivityState::Live, "{live:?}");
+    (dir, till, live.activity_id)
+}
+
+#[tokio::test]
+async fn a_merchant_fixes_a_rejected_activity_and_publishes_it() {
+    let server = start_mock().await;
+    let created = admin(&server)
+        .create_merchant("Bistro Valmy", &["Quai de Valmy"])
+        .await
+        .unwrap();
+    let (_dir, till) = new_device(&server);
+    assert!(till.merchant().identity().unwrap().is_none());
+    assert!(matches!(
+        till.merchant().write_activity(None, draft("x")).await,
+        Err(Error::Rejected { status: 403, .. })
+    ));
+    till.merchant().enrol(&created.enrolment_code).await.unwrap();
+    let written = till
+        .merchant()
+        .write_activity(None, draft("Best 赌 博 deals, see www.valmy-deals.com"))
+        .await
+        .unwrap();
+    let rejected = till.merchant().submit(&written.activity_id).await.unwrap();
+    assert_eq!(rejected.state, ActivityState::Rejected);
+    let reasons: Vec<(&str, &str)> = rejected
+        .findings
+        .iter()
+        .map(|f| (f.finding.category.as_str(), f.finding.text.as_str()))
+        .collect();
+    assert_eq!(reasons, [("gambling", "赌 博"), ("contact", "www.valmy-deals.com")]);
+    till.merchant()
+        .write_activity(Some(written.activity_id.clone()), draft("Best deals"))
+        .await
+        .unwrap();
+    let live = till.merchant().submit(&written.activity_id).await.unwrap();
+    assert_eq!(live.state, ActivityState::Live);
+    let (_dir, customer) = new_device(&server);
+    let listed = customer.coupons().live_activities().await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].merchant_name, "Bistro Valmy");
+}
+
+#[tokio::test]
+async fn a_claim_whose_answer_is_lost_gives_one_coupon() {
+    let server = start_mock().await;
+    let (_till_dir, _till, activity_id) = till_with_live_activity(&server).await;
+    let events = Arc::new(EventRecorder::default());
+    let dir = tempfile::tempdir().unwrap();
+    let customer = EdgePoints::open(
+        config(&[server.url()], dir.path()),
+        Some(events.clone() as Arc<dyn EventListener>),
+    )
+    .unwrap();
+    customer.register().await.unwrap();
+    add_fault(
+        &server,
+        json!({"route": routes::DEVICE_CLAIMS, "action": "drop_after_commit", "count": 2}),
+    )
+    .await;
+    let coupon = customer.coupons().claim(&activity_id, None).await.unwrap();
+    assert_eq!(coupon.activity_id, activity_id);
+    assert_eq!(coupon.title, "5 € off your lunch");
+    assert_eq!(customer.coupons().held().unwrap(), vec![coupon.clone()]);
+    assert_eq!(
+        applied(&server, "claims").await,
+        1,
+        "claimed once though two answers were lost"
+    );
+    let activity = customer.coupons().activity(&activity_id).await.unwrap();
+    assert_eq!(activity.claimed, 1);
+    let heard = events
+        .events()
+        .into_iter()
+        .filter(|e| matches!(e, Event::CouponClaimed { .. }))
+        .count();
+    assert_eq!(heard, 1);
+    // The held coupon survives a restart.
+    customer.shutdown().await;
+    let customer = open_sdk(&server, dir.path());
+    assert_eq!(customer.coupons().held().unwrap(), vec![coupon]);
+}
+
+#[tokio::test]
+async fn the_till_checks_presentations_with_the_control_plane_unreachable() {
+    let server = start_mock().await;
+    let (_till_dir, till, activity_id) = till_with_live_activity(&server).await;
+    let (_other_dir, other_till, _) = till_with_live_activity(&server).await;
+    let (_dir, customer) = new_device(&server);
+    let coupon = customer.coupons().claim(&activity_id, None).await.unwrap();
+    let presentation = customer.coupons().present(&coupon.serial).unwrap();
+    assert!(presentation.text.starts_with("EPP1:"));
+    assert_eq!(
+        presentation.qr_modules.len(),
+        (presentation.qr_width * presentation.qr_width) as usize
+    );
+    assert!(presentation.qr_width <= 77, "QR version 15 at most");
+    assert!(presentation.refresh_at_ms > now_ms());
+
+    // Offline from here: the mock is gone.
+    server.shutdown().await;
+    match till.merchant().validate(&presentation.text).unwrap() {
+        Validation::Valid {
+            serial,
+            activity_id: id,
+            ..
+        } => {
+            assert_eq!(
+                (serial.as_str(), id.as_str()),
+                (coupon.serial.as_str(), activity_id.as_str())
+            );
+        }
+        refused => panic!("valid, got {refused:?}"),
+    }
+    let refused = |text: &str, till: &EdgePoints| match till.merchant().validate(text).unwrap() {
+        Validation::Refused { reason } => reason,
+        valid => panic!("refused, got {valid:?}"),
+    };
+    assert_eq!(refused(&presentation.text, &other_till), Refusal::WrongMerchant);
+    assert_eq!(refused("EPP1:not a coupon", &till), Refusal::Malformed);
+    // One character of the text changed.
+    let mut altered = presentation.text.clone().into_bytes();
+    let at = altered.len() - 10;
+    altered[at] = if altered[at] == b'0' { b'1' } else { b'0' };
+    let altered = String::from_utf8(altered).unwrap();
+    assert_ne!(
+        till.merchant().validate(&altered).unwrap(),
+        till.merchant().validate(&presentation.text).unwrap()
+    );
+    // The customer cannot present a coupon they do not hold.
+    assert!(matches!(customer.coupons().present("00"), Err(Error::InvalidInput(_))));
+    // A device that never enrolled cannot check.
+    assert!(matches!(
+        customer.merchant().validate(&presentation.text),
+        Err(Error::NotAllowed(_))
+    ));
+}
