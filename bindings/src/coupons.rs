@@ -308,6 +308,30 @@ impl From<core::MerchantIdentity> for MerchantIdentity {
     }
 }
 
+/// A redemption the control plane recorded.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Redemption {
+    pub redemption_id: String,
+    pub serial: String,
+    pub activity_id: String,
+    pub order_ref: String,
+    pub redeemed_at_ms: u64,
+    pub rollback_until_ms: u64,
+}
+
+impl From<core::Redemption> for Redemption {
+    fn from(r: core::Redemption) -> Self {
+        Redemption {
+            redemption_id: r.redemption_id,
+            serial: r.serial,
+            activity_id: r.activity_id,
+            order_ref: r.order_ref,
+            redeemed_at_ms: r.redeemed_at_ms,
+            rollback_until_ms: r.rollback_until_ms,
+        }
+    }
+}
+
 /// Browse, claim, hold and present coupons.
 #[derive(uniffi::Object)]
 pub struct Coupons {
@@ -388,6 +412,17 @@ impl Merchant {
 
     pub async fn withdraw(&self, activity_id: String) -> Result<Activity, EdgePointsError> {
         Ok(self.inner.withdraw(&activity_id).await?.into())
+    }
+
+    /// Redeems the coupon behind a presentation, once (through the outbox).
+    pub async fn redeem(&self, presentation: String, order_ref: String) -> Result<Redemption, EdgePointsError> {
+        Ok(self.inner.redeem(&presentation, &order_ref).await?.into())
+    }
+
+    /// Gives a redemption's use back, within its window.
+    pub async fn rollback(&self, activity_id: String, redemption_id: String) -> Result<(), EdgePointsError> {
+        self.inner.rollback(&activity_id, &redemption_id).await?;
+        Ok(())
     }
 
     /// Fetches and keeps the trust list of coupon keys.

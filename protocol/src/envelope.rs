@@ -66,6 +66,10 @@ pub enum Purpose {
     ActivityAction,
     /// A customer claiming a coupon.
     CouponClaim,
+    /// A merchant device redeeming a coupon.
+    Redemption,
+    /// A merchant device rolling a redemption back.
+    Rollback,
 }
 
 impl Purpose {
@@ -93,6 +97,8 @@ impl Purpose {
             Purpose::ActivityWrite => "merchant.activity-write",
             Purpose::ActivityAction => "merchant.activity-action",
             Purpose::CouponClaim => "customer.claim",
+            Purpose::Redemption => "merchant.redeem",
+            Purpose::Rollback => "merchant.rollback",
         }
     }
 }

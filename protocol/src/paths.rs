@@ -95,6 +95,12 @@ route_table! {
     DEVICE_ACTIVITY_ACTIONS = "POST" "/v1/devices/{device_id}/activity-actions";
     /// Claim a coupon (body: a signed [`crate::coupons::activities::CouponClaim`]).
     DEVICE_CLAIMS = "POST" "/v1/devices/{device_id}/claims";
+    /// Redeem a coupon (body: a signed
+    /// [`crate::coupons::redemption::RedemptionRequest`]).
+    DEVICE_REDEMPTIONS = "POST" "/v1/devices/{device_id}/redemptions";
+    /// Roll a redemption back (body: a signed
+    /// [`crate::coupons::redemption::RollbackRequest`]).
+    DEVICE_ROLLBACKS = "POST" "/v1/devices/{device_id}/rollbacks";
     /// The templates activities are made from.
     COUPON_TEMPLATES = "GET" "/v1/coupon-templates";
     /// Live activities (public).
@@ -225,6 +231,14 @@ pub fn device_claims(device_id: &str) -> String {
     fill(templates::DEVICE_CLAIMS, &[("device_id", device_id)])
 }
 
+pub fn device_redemptions(device_id: &str) -> String {
+    fill(templates::DEVICE_REDEMPTIONS, &[("device_id", device_id)])
+}
+
+pub fn device_rollbacks(device_id: &str) -> String {
+    fill(templates::DEVICE_ROLLBACKS, &[("device_id", device_id)])
+}
+
 pub fn activity(activity_id: &str) -> String {
     fill(templates::ACTIVITY, &[("activity_id", activity_id)])
 }
@@ -259,6 +273,8 @@ mod tests {
             device_activities("d"),
             device_activity_actions("d"),
             device_claims("d"),
+            device_redemptions("d"),
+            device_rollbacks("d"),
             activity("a"),
         ] {
             assert!(!path.contains('{'), "{path}");

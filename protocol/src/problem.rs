@@ -57,6 +57,15 @@ pub enum ProblemCode {
     UsageLimitReached,
     /// The customer has claimed (or used) as many as allowed.
     PerCustomerLimitReached,
+    /// The coupon was redeemed before.
+    AlreadyRedeemed,
+    /// The coupon was revoked.
+    Revoked,
+    /// The coupon expired (also the answer for a code that never was a
+    /// valid coupon: codes cannot be probed).
+    Expired,
+    /// The rollback window of the redemption has closed.
+    RollbackWindowClosed,
     Unavailable,
     Internal,
     /// A code this client does not know yet (a newer server).
@@ -96,6 +105,10 @@ impl ProblemCode {
             ProblemCode::NotClaimable => "not_claimable",
             ProblemCode::UsageLimitReached => "usage_limit_reached",
             ProblemCode::PerCustomerLimitReached => "per_customer_limit_reached",
+            ProblemCode::AlreadyRedeemed => "already_redeemed",
+            ProblemCode::Revoked => "revoked",
+            ProblemCode::Expired => "expired",
+            ProblemCode::RollbackWindowClosed => "rollback_window_closed",
             ProblemCode::SessionExpired => "session_expired",
             ProblemCode::Unavailable => "unavailable",
             ProblemCode::Internal => "internal",

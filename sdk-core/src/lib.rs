@@ -51,6 +51,7 @@ pub use edgepoints::EdgePoints;
 pub use edgepoints_protocol::coupons::activities::{
     Activity, ActivityDraft, ActivityState, FieldFinding, StateChange, Template, TemplateKind, TemplateLimits,
 };
+pub use edgepoints_protocol::coupons::redemption::{Redemption, RolledBack};
 pub use edgepoints_protocol::coupons::Refusal;
 pub use edgepoints_protocol::review::Finding;
 pub use edgepoints_protocol::ContentHash;

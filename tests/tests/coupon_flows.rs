@@ -9,7 +9,7 @@ use std::sync::Arc;
 use edgepoints_core::{
     ActivityDraft, ActivityState, EdgePoints, Error, Event, EventListener, Refusal, TemplateKind, Validation,
 };
-use edgepoints_mock_server::MockServer;
+use edgepoints_mock_server::{points, MockServer};
 use edgepoints_protocol::paths::routes;
 use edgepoints_tests::*;
 use serde_json::json;
@@ -182,4 +182,69 @@ async fn the_till_checks_presentations_with_the_control_plane_unreachable() {
         customer.merchant().validate(&presentation.text),
         Err(Error::NotAllowed(_))
     ));
+}
+
+#[tokio::test]
+async fn a_redemption_happens_once_under_faults_and_a_rollback_gives_the_use_back_in_its_window() {
+    let server = start_mock().await;
+    let (_till_dir, till, activity_id) = till_with_live_activity(&server).await;
+    let (_dir, customer) = new_device(&server);
+    let coupon = customer.coupons().claim(&activity_id, None).await.unwrap();
+    let shown = customer.coupons().present(&coupon.serial).unwrap().text;
+    for rule in [
+        json!({"route": routes::DEVICE_REDEMPTIONS, "action": "fail", "status": 503, "count": 2}),
+        json!({"route": routes::DEVICE_REDEMPTIONS, "action": "drop_after_commit", "count": 2}),
+        json!({"route": routes::DEVICE_REDEMPTIONS, "action": "delay", "delay_ms": 200, "count": 1}),
+    ] {
+        add_fault(&server, rule).await;
+    }
+    let redemption = till.merchant().redeem(&shown, "order-17").await.unwrap();
+    assert_eq!(
+        (redemption.serial.as_str(), redemption.order_ref.as_str()),
+        (coupon.serial.as_str(), "order-17")
+    );
+    assert_eq!(
+        applied(&server, "redemptions").await,
+        1,
+        "redeemed once through every fault"
+    );
+    // Two refused, then committed with the answer lost (after which the
+    // SDK asks what became of it rather than only resending).
+    assert!(requests_on(&server, routes::DEVICE_REDEMPTIONS).await >= 3);
+    // The till knows it now, offline too; the control plane refuses a second.
+    assert_eq!(
+        till.merchant().validate(&shown).unwrap(),
+        Validation::Refused {
+            reason: Refusal::AlreadyRedeemed
+        }
+    );
+    match till.merchant().redeem(&shown, "order-18").await {
+        Err(Error::Rejected { status: 409, problem }) => assert_eq!(problem.code.as_str(), "already_redeemed"),
+        other => panic!("refused, got {other:?}"),
+    }
+    // A code that is not a genuine coupon: not_found, nothing more said.
+    match till.merchant().redeem("EPP1:0000", "order-19").await {
+        Err(Error::Rejected { status: 404, .. }) => {}
+        other => panic!("not found, got {other:?}"),
+    }
+
+    // Rolled back within the window: the use is back, and it redeems again.
+    till.merchant()
+        .rollback(&activity_id, &redemption.redemption_id)
+        .await
+        .unwrap();
+    assert!(matches!(
+        till.merchant().validate(&shown).unwrap(),
+        Validation::Valid { .. }
+    ));
+    let again = till.merchant().redeem(&shown, "order-20").await.unwrap();
+    // After the window (the mock clock moves 25 h): refused.
+    points::advance_clock(server.control_plane(), 25 * 3600 * 1000)
+        .await
+        .unwrap();
+    match till.merchant().rollback(&activity_id, &again.redemption_id).await {
+        Err(Error::Rejected { status: 409, problem }) => assert_eq!(problem.code.as_str(), "rollback_window_closed"),
+        other => panic!("window closed, got {other:?}"),
+    }
+    assert_eq!(applied(&server, "redemptions").await, 2);
 }

@@ -96,6 +96,21 @@ class CouponsTest {
         )
         assertEquals(CouponValidation.Refused(CouponRefusal.MALFORMED), offline.merchant().validate("EPP1:XYZ"))
         offline.shutdown()
+
+        // Back online: redeemed once, a second refused, rolled back, redeemed again.
+        val online = open(tillDir)
+        val redemption = online.merchant().redeem(shown.text, "order-1")
+        assertEquals(coupon.serial, redemption.serial)
+        assertEquals(
+            CouponValidation.Refused(CouponRefusal.ALREADY_REDEEMED),
+            online.merchant().validate(shown.text),
+        )
+        val again = assertFailsWith<EdgePointsException.Rejected> { online.merchant().redeem(shown.text, "order-2") }
+        assertEquals("already_redeemed", again.code)
+        online.merchant().rollback(live.activityId, redemption.redemptionId)
+        assertIs<CouponValidation.Valid>(online.merchant().validate(shown.text))
+        online.merchant().redeem(shown.text, "order-3")
+        online.shutdown()
         other.shutdown()
         customer.shutdown()
     }

@@ -5,6 +5,7 @@
 
 pub mod activities;
 pub mod presentation;
+pub mod redemption;
 pub mod token;
 pub mod trust;
 pub mod validate;

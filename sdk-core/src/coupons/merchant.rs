@@ -5,12 +5,14 @@
 use edgepoints_protocol::coupons::activities::{
     Activity, ActivityAction, ActivityDraft, ActivityStep, ActivityWrite, MerchantEnrolled, MerchantEnrolment,
 };
+use edgepoints_protocol::coupons::redemption::{Redemption, RedemptionRequest, RollbackRequest, RolledBack};
 use edgepoints_protocol::coupons::{revocation_tag, validate, Accepted, Id128, Refusal, Till, TrustList};
 use edgepoints_protocol::{paths, Purpose};
 use rusqlite::{params, OptionalExtension};
 
 use super::trust;
 use crate::edgepoints::EdgePoints;
+use crate::outbox::{self, EntryKind};
 use crate::shared::Shared;
 use crate::time::unix_millis;
 use crate::{Error, StoreError};
@@ -178,6 +180,59 @@ impl Merchant {
             .await
     }
 
+    /// Redeems the coupon behind a presentation, once: written to the
+    /// outbox and sent with one idempotency key, so a lost answer or a
+    /// crash never redeems twice; waits for the answer as a direct call
+    /// would. Refusals: `already_redeemed`, `revoked`, `expired`,
+    /// `not_found` (any code that is not this merchant's genuine coupon).
+    pub async fn redeem(&self, presentation: &str, order_ref: &str) -> Result<Redemption, Error> {
+        let shared = self.sdk.shared();
+        let request = RedemptionRequest {
+            device_id: shared.identity().device_id().clone(),
+            presentation: presentation.trim().to_owned(),
+            order_ref: order_ref.to_owned(),
+        };
+        let path = paths::device_redemptions(shared.identity().device_id().as_str());
+        let body = self
+            .queued(EntryKind::Redemption, path, Purpose::Redemption, &request)
+            .await?;
+        parse("redemption answer", &body)
+    }
+
+    /// Gives a redemption's use back, within the window the control plane
+    /// sets (24 h); after it, `rollback_window_closed`. Through the outbox.
+    pub async fn rollback(&self, activity_id: &str, redemption_id: &str) -> Result<RolledBack, Error> {
+        let shared = self.sdk.shared();
+        let request = RollbackRequest {
+            device_id: shared.identity().device_id().clone(),
+            activity_id: activity_id.to_owned(),
+            redemption_id: redemption_id.to_owned(),
+        };
+        let path = paths::device_rollbacks(shared.identity().device_id().as_str());
+        let body = self
+            .queued(EntryKind::Rollback, path, Purpose::Rollback, &request)
+            .await?;
+        parse("rollback answer", &body)
+    }
+
+    /// Writes a signed call to the outbox and waits for its answer.
+    async fn queued<T: serde::Serialize>(
+        &self,
+        kind: EntryKind,
+        path: String,
+        purpose: Purpose,
+        payload: &T,
+    ) -> Result<Vec<u8>, Error> {
+        let shared = self.sdk.shared();
+        shared.ensure_open()?;
+        let envelope = shared.identity().sign(purpose, payload);
+        let id = outbox::queue_signed_post(shared, kind, path, &envelope, serde_json::json!({}))?;
+        let sdk = self.sdk.clone();
+        self.sdk
+            .on_runtime(async move { outbox::wait(sdk.shared(), id).await })
+            .await
+    }
+
     /// Fetches the control plane's trust list of coupon keys and keeps it
     /// for offline checks (enrolment does it once).
     pub async fn sync_trust_list(&self) -> Result<TrustList, Error> {
@@ -242,4 +297,24 @@ impl Merchant {
             Err(reason) => Validation::Refused { reason },
         })
     }
+}
+
+/// Applies a redemption's answer (outbox worker): the serial is known
+/// redeemed here, so this till refuses it offline too.
+pub(crate) fn apply_redemption(tx: &rusqlite::Transaction<'_>, body: &[u8]) -> Result<Vec<crate::Event>, Error> {
+    let redemption: Redemption = parse("redemption answer", body)?;
+    tx.execute(
+        "INSERT INTO redeemed_serials (serial, redeemed_at_ms) VALUES (?1, ?2) ON CONFLICT (serial) DO NOTHING",
+        params![redemption.serial, redemption.redeemed_at_ms as i64],
+    )
+    .map_err(StoreError::from)?;
+    Ok(Vec::new())
+}
+
+/// Applies a rollback's answer: the serial may be redeemed again.
+pub(crate) fn apply_rollback(tx: &rusqlite::Transaction<'_>, body: &[u8]) -> Result<Vec<crate::Event>, Error> {
+    let rolled_back: RolledBack = parse("rollback answer", body)?;
+    tx.execute("DELETE FROM redeemed_serials WHERE serial = ?1", [rolled_back.serial])
+        .map_err(StoreError::from)?;
+    Ok(Vec::new())
 }

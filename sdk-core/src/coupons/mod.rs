@@ -6,7 +6,7 @@
 
 pub(crate) mod customer;
 pub(crate) mod held;
-mod merchant;
+pub(crate) mod merchant;
 mod presentation;
 mod trust;
 

@@ -42,6 +42,8 @@ pub(crate) enum EntryKind {
     Receipt,
     Logout,
     CouponClaim,
+    Redemption,
+    Rollback,
 }
 
 impl EntryKind {
@@ -54,6 +56,8 @@ impl EntryKind {
             EntryKind::Receipt => "device.receipt",
             EntryKind::Logout => "member.logout",
             EntryKind::CouponClaim => "customer.claim",
+            EntryKind::Redemption => "merchant.redeem",
+            EntryKind::Rollback => "merchant.rollback",
         }
     }
 
@@ -71,6 +75,8 @@ impl EntryKind {
             EntryKind::Logout => MEMBER_STREAM,
             // Claims do not wait behind the node's receipts either.
             EntryKind::CouponClaim => CUSTOMER_STREAM,
+            // A till's redemptions and rollbacks in the order it made them.
+            EntryKind::Redemption | EntryKind::Rollback => MERCHANT_STREAM,
         }
     }
 
@@ -89,6 +95,8 @@ impl EntryKind {
             "device.receipt" => Some(EntryKind::Receipt),
             "member.logout" => Some(EntryKind::Logout),
             "customer.claim" => Some(EntryKind::CouponClaim),
+            "merchant.redeem" => Some(EntryKind::Redemption),
+            "merchant.rollback" => Some(EntryKind::Rollback),
             _ => None,
         }
     }
@@ -100,6 +108,8 @@ pub(crate) const DEVICE_STREAM: &str = "device";
 pub(crate) const MEMBER_STREAM: &str = "member";
 /// The stream of a customer's coupon claims.
 pub(crate) const CUSTOMER_STREAM: &str = "customer";
+/// The stream of a merchant device's redemptions and rollbacks.
+pub(crate) const MERCHANT_STREAM: &str = "merchant";
 
 /// A call to write to the outbox.
 pub(crate) struct NewEntry {

@@ -209,6 +209,8 @@ fn complete(shared: &Shared, head: &Sendable, status: u16, body: &[u8], replayed
             EntryKind::NodeAnnouncement => crate::node::announce::apply_answer(shared, body),
             // The control plane holds it now; nothing to change locally.
             EntryKind::CouponClaim => crate::coupons::customer::apply_claim(shared, &tx, &head.context, body),
+            EntryKind::Redemption => crate::coupons::merchant::apply_redemption(&tx, body),
+            EntryKind::Rollback => crate::coupons::merchant::apply_rollback(&tx, body),
             EntryKind::HashFailureReport | EntryKind::Receipt | EntryKind::Logout => Ok(Vec::new()),
         };
         match events {

@@ -31,6 +31,11 @@ pub struct CouponRecord {
     /// The token as issued (a repeat of the claim answers it again).
     pub token: String,
     pub not_before_s: u64,
+    #[serde(default)]
+    pub revoked: bool,
+    /// The latest redemption, rolled back or not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redemption: Option<super::redemptions::RedemptionRecord>,
 }
 
 /// One activity, whole.
@@ -44,9 +49,12 @@ pub struct ActivityRecord {
     /// Coupons claimed per holder device.
     #[serde(default)]
     pub claims_by_holder: BTreeMap<String, u32>,
+    /// Coupons redeemed and not rolled back.
+    #[serde(default)]
+    pub activity_redeemed: u32,
 }
 
-fn activity_key(activity_id: &str) -> String {
+pub(super) fn activity_key(activity_id: &str) -> String {
     format!("{}{activity_id}", keys::ACTIVITY_PREFIX)
 }
 
@@ -122,6 +130,7 @@ pub async fn write(
                 tenant: merchant.tenant.clone(),
                 coupons: BTreeMap::new(),
                 claims_by_holder: BTreeMap::new(),
+                activity_redeemed: 0,
             },
             Some(mut record) if !creating && record.activity.merchant_id == merchant.merchant_id => {
                 let state = record.activity.state;
@@ -337,6 +346,8 @@ pub async fn claim(
                     referral: referral.clone(),
                     token,
                     not_before_s: at_s,
+                    revoked: false,
+                    redemption: None,
                 },
             );
             record.activity.claimed += 1;

@@ -6,3 +6,4 @@
 pub mod activities;
 pub mod issuer;
 pub mod merchants;
+pub mod redemptions;

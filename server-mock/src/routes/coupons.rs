@@ -11,6 +11,9 @@ use edgepoints_protocol::coupons::activities::{
     templates, Activity, ActivityAction, ActivityState, ActivityWrite, ClaimedCoupon, CouponClaim, MerchantEnrolled,
     MerchantEnrolment, Template,
 };
+use edgepoints_protocol::coupons::redemption::{
+    Redemption, RedemptionRequest, RollbackRequest, RolledBack, MAX_ORDER_REF,
+};
 use edgepoints_protocol::coupons::TrustList;
 use edgepoints_protocol::envelope::decode_public_key;
 use edgepoints_protocol::{DeviceId, ProblemCode, Purpose, SignedEnvelope};
@@ -20,6 +23,7 @@ use super::auth::{DevicePayload, DeviceSigned};
 use crate::coupons::activities::{self, ActivityRefused, ClaimRefused};
 use crate::coupons::issuer;
 use crate::coupons::merchants::{self, EnrolmentCode, EnrolmentRefused, MerchantCreated, MerchantRecord};
+use crate::coupons::redemptions::{self, RedeemRefused};
 use crate::problem::ApiError;
 use crate::review::rules::DEFAULT_TENANT;
 use crate::ControlPlane;
@@ -41,6 +45,53 @@ device_payload!(MerchantEnrolment, Purpose::MerchantEnrolment, "enrolment");
 device_payload!(ActivityWrite, Purpose::ActivityWrite, "activity");
 device_payload!(ActivityAction, Purpose::ActivityAction, "action");
 device_payload!(CouponClaim, Purpose::CouponClaim, "claim");
+device_payload!(RedemptionRequest, Purpose::Redemption, "redemption");
+device_payload!(RollbackRequest, Purpose::Rollback, "rollback");
+
+fn redeem_refused(refused: RedeemRefused) -> ApiError {
+    let conflict = |code, title: &str| ApiError::new(StatusCode::CONFLICT, code, title);
+    match refused {
+        RedeemRefused::NotAMerchant => ApiError::new(
+            StatusCode::FORBIDDEN,
+            ProblemCode::NotAMerchant,
+            "this device acts for no merchant: enrol it first",
+        ),
+        RedeemRefused::NotFound => not_found("coupon of this merchant"),
+        RedeemRefused::AlreadyRedeemed => conflict(ProblemCode::AlreadyRedeemed, "the coupon was redeemed already"),
+        RedeemRefused::Revoked => conflict(ProblemCode::Revoked, "the coupon was revoked"),
+        RedeemRefused::Expired => conflict(ProblemCode::Expired, "the coupon has expired"),
+        RedeemRefused::RollbackWindowClosed => conflict(
+            ProblemCode::RollbackWindowClosed,
+            "the redemption can no longer be rolled back",
+        ),
+    }
+}
+
+/// `POST /v1/devices/{device_id}/redemptions`: redeems a coupon, once.
+pub(super) async fn redeem(
+    State(control_plane): State<Arc<ControlPlane>>,
+    DeviceSigned { device_id, payload }: DeviceSigned<RedemptionRequest>,
+) -> Result<(StatusCode, Json<Redemption>), ApiError> {
+    if payload.order_ref.chars().count() > MAX_ORDER_REF {
+        return Err(ApiError::bad_request("an order reference is at most 64 characters"));
+    }
+    let redemption = redemptions::redeem(&control_plane, &device_id, &payload.presentation, &payload.order_ref)
+        .await?
+        .map_err(redeem_refused)?;
+    control_plane.count(&crate::state::keys::applied("redemptions")).await?;
+    Ok((StatusCode::CREATED, Json(redemption)))
+}
+
+/// `POST /v1/devices/{device_id}/rollbacks`: gives a use back, in the window.
+pub(super) async fn rollback(
+    State(control_plane): State<Arc<ControlPlane>>,
+    DeviceSigned { device_id, payload }: DeviceSigned<RollbackRequest>,
+) -> Result<Json<RolledBack>, ApiError> {
+    let rolled_back = redemptions::rollback(&control_plane, &device_id, &payload.activity_id, &payload.redemption_id)
+        .await?
+        .map_err(redeem_refused)?;
+    Ok(Json(rolled_back))
+}
 
 fn not_found(what: &str) -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, ProblemCode::NotFound, &format!("no such {what}"))

@@ -50,6 +50,8 @@ pub(crate) fn router(control_plane: Arc<ControlPlane>, stats: Arc<InstanceStats>
         .route(templates::DEVICE_ACTIVITIES, post(coupons::write))
         .route(templates::DEVICE_ACTIVITY_ACTIONS, post(coupons::act))
         .route(templates::DEVICE_CLAIMS, post(coupons::claim))
+        .route(templates::DEVICE_REDEMPTIONS, post(coupons::redeem))
+        .route(templates::DEVICE_ROLLBACKS, post(coupons::rollback))
         .route_layer(middleware::from_fn_with_state(control_plane.clone(), faults::layer))
         .route_layer(middleware::from_fn_with_state(
             control_plane.clone(),

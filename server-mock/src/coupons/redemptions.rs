@@ -1,0 +1,171 @@
+//! Redemptions: a merchant's device redeems the coupon behind a
+//! presentation, once; a redemption can be rolled back within a window.
+//! Both are one swap on the activity's record, so two tills racing for one
+//! coupon give one redemption and one `already_redeemed`.
+//!
+//! A code that is not a genuine coupon of this merchant answers
+//! `not_found`, whatever is wrong with it: tills cannot probe codes.
+
+use edgepoints_protocol::coupons::redemption::{Redemption, RolledBack, DEFAULT_ROLLBACK_WINDOW_MS};
+use edgepoints_protocol::coupons::{Presentation, TrustedKeys};
+use edgepoints_protocol::DeviceId;
+use serde::{Deserialize, Serialize};
+
+use super::activities::activity_key;
+use super::merchants::{self, random_id};
+use super::{activities::ActivityRecord, issuer};
+use crate::points::now;
+use crate::store::{update_json, StoreError};
+use crate::ControlPlane;
+
+/// A coupon's redemption, as the activity's record keeps it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RedemptionRecord {
+    pub redemption_id: String,
+    pub device: DeviceId,
+    pub order_ref: String,
+    /// The QA clock: rollback windows are tested by moving it.
+    pub redeemed_at_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rolled_back_at_ms: Option<u64>,
+}
+
+/// Why a redemption or rollback was refused.
+#[derive(Debug)]
+pub enum RedeemRefused {
+    NotAMerchant,
+    NotFound,
+    AlreadyRedeemed,
+    Revoked,
+    Expired,
+    RollbackWindowClosed,
+}
+
+/// The presentation's coupon if it is a genuine one of `merchant_id`,
+/// presented by its holder.
+async fn genuine(
+    control_plane: &ControlPlane,
+    presentation: &str,
+    merchant_id: &str,
+) -> Result<Option<Presentation>, StoreError> {
+    let Ok(presentation) = Presentation::decode(presentation.trim()) else {
+        return Ok(None);
+    };
+    let trusted = TrustedKeys::from_list(&issuer::trust_list(control_plane).await?);
+    let claims = presentation.token.claims;
+    let signed = trusted
+        .with_id(claims.key_id)
+        .filter(|(_, entry)| entry.covers(u64::from(claims.not_before_s)))
+        .any(|(key, _)| presentation.token.verify(key).is_ok());
+    let ours = hex::encode(claims.merchant) == merchant_id;
+    Ok((signed && ours && presentation.verify_holder().is_ok()).then_some(presentation))
+}
+
+/// Redeems the coupon behind `presentation` for the merchant `device`
+/// acts for.
+pub async fn redeem(
+    control_plane: &ControlPlane,
+    device: &DeviceId,
+    presentation: &str,
+    order_ref: &str,
+) -> Result<Result<Redemption, RedeemRefused>, StoreError> {
+    let Some(merchant_id) = merchants::merchant_of(control_plane, device).await? else {
+        return Ok(Err(RedeemRefused::NotAMerchant));
+    };
+    let Some(presentation) = genuine(control_plane, presentation, &merchant_id).await? else {
+        return Ok(Err(RedeemRefused::NotFound));
+    };
+    let claims = presentation.token.claims;
+    if crate::state::unix_millis() / 1000 > u64::from(claims.expires_s) {
+        return Ok(Err(RedeemRefused::Expired));
+    }
+    let (activity_id, serial) = (hex::encode(claims.activity), hex::encode(claims.serial));
+    let at_ms = now(control_plane).await?;
+    let redemption_id = random_id();
+    update_json::<ActivityRecord, Redemption, RedeemRefused>(
+        control_plane.store(),
+        &activity_key(&activity_id),
+        |stored| {
+            let mut record = stored.ok_or(RedeemRefused::NotFound)?;
+            let coupon = record.coupons.get_mut(&serial).ok_or(RedeemRefused::NotFound)?;
+            if coupon.revoked {
+                return Err(RedeemRefused::Revoked);
+            }
+            if coupon
+                .redemption
+                .as_ref()
+                .is_some_and(|r| r.rolled_back_at_ms.is_none())
+            {
+                return Err(RedeemRefused::AlreadyRedeemed);
+            }
+            coupon.redemption = Some(RedemptionRecord {
+                redemption_id: redemption_id.clone(),
+                device: device.clone(),
+                order_ref: order_ref.to_owned(),
+                redeemed_at_ms: at_ms,
+                rolled_back_at_ms: None,
+            });
+            record.activity_redeemed += 1;
+            let answer = Redemption {
+                redemption_id: redemption_id.clone(),
+                serial: serial.clone(),
+                activity_id: activity_id.clone(),
+                order_ref: order_ref.to_owned(),
+                redeemed_at_ms: at_ms,
+                rollback_until_ms: at_ms + DEFAULT_ROLLBACK_WINDOW_MS,
+            };
+            Ok((Some(record), answer))
+        },
+    )
+    .await
+}
+
+/// Gives a redemption's use back, within its window.
+pub async fn rollback(
+    control_plane: &ControlPlane,
+    device: &DeviceId,
+    activity_id: &str,
+    redemption_id: &str,
+) -> Result<Result<RolledBack, RedeemRefused>, StoreError> {
+    let Some(merchant_id) = merchants::merchant_of(control_plane, device).await? else {
+        return Ok(Err(RedeemRefused::NotAMerchant));
+    };
+    let at_ms = now(control_plane).await?;
+    update_json::<ActivityRecord, RolledBack, RedeemRefused>(
+        control_plane.store(),
+        &activity_key(activity_id),
+        |stored| {
+            let mut record = stored
+                .filter(|r| r.activity.merchant_id == merchant_id)
+                .ok_or(RedeemRefused::NotFound)?;
+            let (serial, coupon) = record
+                .coupons
+                .iter_mut()
+                .find(|(_, c)| c.redemption.as_ref().is_some_and(|r| r.redemption_id == redemption_id))
+                .ok_or(RedeemRefused::NotFound)?;
+            let serial = serial.clone();
+            let redemption = coupon.redemption.as_mut().expect("found by its redemption");
+            // Rolled back already: the same answer again, nothing changed.
+            let rolled_back_at_ms = match redemption.rolled_back_at_ms {
+                Some(earlier) => earlier,
+                None if at_ms > redemption.redeemed_at_ms + DEFAULT_ROLLBACK_WINDOW_MS => {
+                    return Err(RedeemRefused::RollbackWindowClosed);
+                }
+                None => {
+                    redemption.rolled_back_at_ms = Some(at_ms);
+                    record.activity_redeemed = record.activity_redeemed.saturating_sub(1);
+                    at_ms
+                }
+            };
+            Ok((
+                Some(record),
+                RolledBack {
+                    redemption_id: redemption_id.to_owned(),
+                    serial,
+                    rolled_back_at_ms,
+                },
+            ))
+        },
+    )
+    .await
+}
