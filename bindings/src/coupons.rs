@@ -332,6 +332,27 @@ impl From<core::Redemption> for Redemption {
     }
 }
 
+/// A recorded share: post `link`; claims through `referral_code` are the
+/// sharer's.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Share {
+    pub referral_code: String,
+    pub link: String,
+    pub activity_id: String,
+    pub channel: String,
+}
+
+impl From<core::Share> for Share {
+    fn from(s: core::Share) -> Self {
+        Share {
+            referral_code: s.referral_code,
+            link: s.link,
+            activity_id: s.activity_id,
+            channel: s.channel,
+        }
+    }
+}
+
 /// Browse, claim, hold and present coupons.
 #[derive(uniffi::Object)]
 pub struct Coupons {
@@ -363,6 +384,11 @@ impl Coupons {
     /// Claims a coupon, through the outbox: a lost answer gives the same coupon.
     pub async fn claim(&self, activity_id: String, referral: Option<String>) -> Result<HeldCoupon, EdgePointsError> {
         Ok(self.inner.claim(&activity_id, referral).await?.into())
+    }
+
+    /// Shares a live activity to a channel; the link carries a referral code.
+    pub async fn share(&self, activity_id: String, channel: String) -> Result<Share, EdgePointsError> {
+        Ok(self.inner.share(&activity_id, &channel).await?.into())
     }
 
     /// The coupons this device holds (no network).

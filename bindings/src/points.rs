@@ -38,6 +38,8 @@ pub enum CreditReason {
     OnlineTime,
     /// Bytes delivered to other users.
     Delivery,
+    /// A coupon claimed through this owner's share was redeemed.
+    Referral,
 }
 
 impl From<core::CreditReason> for CreditReason {
@@ -45,6 +47,7 @@ impl From<core::CreditReason> for CreditReason {
         match reason {
             core::CreditReason::OnlineTime => CreditReason::OnlineTime,
             core::CreditReason::Delivery => CreditReason::Delivery,
+            core::CreditReason::Referral => CreditReason::Referral,
         }
     }
 }

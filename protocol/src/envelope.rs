@@ -70,6 +70,8 @@ pub enum Purpose {
     Redemption,
     /// A merchant device rolling a redemption back.
     Rollback,
+    /// A device sharing an activity.
+    Share,
 }
 
 impl Purpose {
@@ -99,6 +101,7 @@ impl Purpose {
             Purpose::CouponClaim => "customer.claim",
             Purpose::Redemption => "merchant.redeem",
             Purpose::Rollback => "merchant.rollback",
+            Purpose::Share => "device.share",
         }
     }
 }

@@ -101,6 +101,9 @@ route_table! {
     /// Roll a redemption back (body: a signed
     /// [`crate::coupons::redemption::RollbackRequest`]).
     DEVICE_ROLLBACKS = "POST" "/v1/devices/{device_id}/rollbacks";
+    /// Share a live activity (body: a signed
+    /// [`crate::coupons::activities::ShareRequest`]).
+    DEVICE_SHARES = "POST" "/v1/devices/{device_id}/shares";
     /// The templates activities are made from.
     COUPON_TEMPLATES = "GET" "/v1/coupon-templates";
     /// Live activities (public).
@@ -239,6 +242,10 @@ pub fn device_rollbacks(device_id: &str) -> String {
     fill(templates::DEVICE_ROLLBACKS, &[("device_id", device_id)])
 }
 
+pub fn device_shares(device_id: &str) -> String {
+    fill(templates::DEVICE_SHARES, &[("device_id", device_id)])
+}
+
 pub fn activity(activity_id: &str) -> String {
     fill(templates::ACTIVITY, &[("activity_id", activity_id)])
 }
@@ -275,6 +282,7 @@ mod tests {
             device_claims("d"),
             device_redemptions("d"),
             device_rollbacks("d"),
+            device_shares("d"),
             activity("a"),
         ] {
             assert!(!path.contains('{'), "{path}");

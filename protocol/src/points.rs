@@ -56,6 +56,14 @@ pub struct PointsRules {
     pub points_per_delivered_mb: u64,
     /// Most points one owner earns per (UTC) day.
     pub daily_cap: u64,
+    /// Points for a sharer when a coupon claimed through their referral
+    /// code is redeemed.
+    #[serde(default = "default_referral_points")]
+    pub points_per_referral: u64,
+}
+
+fn default_referral_points() -> u64 {
+    10
 }
 
 impl Default for PointsRules {
@@ -66,6 +74,7 @@ impl Default for PointsRules {
             points_per_online_minute: 1,
             points_per_delivered_mb: 1,
             daily_cap: 1_000,
+            points_per_referral: default_referral_points(),
         }
     }
 }
@@ -76,6 +85,8 @@ impl Default for PointsRules {
 pub enum CreditReason {
     OnlineTime,
     Delivery,
+    /// A coupon claimed through the owner's share was redeemed.
+    Referral,
 }
 
 /// One credit in an owner's ledger.

@@ -66,6 +66,9 @@ pub enum ProblemCode {
     Expired,
     /// The rollback window of the redemption has closed.
     RollbackWindowClosed,
+    /// A referral code that is not a share of this activity, or the
+    /// claimer's own.
+    InvalidReferral,
     Unavailable,
     Internal,
     /// A code this client does not know yet (a newer server).
@@ -109,6 +112,7 @@ impl ProblemCode {
             ProblemCode::Revoked => "revoked",
             ProblemCode::Expired => "expired",
             ProblemCode::RollbackWindowClosed => "rollback_window_closed",
+            ProblemCode::InvalidReferral => "invalid_referral",
             ProblemCode::SessionExpired => "session_expired",
             ProblemCode::Unavailable => "unavailable",
             ProblemCode::Internal => "internal",

@@ -49,7 +49,7 @@ pub use content::{CacheStats, ContentCache};
 pub use coupons::{CouponPresentation, Coupons, HeldCoupon, Merchant, MerchantIdentity, Validation};
 pub use edgepoints::EdgePoints;
 pub use edgepoints_protocol::coupons::activities::{
-    Activity, ActivityDraft, ActivityState, FieldFinding, StateChange, Template, TemplateKind, TemplateLimits,
+    Activity, ActivityDraft, ActivityState, FieldFinding, Share, StateChange, Template, TemplateKind, TemplateLimits,
 };
 pub use edgepoints_protocol::coupons::redemption::{Redemption, RolledBack};
 pub use edgepoints_protocol::coupons::Refusal;

@@ -159,6 +159,10 @@ pub struct DevicePoints {
     /// Receipts taken for this node, by nonce, until their window closes.
     #[serde(default)]
     pub receipts: BTreeMap<String, TakenReceipt>,
+    /// Redemptions whose referral points this device was credited (each
+    /// once, however often the redemption is answered again).
+    #[serde(default)]
+    pub referrals: std::collections::BTreeSet<String>,
     /// Credits earned for members, until their accounts took them.
     #[serde(default)]
     pub owed: Vec<Owed>,
@@ -450,6 +454,44 @@ pub async fn member_balance(
         online_ms: member.online_ms,
         delivered_bytes: member.delivered_bytes,
     })
+}
+
+/// Credits `sharer` (or the member logged in on it) the referral points of
+/// redemption `redemption_id`, once. Returns the points credited now.
+pub async fn credit_referral(
+    control_plane: &ControlPlane,
+    sharer: &DeviceId,
+    redemption_id: &str,
+) -> Result<u64, StoreError> {
+    let rules = rules(control_plane).await?;
+    let now_ms = now(control_plane).await?;
+    let member = crate::members::logged_in_member(control_plane, sharer).await?;
+    let credited = update_json::<DevicePoints, u64, std::convert::Infallible>(
+        control_plane.store(),
+        &device_key(sharer.as_str()),
+        |stored| {
+            let mut points = stored.unwrap_or_default();
+            if !points.referrals.insert(redemption_id.to_owned()) {
+                return Ok((Some(points), 0));
+            }
+            let earned = Earned {
+                points: rules.points_per_referral,
+                reason: CreditReason::Referral,
+                detail: format!("referral redeemed ({redemption_id})"),
+                at_ms: now_ms,
+                online_ms: 0,
+                delivered_bytes: 0,
+            };
+            let credited = points.earn(earned, member.as_deref(), &rules);
+            Ok((Some(points), credited))
+        },
+    )
+    .await?
+    .unwrap_or_else(|never| match never {});
+    match member {
+        Some(member_id) => Ok(settle(control_plane, sharer, &member_id, false).await?.credited),
+        None => Ok(credited),
+    }
 }
 
 /// A receipt the route checked (signatures, ticket, statement), for the

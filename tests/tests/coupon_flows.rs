@@ -248,3 +248,52 @@ async fn a_redemption_happens_once_under_faults_and_a_rollback_gives_the_use_bac
     }
     assert_eq!(applied(&server, "redemptions").await, 2);
 }
+
+#[tokio::test]
+async fn a_redeemed_referral_credits_the_sharer_once() {
+    let server = start_mock().await;
+    let (_till_dir, till, activity_id) = till_with_live_activity(&server).await;
+    let (_a, sharer) = new_device(&server);
+    let (_b, friend) = new_device(&server);
+    let share = sharer.coupons().share(&activity_id, "WeChat").await.unwrap();
+    assert_eq!((share.channel.as_str(), share.referral_code.len()), ("wechat", 10));
+    assert!(share.link.contains(&share.referral_code) && share.link.contains(&activity_id));
+    // Not through one's own code; not with a made-up one.
+    for (who, code) in [
+        (&sharer, share.referral_code.clone()),
+        (&friend, "aaaaaaaaaa".to_owned()),
+    ] {
+        match who.coupons().claim(&activity_id, Some(code)).await {
+            Err(Error::Rejected { status: 422, problem }) => assert_eq!(problem.code.as_str(), "invalid_referral"),
+            other => panic!("refused, got {other:?}"),
+        }
+    }
+    let coupon = friend
+        .coupons()
+        .claim(&activity_id, Some(share.referral_code.clone()))
+        .await
+        .unwrap();
+    let shown = friend.coupons().present(&coupon.serial).unwrap().text;
+    add_fault(
+        &server,
+        json!({"route": routes::DEVICE_REDEMPTIONS, "action": "drop_after_commit", "count": 1}),
+    )
+    .await;
+    till.merchant().redeem(&shown, "order-5").await.unwrap();
+    assert!(till.merchant().redeem(&shown, "order-6").await.is_err());
+    let ledger = sharer.points().ledger(0).await.unwrap();
+    let referrals: Vec<u64> = ledger
+        .entries
+        .iter()
+        .filter(|e| e.reason == edgepoints_core::CreditReason::Referral)
+        .map(|e| e.points)
+        .collect();
+    assert_eq!(referrals, [10], "one referral credit of the default 10 points");
+    assert_eq!(sharer.points().balance().await.unwrap().balance, 10);
+    assert_eq!(
+        friend.points().balance().await.unwrap().balance,
+        0,
+        "the claimer earns nothing"
+    );
+    assert_eq!(applied(&server, "shares").await, 1);
+}

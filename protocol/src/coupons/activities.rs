@@ -286,3 +286,25 @@ pub struct ClaimedCoupon {
     pub not_before_s: u64,
     pub expires_s: u64,
 }
+
+/// A merchant or customer shares a live activity to a channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShareRequest {
+    pub device_id: DeviceId,
+    pub activity_id: String,
+    /// Where it is shared: `wechat`, `weibo`, `sms`, `link`, … (1 to 32
+    /// characters).
+    pub channel: String,
+}
+
+/// A recorded share and its link.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Share {
+    /// Short and unguessable (10 characters, 50 bits); claims through it
+    /// are the sharer's referrals.
+    pub referral_code: String,
+    /// What to post: the activity with the code.
+    pub link: String,
+    pub activity_id: String,
+    pub channel: String,
+}

@@ -2,7 +2,7 @@
 //! outbox, so a claim whose answer is lost is neither lost nor made twice),
 //! hold them, and present them at the till.
 
-use edgepoints_protocol::coupons::activities::{Activity, ClaimedCoupon, CouponClaim, Template};
+use edgepoints_protocol::coupons::activities::{Activity, ClaimedCoupon, CouponClaim, Share, ShareRequest, Template};
 use edgepoints_protocol::{paths, Purpose};
 use serde_json::{json, Value};
 
@@ -91,6 +91,30 @@ impl Coupons {
                     serde_json::from_slice(&body).map_err(|e| Error::Protocol(format!("claim answer: {e}")))?;
                 held::one(sdk.shared(), &claimed.serial)?
                     .ok_or_else(|| Error::Internal("the claimed coupon was not stored".into()))
+            })
+            .await
+    }
+
+    /// Shares a live activity to `channel` (`wechat`, `sms`, `link`, …):
+    /// the control plane records it and answers a link with a referral
+    /// code. Claims through the code are this device's referrals; when one
+    /// is redeemed, it earns referral points (the member's, if one is
+    /// logged in). A sharer cannot claim through their own code.
+    pub async fn share(&self, activity_id: &str, channel: &str) -> Result<Share, Error> {
+        self.sdk.register().await?;
+        let sdk = self.sdk.clone();
+        let (activity_id, channel) = (activity_id.to_owned(), channel.to_owned());
+        self.sdk
+            .on_runtime(async move {
+                let shared = sdk.shared();
+                let request = ShareRequest {
+                    device_id: shared.identity().device_id().clone(),
+                    activity_id,
+                    channel,
+                };
+                let path = paths::device_shares(shared.identity().device_id().as_str());
+                let body = crate::transport::signed_post(shared, Purpose::Share, path, &request).await?;
+                serde_json::from_slice(&body).map_err(|e| Error::Protocol(format!("share answer: {e}")))
             })
             .await
     }

@@ -52,6 +52,33 @@ pub struct ActivityRecord {
     /// Coupons redeemed and not rolled back.
     #[serde(default)]
     pub activity_redeemed: u32,
+    /// Shares recorded, per channel.
+    #[serde(default)]
+    pub shares_by_channel: BTreeMap<String, u32>,
+}
+
+/// Counts a share on the activity's record.
+pub(super) async fn count_share(
+    control_plane: &ControlPlane,
+    activity_id: &str,
+    channel: &str,
+) -> Result<(), StoreError> {
+    update_json::<ActivityRecord, (), std::convert::Infallible>(
+        control_plane.store(),
+        &activity_key(activity_id),
+        |stored| {
+            Ok((
+                stored.map(|mut record| {
+                    *record.shares_by_channel.entry(channel.to_owned()).or_default() += 1;
+                    record
+                }),
+                (),
+            ))
+        },
+    )
+    .await?
+    .unwrap_or_else(|never| match never {});
+    Ok(())
 }
 
 pub(super) fn activity_key(activity_id: &str) -> String {
@@ -131,6 +158,7 @@ pub async fn write(
                 coupons: BTreeMap::new(),
                 claims_by_holder: BTreeMap::new(),
                 activity_redeemed: 0,
+                shares_by_channel: BTreeMap::new(),
             },
             Some(mut record) if !creating && record.activity.merchant_id == merchant.merchant_id => {
                 let state = record.activity.state;
@@ -276,6 +304,9 @@ pub enum ClaimRefused {
     PerCustomerLimit,
     /// Merchant devices do not claim their own coupons.
     MerchantDevice,
+    /// The referral code is not a share of this activity, or the
+    /// claimer's own.
+    InvalidReferral,
 }
 
 /// Claims a coupon of `activity_id` for `device` (whose public key holds
@@ -290,6 +321,12 @@ pub async fn claim(
 ) -> Result<Result<ClaimedCoupon, ClaimRefused>, StoreError> {
     if merchants::merchant_of(control_plane, device).await?.is_some() {
         return Ok(Err(ClaimRefused::MerchantDevice));
+    }
+    if let Some(code) = &referral {
+        let share = super::shares::find(control_plane, code).await?;
+        if !share.is_some_and(|s| s.activity_id == activity_id && &s.sharer != device) {
+            return Ok(Err(ClaimRefused::InvalidReferral));
+        }
     }
     let issuer = issuer::current(control_plane).await?;
     // Wall-clock time, not the QA clock: a coupon's dates are checked by

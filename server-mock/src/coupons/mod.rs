@@ -7,3 +7,4 @@ pub mod activities;
 pub mod issuer;
 pub mod merchants;
 pub mod redemptions;
+pub mod shares;

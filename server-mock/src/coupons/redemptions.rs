@@ -82,7 +82,7 @@ pub async fn redeem(
     let (activity_id, serial) = (hex::encode(claims.activity), hex::encode(claims.serial));
     let at_ms = now(control_plane).await?;
     let redemption_id = random_id();
-    update_json::<ActivityRecord, Redemption, RedeemRefused>(
+    let outcome = update_json::<ActivityRecord, Redemption, RedeemRefused>(
         control_plane.store(),
         &activity_key(&activity_id),
         |stored| {
@@ -117,7 +117,36 @@ pub async fn redeem(
             Ok((Some(record), answer))
         },
     )
-    .await
+    .await?;
+    // Whatever the outcome, a standing redemption of a referred coupon has
+    // its sharer credited, once: this also completes a credit that an
+    // earlier attempt committed the redemption for but did not finish.
+    credit_referral(control_plane, &activity_id, &serial).await?;
+    Ok(outcome)
+}
+
+/// Credits the sharer of a redeemed coupon that came through a referral
+/// (once per redemption; nothing for a rolled-back one).
+async fn credit_referral(control_plane: &ControlPlane, activity_id: &str, serial: &str) -> Result<(), StoreError> {
+    let Some(record) = super::activities::activity(control_plane, activity_id).await? else {
+        return Ok(());
+    };
+    let Some(coupon) = record.coupons.get(serial) else {
+        return Ok(());
+    };
+    let (Some(code), Some(redemption)) = (&coupon.referral, &coupon.redemption) else {
+        return Ok(());
+    };
+    if redemption.rolled_back_at_ms.is_some() {
+        return Ok(());
+    }
+    if let Some(share) = super::shares::find(control_plane, code).await? {
+        let points = crate::points::credit_referral(control_plane, &share.sharer, &redemption.redemption_id).await?;
+        if points > 0 {
+            tracing::info!(sharer = %share.sharer, points, "referral credited");
+        }
+    }
+    Ok(())
 }
 
 /// Gives a redemption's use back, within its window.

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use edgepoints_protocol::coupons::activities::{
     templates, Activity, ActivityAction, ActivityState, ActivityWrite, ClaimedCoupon, CouponClaim, MerchantEnrolled,
-    MerchantEnrolment, Template,
+    MerchantEnrolment, Share, ShareRequest, Template,
 };
 use edgepoints_protocol::coupons::redemption::{
     Redemption, RedemptionRequest, RollbackRequest, RolledBack, MAX_ORDER_REF,
@@ -24,6 +24,7 @@ use crate::coupons::activities::{self, ActivityRefused, ClaimRefused};
 use crate::coupons::issuer;
 use crate::coupons::merchants::{self, EnrolmentCode, EnrolmentRefused, MerchantCreated, MerchantRecord};
 use crate::coupons::redemptions::{self, RedeemRefused};
+use crate::coupons::shares::{self, ShareRefused};
 use crate::problem::ApiError;
 use crate::review::rules::DEFAULT_TENANT;
 use crate::ControlPlane;
@@ -47,6 +48,39 @@ device_payload!(ActivityAction, Purpose::ActivityAction, "action");
 device_payload!(CouponClaim, Purpose::CouponClaim, "claim");
 device_payload!(RedemptionRequest, Purpose::Redemption, "redemption");
 device_payload!(RollbackRequest, Purpose::Rollback, "rollback");
+device_payload!(ShareRequest, Purpose::Share, "share");
+
+/// `POST /v1/devices/{device_id}/shares`: records a share and gives its link.
+pub(super) async fn share(
+    State(control_plane): State<Arc<ControlPlane>>,
+    headers: axum::http::HeaderMap,
+    DeviceSigned { device_id, payload }: DeviceSigned<ShareRequest>,
+) -> Result<(StatusCode, Json<Share>), ApiError> {
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("localhost");
+    match shares::share(
+        &control_plane,
+        &device_id,
+        &payload.activity_id,
+        &payload.channel,
+        &format!("http://{host}"),
+    )
+    .await?
+    {
+        Ok(share) => {
+            control_plane.count(&crate::state::keys::applied("shares")).await?;
+            Ok((StatusCode::CREATED, Json(share)))
+        }
+        Err(ShareRefused::NotLive) => Err(not_found("live activity")),
+        Err(ShareRefused::BadChannel) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ProblemCode::MalformedRequest,
+            "a channel is 1 to 32 characters",
+        )),
+    }
+}
 
 fn redeem_refused(refused: RedeemRefused) -> ApiError {
     let conflict = |code, title: &str| ApiError::new(StatusCode::CONFLICT, code, title);
@@ -225,6 +259,11 @@ pub(super) async fn claim(
         Err(ClaimRefused::PerCustomerLimit) => Err(refused(
             ProblemCode::PerCustomerLimitReached,
             "this customer has claimed as many as allowed",
+        )),
+        Err(ClaimRefused::InvalidReferral) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ProblemCode::InvalidReferral,
+            "the referral code is not a share of this activity, or it is the claimer's own",
         )),
         Err(ClaimRefused::MerchantDevice) => Err(ApiError::new(
             StatusCode::FORBIDDEN,

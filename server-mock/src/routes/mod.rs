@@ -52,6 +52,7 @@ pub(crate) fn router(control_plane: Arc<ControlPlane>, stats: Arc<InstanceStats>
         .route(templates::DEVICE_CLAIMS, post(coupons::claim))
         .route(templates::DEVICE_REDEMPTIONS, post(coupons::redeem))
         .route(templates::DEVICE_ROLLBACKS, post(coupons::rollback))
+        .route(templates::DEVICE_SHARES, post(coupons::share))
         .route_layer(middleware::from_fn_with_state(control_plane.clone(), faults::layer))
         .route_layer(middleware::from_fn_with_state(
             control_plane.clone(),
