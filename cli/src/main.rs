@@ -8,8 +8,10 @@
 //! - `edgepoints fetch HASH …` — fetch and verify one item, as an app does.
 //! - `edgepoints faults …` — fault injection on a mock control plane.
 //! - `edgepoints member …` — members and sessions, as a device and as QA.
+//! - `edgepoints coupons …` — merchants, tills and customers, for QA.
 
 mod admin;
+mod coupons;
 mod device;
 mod faults;
 mod fetch;
@@ -40,6 +42,8 @@ enum Command {
     Device(device::DeviceArgs),
     /// Inject faults into a mock control plane.
     Faults(faults::FaultsArgs),
+    /// Coupons: merchants and keys for QA; a till; a customer.
+    Coupons(coupons::CouponsArgs),
     /// Members: sign up, log in and out, notices; sessions and timeouts for QA.
     Member(member::MemberArgs),
     /// Run a headless edge node until Ctrl-C.
@@ -65,6 +69,7 @@ async fn main() -> ExitCode {
         Command::Tour(args) => tour::run(args).await,
         Command::Device(args) => device::run(args).await,
         Command::Faults(args) => faults::run(args).await,
+        Command::Coupons(args) => coupons::run(args).await,
         Command::Member(args) => member::run(args).await,
         Command::Node(args) => node::run(args).await,
         Command::Fetch(args) => fetch::run(args).await,

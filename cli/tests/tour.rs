@@ -48,6 +48,16 @@ fn tour_runs_every_flow_and_exits_zero() {
             && stdout.contains("ok: the tablet's session expired"),
         "the tour shows members: login, failover without login, a notice once, logout, expiry: {stdout}"
     );
+    assert!(
+        stdout.contains("ok: rejected: the spaced-out fraud phrase")
+            && stdout.contains("ok: fixed and resubmitted: live")
+            && stdout.contains("ok: Alice cannot claim through her own code")
+            && stdout.contains("ok: valid, checked with no network")
+            && stdout.contains("ok: a screenshot replayed a minute later is refused as stale")
+            && stdout.contains("ok: redeemed once though its answer was lost")
+            && stdout.contains("referral points for Bob's redemption"),
+        "the tour shows coupons: review, fix, referral, offline check, one redemption: {stdout}"
+    );
 }
 
 #[test]
@@ -214,4 +224,68 @@ async fn member_subcommands_log_in_read_a_notice_and_log_out() {
     assert!(ok && out.trim().is_empty(), "no session left: {out}");
     let (ok, _, err) = run(&[&["login"], &device[..], &[member, "--password", "wrong password"]].concat()).await;
     assert!(!ok && err.contains("wrong member name or password"), "{err}");
+}
+
+#[tokio::test]
+async fn coupons_subcommands_publish_claim_present_validate_and_redeem() {
+    let server = edgepoints_mock_server::MockServer::start(Default::default())
+        .await
+        .unwrap();
+    let url = server.url();
+    let (till, customer) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let run = |args: Vec<String>| async move {
+        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_edgepoints"))
+            .arg("coupons")
+            .args(&args)
+            .output()
+            .await
+            .expect("runs");
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(
+            output.status.success(),
+            "{args:?}: {stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        stdout
+    };
+    let on = |dir: &tempfile::TempDir, command: &str, rest: &[&str]| {
+        let mut args = vec![
+            command.to_owned(),
+            "--control-plane".into(),
+            url.clone(),
+            "--data-dir".into(),
+            dir.path().display().to_string(),
+        ];
+        args.extend(rest.iter().map(|s| s.to_string()));
+        args
+    };
+    let created = run(vec![
+        "new-merchant".into(),
+        "--control-plane".into(),
+        url.clone(),
+        "--name".into(),
+        "Kiosk".into(),
+        "--shop".into(),
+        "Gare de l'Est".into(),
+    ])
+    .await;
+    let code = created.trim().rsplit(' ').next().unwrap().to_owned();
+    run(on(&till, "enrol", &[&code])).await;
+    let published = run(on(
+        &till,
+        "publish",
+        &["--title", "Coffee 10% off", "--shop", "Gare de l'Est"],
+    ))
+    .await;
+    assert!(published.contains("is Live"), "{published}");
+    let activity = published.split_whitespace().nth(1).unwrap().to_owned();
+    let claimed = run(on(&customer, "claim", &[&activity])).await;
+    let serial = claimed.split_whitespace().nth(1).unwrap().to_owned();
+    let shown = run(on(&customer, "present", &[&serial])).await;
+    let presentation = shown.lines().next().unwrap().to_owned();
+    assert!(presentation.starts_with("EPP1:") && shown.contains('█'), "{shown}");
+    let checked = run(on(&till, "validate", &[&presentation])).await;
+    assert!(checked.starts_with("Valid"), "{checked}");
+    let redeemed = run(on(&till, "redeem", &[&presentation, "--order", "A1"])).await;
+    assert!(redeemed.contains(&serial), "{redeemed}");
 }

@@ -5,11 +5,13 @@
 //!
 //! [`run`] reads as the table of contents: each step is a method of
 //! [`Tour`], in `calls.rs` (registration, consent, reliable calls, failover),
-//! `edge.rs` (the edge network, routing, receipts, points) and `members.rs`
-//! (accounts, sessions, notices). A new flow adds its steps as methods in a
+//! `edge.rs` (the edge network, routing, receipts, points), `coupons.rs`
+//! (activities, review, sharing, the till) and `members.rs` (accounts,
+//! sessions, notices). A new flow adds its steps as methods in a
 //! file of its own.
 
 mod calls;
+mod coupons;
 mod edge;
 mod members;
 mod narrative;
@@ -58,12 +60,21 @@ pub(crate) async fn run(args: TourArgs) -> CliResult {
         carol_node.stop().await;
         alice_node.stop().await;
     }
+    let till = tour.the_bakery_enrols_its_till().await?;
+    let activity = tour.an_activity_is_rejected_fixed_and_published(&till).await?;
+    let shown = tour.bob_claims_through_alices_share(&activity).await?;
+    tour.the_till_checks_offline_and_redeems_once(&till, &shown).await?;
+    till.shutdown().await;
     tour.bob_signs_up_and_logs_in_on_two_devices().await?;
     tour.bobs_instance_dies_and_his_session_goes_on().await?;
     tour.a_notice_reaches_bob_once().await?;
     tour.bob_logs_out_and_his_other_session_expires().await?;
     tour.summary().await
 }
+
+/// Devices the tour registers: three phones, the bakery's till, and the
+/// phone that tries the till's spent enrolment code.
+const EXPECTED_REGISTRATIONS: i64 = 5;
 
 /// A device in the tour: a name for the narrative and its SDK instance.
 pub(super) struct Device {
@@ -81,6 +92,8 @@ pub(super) struct Tour {
     servers: Vec<MockServer>,
     endpoints: Vec<url::Url>,
     admin: AdminClient,
+    /// Where the devices keep their data.
+    root: PathBuf,
     alice: Device,
     bob: Device,
     carol: Device,
@@ -139,6 +152,7 @@ impl Tour {
             servers,
             endpoints,
             admin,
+            root,
             _temp: temp,
         })
     }
@@ -210,10 +224,12 @@ impl Tour {
             .sum::<Result<u64, _>>()?;
         if self.embedded {
             check(
-                applied(&state, "registrations") == 3
+                applied(&state, "registrations") == EXPECTED_REGISTRATIONS
                     && applied(&state, "consent_reports") == reported as i64
                     && state.executions.duplicates.is_empty(),
-                &format!("3 registrations and {reported} consent decisions applied, each exactly once"),
+                &format!(
+                    "{EXPECTED_REGISTRATIONS} registrations (three phones, the till, a stray phone) and {reported} consent decisions applied, each exactly once"
+                ),
             )?;
         }
         for d in self.devices() {

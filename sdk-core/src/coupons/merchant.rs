@@ -250,6 +250,13 @@ impl Merchant {
     /// answer, not an error; errors are for a device that cannot check
     /// (not enrolled).
     pub fn validate(&self, presentation: &str) -> Result<Validation, Error> {
+        self.validate_at(presentation, unix_millis() / 1000)
+    }
+
+    /// [`Merchant::validate`] as of Unix time `now_s` rather than this
+    /// device's clock: for a till with a trusted clock of its own, and for
+    /// QA (a presentation checked a minute after it was shown is stale).
+    pub fn validate_at(&self, presentation: &str, now_s: u64) -> Result<Validation, Error> {
         let shared = self.sdk.shared();
         shared.ensure_open()?;
         let merchant = identity(shared)?.ok_or_else(|| Error::NotAllowed("this device acts for no merchant".into()))?;
@@ -284,7 +291,7 @@ impl Merchant {
         let till = Till {
             trusted: &trusted,
             merchant: merchant_id,
-            now_s: unix_millis() / 1000,
+            now_s,
             revoked: &revoked,
             redeemed: &redeemed,
         };
