@@ -451,6 +451,12 @@ impl Merchant {
         Ok(())
     }
 
+    /// Brings the till's offline lists up to date (trust list, revocation
+    /// delta); how many revocations were new.
+    pub async fn sync(&self) -> Result<u64, EdgePointsError> {
+        Ok(self.inner.sync().await?)
+    }
+
     /// Fetches and keeps the trust list of coupon keys.
     pub async fn sync_trust_list(&self) -> Result<u64, EdgePointsError> {
         Ok(self.inner.sync_trust_list().await?.version)

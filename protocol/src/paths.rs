@@ -104,6 +104,10 @@ route_table! {
     /// Share a live activity (body: a signed
     /// [`crate::coupons::activities::ShareRequest`]).
     DEVICE_SHARES = "POST" "/v1/devices/{device_id}/shares";
+    /// The revocation log after entry `after`, a
+    /// [`crate::coupons::redemption::RevocationPage`] (public: tags name no
+    /// serial).
+    COUPON_REVOCATIONS = "GET" "/v1/coupons/revocations/{after}";
     /// The templates activities are made from.
     COUPON_TEMPLATES = "GET" "/v1/coupon-templates";
     /// Live activities (public).
@@ -246,6 +250,10 @@ pub fn device_shares(device_id: &str) -> String {
     fill(templates::DEVICE_SHARES, &[("device_id", device_id)])
 }
 
+pub fn coupon_revocations(after: u64) -> String {
+    fill(templates::COUPON_REVOCATIONS, &[("after", &after.to_string())])
+}
+
 pub fn activity(activity_id: &str) -> String {
     fill(templates::ACTIVITY, &[("activity_id", activity_id)])
 }
@@ -283,6 +291,7 @@ mod tests {
             device_redemptions("d"),
             device_rollbacks("d"),
             device_shares("d"),
+            coupon_revocations(3),
             activity("a"),
         ] {
             assert!(!path.contains('{'), "{path}");

@@ -49,6 +49,8 @@ pub(crate) mod keys {
     pub const ISSUER_KEYS: &str = "coupons:issuer_keys";
     /// Activities by id, with their claimed coupons (`coupons::activities`).
     pub const ACTIVITY_PREFIX: &str = "activity:";
+    /// The revocation log: tags of revoked serials (`coupons::revocations`).
+    pub const REVOCATIONS: &str = "coupons:revocations";
     /// Shares by referral code (`coupons::shares`).
     pub const SHARE_PREFIX: &str = "share:";
 

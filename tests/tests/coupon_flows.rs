@@ -297,3 +297,41 @@ async fn a_redeemed_referral_credits_the_sharer_once() {
     );
     assert_eq!(applied(&server, "shares").await, 1);
 }
+
+#[tokio::test]
+async fn a_revoked_coupon_is_refused_online_and_after_a_sync_offline() {
+    let server = start_mock().await;
+    let (_till_dir, till, activity_id) = till_with_live_activity(&server).await;
+    let (_dir, customer) = new_device(&server);
+    let revoked = customer.coupons().claim(&activity_id, None).await.unwrap();
+    // Another coupon of the same activity, for another customer, stays good.
+    let (_dir2, other) = new_device(&server);
+    let kept = other.coupons().claim(&activity_id, None).await.unwrap();
+    admin(&server)
+        .revoke_coupon(&activity_id, &revoked.serial)
+        .await
+        .unwrap();
+    let shown = customer.coupons().present(&revoked.serial).unwrap().text;
+    assert!(
+        matches!(till.merchant().validate(&shown).unwrap(), Validation::Valid { .. }),
+        "before the sync the till does not know"
+    );
+    assert_eq!(till.merchant().sync().await.unwrap(), 1);
+    assert_eq!(till.merchant().sync().await.unwrap(), 0, "a delta: nothing new");
+    assert_eq!(
+        till.merchant().validate(&shown).unwrap(),
+        Validation::Refused {
+            reason: Refusal::Revoked
+        }
+    );
+    let kept_shown = other.coupons().present(&kept.serial).unwrap().text;
+    assert!(matches!(
+        till.merchant().validate(&kept_shown).unwrap(),
+        Validation::Valid { .. }
+    ));
+    match till.merchant().redeem(&shown, "order-9").await {
+        Err(Error::Rejected { status: 409, problem }) => assert_eq!(problem.code.as_str(), "revoked"),
+        other => panic!("revoked, got {other:?}"),
+    }
+    till.merchant().redeem(&kept_shown, "order-10").await.unwrap();
+}

@@ -48,3 +48,13 @@ pub struct RolledBack {
 pub const DEFAULT_ROLLBACK_WINDOW_MS: u64 = 24 * 3600 * 1000;
 /// Longest order reference, in characters.
 pub const MAX_ORDER_REF: usize = 64;
+
+/// A page of the revocation log: truncated hashes of revoked serials (see
+/// [`super::revocation_tag`]), in the order revoked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevocationPage {
+    /// Hex of 8-byte tags.
+    pub tags: Vec<String>,
+    /// The `after` for the next delta: the log's length now.
+    pub next_after: u64,
+}

@@ -233,6 +233,19 @@ impl Merchant {
             .await
     }
 
+    /// Brings the till's offline lists up to date: the trust list and the
+    /// revocation log since the last sync (a delta). Returns how many
+    /// revocations were new.
+    pub async fn sync(&self) -> Result<u64, Error> {
+        let sdk = self.sdk.clone();
+        self.sdk
+            .on_runtime(async move {
+                trust::sync(sdk.shared()).await?;
+                trust::sync_revocations(sdk.shared()).await
+            })
+            .await
+    }
+
     /// Fetches the control plane's trust list of coupon keys and keeps it
     /// for offline checks (enrolment does it once).
     pub async fn sync_trust_list(&self) -> Result<TrustList, Error> {

@@ -3,6 +3,7 @@
 //! validation. A list older than the one held is refused (a replayed old
 //! list could bring back a retired key's future).
 
+use edgepoints_protocol::coupons::redemption::RevocationPage;
 use edgepoints_protocol::coupons::{TrustList, TrustedKeys};
 use edgepoints_protocol::envelope::decode_public_key;
 use edgepoints_protocol::{paths, Purpose, SignedEnvelope};
@@ -61,4 +62,50 @@ pub(crate) fn trusted(shared: &Shared) -> Result<TrustedKeys, Error> {
     Ok(held(shared)?
         .map(|list| TrustedKeys::from_list(&list))
         .unwrap_or_default())
+}
+
+/// Fetches the revocation log's entries since the last sync (page by
+/// page) and keeps their tags; returns how many tags were new.
+pub(crate) async fn sync_revocations(shared: &Shared) -> Result<u64, Error> {
+    let mut added = 0;
+    loop {
+        let after: u64 = shared.store().with(|c| {
+            Ok(
+                c.query_row("SELECT after FROM revocation_cursor", [], |r| r.get::<_, i64>(0))
+                    .optional()?
+                    .unwrap_or(0) as u64,
+            )
+        })?;
+        let path = paths::coupon_revocations(after);
+        let body = retrying(shared, || Outgoing::get(path.clone())).await?;
+        let page: RevocationPage =
+            serde_json::from_slice(&body).map_err(|e| Error::Protocol(format!("revocations: {e}")))?;
+        let tags: Vec<Vec<u8>> = page
+            .tags
+            .iter()
+            .map(|t| hex::decode(t).ok().filter(|b| b.len() == 8))
+            .collect::<Option<_>>()
+            .ok_or_else(|| Error::Protocol("a revocation tag is not 8 bytes of hex".into()))?;
+        let done = tags.is_empty() || page.next_after <= after;
+        added += shared.store().with(|c| {
+            let tx = c.transaction()?;
+            let mut new = 0;
+            for tag in &tags {
+                new += tx.execute(
+                    "INSERT INTO revoked_tags (tag) VALUES (?1) ON CONFLICT DO NOTHING",
+                    [tag],
+                )? as u64;
+            }
+            tx.execute(
+                "INSERT INTO revocation_cursor (singleton, after) VALUES (1, ?1)
+                 ON CONFLICT (singleton) DO UPDATE SET after = max(after, ?1)",
+                [page.next_after as i64],
+            )?;
+            tx.commit()?;
+            Ok(new)
+        })?;
+        if done {
+            return Ok(added);
+        }
+    }
 }

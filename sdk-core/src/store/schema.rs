@@ -200,6 +200,11 @@ fn upgrade_from(tx: &Transaction<'_>, version: u32) -> Result<(), StoreError> {
             CREATE TABLE revoked_tags (
                 tag  BLOB PRIMARY KEY CHECK (length(tag) = 8)
             );
+            -- How far the revocation log was synced.
+            CREATE TABLE revocation_cursor (
+                singleton  INTEGER PRIMARY KEY CHECK (singleton = 1),
+                after      INTEGER NOT NULL
+            );
             ",
         )?,
         other => {

@@ -7,4 +7,5 @@ pub mod activities;
 pub mod issuer;
 pub mod merchants;
 pub mod redemptions;
+pub mod revocations;
 pub mod shares;

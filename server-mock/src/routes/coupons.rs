@@ -335,3 +335,23 @@ pub(super) async fn new_code(
 pub(super) async fn rotate_keys(State(control_plane): State<Arc<ControlPlane>>) -> Result<Json<TrustList>, ApiError> {
     Ok(Json(issuer::rotate(&control_plane).await?))
 }
+
+/// `GET /v1/coupons/revocations/{after}`: the revocation log's delta.
+pub(super) async fn revocations(
+    State(control_plane): State<Arc<ControlPlane>>,
+    Path(after): Path<u64>,
+) -> Result<Json<edgepoints_protocol::coupons::redemption::RevocationPage>, ApiError> {
+    Ok(Json(crate::coupons::revocations::page(&control_plane, after).await?))
+}
+
+/// `POST /admin/coupons/{activity_id}/{serial}/revoke`.
+pub(super) async fn revoke(
+    State(control_plane): State<Arc<ControlPlane>>,
+    Path((activity_id, serial)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    if crate::coupons::revocations::revoke(&control_plane, &activity_id, &serial).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(not_found("coupon"))
+    }
+}

@@ -96,6 +96,8 @@ pub(crate) fn router(control_plane: Arc<ControlPlane>, stats: Arc<InstanceStats>
         .route(templates::ACTIVITIES, get(coupons::list_live))
         .route(templates::ACTIVITY, get(coupons::one_live))
         .route(templates::COUPON_TRUST_LIST, get(coupons::trust_list))
+        .route(templates::COUPON_REVOCATIONS, get(coupons::revocations))
+        .route("/admin/coupons/{activity_id}/{serial}/revoke", post(coupons::revoke))
         .route(
             "/admin/merchants",
             get(coupons::list_merchants).post(coupons::create_merchant),

@@ -171,6 +171,17 @@ impl AdminClient {
         Ok(code.enrolment_code)
     }
 
+    /// Revokes a claimed coupon.
+    pub async fn revoke_coupon(&self, activity_id: &str, serial: &str) -> Result<(), AdminError> {
+        let response = self
+            .http
+            .post(self.url(&format!("/admin/coupons/{activity_id}/{serial}/revoke")))
+            .send()
+            .await?;
+        Self::checked("the revocation", response).await?;
+        Ok(())
+    }
+
     /// Retires the coupon issuing key and makes a new one.
     pub async fn rotate_coupon_key(&self) -> Result<TrustList, AdminError> {
         let response = self.http.post(self.url("/admin/coupon-keys/rotate")).send().await?;

@@ -1,0 +1,60 @@
+//! Revoking coupons: QA (or a merchant's support desk) revokes a coupon;
+//! the control plane refuses its redemption, and tills learn of it from the
+//! revocation log, synced as deltas, which holds truncated hashes of
+//! serials rather than serials.
+
+use edgepoints_protocol::coupons::redemption::RevocationPage;
+use edgepoints_protocol::coupons::revocation_tag;
+
+use super::activities::{activity_key, ActivityRecord};
+use crate::state::keys;
+use crate::store::{get_json, update_json, StoreError};
+use crate::ControlPlane;
+
+/// Most tags one page carries.
+const PAGE: usize = 1000;
+
+/// Revokes a coupon; false if there is no such coupon.
+pub async fn revoke(control_plane: &ControlPlane, activity_id: &str, serial: &str) -> Result<bool, StoreError> {
+    let revoked =
+        update_json::<ActivityRecord, bool, ()>(control_plane.store(), &activity_key(activity_id), |stored| {
+            let mut record = stored.ok_or(())?;
+            let coupon = record.coupons.get_mut(serial).ok_or(())?;
+            let first = !coupon.revoked;
+            coupon.revoked = true;
+            Ok((Some(record), first))
+        })
+        .await?;
+    let Ok(first) = revoked else {
+        return Ok(false);
+    };
+    if first {
+        let serial16: [u8; 16] = hex::decode(serial)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .expect("stored serials are 16 bytes of hex");
+        let tag = hex::encode(revocation_tag(&serial16));
+        update_json::<Vec<String>, (), std::convert::Infallible>(control_plane.store(), keys::REVOCATIONS, |log| {
+            let mut log = log.unwrap_or_default();
+            log.push(tag.clone());
+            Ok((Some(log), ()))
+        })
+        .await?
+        .unwrap_or_else(|never| match never {});
+        tracing::info!(activity_id, serial, "coupon revoked");
+    }
+    Ok(true)
+}
+
+/// The log after entry `after`.
+pub async fn page(control_plane: &ControlPlane, after: u64) -> Result<RevocationPage, StoreError> {
+    let log: Vec<String> = get_json(control_plane.store(), keys::REVOCATIONS)
+        .await?
+        .unwrap_or_default();
+    let start = (after as usize).min(log.len());
+    let tags: Vec<String> = log[start..].iter().take(PAGE).cloned().collect();
+    Ok(RevocationPage {
+        next_after: (start + tags.len()) as u64,
+        tags,
+    })
+}
