@@ -353,6 +353,70 @@ impl From<core::Share> for Share {
     }
 }
 
+/// One till's side of a redemption conflict.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct RedemptionSide {
+    pub device_id: String,
+    pub order_ref: String,
+    pub redeemed_at_ms: u64,
+    pub offline: bool,
+}
+
+impl From<core::RedemptionSide> for RedemptionSide {
+    fn from(s: core::RedemptionSide) -> Self {
+        RedemptionSide {
+            device_id: s.device_id.to_string(),
+            order_ref: s.order_ref,
+            redeemed_at_ms: s.redeemed_at_ms,
+            offline: s.offline,
+        }
+    }
+}
+
+/// A coupon redeemed twice: `first` stands.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct RedemptionConflict {
+    pub conflict_id: String,
+    pub serial: String,
+    pub activity_id: String,
+    pub first: RedemptionSide,
+    pub second: RedemptionSide,
+}
+
+impl From<core::RedemptionConflict> for RedemptionConflict {
+    fn from(c: core::RedemptionConflict) -> Self {
+        RedemptionConflict {
+            conflict_id: c.conflict_id,
+            serial: c.serial,
+            activity_id: c.activity_id,
+            first: c.first.into(),
+            second: c.second.into(),
+        }
+    }
+}
+
+/// A redemption recorded offline, waiting to be settled.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct QueuedRedemption {
+    pub serial: String,
+    pub activity_id: String,
+    pub counter: u64,
+    pub outbox_id: i64,
+    pub budget_left: u32,
+}
+
+impl From<core::QueuedRedemption> for QueuedRedemption {
+    fn from(q: core::QueuedRedemption) -> Self {
+        QueuedRedemption {
+            serial: q.serial,
+            activity_id: q.activity_id,
+            counter: q.counter,
+            outbox_id: q.outbox_id,
+            budget_left: q.budget_left,
+        }
+    }
+}
+
 /// Browse, claim, hold and present coupons.
 #[derive(uniffi::Object)]
 pub struct Coupons {
@@ -443,6 +507,11 @@ impl Merchant {
     /// Redeems the coupon behind a presentation, once (through the outbox).
     pub async fn redeem(&self, presentation: String, order_ref: String) -> Result<Redemption, EdgePointsError> {
         Ok(self.inner.redeem(&presentation, &order_ref).await?.into())
+    }
+
+    /// Redeems offline: checked here, queued, settled when back online.
+    pub fn redeem_offline(&self, presentation: String, order_ref: String) -> Result<QueuedRedemption, EdgePointsError> {
+        Ok(self.inner.redeem_offline(&presentation, &order_ref)?.into())
     }
 
     /// Gives a redemption's use back, within its window.

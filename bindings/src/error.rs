@@ -41,6 +41,9 @@ pub enum EdgePointsError {
     /// The member name is taken.
     #[error("that member name is taken")]
     MemberTaken,
+    /// The till refused a coupon presentation (its offline check).
+    #[error("coupon refused: {reason:?}")]
+    CouponRefused { reason: crate::coupons::CouponRefusal },
     /// Content did not match its hash or size; nothing of it was kept.
     #[error("content refused: {reason}")]
     ContentRejected { hash: String, reason: String },
@@ -89,6 +92,7 @@ impl From<CoreError> for EdgePointsError {
                 retry_after_secs: retry_after.as_millis().div_ceil(1000) as u64,
             },
             CoreError::MemberTaken => EdgePointsError::MemberTaken,
+            CoreError::CouponRefused { reason } => EdgePointsError::CouponRefused { reason: reason.into() },
             // A host without a runtime is the bindings' own bug, as is a
             // client the platform cannot set up: both are reported, not caught.
             error @ (CoreError::NoRuntime | CoreError::HttpClientSetup(_)) => EdgePointsError::Internal {

@@ -65,6 +65,10 @@ pub enum SdkEvent {
     NoticeReceived {
         notice: crate::members::MemberNotice,
     },
+    /// A coupon was redeemed twice; both tills hear it once.
+    RedemptionConflict {
+        conflict: crate::coupons::RedemptionConflict,
+    },
     /// A coupon claim was answered: the coupon is held.
     CouponClaimed {
         coupon: crate::coupons::HeldCoupon,
@@ -110,6 +114,9 @@ impl From<core::Event> for SdkEvent {
             core::Event::SessionExpired { member_id } => SdkEvent::SessionExpired { member_id },
             core::Event::NoticeReceived { notice } => SdkEvent::NoticeReceived { notice: notice.into() },
             core::Event::CouponClaimed { coupon } => SdkEvent::CouponClaimed { coupon: coupon.into() },
+            core::Event::RedemptionConflict { conflict } => SdkEvent::RedemptionConflict {
+                conflict: conflict.into(),
+            },
             core::Event::OutboxEntryCompleted {
                 id,
                 kind,

@@ -28,7 +28,8 @@ pub use consent::{Consent, ConsentPolicy, ConsentState, ConsentStatus};
 pub use content::{content_hash_of, CacheStats, ContentCache};
 pub use coupons::{
     Activity, ActivityDraft, ActivityState, CouponPresentation, CouponRefusal, CouponValidation, Coupons, HeldCoupon,
-    Merchant, MerchantIdentity, Redemption, ReviewFinding, Share, TemplateKind,
+    Merchant, MerchantIdentity, QueuedRedemption, Redemption, RedemptionConflict, RedemptionSide, ReviewFinding, Share,
+    TemplateKind,
 };
 pub use edgepoints::{EdgePoints, EdgePointsConfig, GeoLocation, Registration};
 pub use error::EdgePointsError;

@@ -72,6 +72,8 @@ pub enum Purpose {
     Rollback,
     /// A device sharing an activity.
     Share,
+    /// A merchant device settling a redemption it made offline.
+    OfflineRedemption,
 }
 
 impl Purpose {
@@ -102,6 +104,7 @@ impl Purpose {
             Purpose::Redemption => "merchant.redeem",
             Purpose::Rollback => "merchant.rollback",
             Purpose::Share => "device.share",
+            Purpose::OfflineRedemption => "merchant.offline-redeem",
         }
     }
 }

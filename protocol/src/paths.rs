@@ -108,6 +108,14 @@ route_table! {
     /// [`crate::coupons::redemption::RevocationPage`] (public: tags name no
     /// serial).
     COUPON_REVOCATIONS = "GET" "/v1/coupons/revocations/{after}";
+    /// Settle a redemption made offline (body: a signed
+    /// [`crate::coupons::redemption::OfflineRedemption`]); answered with a
+    /// [`crate::coupons::redemption::Settlement`].
+    DEVICE_OFFLINE_REDEMPTIONS = "POST" "/v1/devices/{device_id}/offline-redemptions";
+    /// The device's [`crate::coupons::redemption::OfflineBudget`] (a signed read).
+    DEVICE_OFFLINE_BUDGET = "GET" "/v1/devices/{device_id}/offline-budget";
+    /// The redemption conflicts that involve the device (a signed read).
+    DEVICE_REDEMPTION_CONFLICTS = "GET" "/v1/devices/{device_id}/redemption-conflicts";
     /// The templates activities are made from.
     COUPON_TEMPLATES = "GET" "/v1/coupon-templates";
     /// Live activities (public).
@@ -254,6 +262,18 @@ pub fn coupon_revocations(after: u64) -> String {
     fill(templates::COUPON_REVOCATIONS, &[("after", &after.to_string())])
 }
 
+pub fn device_offline_redemptions(device_id: &str) -> String {
+    fill(templates::DEVICE_OFFLINE_REDEMPTIONS, &[("device_id", device_id)])
+}
+
+pub fn device_offline_budget(device_id: &str) -> String {
+    fill(templates::DEVICE_OFFLINE_BUDGET, &[("device_id", device_id)])
+}
+
+pub fn device_redemption_conflicts(device_id: &str) -> String {
+    fill(templates::DEVICE_REDEMPTION_CONFLICTS, &[("device_id", device_id)])
+}
+
 pub fn activity(activity_id: &str) -> String {
     fill(templates::ACTIVITY, &[("activity_id", activity_id)])
 }
@@ -292,6 +312,9 @@ mod tests {
             device_rollbacks("d"),
             device_shares("d"),
             coupon_revocations(3),
+            device_offline_redemptions("d"),
+            device_offline_budget("d"),
+            device_redemption_conflicts("d"),
             activity("a"),
         ] {
             assert!(!path.contains('{'), "{path}");

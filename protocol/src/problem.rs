@@ -69,6 +69,8 @@ pub enum ProblemCode {
     /// A referral code that is not a share of this activity, or the
     /// claimer's own.
     InvalidReferral,
+    /// The device's offline budget for the day is used up.
+    OfflineBudgetExceeded,
     Unavailable,
     Internal,
     /// A code this client does not know yet (a newer server).
@@ -113,6 +115,7 @@ impl ProblemCode {
             ProblemCode::Expired => "expired",
             ProblemCode::RollbackWindowClosed => "rollback_window_closed",
             ProblemCode::InvalidReferral => "invalid_referral",
+            ProblemCode::OfflineBudgetExceeded => "offline_budget_exceeded",
             ProblemCode::SessionExpired => "session_expired",
             ProblemCode::Unavailable => "unavailable",
             ProblemCode::Internal => "internal",

@@ -76,6 +76,12 @@ pub enum Error {
     #[error("too many failed logins: try again in {} s", .retry_after.as_secs())]
     TooManyAttempts { retry_after: std::time::Duration },
 
+    /// The till refused a coupon presentation (offline check).
+    #[error("coupon refused: {reason}")]
+    CouponRefused {
+        reason: edgepoints_protocol::coupons::Refusal,
+    },
+
     /// The member name is taken.
     #[error("that member name is taken")]
     MemberTaken,

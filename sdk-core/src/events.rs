@@ -45,6 +45,11 @@ pub enum Event {
     NoticeReceived { notice: crate::MemberNotice },
     /// A coupon claim was answered: the coupon is held on this device.
     CouponClaimed { coupon: crate::HeldCoupon },
+    /// A coupon was redeemed twice (at least once offline): the first
+    /// redemption stands; both tills get this once, with both records.
+    RedemptionConflict {
+        conflict: edgepoints_protocol::coupons::redemption::RedemptionConflict,
+    },
     /// The control plane answered an outbox entry; its effect is applied.
     OutboxEntryCompleted {
         id: i64,

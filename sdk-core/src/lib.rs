@@ -46,12 +46,12 @@ pub mod transport;
 pub use config::{Config, NodeLimits};
 pub use consent::{Consent, ConsentState, ConsentStatus};
 pub use content::{CacheStats, ContentCache};
-pub use coupons::{CouponPresentation, Coupons, HeldCoupon, Merchant, MerchantIdentity, Validation};
+pub use coupons::{CouponPresentation, Coupons, HeldCoupon, Merchant, MerchantIdentity, QueuedRedemption, Validation};
 pub use edgepoints::EdgePoints;
 pub use edgepoints_protocol::coupons::activities::{
     Activity, ActivityDraft, ActivityState, FieldFinding, Share, StateChange, Template, TemplateKind, TemplateLimits,
 };
-pub use edgepoints_protocol::coupons::redemption::{Redemption, RolledBack};
+pub use edgepoints_protocol::coupons::redemption::{Redemption, RedemptionConflict, RedemptionSide, RolledBack};
 pub use edgepoints_protocol::coupons::Refusal;
 pub use edgepoints_protocol::review::Finding;
 pub use edgepoints_protocol::ContentHash;

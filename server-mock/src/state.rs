@@ -51,6 +51,9 @@ pub(crate) mod keys {
     pub const ACTIVITY_PREFIX: &str = "activity:";
     /// The revocation log: tags of revoked serials (`coupons::revocations`).
     pub const REVOCATIONS: &str = "coupons:revocations";
+    /// Each merchant device's offline counter and budget use
+    /// (`coupons::redemptions`).
+    pub const OFFLINE_LEDGER_PREFIX: &str = "offline_ledger:";
     /// Shares by referral code (`coupons::shares`).
     pub const SHARE_PREFIX: &str = "share:";
 

@@ -335,3 +335,142 @@ async fn a_revoked_coupon_is_refused_online_and_after_a_sync_offline() {
     }
     till.merchant().redeem(&kept_shown, "order-10").await.unwrap();
 }
+
+/// A second till of the same merchant, enrolled with a new code.
+async fn second_till(server: &MockServer, first: &EdgePoints) -> (tempfile::TempDir, EdgePoints, Arc<EventRecorder>) {
+    let merchant_id = first.merchant().identity().unwrap().unwrap().merchant_id;
+    let code = admin(server).enrolment_code(&merchant_id).await.unwrap();
+    let events = Arc::new(EventRecorder::default());
+    let dir = tempfile::tempdir().unwrap();
+    let till = EdgePoints::open(
+        config(&[server.url()], dir.path()),
+        Some(events.clone() as Arc<dyn EventListener>),
+    )
+    .unwrap();
+    till.merchant().enrol(&code).await.unwrap();
+    (dir, till, events)
+}
+
+fn conflicts(events: &EventRecorder) -> Vec<edgepoints_core::RedemptionConflict> {
+    events
+        .events()
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::RedemptionConflict { conflict } => Some(conflict),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn an_offline_double_redemption_is_reported_to_both_tills_once_they_are_back_online() {
+    let server = start_mock().await;
+    let created = admin(&server)
+        .create_merchant("Bistro Valmy", &["Quai de Valmy"])
+        .await
+        .unwrap();
+    let events_a = Arc::new(EventRecorder::default());
+    let dir_a = tempfile::tempdir().unwrap();
+    let till_a = EdgePoints::open(
+        config(&[server.url()], dir_a.path()),
+        Some(events_a.clone() as Arc<dyn EventListener>),
+    )
+    .unwrap();
+    till_a.merchant().enrol(&created.enrolment_code).await.unwrap();
+    let activity = till_a
+        .merchant()
+        .write_activity(None, draft("Lunch deal"))
+        .await
+        .unwrap();
+    let activity_id = till_a
+        .merchant()
+        .submit(&activity.activity_id)
+        .await
+        .unwrap()
+        .activity_id;
+    let (_dir_b, till_b, events_b) = second_till(&server, &till_a).await;
+    let (_dir, customer) = new_device(&server);
+    let coupon = customer.coupons().claim(&activity_id, None).await.unwrap();
+    let shown = customer.coupons().present(&coupon.serial).unwrap().text;
+
+    // Both tills are cut off from the control plane and redeem the same coupon.
+    add_fault(
+        &server,
+        json!({"route": routes::DEVICE_OFFLINE_REDEMPTIONS, "action": "fail", "status": 503}),
+    )
+    .await;
+    let a = till_a.merchant().redeem_offline(&shown, "till A #1").unwrap();
+    let b = till_b.merchant().redeem_offline(&shown, "till B #1").unwrap();
+    assert_eq!(
+        (a.serial.as_str(), b.serial.as_str()),
+        (coupon.serial.as_str(), coupon.serial.as_str())
+    );
+    assert!(matches!(
+        till_a.merchant().redeem_offline(&shown, "till A #2"),
+        Err(Error::CouponRefused {
+            reason: Refusal::AlreadyRedeemed
+        })
+    ));
+    // Back online: the queues drain; the first settled stands.
+    admin(&server).reset_faults().await.unwrap();
+    till_a.outbox().drain(std::time::Duration::from_secs(10)).await.unwrap();
+    till_b.outbox().drain(std::time::Duration::from_secs(10)).await.unwrap();
+    assert_eq!(applied(&server, "offline_redemptions").await, 2);
+    // Till B heard it in its answer; till A hears it at its next sync.
+    let heard_b = conflicts(&events_b);
+    assert_eq!(heard_b.len(), 1);
+    assert!(conflicts(&events_a).is_empty());
+    till_a.merchant().sync().await.unwrap();
+    till_a.merchant().sync().await.unwrap();
+    till_b.merchant().sync().await.unwrap();
+    let heard_a = conflicts(&events_a);
+    assert_eq!(heard_a, heard_b, "both tills get the same report, once each");
+    assert_eq!(conflicts(&events_b).len(), 1);
+    let conflict = &heard_a[0];
+    assert_eq!(conflict.serial, coupon.serial);
+    assert_eq!(
+        (conflict.first.order_ref.as_str(), conflict.second.order_ref.as_str()),
+        ("till A #1", "till B #1")
+    );
+    assert!(conflict.first.offline && conflict.second.offline);
+    // The coupon is used once.
+    assert_eq!(customer.coupons().activity(&activity_id).await.unwrap().claimed, 1);
+    match till_a.merchant().redeem(&shown, "online").await {
+        Err(Error::Rejected { problem, .. }) => assert_eq!(problem.code.as_str(), "already_redeemed"),
+        other => panic!("already redeemed, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn the_offline_budget_refuses_what_exceeds_it_on_the_till_and_on_the_control_plane() {
+    let server = start_mock().await;
+    let (_till_dir, till, activity_id) = till_with_live_activity(&server).await;
+    admin(&server).set_offline_budget(&till.device_id(), 1).await.unwrap();
+    let (mut shown, mut customers) = (Vec::new(), Vec::new());
+    for _ in 0..3 {
+        let (dir, customer) = new_device(&server);
+        let coupon = customer.coupons().claim(&activity_id, None).await.unwrap();
+        shown.push(customer.coupons().present(&coupon.serial).unwrap().text);
+        customers.push((dir, customer));
+    }
+    // A till that has not synced its budget records two; the control plane
+    // takes one and refuses the other.
+    add_fault(
+        &server,
+        json!({"route": routes::DEVICE_OFFLINE_REDEMPTIONS, "action": "fail", "status": 503}),
+    )
+    .await;
+    till.merchant().redeem_offline(&shown[0], "1").unwrap();
+    till.merchant().redeem_offline(&shown[1], "2").unwrap();
+    admin(&server).reset_faults().await.unwrap();
+    let status = till.outbox().drain(std::time::Duration::from_secs(10)).await.unwrap();
+    assert_eq!(status.pending, 0);
+    assert_eq!(status.failed, 1, "one refused: offline_budget_exceeded");
+    assert_eq!(applied(&server, "offline_redemptions").await, 1);
+    // Synced, the till itself refuses to go over.
+    till.merchant().sync().await.unwrap();
+    assert!(matches!(
+        till.merchant().redeem_offline(&shown[2], "3"),
+        Err(Error::NotAllowed(_))
+    ));
+}

@@ -179,7 +179,7 @@ async fn consent_flow_reports_every_decision_in_order() {
             Event::AddressesProbed { .. } => "probed",
             Event::LoggedIn { .. } | Event::LoggedOut { .. } | Event::SessionExpired { .. } => "member",
             Event::NoticeReceived { .. } => "notice",
-            Event::CouponClaimed { .. } => "coupon",
+            Event::CouponClaimed { .. } | Event::RedemptionConflict { .. } => "coupon",
         })
         .collect();
     assert_eq!(

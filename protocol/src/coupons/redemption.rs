@@ -58,3 +58,60 @@ pub struct RevocationPage {
     /// The `after` for the next delta: the log's length now.
     pub next_after: u64,
 }
+
+/// A redemption a merchant device made while offline, signed by it, sent
+/// when it is back online.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OfflineRedemption {
+    pub device_id: DeviceId,
+    pub presentation: String,
+    pub order_ref: String,
+    /// Strictly increasing per device: the control plane takes each once.
+    pub counter: u64,
+    /// The device's clock when it redeemed.
+    pub redeemed_at_ms: u64,
+}
+
+/// One till's record of a redemption, as a conflict reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RedemptionSide {
+    pub device_id: DeviceId,
+    pub order_ref: String,
+    pub redeemed_at_ms: u64,
+    /// Whether it was made offline.
+    pub offline: bool,
+}
+
+/// The same coupon redeemed twice: the first the control plane accepted
+/// stands; the second is reported to both tills.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RedemptionConflict {
+    pub conflict_id: String,
+    pub serial: String,
+    pub activity_id: String,
+    pub first: RedemptionSide,
+    pub second: RedemptionSide,
+}
+
+/// What became of an offline redemption.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Settlement {
+    /// It was the first: it stands.
+    Accepted { redemption: Redemption },
+    /// Another redemption came first.
+    Conflict { conflict: RedemptionConflict },
+}
+
+/// How much a merchant device may redeem offline: the exposure the
+/// merchant accepts while a till cannot reach the control plane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OfflineBudget {
+    /// Offline redemptions per device and control-plane day.
+    pub max_count: u32,
+    /// Offline redemptions settled today.
+    pub used: u32,
+}
+
+/// The default offline budget of a merchant device.
+pub const DEFAULT_OFFLINE_BUDGET: u32 = 20;

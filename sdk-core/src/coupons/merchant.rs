@@ -199,6 +199,19 @@ impl Merchant {
         parse("redemption answer", &body)
     }
 
+    /// Redeems while the till is offline (or the control plane cannot be
+    /// reached): checks the presentation here (a refusal is
+    /// [`Error::CouponRefused`]), marks the serial redeemed on this till,
+    /// and queues a signed redemption for the control plane to settle when
+    /// the outbox drains. The till's offline budget caps how many per day
+    /// (beyond it, [`Error::NotAllowed`]). If another till redeemed the
+    /// same coupon first, both tills get a `RedemptionConflict` event with
+    /// both records.
+    pub fn redeem_offline(&self, presentation: &str, order_ref: &str) -> Result<super::QueuedRedemption, Error> {
+        let validation = self.validate(presentation)?;
+        super::offline::record(self.sdk.shared(), validation, presentation, order_ref)
+    }
+
     /// Gives a redemption's use back, within the window the control plane
     /// sets (24 h); after it, `rollback_window_closed`. Through the outbox.
     pub async fn rollback(&self, activity_id: &str, redemption_id: &str) -> Result<RolledBack, Error> {
@@ -233,14 +246,16 @@ impl Merchant {
             .await
     }
 
-    /// Brings the till's offline lists up to date: the trust list and the
-    /// revocation log since the last sync (a delta). Returns how many
-    /// revocations were new.
+    /// Brings the till's offline lists up to date: the trust list, the
+    /// offline budget, the revocation log since the last sync (a delta);
+    /// and announces redemption conflicts it has not announced. Returns how
+    /// many revocations were new.
     pub async fn sync(&self) -> Result<u64, Error> {
         let sdk = self.sdk.clone();
         self.sdk
             .on_runtime(async move {
                 trust::sync(sdk.shared()).await?;
+                super::offline::sync(sdk.shared()).await?;
                 trust::sync_revocations(sdk.shared()).await
             })
             .await

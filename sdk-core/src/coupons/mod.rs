@@ -7,10 +7,12 @@
 pub(crate) mod customer;
 pub(crate) mod held;
 pub(crate) mod merchant;
+pub(crate) mod offline;
 mod presentation;
 mod trust;
 
 pub use customer::Coupons;
 pub use held::HeldCoupon;
 pub use merchant::{Merchant, MerchantIdentity, Validation};
+pub use offline::QueuedRedemption;
 pub use presentation::CouponPresentation;

@@ -44,6 +44,7 @@ pub(crate) enum EntryKind {
     CouponClaim,
     Redemption,
     Rollback,
+    OfflineRedemption,
 }
 
 impl EntryKind {
@@ -58,6 +59,7 @@ impl EntryKind {
             EntryKind::CouponClaim => "customer.claim",
             EntryKind::Redemption => "merchant.redeem",
             EntryKind::Rollback => "merchant.rollback",
+            EntryKind::OfflineRedemption => "merchant.offline-redeem",
         }
     }
 
@@ -76,7 +78,7 @@ impl EntryKind {
             // Claims do not wait behind the node's receipts either.
             EntryKind::CouponClaim => CUSTOMER_STREAM,
             // A till's redemptions and rollbacks in the order it made them.
-            EntryKind::Redemption | EntryKind::Rollback => MERCHANT_STREAM,
+            EntryKind::Redemption | EntryKind::Rollback | EntryKind::OfflineRedemption => MERCHANT_STREAM,
         }
     }
 
@@ -97,6 +99,7 @@ impl EntryKind {
             "customer.claim" => Some(EntryKind::CouponClaim),
             "merchant.redeem" => Some(EntryKind::Redemption),
             "merchant.rollback" => Some(EntryKind::Rollback),
+            "merchant.offline-redeem" => Some(EntryKind::OfflineRedemption),
             _ => None,
         }
     }

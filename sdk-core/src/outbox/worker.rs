@@ -211,6 +211,7 @@ fn complete(shared: &Shared, head: &Sendable, status: u16, body: &[u8], replayed
             EntryKind::CouponClaim => crate::coupons::customer::apply_claim(shared, &tx, &head.context, body),
             EntryKind::Redemption => crate::coupons::merchant::apply_redemption(&tx, body),
             EntryKind::Rollback => crate::coupons::merchant::apply_rollback(&tx, body),
+            EntryKind::OfflineRedemption => crate::coupons::offline::apply_settlement(&tx, body),
             EntryKind::HashFailureReport | EntryKind::Receipt | EntryKind::Logout => Ok(Vec::new()),
         };
         match events {

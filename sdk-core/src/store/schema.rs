@@ -200,6 +200,18 @@ fn upgrade_from(tx: &Transaction<'_>, version: u32) -> Result<(), StoreError> {
             CREATE TABLE revoked_tags (
                 tag  BLOB PRIMARY KEY CHECK (length(tag) = 8)
             );
+            -- The till's offline redemptions: the last counter used (strictly
+            -- increasing), and the budget as last synced.
+            CREATE TABLE offline_state (
+                singleton    INTEGER PRIMARY KEY CHECK (singleton = 1),
+                counter      INTEGER NOT NULL DEFAULT 0,
+                budget_max   INTEGER,
+                budget_used  INTEGER NOT NULL DEFAULT 0
+            );
+            -- Redemption conflicts already given to the app.
+            CREATE TABLE seen_conflicts (
+                conflict_id  TEXT PRIMARY KEY
+            );
             -- How far the revocation log was synced.
             CREATE TABLE revocation_cursor (
                 singleton  INTEGER PRIMARY KEY CHECK (singleton = 1),

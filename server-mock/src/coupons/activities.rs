@@ -55,6 +55,9 @@ pub struct ActivityRecord {
     /// Shares recorded, per channel.
     #[serde(default)]
     pub shares_by_channel: BTreeMap<String, u32>,
+    /// Coupons redeemed twice (offline), reported to both tills.
+    #[serde(default)]
+    pub conflicts: Vec<edgepoints_protocol::coupons::redemption::RedemptionConflict>,
 }
 
 /// Counts a share on the activity's record.
@@ -159,6 +162,7 @@ pub async fn write(
                 claims_by_holder: BTreeMap::new(),
                 activity_redeemed: 0,
                 shares_by_channel: BTreeMap::new(),
+                conflicts: Vec::new(),
             },
             Some(mut record) if !creating && record.activity.merchant_id == merchant.merchant_id => {
                 let state = record.activity.state;

@@ -6,7 +6,10 @@
 //! A code that is not a genuine coupon of this merchant answers
 //! `not_found`, whatever is wrong with it: tills cannot probe codes.
 
-use edgepoints_protocol::coupons::redemption::{Redemption, RolledBack, DEFAULT_ROLLBACK_WINDOW_MS};
+use edgepoints_protocol::coupons::redemption::{
+    OfflineBudget, OfflineRedemption, Redemption, RedemptionConflict, RedemptionSide, RolledBack, Settlement,
+    DEFAULT_OFFLINE_BUDGET, DEFAULT_ROLLBACK_WINDOW_MS,
+};
 use edgepoints_protocol::coupons::{Presentation, TrustedKeys};
 use edgepoints_protocol::DeviceId;
 use serde::{Deserialize, Serialize};
@@ -28,6 +31,176 @@ pub struct RedemptionRecord {
     pub redeemed_at_ms: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rolled_back_at_ms: Option<u64>,
+    /// Made while the till was offline, settled later.
+    #[serde(default)]
+    pub offline: bool,
+}
+
+impl RedemptionRecord {
+    fn side(&self) -> RedemptionSide {
+        RedemptionSide {
+            device_id: self.device.clone(),
+            order_ref: self.order_ref.clone(),
+            redeemed_at_ms: self.redeemed_at_ms,
+            offline: self.offline,
+        }
+    }
+}
+
+/// A device's offline redemptions: the last counter taken, and the day's
+/// count against its budget.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct OfflineLedger {
+    last_counter: u64,
+    day: u64,
+    used: u32,
+    /// QA's budget for this device, instead of the default.
+    #[serde(default)]
+    max_count: Option<u32>,
+}
+
+/// Sets `device`'s offline budget (QA).
+pub async fn set_offline_budget(
+    control_plane: &ControlPlane,
+    device: &DeviceId,
+    max_count: u32,
+) -> Result<(), StoreError> {
+    update_json::<OfflineLedger, (), std::convert::Infallible>(control_plane.store(), &offline_key(device), |stored| {
+        let mut ledger = stored.unwrap_or_default();
+        ledger.max_count = Some(max_count);
+        Ok((Some(ledger), ()))
+    })
+    .await?
+    .unwrap_or_else(|never| match never {});
+    Ok(())
+}
+
+fn offline_key(device: &DeviceId) -> String {
+    format!("{}{device}", crate::state::keys::OFFLINE_LEDGER_PREFIX)
+}
+
+const DAY_MS: u64 = 86_400_000;
+
+/// The device's offline budget now.
+pub async fn offline_budget(control_plane: &ControlPlane, device: &DeviceId) -> Result<OfflineBudget, StoreError> {
+    let ledger: OfflineLedger = crate::store::get_json(control_plane.store(), &offline_key(device))
+        .await?
+        .unwrap_or_default();
+    let today = now(control_plane).await? / DAY_MS;
+    Ok(OfflineBudget {
+        max_count: ledger.max_count.unwrap_or(DEFAULT_OFFLINE_BUDGET),
+        used: if ledger.day == today { ledger.used } else { 0 },
+    })
+}
+
+/// Settles a redemption `device` made offline: the first redemption of a
+/// coupon the control plane accepts stands; a later one is a conflict,
+/// recorded on the activity (in the same swap) for both tills to read.
+/// Each counter is taken once, and the day's budget caps how many.
+pub async fn settle_offline(
+    control_plane: &ControlPlane,
+    device: &DeviceId,
+    offline: &OfflineRedemption,
+) -> Result<Result<Settlement, RedeemRefused>, StoreError> {
+    let Some(merchant_id) = merchants::merchant_of(control_plane, device).await? else {
+        return Ok(Err(RedeemRefused::NotAMerchant));
+    };
+    let Some(presentation) = genuine(control_plane, &offline.presentation, &merchant_id).await? else {
+        return Ok(Err(RedeemRefused::NotFound));
+    };
+    let claims = presentation.token.claims;
+    if offline.redeemed_at_ms / 1000 > u64::from(claims.expires_s) + edgepoints_protocol::coupons::CLOCK_TOLERANCE_S {
+        return Ok(Err(RedeemRefused::Expired));
+    }
+    let today = now(control_plane).await? / DAY_MS;
+    let budget =
+        update_json::<OfflineLedger, (), RedeemRefused>(control_plane.store(), &offline_key(device), |stored| {
+            let mut ledger = stored.unwrap_or_default();
+            if offline.counter <= ledger.last_counter {
+                return Err(RedeemRefused::Replayed);
+            }
+            if ledger.day != today {
+                ledger.day = today;
+                ledger.used = 0;
+            }
+            if ledger.used >= ledger.max_count.unwrap_or(DEFAULT_OFFLINE_BUDGET) {
+                return Err(RedeemRefused::OverBudget);
+            }
+            ledger.used += 1;
+            ledger.last_counter = offline.counter;
+            Ok((Some(ledger), ()))
+        })
+        .await?;
+    if let Err(refused) = budget {
+        return Ok(Err(refused));
+    }
+    let (activity_id, serial) = (hex::encode(claims.activity), hex::encode(claims.serial));
+    let redemption_id = random_id();
+    let conflict_id = random_id();
+    let this = RedemptionRecord {
+        redemption_id: redemption_id.clone(),
+        device: device.clone(),
+        order_ref: offline.order_ref.clone(),
+        redeemed_at_ms: offline.redeemed_at_ms,
+        rolled_back_at_ms: None,
+        offline: true,
+    };
+    let settled = update_json::<ActivityRecord, Settlement, RedeemRefused>(
+        control_plane.store(),
+        &activity_key(&activity_id),
+        |stored| {
+            let mut record = stored.ok_or(RedeemRefused::NotFound)?;
+            let coupon = record.coupons.get_mut(&serial).ok_or(RedeemRefused::NotFound)?;
+            if coupon.revoked {
+                return Err(RedeemRefused::Revoked);
+            }
+            match &coupon.redemption {
+                Some(first) if first.rolled_back_at_ms.is_none() => {
+                    let conflict = RedemptionConflict {
+                        conflict_id: conflict_id.clone(),
+                        serial: serial.clone(),
+                        activity_id: activity_id.clone(),
+                        first: first.side(),
+                        second: this.side(),
+                    };
+                    record.conflicts.push(conflict.clone());
+                    Ok((Some(record), Settlement::Conflict { conflict }))
+                }
+                _ => {
+                    coupon.redemption = Some(this.clone());
+                    record.activity_redeemed += 1;
+                    let redemption = Redemption {
+                        redemption_id: redemption_id.clone(),
+                        serial: serial.clone(),
+                        activity_id: activity_id.clone(),
+                        order_ref: offline.order_ref.clone(),
+                        redeemed_at_ms: offline.redeemed_at_ms,
+                        rollback_until_ms: offline.redeemed_at_ms + DEFAULT_ROLLBACK_WINDOW_MS,
+                    };
+                    Ok((Some(record), Settlement::Accepted { redemption }))
+                }
+            }
+        },
+    )
+    .await?;
+    if settled.is_ok() {
+        credit_referral(control_plane, &activity_id, &serial).await?;
+    }
+    Ok(settled)
+}
+
+/// Every redemption conflict a till of `device` was part of.
+pub async fn conflicts_of(
+    control_plane: &ControlPlane,
+    device: &DeviceId,
+) -> Result<Vec<RedemptionConflict>, StoreError> {
+    let records: Vec<ActivityRecord> =
+        crate::store::scan_json(control_plane.store(), crate::state::keys::ACTIVITY_PREFIX).await?;
+    Ok(records
+        .into_iter()
+        .flat_map(|r| r.conflicts)
+        .filter(|c| &c.first.device_id == device || &c.second.device_id == device)
+        .collect())
 }
 
 /// Why a redemption or rollback was refused.
@@ -39,6 +212,10 @@ pub enum RedeemRefused {
     Revoked,
     Expired,
     RollbackWindowClosed,
+    /// An offline redemption's counter was taken before.
+    Replayed,
+    /// The device's offline budget for the day is used up.
+    OverBudget,
 }
 
 /// The presentation's coupon if it is a genuine one of `merchant_id`,
@@ -104,6 +281,7 @@ pub async fn redeem(
                 order_ref: order_ref.to_owned(),
                 redeemed_at_ms: at_ms,
                 rolled_back_at_ms: None,
+                offline: false,
             });
             record.activity_redeemed += 1;
             let answer = Redemption {

@@ -49,6 +49,51 @@ device_payload!(CouponClaim, Purpose::CouponClaim, "claim");
 device_payload!(RedemptionRequest, Purpose::Redemption, "redemption");
 device_payload!(RollbackRequest, Purpose::Rollback, "rollback");
 device_payload!(ShareRequest, Purpose::Share, "share");
+device_payload!(
+    edgepoints_protocol::coupons::redemption::OfflineRedemption,
+    Purpose::OfflineRedemption,
+    "offline redemption"
+);
+
+/// `POST /v1/devices/{device_id}/offline-redemptions`: settles a redemption
+/// made offline; a conflict is an answer (both tills hear of it), not a
+/// refusal.
+pub(super) async fn settle_offline(
+    State(control_plane): State<Arc<ControlPlane>>,
+    DeviceSigned { device_id, payload }: DeviceSigned<edgepoints_protocol::coupons::redemption::OfflineRedemption>,
+) -> Result<Json<edgepoints_protocol::coupons::redemption::Settlement>, ApiError> {
+    let settled = redemptions::settle_offline(&control_plane, &device_id, &payload)
+        .await?
+        .map_err(redeem_refused)?;
+    control_plane
+        .count(&crate::state::keys::applied("offline_redemptions"))
+        .await?;
+    Ok(Json(settled))
+}
+
+/// `GET /v1/devices/{device_id}/offline-budget` (a signed read).
+pub(super) async fn offline_budget(
+    State(control_plane): State<Arc<ControlPlane>>,
+    Path(device_id): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> Result<Json<edgepoints_protocol::coupons::redemption::OfflineBudget>, ApiError> {
+    let device_id = super::devices::parse_device_id(&device_id)?;
+    let path = edgepoints_protocol::paths::device_offline_budget(device_id.as_str());
+    super::devices::signed_read(&control_plane, &device_id, &headers, &path).await?;
+    Ok(Json(redemptions::offline_budget(&control_plane, &device_id).await?))
+}
+
+/// `GET /v1/devices/{device_id}/redemption-conflicts` (a signed read).
+pub(super) async fn conflicts(
+    State(control_plane): State<Arc<ControlPlane>>,
+    Path(device_id): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> Result<Json<Vec<edgepoints_protocol::coupons::redemption::RedemptionConflict>>, ApiError> {
+    let device_id = super::devices::parse_device_id(&device_id)?;
+    let path = edgepoints_protocol::paths::device_redemption_conflicts(device_id.as_str());
+    super::devices::signed_read(&control_plane, &device_id, &headers, &path).await?;
+    Ok(Json(redemptions::conflicts_of(&control_plane, &device_id).await?))
+}
 
 /// `POST /v1/devices/{device_id}/shares`: records a share and gives its link.
 pub(super) async fn share(
@@ -97,6 +142,16 @@ fn redeem_refused(refused: RedeemRefused) -> ApiError {
         RedeemRefused::RollbackWindowClosed => conflict(
             ProblemCode::RollbackWindowClosed,
             "the redemption can no longer be rolled back",
+        ),
+        RedeemRefused::Replayed => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ProblemCode::StaleRequest,
+            "this offline redemption's counter was taken before",
+        ),
+        RedeemRefused::OverBudget => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ProblemCode::OfflineBudgetExceeded,
+            "the device's offline budget for the day is used up",
         ),
     }
 }
@@ -354,4 +409,20 @@ pub(super) async fn revoke(
     } else {
         Err(not_found("coupon"))
     }
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct BudgetSetting {
+    max_count: u32,
+}
+
+/// `PUT /admin/devices/{device_id}/offline-budget` `{"max_count": N}`.
+pub(super) async fn set_offline_budget(
+    State(control_plane): State<Arc<ControlPlane>>,
+    Path(device_id): Path<String>,
+    Json(setting): Json<BudgetSetting>,
+) -> Result<StatusCode, ApiError> {
+    let device_id = super::devices::parse_device_id(&device_id)?;
+    redemptions::set_offline_budget(&control_plane, &device_id, setting.max_count).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

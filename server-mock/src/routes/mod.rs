@@ -53,6 +53,9 @@ pub(crate) fn router(control_plane: Arc<ControlPlane>, stats: Arc<InstanceStats>
         .route(templates::DEVICE_REDEMPTIONS, post(coupons::redeem))
         .route(templates::DEVICE_ROLLBACKS, post(coupons::rollback))
         .route(templates::DEVICE_SHARES, post(coupons::share))
+        .route(templates::DEVICE_OFFLINE_REDEMPTIONS, post(coupons::settle_offline))
+        .route(templates::DEVICE_OFFLINE_BUDGET, get(coupons::offline_budget))
+        .route(templates::DEVICE_REDEMPTION_CONFLICTS, get(coupons::conflicts))
         .route_layer(middleware::from_fn_with_state(control_plane.clone(), faults::layer))
         .route_layer(middleware::from_fn_with_state(
             control_plane.clone(),
@@ -107,6 +110,10 @@ pub(crate) fn router(control_plane: Arc<ControlPlane>, stats: Arc<InstanceStats>
             post(coupons::new_code),
         )
         .route("/admin/coupon-keys/rotate", post(coupons::rotate_keys))
+        .route(
+            "/admin/devices/{device_id}/offline-budget",
+            axum::routing::put(coupons::set_offline_budget),
+        )
         .route(templates::HEALTHZ, get(|| async { "ok" }))
         .route(templates::MANIFEST, get(content::manifest))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, ProblemCode::NotFound, "no such route") })

@@ -182,6 +182,18 @@ impl AdminClient {
         Ok(())
     }
 
+    /// Sets a merchant device's offline budget (redemptions per day).
+    pub async fn set_offline_budget(&self, device_id: &str, max_count: u32) -> Result<(), AdminError> {
+        let response = self
+            .http
+            .put(self.url(&format!("/admin/devices/{device_id}/offline-budget")))
+            .json(&serde_json::json!({ "max_count": max_count }))
+            .send()
+            .await?;
+        Self::checked("the offline budget", response).await?;
+        Ok(())
+    }
+
     /// Retires the coupon issuing key and makes a new one.
     pub async fn rotate_coupon_key(&self) -> Result<TrustList, AdminError> {
         let response = self.http.post(self.url("/admin/coupon-keys/rotate")).send().await?;
