@@ -53,6 +53,16 @@ fun lunchDeal(description: String): ActivityDraft {
     )
 }
 
+/** Another one-time enrolment code of a merchant. */
+fun enrolmentCode(merchantId: String): String {
+    val request = HttpRequest.newBuilder(URI.create("$controlPlane/admin/merchants/$merchantId/enrolment-codes"))
+        .POST(HttpRequest.BodyPublishers.noBody())
+        .build()
+    val body = HttpClient.newHttpClient().send(request, HttpResponse.BodyHandlers.ofString()).body()
+    return Regex("\"enrolment_code\":\"([A-Z0-9]+)\"").find(body)?.groupValues?.get(1)
+        ?: error("no enrolment code in $body")
+}
+
 class CouponsTest {
     @get:Rule
     val timeout: Timeout = Timeout.seconds(60)
@@ -112,6 +122,43 @@ class CouponsTest {
         online.merchant().redeem(shown.text, "order-3")
         online.shutdown()
         other.shutdown()
+        customer.shutdown()
+    }
+
+    @Test
+    fun anOfflineDoubleRedemptionReachesBothTillsAsAnEvent() = runBlocking {
+        val eventsA = RecordingListener()
+        val tillA = open(newDataDir(), eventsA)
+        val merchant = tillA.merchant().enrol(createMerchant("Deux Caisses", "Canal Saint-Martin"))
+        val activity = tillA.merchant().writeActivity(null, lunchDeal("Soup and bread"))
+        tillA.merchant().submit(activity.activityId)
+        val eventsB = RecordingListener()
+        val tillB = open(newDataDir(), eventsB)
+        tillB.merchant().enrol(enrolmentCode(merchant.merchantId))
+        val customer = open(newDataDir())
+        val coupon = customer.coupons().claim(activity.activityId, null)
+        val shown = customer.coupons().present(coupon.serial).text
+
+        addFault("{\"route\": \"${Routes.DEVICE_OFFLINE_REDEMPTIONS}\", \"action\": \"fail\", \"status\": 503}")
+        try {
+            tillA.merchant().redeemOffline(shown, "A-1")
+            tillB.merchant().redeemOffline(shown, "B-1")
+            val again = assertFailsWith<EdgePointsException.CouponRefused> { tillA.merchant().redeemOffline(shown, "A-2") }
+            assertEquals(CouponRefusal.ALREADY_REDEEMED, again.reason)
+        } finally {
+            resetFaults()
+        }
+        assertEquals(0uL, tillA.outbox().drain(10_000uL).pending)
+        assertEquals(0uL, tillB.outbox().drain(10_000uL).pending)
+        tillA.merchant().sync()
+        tillB.merchant().sync()
+        val heardA = eventsA.events.filterIsInstance<SdkEvent.RedemptionConflict>()
+        val heardB = eventsB.events.filterIsInstance<SdkEvent.RedemptionConflict>()
+        assertEquals(1, heardA.size, "till A heard it once")
+        assertEquals(heardA, heardB, "both tills, the same report")
+        assertEquals(listOf("A-1", "B-1"), listOf(heardA[0].conflict.first.orderRef, heardA[0].conflict.second.orderRef))
+        tillA.shutdown()
+        tillB.shutdown()
         customer.shutdown()
     }
 }

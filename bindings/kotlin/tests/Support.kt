@@ -75,4 +75,5 @@ fun resetFaults() {
 /** The mock's route keys used here, as `edgepoints_protocol::paths::routes` spells them. */
 object Routes {
     const val DEVICE_CONSENT = "PUT /v1/devices/{device_id}/consent"
+    const val DEVICE_OFFLINE_REDEMPTIONS = "POST /v1/devices/{device_id}/offline-redemptions"
 }
