@@ -55,7 +55,8 @@ fn tour_runs_every_flow_and_exits_zero() {
             && stdout.contains("ok: valid, checked with no network")
             && stdout.contains("ok: a screenshot replayed a minute later is refused as stale")
             && stdout.contains("ok: redeemed once though its answer was lost")
-            && stdout.contains("referral points for Bob's redemption"),
+            && stdout.contains("referral points for Bob's redemption")
+            && stdout.contains("ok: the first redemption stands; the double one is reported to both tills"),
         "the tour shows coupons: review, fix, referral, offline check, one redemption: {stdout}"
     );
 }

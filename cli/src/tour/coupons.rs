@@ -5,13 +5,33 @@
 //! minute later, redeems it once though the answer is lost, refuses a
 //! second redemption, and Alice earns her referral points.
 
-use edgepoints_core::{ActivityDraft, ActivityState, CreditReason, EdgePoints, Error, TemplateKind, Validation};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use edgepoints_core::{
+    ActivityDraft, ActivityState, CreditReason, EdgePoints, Error, Event, EventListener, HostCallbackError,
+    TemplateKind, Validation,
+};
 use edgepoints_protocol::paths::routes;
 use serde_json::json;
 
 use super::narrative::{check, say, step};
-use super::{open, Tour};
+use super::{open, open_with, Tour};
 use crate::CliResult;
+
+/// Counts the redemption conflicts a till hears of.
+#[derive(Default)]
+struct ConflictsHeard(AtomicUsize);
+
+impl EventListener for ConflictsHeard {
+    fn on_event(&self, event: Event) -> Result<(), HostCallbackError> {
+        if matches!(event, Event::RedemptionConflict { .. }) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+}
 
 fn now_s() -> u64 {
     std::time::SystemTime::now()
@@ -164,6 +184,60 @@ impl Tour {
         check(
             referral > 0,
             &format!("Alice earned {referral} referral points for Bob's redemption"),
+        )
+    }
+
+    pub(super) async fn two_offline_tills_redeem_one_coupon(
+        &mut self,
+        till: &EdgePoints,
+        activity_id: &str,
+    ) -> CliResult {
+        step("Two tills cut off from the control plane both redeem Carol's coupon; back online, both hear of it");
+        let admin = self.live_admin()?;
+        let merchant_id = till
+            .merchant()
+            .identity()?
+            .ok_or("the bakery's till is not enrolled")?
+            .merchant_id;
+        let heard_a = Arc::new(ConflictsHeard::default());
+        let heard_b = Arc::new(ConflictsHeard::default());
+        // Two more tills of the bakery, each listening for conflicts.
+        let till_a = open_with(&self.endpoints, &self.root.join("bakery-till-2"), Some(heard_a.clone()))?;
+        till_a
+            .merchant()
+            .enrol(&admin.enrolment_code(&merchant_id).await?)
+            .await?;
+        let till_b = open_with(&self.endpoints, &self.root.join("bakery-till-3"), Some(heard_b.clone()))?;
+        till_b
+            .merchant()
+            .enrol(&admin.enrolment_code(&merchant_id).await?)
+            .await?;
+        let coupon = self.carol.sdk.coupons().claim(activity_id, None).await?;
+        let shown = self.carol.sdk.coupons().present(&coupon.serial)?.text;
+        admin
+            .add_fault(&json!({"route": routes::DEVICE_OFFLINE_REDEMPTIONS, "action": "fail", "status": 503}))
+            .await?;
+        let a = till_a.merchant().redeem_offline(&shown, "till 2, receipt 7")?;
+        let b = till_b.merchant().redeem_offline(&shown, "till 3, receipt 9")?;
+        say(format!(
+            "bakery-till-2 redeemed offline (counter {}, {} left in its offline budget today)",
+            a.counter, a.budget_left
+        ));
+        say(format!(
+            "bakery-till-3 redeemed the same coupon offline (counter {})",
+            b.counter
+        ));
+        admin.reset_faults().await?;
+        till_a.outbox().drain(Duration::from_secs(20)).await?;
+        till_b.outbox().drain(Duration::from_secs(20)).await?;
+        till_a.merchant().sync().await?;
+        till_b.merchant().sync().await?;
+        let (a_heard, b_heard) = (heard_a.0.load(Ordering::SeqCst), heard_b.0.load(Ordering::SeqCst));
+        till_a.shutdown().await;
+        till_b.shutdown().await;
+        check(
+            a_heard == 1 && b_heard == 1,
+            "the first redemption stands; the double one is reported to both tills, once each, with both records",
         )
     }
 }

@@ -64,6 +64,7 @@ pub(crate) async fn run(args: TourArgs) -> CliResult {
     let activity = tour.an_activity_is_rejected_fixed_and_published(&till).await?;
     let shown = tour.bob_claims_through_alices_share(&activity).await?;
     tour.the_till_checks_offline_and_redeems_once(&till, &shown).await?;
+    tour.two_offline_tills_redeem_one_coupon(&till, &activity).await?;
     till.shutdown().await;
     tour.bob_signs_up_and_logs_in_on_two_devices().await?;
     tour.bobs_instance_dies_and_his_session_goes_on().await?;
@@ -72,9 +73,9 @@ pub(crate) async fn run(args: TourArgs) -> CliResult {
     tour.summary().await
 }
 
-/// Devices the tour registers: three phones, the bakery's till, and the
-/// phone that tries the till's spent enrolment code.
-const EXPECTED_REGISTRATIONS: i64 = 5;
+/// Devices the tour registers: three phones, the bakery's three tills, and
+/// the phone that tries a till's spent enrolment code.
+const EXPECTED_REGISTRATIONS: i64 = 7;
 
 /// A device in the tour: a name for the narrative and its SDK instance.
 pub(super) struct Device {
@@ -228,7 +229,7 @@ impl Tour {
                     && applied(&state, "consent_reports") == reported as i64
                     && state.executions.duplicates.is_empty(),
                 &format!(
-                    "{EXPECTED_REGISTRATIONS} registrations (three phones, the till, a stray phone) and {reported} consent decisions applied, each exactly once"
+                    "{EXPECTED_REGISTRATIONS} registrations (three phones, three tills, a stray phone) and {reported} consent decisions applied, each exactly once"
                 ),
             )?;
         }
@@ -246,6 +247,15 @@ impl Tour {
 /// Opens an SDK instance as the tour's phones do: quick retries, and short
 /// ejections so the tour can show an endpoint coming back.
 fn open(endpoints: &[url::Url], dir: &Path) -> CliResult<EdgePoints> {
+    open_with(endpoints, dir, None)
+}
+
+/// [`open`] with an event listener.
+fn open_with(
+    endpoints: &[url::Url],
+    dir: &Path,
+    listener: Option<Arc<dyn edgepoints_core::EventListener>>,
+) -> CliResult<EdgePoints> {
     let mut config = Config::new(endpoints.to_vec(), dir);
     config.platform = "tour".into();
     config.app_version = env!("CARGO_PKG_VERSION").into();
@@ -259,7 +269,7 @@ fn open(endpoints: &[url::Url], dir: &Path) -> CliResult<EdgePoints> {
         base_ejection: Duration::from_millis(500),
         ..OutlierPolicy::default()
     };
-    Ok(EdgePoints::open(config, None)?)
+    Ok(EdgePoints::open(config, listener)?)
 }
 
 /// How often changes of kind `what` were applied, in a state dump.
