@@ -109,6 +109,16 @@ pub(crate) fn record(
     queued.ok_or_else(|| Error::NotAllowed("this till's offline budget for today is used up".into()))
 }
 
+/// The control plane refused an offline redemption for good (over budget,
+/// revoked, expired): the coupon was not redeemed, so this till forgets
+/// its mark (in the transaction that ends the entry).
+pub(crate) fn refused(tx: &rusqlite::Transaction<'_>, context: &serde_json::Value) -> Result<(), StoreError> {
+    if let Some(serial) = context["serial"].as_str() {
+        tx.execute("DELETE FROM redeemed_serials WHERE serial = ?1", [serial])?;
+    }
+    Ok(())
+}
+
 /// Gives the app each conflict once, and remembers it was given.
 fn announce(shared: &Shared, conflicts: Vec<RedemptionConflict>) -> Result<u32, StoreError> {
     let mut new = 0;

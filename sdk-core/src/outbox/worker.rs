@@ -115,6 +115,9 @@ async fn deliver(shared: Arc<Shared>, head: Sendable, asked: Arc<Mutex<HashSet<i
             let failed = shared.store().with(|c| {
                 let tx = c.transaction()?;
                 let changed = mark_failed(&tx, id, status, &problem)?;
+                if changed && head.kind == EntryKind::OfflineRedemption {
+                    crate::coupons::offline::refused(&tx, &head.context)?;
+                }
                 tx.commit()?;
                 Ok(changed)
             });
