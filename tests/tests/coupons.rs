@@ -404,3 +404,79 @@ async fn fifty_concurrent_claims_of_ten_coupons_give_ten_on_the_redis_store() {
     let control_plane = Arc::new(ControlPlane::open(Arc::new(store), None).await.unwrap());
     fifty_claims_give_ten(control_plane).await;
 }
+
+/// Two tills of one merchant race to redeem one coupon, five times each,
+/// over three instances: one redemption, nine `already_redeemed`.
+async fn racing_redemptions_give_one(control_plane: Arc<ControlPlane>) {
+    use edgepoints_protocol::coupons::redemption::RedemptionRequest;
+
+    let servers = Arc::new(MockServer::start_cluster(3, control_plane.clone()).await.unwrap());
+    let (till_a, merchant_id) = enrolled_till(&servers[0], 1).await;
+    let till_b = Phone::registered(&servers[1], 2).await;
+    let code = admin(&servers[0]).enrolment_code(&merchant_id).await.unwrap();
+    let enrol = MerchantEnrolment {
+        device_id: till_b.id.clone(),
+        code,
+    };
+    let path = paths::device_merchant_enrolment(till_b.id.as_str());
+    assert_eq!(
+        till_b
+            .post(&servers[1], &path, Purpose::MerchantEnrolment, &enrol)
+            .await
+            .0,
+        200
+    );
+    let activity = live_activity(&servers[0], &till_a, 10, 1).await;
+    let customer = Phone::registered(&servers[2], 3).await;
+    let (_, coupon) = claim(&servers[2], &customer, &activity.activity_id).await;
+    let token = CouponToken::decode(coupon["token"].as_str().unwrap()).unwrap();
+    let presentation = Presentation::sign(token, step_of(now_s()), &customer.key).encode();
+    let mut races = tokio::task::JoinSet::new();
+    for (i, till) in [till_a, till_b]
+        .into_iter()
+        .flat_map(|t| std::iter::repeat_n(Arc::new(t), 5))
+        .enumerate()
+    {
+        let (servers, presentation) = (servers.clone(), presentation.clone());
+        races.spawn(async move {
+            let request = RedemptionRequest {
+                device_id: till.id.clone(),
+                presentation,
+                order_ref: format!("order {i}"),
+            };
+            let path = paths::device_redemptions(till.id.as_str());
+            till.post(&servers[i % 3], &path, Purpose::Redemption, &request).await
+        });
+    }
+    let outcomes = races.join_all().await;
+    let won = outcomes.iter().filter(|(status, _)| *status == 201).count();
+    assert_eq!(won, 1, "{outcomes:?}");
+    for (status, answer) in outcomes.iter().filter(|(status, _)| *status != 201) {
+        assert_eq!(
+            (*status, answer["code"].as_str()),
+            (409, Some("already_redeemed")),
+            "{answer}"
+        );
+    }
+    assert_eq!(applied(&servers[0], "redemptions").await, 1);
+    for server in Arc::try_unwrap(servers).ok().expect("the races are done") {
+        server.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_redemptions_of_one_coupon_give_one_on_the_memory_store() {
+    init_tracing();
+    racing_redemptions_give_one(Arc::new(ControlPlane::in_memory(None).await)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_redemptions_of_one_coupon_give_one_on_the_redis_store() {
+    init_tracing();
+    let redis = RedisServer::start().expect("redis-server for the shared-state tests");
+    let store = edgepoints_mock_server::store::RedisStore::connect(&redis.url(), "redemptions")
+        .await
+        .unwrap();
+    let control_plane = Arc::new(ControlPlane::open(Arc::new(store), None).await.unwrap());
+    racing_redemptions_give_one(control_plane).await;
+}
