@@ -153,7 +153,7 @@ impl From<core::FieldFinding> for ReviewFinding {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct Activity {
     pub activity_id: String,
     pub merchant_id: String,
@@ -162,6 +162,7 @@ pub struct Activity {
     pub draft: ActivityDraft,
     pub findings: Vec<ReviewFinding>,
     pub claimed: u32,
+    pub shop_location: Option<crate::edgepoints::GeoLocation>,
 }
 
 impl From<core::Activity> for Activity {
@@ -174,6 +175,7 @@ impl From<core::Activity> for Activity {
             draft: a.draft.into(),
             findings: a.findings.into_iter().map(Into::into).collect(),
             claimed: a.claimed,
+            shop_location: a.shop_location.map(Into::into),
         }
     }
 }
@@ -431,10 +433,14 @@ impl Coupons {
 
 #[uniffi::export(async_runtime = "tokio")]
 impl Coupons {
-    pub async fn live_activities(&self) -> Result<Vec<Activity>, EdgePointsError> {
+    /// Live activities, nearest shop first when `near` is given.
+    pub async fn live_activities(
+        &self,
+        near: Option<crate::edgepoints::GeoLocation>,
+    ) -> Result<Vec<Activity>, EdgePointsError> {
         Ok(self
             .inner
-            .live_activities()
+            .live_activities(near.map(Into::into))
             .await?
             .into_iter()
             .map(Into::into)

@@ -215,7 +215,7 @@ pub(crate) async fn run(args: CouponsArgs) -> CliResult {
         }
         CouponsAction::List { sdk } => {
             with_sdk(&sdk, |sdk| async move {
-                for a in sdk.coupons().live_activities().await? {
+                for a in sdk.coupons().live_activities(None).await? {
                     println!(
                         "{}  {}  {} ({} claimed)",
                         a.activity_id, a.merchant_name, a.draft.title, a.claimed

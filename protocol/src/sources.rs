@@ -66,6 +66,15 @@ impl Location {
         location.is_valid().then_some(location)
     }
 
+    /// Great-circle distance to `other`, in km.
+    pub fn distance_km(self, other: Location) -> f64 {
+        let (la1, la2) = (self.latitude.to_radians(), other.latitude.to_radians());
+        let dla = la2 - la1;
+        let dlo = (other.longitude - self.longitude).to_radians();
+        let h = (dla / 2.0).sin().powi(2) + la1.cos() * la2.cos() * (dlo / 2.0).sin().powi(2);
+        2.0 * 6371.0 * h.sqrt().min(1.0).asin()
+    }
+
     pub fn is_valid(self) -> bool {
         (-90.0..=90.0).contains(&self.latitude) && (-180.0..=180.0).contains(&self.longitude)
     }

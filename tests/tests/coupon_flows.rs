@@ -84,7 +84,7 @@ async fn a_merchant_fixes_a_rejected_activity_and_publishes_it() {
     let live = till.merchant().submit(&written.activity_id).await.unwrap();
     assert_eq!(live.state, ActivityState::Live);
     let (_dir, customer) = new_device(&server);
-    let listed = customer.coupons().live_activities().await.unwrap();
+    let listed = customer.coupons().live_activities(None).await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].merchant_name, "Bistro Valmy");
 }
@@ -477,4 +477,41 @@ async fn the_offline_budget_refuses_what_exceeds_it_on_the_till_and_on_the_contr
         till.merchant().redeem_offline(&shown[2], "3"),
         Err(Error::NotAllowed(_))
     ));
+}
+
+#[tokio::test]
+async fn live_activities_come_nearest_shop_first() {
+    use edgepoints_core::Location;
+    let server = start_mock().await;
+    let paris = Location {
+        latitude: 48.8566,
+        longitude: 2.3522,
+    };
+    let lyon = Location {
+        latitude: 45.764,
+        longitude: 4.8357,
+    };
+    let mut tills = Vec::new();
+    for (name, shop, at) in [("Lyon deli", "Bellecour", lyon), ("Paris deli", "Bastille", paris)] {
+        let created = admin(&server)
+            .create_merchant_located(name, &[(shop, at)])
+            .await
+            .unwrap();
+        let (dir, till) = new_device(&server);
+        till.merchant().enrol(&created.enrolment_code).await.unwrap();
+        let mut offer = draft(name);
+        offer.shop = shop.into();
+        let written = till.merchant().write_activity(None, offer).await.unwrap();
+        let live = till.merchant().submit(&written.activity_id).await.unwrap();
+        assert_eq!(live.shop_location, Some(at));
+        tills.push((dir, till));
+    }
+    let (_dir, customer) = new_device(&server);
+    let order = |activities: Vec<edgepoints_core::Activity>| -> Vec<String> {
+        activities.into_iter().map(|a| a.merchant_name).collect()
+    };
+    let near_paris = order(customer.coupons().live_activities(Some(paris)).await.unwrap());
+    assert_eq!(near_paris, ["Paris deli", "Lyon deli"]);
+    let near_lyon = order(customer.coupons().live_activities(Some(lyon)).await.unwrap());
+    assert_eq!(near_lyon, ["Lyon deli", "Paris deli"]);
 }

@@ -83,7 +83,7 @@ class CouponsTest {
 
         val events = RecordingListener()
         val customer = open(newDataDir(), events)
-        assertTrue(customer.coupons().liveActivities().any { it.activityId == live.activityId })
+        assertTrue(customer.coupons().liveActivities(null).any { it.activityId == live.activityId })
         val coupon = customer.coupons().claim(live.activityId, null)
         assertEquals(listOf(coupon), customer.coupons().held())
         assertTrue(events.events.any { it is SdkEvent.CouponClaimed && it.coupon.serial == coupon.serial })

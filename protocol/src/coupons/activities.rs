@@ -208,7 +208,7 @@ pub struct StateChange {
 }
 
 /// An activity as the control plane answers it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Activity {
     /// 16 bytes, hex.
     pub activity_id: String,
@@ -221,6 +221,9 @@ pub struct Activity {
     pub findings: Vec<FieldFinding>,
     pub claimed: u32,
     pub history: Vec<StateChange>,
+    /// Where the activity's shop is, if the merchant said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shop_location: Option<crate::Location>,
 }
 
 /// A merchant device enrols with a one-time code.

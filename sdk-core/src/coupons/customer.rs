@@ -3,7 +3,7 @@
 //! hold them, and present them at the till.
 
 use edgepoints_protocol::coupons::activities::{Activity, ClaimedCoupon, CouponClaim, Share, ShareRequest, Template};
-use edgepoints_protocol::{paths, Purpose};
+use edgepoints_protocol::{paths, Location, Purpose, LOCATION_HEADER};
 use serde_json::{json, Value};
 
 use super::held::{self, HeldCoupon};
@@ -41,12 +41,28 @@ impl Coupons {
             .await
     }
 
-    /// Every live activity. Their pictures are content items: fetch them
-    /// with [`EdgePoints::fetch`], from nearby nodes like any other content.
-    pub async fn live_activities(&self) -> Result<Vec<Activity>, Error> {
+    /// Every live activity, nearest shop first when `near` is given. Their
+    /// pictures are content items: fetch them with [`EdgePoints::fetch`],
+    /// from nearby nodes like any other content.
+    pub async fn live_activities(&self, near: Option<Location>) -> Result<Vec<Activity>, Error> {
+        if near.is_some_and(|l| !l.is_valid()) {
+            return Err(Error::InvalidInput(
+                "latitude must be -90 to 90 and longitude -180 to 180".into(),
+            ));
+        }
         let sdk = self.sdk.clone();
         self.sdk
-            .on_runtime(async move { public_get(sdk.shared(), paths::ACTIVITIES.to_owned()).await })
+            .on_runtime(async move {
+                let body = retrying(sdk.shared(), || {
+                    let mut request = Outgoing::get(paths::ACTIVITIES.to_owned());
+                    if let Some(near) = near {
+                        request.headers.push((LOCATION_HEADER, near.to_header()));
+                    }
+                    request
+                })
+                .await?;
+                serde_json::from_slice(&body).map_err(|e| Error::Protocol(format!("activities: {e}")))
+            })
             .await
     }
 

@@ -156,6 +156,7 @@ pub async fn write(
                         state: ActivityState::Draft,
                         at_ms,
                     }],
+                    shop_location: merchant.shop_locations.get(&draft.shop).copied(),
                 },
                 tenant: merchant.tenant.clone(),
                 coupons: BTreeMap::new(),
@@ -170,6 +171,7 @@ pub async fn write(
                     return Err(ActivityRefused::WrongState(state));
                 }
                 record.activity.draft = draft.clone();
+                record.activity.shop_location = merchant.shop_locations.get(&draft.shop).copied();
                 if state == ActivityState::Rejected {
                     record.activity.state = ActivityState::Draft;
                     record.activity.history.push(StateChange {
@@ -285,14 +287,23 @@ pub async fn activity(control_plane: &ControlPlane, activity_id: &str) -> Result
     get_json(control_plane.store(), &activity_key(activity_id)).await
 }
 
-/// Every live activity.
-pub async fn live(control_plane: &ControlPlane) -> Result<Vec<Activity>, StoreError> {
+/// Every live activity; nearest first when the customer says where they
+/// are (activities whose shop has no location last).
+pub async fn live(
+    control_plane: &ControlPlane,
+    near: Option<edgepoints_protocol::Location>,
+) -> Result<Vec<Activity>, StoreError> {
     let records: Vec<ActivityRecord> = scan_json(control_plane.store(), keys::ACTIVITY_PREFIX).await?;
-    Ok(records
+    let mut live: Vec<Activity> = records
         .into_iter()
         .map(|r| r.activity)
         .filter(|a| a.state == ActivityState::Live)
-        .collect())
+        .collect();
+    if let Some(near) = near {
+        let distance = |a: &Activity| a.shop_location.map_or(f64::INFINITY, |at| at.distance_km(near));
+        live.sort_by(|a, b| distance(a).total_cmp(&distance(b)));
+    }
+    Ok(live)
 }
 
 /// Why a claim was refused.

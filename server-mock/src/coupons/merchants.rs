@@ -12,7 +12,7 @@ use crate::store::{get_json, put_json, scan_json, StoreError};
 use crate::ControlPlane;
 
 /// A merchant and its shops.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MerchantRecord {
     /// 16 bytes, hex.
     pub merchant_id: String,
@@ -20,6 +20,9 @@ pub struct MerchantRecord {
     pub shops: Vec<String>,
     /// Whose review rules its activities are checked against.
     pub tenant: String,
+    /// Where shops are, by name (for customers nearby).
+    #[serde(default)]
+    pub shop_locations: std::collections::BTreeMap<String, edgepoints_protocol::Location>,
     pub created_at_ms: u64,
 }
 
@@ -61,12 +64,14 @@ pub async fn create(
     name: &str,
     shops: Vec<String>,
     tenant: &str,
+    shop_locations: std::collections::BTreeMap<String, edgepoints_protocol::Location>,
 ) -> Result<MerchantRecord, StoreError> {
     let record = MerchantRecord {
         merchant_id: random_id(),
         name: name.to_owned(),
         shops,
         tenant: tenant.to_owned(),
+        shop_locations,
         created_at_ms: now(control_plane).await?,
     };
     put_json(control_plane.store(), &merchant_key(&record.merchant_id), &record).await?;

@@ -264,9 +264,17 @@ pub(super) async fn list_templates() -> Json<Vec<Template>> {
     Json(templates())
 }
 
-/// `GET /v1/activities`: every live activity.
-pub(super) async fn list_live(State(control_plane): State<Arc<ControlPlane>>) -> Result<Json<Vec<Activity>>, ApiError> {
-    Ok(Json(activities::live(&control_plane).await?))
+/// `GET /v1/activities`: every live activity, nearest first when the
+/// request carries `Edgepoints-Location`.
+pub(super) async fn list_live(
+    State(control_plane): State<Arc<ControlPlane>>,
+    headers: axum::http::HeaderMap,
+) -> Result<Json<Vec<Activity>>, ApiError> {
+    let near = headers
+        .get(edgepoints_protocol::LOCATION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(edgepoints_protocol::Location::from_header);
+    Ok(Json(activities::live(&control_plane, near).await?))
 }
 
 /// `GET /v1/activities/{activity_id}`: a live activity.
@@ -341,6 +349,9 @@ pub(super) struct NewMerchant {
     shops: Vec<String>,
     #[serde(default)]
     tenant: Option<String>,
+    /// Where shops are, by name.
+    #[serde(default)]
+    locations: std::collections::BTreeMap<String, edgepoints_protocol::Location>,
 }
 
 /// `POST /admin/merchants` `{"name", "shops", "tenant"?}`.
@@ -356,7 +367,18 @@ pub(super) async fn create_merchant(
         ));
     }
     let tenant = new.tenant.unwrap_or_else(|| DEFAULT_TENANT.to_owned());
-    let merchant = merchants::create(&control_plane, new.name.trim(), new.shops, &tenant).await?;
+    if new
+        .locations
+        .iter()
+        .any(|(shop, at)| !new.shops.contains(shop) || !at.is_valid())
+    {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ProblemCode::MalformedRequest,
+            "a location names one of the shops and is a valid latitude and longitude",
+        ));
+    }
+    let merchant = merchants::create(&control_plane, new.name.trim(), new.shops, &tenant, new.locations).await?;
     let enrolment_code = merchants::new_enrolment_code(&control_plane, &merchant.merchant_id).await?;
     Ok((
         StatusCode::CREATED,

@@ -160,6 +160,24 @@ impl AdminClient {
         Ok(Self::checked("the merchant", response).await?.json().await?)
     }
 
+    /// [`AdminClient::create_merchant`] with each shop where it is.
+    pub async fn create_merchant_located(
+        &self,
+        name: &str,
+        shops: &[(&str, edgepoints_protocol::Location)],
+    ) -> Result<MerchantCreated, AdminError> {
+        let names: Vec<&str> = shops.iter().map(|(shop, _)| *shop).collect();
+        let locations: std::collections::BTreeMap<&str, edgepoints_protocol::Location> =
+            shops.iter().copied().collect();
+        let response = self
+            .http
+            .post(self.url("/admin/merchants"))
+            .json(&serde_json::json!({ "name": name, "shops": names, "locations": locations }))
+            .send()
+            .await?;
+        Ok(Self::checked("the merchant", response).await?.json().await?)
+    }
+
     /// Another one-time enrolment code for a merchant.
     pub async fn enrolment_code(&self, merchant_id: &str) -> Result<String, AdminError> {
         let response = self
