@@ -515,3 +515,27 @@ async fn live_activities_come_nearest_shop_first() {
     let near_lyon = order(customer.coupons().live_activities(Some(lyon)).await.unwrap());
     assert_eq!(near_lyon, ["Lyon deli", "Paris deli"]);
 }
+
+#[tokio::test]
+async fn a_member_holding_a_redeemed_coupon_gets_a_notice() {
+    let server = start_mock().await;
+    let (_till_dir, till, activity_id) = till_with_live_activity(&server).await;
+    let (_dir, customer) = new_device(&server);
+    customer
+        .members()
+        .sign_up("nadia", "a long enough passphrase")
+        .await
+        .unwrap();
+    customer
+        .members()
+        .login("nadia", "a long enough passphrase")
+        .await
+        .unwrap();
+    let coupon = customer.coupons().claim(&activity_id, None).await.unwrap();
+    let shown = customer.coupons().present(&coupon.serial).unwrap().text;
+    till.merchant().redeem(&shown, "order-77").await.unwrap();
+    let notices = customer.members().heartbeat_now().await.unwrap();
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert_eq!(notices[0].kind, "coupon_redeemed");
+    assert!(notices[0].text.contains("order-77") && notices[0].text.contains("Bistro Valmy"));
+}

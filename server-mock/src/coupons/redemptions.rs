@@ -183,6 +183,9 @@ pub async fn settle_offline(
         },
     )
     .await?;
+    if let Ok(Settlement::Accepted { .. }) = &settled {
+        notify_holder(control_plane, &activity_id, &serial, &offline.order_ref).await?;
+    }
     if settled.is_ok() {
         credit_referral(control_plane, &activity_id, &serial).await?;
     }
@@ -296,11 +299,41 @@ pub async fn redeem(
         },
     )
     .await?;
+    if outcome.is_ok() {
+        notify_holder(control_plane, &activity_id, &serial, order_ref).await?;
+    }
     // Whatever the outcome, a standing redemption of a referred coupon has
     // its sharer credited, once: this also completes a credit that an
     // earlier attempt committed the redemption for but did not finish.
     credit_referral(control_plane, &activity_id, &serial).await?;
     Ok(outcome)
+}
+
+/// Tells the coupon's holder, if a member is logged in on the holding
+/// device, that it was redeemed (a member notice).
+async fn notify_holder(
+    control_plane: &ControlPlane,
+    activity_id: &str,
+    serial: &str,
+    order_ref: &str,
+) -> Result<(), StoreError> {
+    let Some(record) = super::activities::activity(control_plane, activity_id).await? else {
+        return Ok(());
+    };
+    let Some(coupon) = record.coupons.get(serial) else {
+        return Ok(());
+    };
+    if let Some(member_id) = crate::members::logged_in_member(control_plane, &coupon.holder).await? {
+        let notice = edgepoints_protocol::NoticePost {
+            kind: edgepoints_protocol::members::notice_kinds::COUPON_REDEEMED.to_owned(),
+            text: format!(
+                "Your coupon “{}” was redeemed at {} (order {order_ref})",
+                record.activity.draft.title, record.activity.merchant_name
+            ),
+        };
+        crate::notices::post(control_plane, &member_id, notice).await?;
+    }
+    Ok(())
 }
 
 /// Credits the sharer of a redeemed coupon that came through a referral
