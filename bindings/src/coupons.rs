@@ -405,6 +405,7 @@ pub struct QueuedRedemption {
     pub counter: u64,
     pub outbox_id: i64,
     pub budget_left: u32,
+    pub budget_left_value_cents: u64,
 }
 
 impl From<core::QueuedRedemption> for QueuedRedemption {
@@ -415,6 +416,7 @@ impl From<core::QueuedRedemption> for QueuedRedemption {
             counter: q.counter,
             outbox_id: q.outbox_id,
             budget_left: q.budget_left,
+            budget_left_value_cents: q.budget_left_value_cents,
         }
     }
 }
@@ -515,9 +517,18 @@ impl Merchant {
         Ok(self.inner.redeem(&presentation, &order_ref).await?.into())
     }
 
-    /// Redeems offline: checked here, queued, settled when back online.
-    pub fn redeem_offline(&self, presentation: String, order_ref: String) -> Result<QueuedRedemption, EdgePointsError> {
-        Ok(self.inner.redeem_offline(&presentation, &order_ref)?.into())
+    /// Redeems offline: checked here, queued, settled when back online;
+    /// `value_cents` is the discount given (the budget caps their sum).
+    pub fn redeem_offline(
+        &self,
+        presentation: String,
+        order_ref: String,
+        value_cents: u64,
+    ) -> Result<QueuedRedemption, EdgePointsError> {
+        Ok(self
+            .inner
+            .redeem_offline(&presentation, &order_ref, value_cents)?
+            .into())
     }
 
     /// Gives a redemption's use back, within its window.

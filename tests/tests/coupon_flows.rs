@@ -399,14 +399,14 @@ async fn an_offline_double_redemption_is_reported_to_both_tills_once_they_are_ba
         json!({"route": routes::DEVICE_OFFLINE_REDEMPTIONS, "action": "fail", "status": 503}),
     )
     .await;
-    let a = till_a.merchant().redeem_offline(&shown, "till A #1").unwrap();
-    let b = till_b.merchant().redeem_offline(&shown, "till B #1").unwrap();
+    let a = till_a.merchant().redeem_offline(&shown, "till A #1", 500).unwrap();
+    let b = till_b.merchant().redeem_offline(&shown, "till B #1", 500).unwrap();
     assert_eq!(
         (a.serial.as_str(), b.serial.as_str()),
         (coupon.serial.as_str(), coupon.serial.as_str())
     );
     assert!(matches!(
-        till_a.merchant().redeem_offline(&shown, "till A #2"),
+        till_a.merchant().redeem_offline(&shown, "till A #2", 500),
         Err(Error::CouponRefused {
             reason: Refusal::AlreadyRedeemed
         })
@@ -445,7 +445,10 @@ async fn an_offline_double_redemption_is_reported_to_both_tills_once_they_are_ba
 async fn the_offline_budget_refuses_what_exceeds_it_on_the_till_and_on_the_control_plane() {
     let server = start_mock().await;
     let (_till_dir, till, activity_id) = till_with_live_activity(&server).await;
-    admin(&server).set_offline_budget(&till.device_id(), 1).await.unwrap();
+    admin(&server)
+        .set_offline_budget(&till.device_id(), 1, 100_000)
+        .await
+        .unwrap();
     let (mut shown, mut customers) = (Vec::new(), Vec::new());
     for _ in 0..3 {
         let (dir, customer) = new_device(&server);
@@ -460,8 +463,8 @@ async fn the_offline_budget_refuses_what_exceeds_it_on_the_till_and_on_the_contr
         json!({"route": routes::DEVICE_OFFLINE_REDEMPTIONS, "action": "fail", "status": 503}),
     )
     .await;
-    till.merchant().redeem_offline(&shown[0], "1").unwrap();
-    till.merchant().redeem_offline(&shown[1], "2").unwrap();
+    till.merchant().redeem_offline(&shown[0], "1", 500).unwrap();
+    till.merchant().redeem_offline(&shown[1], "2", 500).unwrap();
     admin(&server).reset_faults().await.unwrap();
     let status = till.outbox().drain(std::time::Duration::from_secs(10)).await.unwrap();
     assert_eq!(status.pending, 0);
@@ -474,7 +477,7 @@ async fn the_offline_budget_refuses_what_exceeds_it_on_the_till_and_on_the_contr
     // Synced, the till itself refuses to go over.
     till.merchant().sync().await.unwrap();
     assert!(matches!(
-        till.merchant().redeem_offline(&shown[2], "3"),
+        till.merchant().redeem_offline(&shown[2], "3", 500),
         Err(Error::NotAllowed(_))
     ));
 }
@@ -538,4 +541,42 @@ async fn a_member_holding_a_redeemed_coupon_gets_a_notice() {
     assert_eq!(notices.len(), 1, "{notices:?}");
     assert_eq!(notices[0].kind, "coupon_redeemed");
     assert!(notices[0].text.contains("order-77") && notices[0].text.contains("Bistro Valmy"));
+}
+
+#[tokio::test]
+async fn the_offline_budget_caps_the_value_given_offline_too() {
+    let server = start_mock().await;
+    let (_till_dir, till, activity_id) = till_with_live_activity(&server).await;
+    admin(&server)
+        .set_offline_budget(&till.device_id(), 10, 1_000)
+        .await
+        .unwrap();
+    till.merchant().sync().await.unwrap();
+    let mut customers = Vec::new();
+    let mut shown = Vec::new();
+    for _ in 0..2 {
+        let (dir, customer) = new_device(&server);
+        let coupon = customer.coupons().claim(&activity_id, None).await.unwrap();
+        shown.push(customer.coupons().present(&coupon.serial).unwrap().text);
+        customers.push((dir, customer));
+    }
+    add_fault(
+        &server,
+        json!({"route": routes::DEVICE_OFFLINE_REDEMPTIONS, "action": "fail", "status": 503}),
+    )
+    .await;
+    let first = till.merchant().redeem_offline(&shown[0], "1", 700).unwrap();
+    assert_eq!((first.budget_left, first.budget_left_value_cents), (9, 300));
+    assert!(
+        matches!(
+            till.merchant().redeem_offline(&shown[1], "2", 500),
+            Err(Error::NotAllowed(_))
+        ),
+        "500 more would pass the 1 000 cents the till may give offline"
+    );
+    assert!(
+        matches!(till.merchant().validate(&shown[1]).unwrap(), Validation::Valid { .. }),
+        "nothing marked"
+    );
+    till.merchant().redeem_offline(&shown[1], "2", 300).unwrap();
 }

@@ -141,9 +141,9 @@ class CouponsTest {
 
         addFault("{\"route\": \"${Routes.DEVICE_OFFLINE_REDEMPTIONS}\", \"action\": \"fail\", \"status\": 503}")
         try {
-            tillA.merchant().redeemOffline(shown, "A-1")
-            tillB.merchant().redeemOffline(shown, "B-1")
-            val again = assertFailsWith<EdgePointsException.CouponRefused> { tillA.merchant().redeemOffline(shown, "A-2") }
+            tillA.merchant().redeemOffline(shown, "A-1", 250uL)
+            tillB.merchant().redeemOffline(shown, "B-1", 250uL)
+            val again = assertFailsWith<EdgePointsException.CouponRefused> { tillA.merchant().redeemOffline(shown, "A-2", 250uL) }
             assertEquals(CouponRefusal.ALREADY_REDEEMED, again.reason)
         } finally {
             resetFaults()

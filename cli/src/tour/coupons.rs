@@ -217,11 +217,13 @@ impl Tour {
         admin
             .add_fault(&json!({"route": routes::DEVICE_OFFLINE_REDEMPTIONS, "action": "fail", "status": 503}))
             .await?;
-        let a = till_a.merchant().redeem_offline(&shown, "till 2, receipt 7")?;
-        let b = till_b.merchant().redeem_offline(&shown, "till 3, receipt 9")?;
+        let a = till_a.merchant().redeem_offline(&shown, "till 2, receipt 7", 180)?;
+        let b = till_b.merchant().redeem_offline(&shown, "till 3, receipt 9", 180)?;
         say(format!(
-            "bakery-till-2 redeemed offline (counter {}, {} left in its offline budget today)",
-            a.counter, a.budget_left
+            "bakery-till-2 redeemed offline (counter {}; {} redemptions and {:.2} € left in its offline budget today)",
+            a.counter,
+            a.budget_left,
+            a.budget_left_value_cents as f64 / 100.0
         ));
         say(format!(
             "bakery-till-3 redeemed the same coupon offline (counter {})",

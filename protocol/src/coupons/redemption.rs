@@ -66,6 +66,10 @@ pub struct OfflineRedemption {
     pub device_id: DeviceId,
     pub presentation: String,
     pub order_ref: String,
+    /// The discount the till gave, in cents: what the merchant risks if
+    /// the redemption turns out to be a double one.
+    #[serde(default)]
+    pub value_cents: u64,
     /// Strictly increasing per device: the control plane takes each once.
     pub counter: u64,
     /// The device's clock when it redeemed.
@@ -109,9 +113,14 @@ pub enum Settlement {
 pub struct OfflineBudget {
     /// Offline redemptions per device and control-plane day.
     pub max_count: u32,
-    /// Offline redemptions settled today.
+    /// Their total discount value per day, in cents.
+    pub max_value_cents: u64,
+    /// Offline redemptions settled today, and their value.
     pub used: u32,
+    pub used_value_cents: u64,
 }
 
-/// The default offline budget of a merchant device.
+/// The default offline budget of a merchant device: redemptions, and
+/// their value in cents.
 pub const DEFAULT_OFFLINE_BUDGET: u32 = 20;
+pub const DEFAULT_OFFLINE_BUDGET_VALUE_CENTS: u64 = 50_000;

@@ -204,12 +204,20 @@ impl Merchant {
     /// [`Error::CouponRefused`]), marks the serial redeemed on this till,
     /// and queues a signed redemption for the control plane to settle when
     /// the outbox drains. The till's offline budget caps how many per day
-    /// (beyond it, [`Error::NotAllowed`]). If another till redeemed the
+    /// and their value (beyond it, [`Error::NotAllowed`]). If another till redeemed the
     /// same coupon first, both tills get a `RedemptionConflict` event with
     /// both records.
-    pub fn redeem_offline(&self, presentation: &str, order_ref: &str) -> Result<super::QueuedRedemption, Error> {
+    ///
+    /// `value_cents` is the discount the till gives: the budget caps their
+    /// sum as well as their number.
+    pub fn redeem_offline(
+        &self,
+        presentation: &str,
+        order_ref: &str,
+        value_cents: u64,
+    ) -> Result<super::QueuedRedemption, Error> {
         let validation = self.validate(presentation)?;
-        super::offline::record(self.sdk.shared(), validation, presentation, order_ref)
+        super::offline::record(self.sdk.shared(), validation, presentation, order_ref, value_cents)
     }
 
     /// Gives a redemption's use back, within the window the control plane

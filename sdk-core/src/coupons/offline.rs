@@ -8,6 +8,7 @@
 
 use edgepoints_protocol::coupons::redemption::{
     OfflineBudget, OfflineRedemption, RedemptionConflict, Settlement, DEFAULT_OFFLINE_BUDGET,
+    DEFAULT_OFFLINE_BUDGET_VALUE_CENTS,
 };
 use edgepoints_protocol::{paths, Purpose};
 use reqwest::Method;
@@ -27,24 +28,35 @@ pub struct QueuedRedemption {
     pub activity_id: String,
     pub counter: u64,
     pub outbox_id: i64,
-    /// Offline redemptions left today, as this till counts them.
+    /// Offline redemptions left today, and their value in cents, as this
+    /// till counts them.
     pub budget_left: u32,
+    pub budget_left_value_cents: u64,
 }
 
-fn budget_left(tx: &rusqlite::Transaction<'_>) -> Result<u32, StoreError> {
-    let (max, used): (Option<i64>, i64) = tx
-        .query_row("SELECT budget_max, budget_used FROM offline_state", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
+/// What this till may still redeem offline today: the budget as last
+/// synced, less what it settled then and what waits in its outbox.
+fn budget_left(tx: &rusqlite::Transaction<'_>) -> Result<(u32, u64), StoreError> {
+    let (max, used, max_value, used_value): (Option<i64>, i64, Option<i64>, i64) = tx
+        .query_row(
+            "SELECT budget_max, budget_used, budget_max_value, budget_used_value FROM offline_state",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
         .optional()?
-        .unwrap_or((None, 0));
-    let pending: i64 = tx.query_row(
-        "SELECT count(*) FROM outbox WHERE kind = ?1 AND state = 'pending'",
+        .unwrap_or((None, 0, None, 0));
+    let (pending, pending_value): (i64, i64) = tx.query_row(
+        "SELECT count(*), coalesce(sum(json_extract(context, '$.value_cents')), 0)
+         FROM outbox WHERE kind = ?1 AND state = 'pending'",
         [EntryKind::OfflineRedemption.as_str()],
-        |r| r.get(0),
+        |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
     let max = max.unwrap_or(i64::from(DEFAULT_OFFLINE_BUDGET));
-    Ok((max - used - pending).max(0) as u32)
+    let max_value = max_value.unwrap_or(DEFAULT_OFFLINE_BUDGET_VALUE_CENTS as i64);
+    Ok((
+        (max - used - pending).max(0) as u32,
+        (max_value - used_value - pending_value).max(0) as u64,
+    ))
 }
 
 /// Records an offline redemption of a presentation the till found valid.
@@ -53,6 +65,7 @@ pub(crate) fn record(
     validation: Validation,
     presentation: &str,
     order_ref: &str,
+    value_cents: u64,
 ) -> Result<QueuedRedemption, Error> {
     let (serial, activity_id) = match validation {
         Validation::Valid {
@@ -62,8 +75,8 @@ pub(crate) fn record(
     };
     let queued = shared.store().with(|c| {
         let tx = c.transaction()?;
-        let left = budget_left(&tx)?;
-        if left == 0 {
+        let (left, left_value) = budget_left(&tx)?;
+        if left == 0 || value_cents > left_value {
             return Ok(None);
         }
         tx.execute(
@@ -81,6 +94,7 @@ pub(crate) fn record(
             device_id: shared.identity().device_id().clone(),
             presentation: presentation.trim().to_owned(),
             order_ref: order_ref.to_owned(),
+            value_cents,
             counter: counter as u64,
             redeemed_at_ms: now,
         };
@@ -92,7 +106,7 @@ pub(crate) fn record(
                 method: Method::POST,
                 path: paths::device_offline_redemptions(shared.identity().device_id().as_str()),
                 body: serde_json::to_vec(&envelope).expect("envelope serialises"),
-                context: serde_json::json!({ "serial": serial }),
+                context: serde_json::json!({ "serial": serial, "value_cents": value_cents }),
                 idempotency_key: None,
             },
         )?;
@@ -103,10 +117,11 @@ pub(crate) fn record(
             counter: counter as u64,
             outbox_id,
             budget_left: left - 1,
+            budget_left_value_cents: left_value - value_cents,
         }))
     })?;
     shared.outbox_wake().notify_one();
-    queued.ok_or_else(|| Error::NotAllowed("this till's offline budget for today is used up".into()))
+    queued.ok_or_else(|| Error::NotAllowed("this till's offline budget for today (count or value) is used up".into()))
 }
 
 /// The control plane refused an offline redemption for good (over budget,
@@ -168,9 +183,16 @@ pub(crate) async fn sync(shared: &Shared) -> Result<u32, Error> {
         crate::transport::signed_get(shared, paths::device_offline_budget(&device), Vec::new()).await?;
     shared.store().with(|c| {
         c.execute(
-            "INSERT INTO offline_state (singleton, budget_max, budget_used) VALUES (1, ?1, ?2)
-             ON CONFLICT (singleton) DO UPDATE SET budget_max = ?1, budget_used = ?2",
-            params![i64::from(budget.max_count), i64::from(budget.used)],
+            "INSERT INTO offline_state (singleton, budget_max, budget_used, budget_max_value, budget_used_value)
+             VALUES (1, ?1, ?2, ?3, ?4)
+             ON CONFLICT (singleton) DO UPDATE SET budget_max = ?1, budget_used = ?2, budget_max_value = ?3,
+                 budget_used_value = ?4",
+            params![
+                i64::from(budget.max_count),
+                i64::from(budget.used),
+                budget.max_value_cents as i64,
+                budget.used_value_cents as i64
+            ],
         )?;
         Ok(())
     })?;

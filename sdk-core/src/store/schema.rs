@@ -205,8 +205,10 @@ fn upgrade_from(tx: &Transaction<'_>, version: u32) -> Result<(), StoreError> {
             CREATE TABLE offline_state (
                 singleton    INTEGER PRIMARY KEY CHECK (singleton = 1),
                 counter      INTEGER NOT NULL DEFAULT 0,
-                budget_max   INTEGER,
-                budget_used  INTEGER NOT NULL DEFAULT 0
+                budget_max         INTEGER,
+                budget_used        INTEGER NOT NULL DEFAULT 0,
+                budget_max_value   INTEGER,
+                budget_used_value  INTEGER NOT NULL DEFAULT 0
             );
             -- Redemption conflicts already given to the app.
             CREATE TABLE seen_conflicts (

@@ -8,7 +8,7 @@
 
 use edgepoints_protocol::coupons::redemption::{
     OfflineBudget, OfflineRedemption, Redemption, RedemptionConflict, RedemptionSide, RolledBack, Settlement,
-    DEFAULT_OFFLINE_BUDGET, DEFAULT_ROLLBACK_WINDOW_MS,
+    DEFAULT_OFFLINE_BUDGET, DEFAULT_OFFLINE_BUDGET_VALUE_CENTS, DEFAULT_ROLLBACK_WINDOW_MS,
 };
 use edgepoints_protocol::coupons::{Presentation, TrustedKeys};
 use edgepoints_protocol::DeviceId;
@@ -54,9 +54,22 @@ struct OfflineLedger {
     last_counter: u64,
     day: u64,
     used: u32,
+    #[serde(default)]
+    used_value_cents: u64,
     /// QA's budget for this device, instead of the default.
     #[serde(default)]
     max_count: Option<u32>,
+    #[serde(default)]
+    max_value_cents: Option<u64>,
+}
+
+impl OfflineLedger {
+    fn limits(&self) -> (u32, u64) {
+        (
+            self.max_count.unwrap_or(DEFAULT_OFFLINE_BUDGET),
+            self.max_value_cents.unwrap_or(DEFAULT_OFFLINE_BUDGET_VALUE_CENTS),
+        )
+    }
 }
 
 /// Sets `device`'s offline budget (QA).
@@ -64,10 +77,12 @@ pub async fn set_offline_budget(
     control_plane: &ControlPlane,
     device: &DeviceId,
     max_count: u32,
+    max_value_cents: Option<u64>,
 ) -> Result<(), StoreError> {
     update_json::<OfflineLedger, (), std::convert::Infallible>(control_plane.store(), &offline_key(device), |stored| {
         let mut ledger = stored.unwrap_or_default();
         ledger.max_count = Some(max_count);
+        ledger.max_value_cents = max_value_cents.or(ledger.max_value_cents);
         Ok((Some(ledger), ()))
     })
     .await?
@@ -87,9 +102,13 @@ pub async fn offline_budget(control_plane: &ControlPlane, device: &DeviceId) -> 
         .await?
         .unwrap_or_default();
     let today = now(control_plane).await? / DAY_MS;
+    let (max_count, max_value_cents) = ledger.limits();
+    let today_counts = ledger.day == today;
     Ok(OfflineBudget {
-        max_count: ledger.max_count.unwrap_or(DEFAULT_OFFLINE_BUDGET),
-        used: if ledger.day == today { ledger.used } else { 0 },
+        max_count,
+        max_value_cents,
+        used: if today_counts { ledger.used } else { 0 },
+        used_value_cents: if today_counts { ledger.used_value_cents } else { 0 },
     })
 }
 

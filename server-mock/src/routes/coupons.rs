@@ -436,15 +436,18 @@ pub(super) async fn revoke(
 #[derive(Debug, Deserialize)]
 pub(super) struct BudgetSetting {
     max_count: u32,
+    #[serde(default)]
+    max_value_cents: Option<u64>,
 }
 
-/// `PUT /admin/devices/{device_id}/offline-budget` `{"max_count": N}`.
+/// `PUT /admin/devices/{device_id}/offline-budget`
+/// `{"max_count": N, "max_value_cents": V?}`.
 pub(super) async fn set_offline_budget(
     State(control_plane): State<Arc<ControlPlane>>,
     Path(device_id): Path<String>,
     Json(setting): Json<BudgetSetting>,
 ) -> Result<StatusCode, ApiError> {
     let device_id = super::devices::parse_device_id(&device_id)?;
-    redemptions::set_offline_budget(&control_plane, &device_id, setting.max_count).await?;
+    redemptions::set_offline_budget(&control_plane, &device_id, setting.max_count, setting.max_value_cents).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -200,12 +200,18 @@ impl AdminClient {
         Ok(())
     }
 
-    /// Sets a merchant device's offline budget (redemptions per day).
-    pub async fn set_offline_budget(&self, device_id: &str, max_count: u32) -> Result<(), AdminError> {
+    /// Sets a merchant device's offline budget: redemptions per day and
+    /// their total value in cents.
+    pub async fn set_offline_budget(
+        &self,
+        device_id: &str,
+        max_count: u32,
+        max_value_cents: u64,
+    ) -> Result<(), AdminError> {
         let response = self
             .http
             .put(self.url(&format!("/admin/devices/{device_id}/offline-budget")))
-            .json(&serde_json::json!({ "max_count": max_count }))
+            .json(&serde_json::json!({ "max_count": max_count, "max_value_cents": max_value_cents }))
             .send()
             .await?;
         Self::checked("the offline budget", response).await?;
