@@ -3,10 +3,10 @@
 //! (list, share, claim, held, present) on a data directory.
 
 use clap::{Args, Subcommand};
-use edgepoints_core::{ActivityDraft, EdgePoints, TemplateKind};
+use edgepoints_core::{ActivityDraft, TemplateKind};
 
 use crate::admin::admin_client;
-use crate::device::SdkOptions;
+use crate::device::{with_sdk, SdkOptions};
 use crate::CliResult;
 
 #[derive(Debug, Args)]
@@ -103,18 +103,6 @@ enum CouponsAction {
         sdk: SdkOptions,
         serial: String,
     },
-}
-
-/// Opens the SDK, runs `action`, and shuts it down whatever happened.
-async fn with_sdk<F, Fut>(options: &SdkOptions, action: F) -> CliResult
-where
-    F: FnOnce(EdgePoints) -> Fut,
-    Fut: std::future::Future<Output = CliResult>,
-{
-    let sdk = options.open()?;
-    let outcome = action(sdk.clone()).await;
-    sdk.shutdown().await;
-    outcome
 }
 
 fn now_s() -> u64 {

@@ -40,6 +40,19 @@ impl SdkOptions {
     }
 }
 
+/// Opens the SDK on `options`, runs `action`, and shuts the SDK down
+/// whatever happened.
+pub(crate) async fn with_sdk<F, Fut>(options: &SdkOptions, action: F) -> CliResult
+where
+    F: FnOnce(EdgePoints) -> Fut,
+    Fut: std::future::Future<Output = CliResult>,
+{
+    let sdk = options.open()?;
+    let outcome = action(sdk.clone()).await;
+    sdk.shutdown().await;
+    outcome
+}
+
 #[derive(Debug, Args)]
 pub(crate) struct DeviceArgs {
     #[command(flatten)]

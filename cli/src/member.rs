@@ -3,11 +3,11 @@
 //! post notices and set timeouts on a mock control plane.
 
 use clap::{Args, Subcommand};
-use edgepoints_core::{EdgePoints, MemberNotice, MemberState};
+use edgepoints_core::{MemberNotice, MemberState};
 use edgepoints_protocol::SessionTimeouts;
 
 use crate::admin::admin_client;
-use crate::device::SdkOptions;
+use crate::device::{with_sdk, SdkOptions};
 use crate::CliResult;
 
 #[derive(Debug, Args)]
@@ -233,18 +233,6 @@ pub(crate) async fn run(args: MemberArgs) -> CliResult {
             Ok(())
         }
     }
-}
-
-/// Opens the SDK, runs `action`, and shuts the SDK down whatever happened.
-async fn with_sdk<F, Fut>(options: &SdkOptions, action: F) -> CliResult
-where
-    F: FnOnce(EdgePoints) -> Fut,
-    Fut: std::future::Future<Output = CliResult>,
-{
-    let sdk = options.open()?;
-    let outcome = action(sdk.clone()).await;
-    sdk.shutdown().await;
-    outcome
 }
 
 fn unix_millis() -> u64 {

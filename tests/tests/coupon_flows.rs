@@ -336,6 +336,23 @@ async fn a_revoked_coupon_is_refused_online_and_after_a_sync_offline() {
     till.merchant().redeem(&kept_shown, "order-10").await.unwrap();
 }
 
+/// `count` new customers each claim a coupon of `activity_id`: their
+/// presentations, and the customers (kept open as long as they are needed).
+async fn presented_by_new_customers(
+    server: &MockServer,
+    activity_id: &str,
+    count: usize,
+) -> (Vec<String>, Vec<(tempfile::TempDir, EdgePoints)>) {
+    let (mut shown, mut customers) = (Vec::new(), Vec::new());
+    for _ in 0..count {
+        let (dir, customer) = new_device(server);
+        let coupon = customer.coupons().claim(activity_id, None).await.unwrap();
+        shown.push(customer.coupons().present(&coupon.serial).unwrap().text);
+        customers.push((dir, customer));
+    }
+    (shown, customers)
+}
+
 /// A second till of the same merchant, enrolled with a new code.
 async fn second_till(server: &MockServer, first: &EdgePoints) -> (tempfile::TempDir, EdgePoints, Arc<EventRecorder>) {
     let merchant_id = first.merchant().identity().unwrap().unwrap().merchant_id;
@@ -449,13 +466,7 @@ async fn the_offline_budget_refuses_what_exceeds_it_on_the_till_and_on_the_contr
         .set_offline_budget(&till.device_id(), 1, 100_000)
         .await
         .unwrap();
-    let (mut shown, mut customers) = (Vec::new(), Vec::new());
-    for _ in 0..3 {
-        let (dir, customer) = new_device(&server);
-        let coupon = customer.coupons().claim(&activity_id, None).await.unwrap();
-        shown.push(customer.coupons().present(&coupon.serial).unwrap().text);
-        customers.push((dir, customer));
-    }
+    let (shown, _customers) = presented_by_new_customers(&server, &activity_id, 3).await;
     // A till that has not synced its budget records two; the control plane
     // takes one and refuses the other.
     add_fault(
@@ -552,14 +563,7 @@ async fn the_offline_budget_caps_the_value_given_offline_too() {
         .await
         .unwrap();
     till.merchant().sync().await.unwrap();
-    let mut customers = Vec::new();
-    let mut shown = Vec::new();
-    for _ in 0..2 {
-        let (dir, customer) = new_device(&server);
-        let coupon = customer.coupons().claim(&activity_id, None).await.unwrap();
-        shown.push(customer.coupons().present(&coupon.serial).unwrap().text);
-        customers.push((dir, customer));
-    }
+    let (shown, _customers) = presented_by_new_customers(&server, &activity_id, 2).await;
     add_fault(
         &server,
         json!({"route": routes::DEVICE_OFFLINE_REDEMPTIONS, "action": "fail", "status": 503}),

@@ -398,11 +398,7 @@ async fn fifty_concurrent_claims_of_ten_coupons_give_ten_on_the_memory_store() {
 async fn fifty_concurrent_claims_of_ten_coupons_give_ten_on_the_redis_store() {
     init_tracing();
     let redis = RedisServer::start().expect("redis-server for the shared-state tests");
-    let store = edgepoints_mock_server::store::RedisStore::connect(&redis.url(), "claims")
-        .await
-        .unwrap();
-    let control_plane = Arc::new(ControlPlane::open(Arc::new(store), None).await.unwrap());
-    fifty_claims_give_ten(control_plane).await;
+    fifty_claims_give_ten(on_redis(&redis).await).await;
 }
 
 /// Two tills of one merchant race to redeem one coupon, five times each,
@@ -474,9 +470,13 @@ async fn racing_redemptions_of_one_coupon_give_one_on_the_memory_store() {
 async fn racing_redemptions_of_one_coupon_give_one_on_the_redis_store() {
     init_tracing();
     let redis = RedisServer::start().expect("redis-server for the shared-state tests");
-    let store = edgepoints_mock_server::store::RedisStore::connect(&redis.url(), "redemptions")
+    racing_redemptions_give_one(on_redis(&redis).await).await;
+}
+
+/// A control plane whose state is in `redis`.
+async fn on_redis(redis: &RedisServer) -> Arc<ControlPlane> {
+    let store = edgepoints_mock_server::store::RedisStore::connect(&redis.url(), "coupons")
         .await
         .unwrap();
-    let control_plane = Arc::new(ControlPlane::open(Arc::new(store), None).await.unwrap());
-    racing_redemptions_give_one(control_plane).await;
+    Arc::new(ControlPlane::open(Arc::new(store), None).await.unwrap())
 }
