@@ -74,6 +74,26 @@ pub enum Purpose {
     Share,
     /// A merchant device settling a redemption it made offline.
     OfflineRedemption,
+    /// A member reserving a vehicle.
+    RentalReserve,
+    /// A member stepping a rental on (cancel, start), or ending it with the
+    /// vehicle's signed reading.
+    RentalStep,
+    /// A member binding a card to the account.
+    MemberCard,
+    /// A member reserving a charging connector.
+    ChargingReservation,
+    /// The right to command one vehicle for one rental, signed by the
+    /// control plane.
+    VehicleCredential,
+    /// A command to a vehicle, signed by the member device's key.
+    VehicleCommand,
+    /// A status question to a vehicle, signed by the member device's key.
+    VehicleStatusQuery,
+    /// A vehicle's answer, signed by the vehicle's own key.
+    VehicleAnswer,
+    /// Serials a vehicle must refuse from now on, signed by the control plane.
+    VehicleRevocation,
 }
 
 impl Purpose {
@@ -105,6 +125,15 @@ impl Purpose {
             Purpose::Rollback => "merchant.rollback",
             Purpose::Share => "device.share",
             Purpose::OfflineRedemption => "merchant.offline-redeem",
+            Purpose::RentalReserve => "member.rental-reserve",
+            Purpose::RentalStep => "member.rental-step",
+            Purpose::MemberCard => "member.card",
+            Purpose::ChargingReservation => "member.charging-reservation",
+            Purpose::VehicleCredential => "cp.vehicle-credential",
+            Purpose::VehicleCommand => "device.vehicle-command",
+            Purpose::VehicleStatusQuery => "device.vehicle-status",
+            Purpose::VehicleAnswer => "vehicle.answer",
+            Purpose::VehicleRevocation => "cp.vehicle-revocation",
         }
     }
 }

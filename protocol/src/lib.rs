@@ -18,6 +18,7 @@ pub mod paths;
 pub mod points;
 pub mod problem;
 pub mod receipts;
+pub mod rental;
 pub mod request_auth;
 pub mod review;
 pub mod sources;

@@ -125,6 +125,39 @@ route_table! {
     /// The coupon issuing keys, a [`crate::SignedEnvelope`] of
     /// [`crate::coupons::TrustList`] by the control-plane key.
     COUPON_TRUST_LIST = "GET" "/v1/coupons/trust-list";
+    /// Vehicles available near a point (`?lat=&lon=&radius_km=`), nearest
+    /// first: [`crate::rental::Vehicle`]s (public).
+    VEHICLES = "GET" "/v1/vehicles";
+    /// One vehicle, whatever its state (public).
+    VEHICLE = "GET" "/v1/vehicles/{vehicle_id}";
+    /// Every station, with its connectors (public).
+    STATIONS = "GET" "/v1/stations";
+    /// One station (public).
+    STATION = "GET" "/v1/stations/{station_id}";
+    /// Reserve a vehicle (body: a signed [`crate::rental::ReserveVehicle`]);
+    /// answered with the [`crate::rental::Rental`].
+    DEVICE_RESERVATIONS = "POST" "/v1/devices/{device_id}/reservations";
+    /// Cancel a reserved rental (body: a signed [`crate::rental::RentalStep`]).
+    DEVICE_RENTAL_CANCEL = "POST" "/v1/devices/{device_id}/rentals/{rental_id}/cancel";
+    /// Start a reserved rental: answered with the rental and its credential
+    /// (body: a signed [`crate::rental::RentalStep`]).
+    DEVICE_RENTAL_START = "POST" "/v1/devices/{device_id}/rentals/{rental_id}/start";
+    /// The vehicle confirmed the start: its signed answer (body: a signed
+    /// [`crate::rental::RentalStep`] carrying it).
+    DEVICE_RENTAL_CONFIRM = "POST" "/v1/devices/{device_id}/rentals/{rental_id}/confirm";
+    /// End a running rental with the vehicle's signed reading after the
+    /// lock (body: a signed [`crate::rental::RentalStep`] carrying it).
+    DEVICE_RENTAL_END = "POST" "/v1/devices/{device_id}/rentals/{rental_id}/end";
+    /// One of the member's rentals (a signed read with the session).
+    DEVICE_RENTAL = "GET" "/v1/devices/{device_id}/rentals/{rental_id}";
+    /// The member's rental in progress, or 404 (a signed read with the session).
+    DEVICE_CURRENT_RENTAL = "GET" "/v1/devices/{device_id}/current-rental";
+    /// Bind a member card (body: a signed [`crate::rental::MemberCardBinding`]).
+    DEVICE_MEMBER_CARD = "PUT" "/v1/devices/{device_id}/member-card";
+    /// Reserve a charging connector (body: a signed
+    /// [`crate::rental::ChargingRequest`]); answered with a
+    /// [`crate::rental::ChargingReservation`] whose status may be a refusal.
+    DEVICE_CHARGING_RESERVATIONS = "POST" "/v1/devices/{device_id}/charging-reservations";
 }
 
 /// The path of `template` with each `{name}` replaced by its value.
@@ -145,6 +178,46 @@ pub const MANIFEST: &str = templates::MANIFEST;
 pub const COUPON_TEMPLATES: &str = templates::COUPON_TEMPLATES;
 pub const ACTIVITIES: &str = templates::ACTIVITIES;
 pub const COUPON_TRUST_LIST: &str = templates::COUPON_TRUST_LIST;
+pub const STATIONS: &str = templates::STATIONS;
+
+/// Available vehicles within `radius_km` of `near`.
+pub fn vehicles_near(near: crate::Location, radius_km: f64) -> String {
+    format!(
+        "{}?lat={:.6}&lon={:.6}&radius_km={radius_km}",
+        templates::VEHICLES,
+        near.latitude,
+        near.longitude
+    )
+}
+
+pub fn vehicle(vehicle_id: &str) -> String {
+    fill(templates::VEHICLE, &[("vehicle_id", vehicle_id)])
+}
+
+pub fn station(station_id: &str) -> String {
+    fill(templates::STATION, &[("station_id", station_id)])
+}
+
+pub fn device_reservations(device_id: &str) -> String {
+    fill(templates::DEVICE_RESERVATIONS, &[("device_id", device_id)])
+}
+
+/// The path of a rental step (`cancel`, `start`, `confirm`, `end`) or read.
+pub fn device_rental_step(template: &str, device_id: &str, rental_id: &str) -> String {
+    fill(template, &[("device_id", device_id), ("rental_id", rental_id)])
+}
+
+pub fn device_current_rental(device_id: &str) -> String {
+    fill(templates::DEVICE_CURRENT_RENTAL, &[("device_id", device_id)])
+}
+
+pub fn device_member_card(device_id: &str) -> String {
+    fill(templates::DEVICE_MEMBER_CARD, &[("device_id", device_id)])
+}
+
+pub fn device_charging_reservations(device_id: &str) -> String {
+    fill(templates::DEVICE_CHARGING_RESERVATIONS, &[("device_id", device_id)])
+}
 
 pub fn device_consent(device_id: &str) -> String {
     fill(templates::DEVICE_CONSENT, &[("device_id", device_id)])

@@ -71,6 +71,18 @@ pub enum ProblemCode {
     InvalidReferral,
     /// The device's offline budget for the day is used up.
     OfflineBudgetExceeded,
+    /// Another member holds or rents the vehicle (or it is out of service).
+    VehicleTaken,
+    /// The member holds a reservation or a rental already.
+    AlreadyRenting,
+    /// Not possible in the rental's state (say, ending a reserved rental).
+    RentalState,
+    /// The vehicle's reading fails the end criteria (`detail` says which:
+    /// `not_locked`, `doors_open`, `not_at_station`).
+    EndRefused,
+    /// A vehicle's statement whose signature, vehicle or credential does
+    /// not match the rental.
+    VehicleProofInvalid,
     Unavailable,
     Internal,
     /// A code this client does not know yet (a newer server).
@@ -116,6 +128,11 @@ impl ProblemCode {
             ProblemCode::RollbackWindowClosed => "rollback_window_closed",
             ProblemCode::InvalidReferral => "invalid_referral",
             ProblemCode::OfflineBudgetExceeded => "offline_budget_exceeded",
+            ProblemCode::VehicleTaken => "vehicle_taken",
+            ProblemCode::AlreadyRenting => "already_renting",
+            ProblemCode::RentalState => "rental_state",
+            ProblemCode::EndRefused => "end_refused",
+            ProblemCode::VehicleProofInvalid => "vehicle_proof_invalid",
             ProblemCode::SessionExpired => "session_expired",
             ProblemCode::Unavailable => "unavailable",
             ProblemCode::Internal => "internal",

@@ -9,12 +9,14 @@
 
 mod memory;
 mod redis;
+mod streams;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 pub use self::memory::MemoryStore;
 pub use self::redis::RedisStore;
+pub use self::streams::{PendingEntry, StreamEntry, StreamMessage, StreamReader, StreamView};
 
 /// Why the state store failed.
 #[derive(Debug, thiserror::Error)]
@@ -48,7 +50,30 @@ pub trait StateStore: Send + Sync + 'static {
     /// Every key under `prefix`, with its value.
     async fn scan(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
 
-    /// Deletes every key of this store's namespace.
+    /// Like [`StateStore::compare_and_swap`], and if it swaps, appends
+    /// `messages` to their streams in the same atomic step: a change and
+    /// the messages announcing it are never one without the other.
+    async fn compare_and_swap_publishing(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: Option<&[u8]>,
+        messages: &[StreamMessage],
+    ) -> Result<bool, StoreError>;
+
+    /// A reader of streams for one consumer. It has a connection of its
+    /// own, since a blocking read holds its connection while it waits.
+    async fn stream_reader(&self) -> Result<Box<dyn StreamReader>, StoreError>;
+
+    /// Acknowledges entry `id` of `stream` for `group`: it is done and is
+    /// not delivered again. True if it was pending.
+    async fn stream_ack(&self, stream: &str, group: &str, id: &str) -> Result<bool, StoreError>;
+
+    /// A stream as QA sees it: its length, its newest `limit` entries, and
+    /// the entries `group` has been given and not acknowledged.
+    async fn stream_view(&self, stream: &str, group: &str, limit: usize) -> Result<StreamView, StoreError>;
+
+    /// Deletes every key and stream of this store's namespace.
     async fn clear(&self) -> Result<(), StoreError>;
 
     /// A name for logs: `memory` or the Redis URL.
@@ -102,6 +127,39 @@ fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, StoreError>
         key: key.to_owned(),
         reason: e.to_string(),
     })
+}
+
+/// Like [`update_json`], and `change` also names the messages to publish
+/// with the change (see [`StateStore::compare_and_swap_publishing`]):
+/// published only if the change is written, once.
+pub async fn update_json_publishing<T, R, E>(
+    store: &dyn StateStore,
+    key: &str,
+    mut change: impl FnMut(Option<T>) -> Result<(Option<T>, R, Vec<StreamMessage>), E>,
+) -> Result<Result<R, E>, StoreError>
+where
+    T: Serialize + DeserializeOwned,
+{
+    for _ in 0..1000 {
+        let current = store.get(key).await?;
+        let value = current.as_deref().map(|bytes| decode(key, bytes)).transpose()?;
+        let (next, outcome, messages) = match change(value) {
+            Ok(decided) => decided,
+            Err(refused) => return Ok(Err(refused)),
+        };
+        let next = next.map(|v| serde_json::to_vec(&v).expect("state serialises"));
+        if next == current && messages.is_empty() {
+            return Ok(Ok(outcome));
+        }
+        if store
+            .compare_and_swap_publishing(key, current.as_deref(), next.as_deref(), &messages)
+            .await?
+        {
+            return Ok(Ok(outcome));
+        }
+        tokio::task::yield_now().await;
+    }
+    Err(StoreError::Contention(key.to_owned()))
 }
 
 /// Reads `key`, lets `change` decide the new value (or `None` to delete,

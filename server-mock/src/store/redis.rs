@@ -1,10 +1,15 @@
 //! State in Redis, shared by mock instances running as separate processes
 //! (as the source systems share sessions and sync status).
 
-use redis::aio::ConnectionManager;
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, MultiplexedConnection};
+use redis::streams::{
+    StreamAutoClaimOptions, StreamAutoClaimReply, StreamPendingCountReply, StreamReadOptions, StreamReadReply,
+};
 use redis::{AsyncCommands, Script};
 
-use super::{StateStore, StoreError};
+use super::{PendingEntry, StateStore, StoreError, StreamEntry, StreamMessage, StreamReader, StreamView};
 
 /// Compare-and-swap in one atomic step: Lua scripts run alone in Redis, and
 /// unlike WATCH they work on a multiplexed connection.
@@ -23,11 +28,36 @@ end
 return 1
 ";
 
+/// The same swap, and on success `XADD` of each message (`ARGV[4 + i]`) to
+/// its stream (`KEYS[1 + i]`) in the same script, so both or neither.
+const COMPARE_AND_SWAP_PUBLISHING: &str = r"
+local current = redis.call('GET', KEYS[1])
+if ARGV[1] == '0' then
+  if current then return 0 end
+else
+  if current ~= ARGV[2] then return 0 end
+end
+if ARGV[3] == '0' then
+  redis.call('DEL', KEYS[1])
+else
+  redis.call('SET', KEYS[1], ARGV[4])
+end
+for i = 2, #KEYS do
+  redis.call('XADD', KEYS[i], '*', 'body', ARGV[3 + i])
+end
+return 1
+";
+
+/// Where streams live inside the namespace, apart from the plain keys.
+const STREAM_INFIX: &str = "stream:";
+
 pub struct RedisStore {
+    client: redis::Client,
     connection: ConnectionManager,
     namespace: String,
     url: String,
     compare_and_swap: Script,
+    compare_and_swap_publishing: Script,
 }
 
 impl RedisStore {
@@ -35,18 +65,41 @@ impl RedisStore {
     /// `namespace:` so several control planes can share one Redis.
     pub async fn connect(url: &str, namespace: &str) -> Result<Self, StoreError> {
         let client = redis::Client::open(url)?;
-        let connection = ConnectionManager::new(client).await?;
+        let connection = ConnectionManager::new(client.clone()).await?;
         Ok(RedisStore {
+            client,
             connection,
             namespace: namespace.to_owned(),
             url: url.to_owned(),
             compare_and_swap: Script::new(COMPARE_AND_SWAP),
+            compare_and_swap_publishing: Script::new(COMPARE_AND_SWAP_PUBLISHING),
         })
     }
 
     fn full(&self, key: &str) -> String {
         format!("{}:{key}", self.namespace)
     }
+
+    fn stream_key(&self, stream: &str) -> String {
+        stream_key(&self.namespace, stream)
+    }
+}
+
+fn stream_key(namespace: &str, stream: &str) -> String {
+    format!("{namespace}:{STREAM_INFIX}{stream}")
+}
+
+/// A missing group or stream reads as empty, not as an error.
+fn is_no_group(error: &redis::RedisError) -> bool {
+    error.code() == Some("NOGROUP")
+}
+
+fn entry_body(entry: &redis::streams::StreamId) -> Vec<u8> {
+    entry
+        .map
+        .get("body")
+        .and_then(|v| redis::from_redis_value::<Vec<u8>>(v).ok())
+        .unwrap_or_default()
 }
 
 /// Escapes glob characters for SCAN MATCH.
@@ -83,6 +136,82 @@ impl StateStore for RedisStore {
             .invoke_async(&mut self.connection.clone())
             .await?;
         Ok(swapped == 1)
+    }
+
+    async fn compare_and_swap_publishing(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: Option<&[u8]>,
+        messages: &[StreamMessage],
+    ) -> Result<bool, StoreError> {
+        let mut invocation = self.compare_and_swap_publishing.key(self.full(key));
+        for message in messages {
+            invocation.key(self.stream_key(&message.stream));
+        }
+        invocation
+            .arg(if expected.is_some() { "1" } else { "0" })
+            .arg(expected.unwrap_or_default())
+            .arg(if new.is_some() { "1" } else { "0" })
+            .arg(new.unwrap_or_default());
+        for message in messages {
+            invocation.arg(&message.body[..]);
+        }
+        let swapped: i64 = invocation.invoke_async(&mut self.connection.clone()).await?;
+        Ok(swapped == 1)
+    }
+
+    async fn stream_reader(&self) -> Result<Box<dyn StreamReader>, StoreError> {
+        Ok(Box::new(RedisStreamReader {
+            connection: self.client.get_multiplexed_async_connection().await?,
+            namespace: self.namespace.clone(),
+            groups_made: Vec::new(),
+        }))
+    }
+
+    async fn stream_ack(&self, stream: &str, group: &str, id: &str) -> Result<bool, StoreError> {
+        let acked: i64 = self
+            .connection
+            .clone()
+            .xack(self.stream_key(stream), group, &[id])
+            .await?;
+        Ok(acked == 1)
+    }
+
+    async fn stream_view(&self, stream: &str, group: &str, limit: usize) -> Result<StreamView, StoreError> {
+        let key = self.stream_key(stream);
+        let mut connection = self.connection.clone();
+        let length: u64 = connection.xlen(&key).await?;
+        let newest: redis::streams::StreamRangeReply = connection.xrevrange_count(&key, "+", "-", limit).await?;
+        let pending = match connection
+            .xpending_count::<_, _, _, _, _, StreamPendingCountReply>(&key, group, "-", "+", limit.max(1))
+            .await
+        {
+            Ok(reply) => reply
+                .ids
+                .into_iter()
+                .map(|p| PendingEntry {
+                    id: p.id,
+                    consumer: p.consumer,
+                    idle_ms: p.last_delivered_ms as u64,
+                    deliveries: p.times_delivered as u64,
+                })
+                .collect(),
+            Err(error) if is_no_group(&error) => Vec::new(),
+            Err(error) => return Err(error.into()),
+        };
+        Ok(StreamView {
+            length,
+            entries: newest
+                .ids
+                .iter()
+                .map(|e| StreamEntry {
+                    id: e.id.clone(),
+                    body: entry_body(e),
+                })
+                .collect(),
+            pending,
+        })
     }
 
     async fn increment(&self, key: &str, by: i64) -> Result<i64, StoreError> {
@@ -125,7 +254,29 @@ impl StateStore for RedisStore {
     }
 
     async fn clear(&self) -> Result<(), StoreError> {
-        let keys: Vec<String> = self.scan("").await?.into_iter().map(|(k, _)| self.full(&k)).collect();
+        // Every key of the namespace, streams included (which MGET, and so
+        // `scan`, does not return).
+        let pattern = format!("{}*", glob_escape(&self.full("")));
+        let mut connection = self.connection.clone();
+        let mut keys: Vec<String> = Vec::new();
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut connection)
+                .await?;
+            keys.extend(batch);
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        keys.sort();
+        keys.dedup();
         for chunk in keys.chunks(500) {
             let _: () = self.connection.clone().del(chunk).await?;
         }
@@ -134,6 +285,90 @@ impl StateStore for RedisStore {
 
     fn describe(&self) -> String {
         format!("{} (namespace {})", self.url, self.namespace)
+    }
+}
+
+/// A reader with its own connection: `XREADGROUP … BLOCK` holds it.
+struct RedisStreamReader {
+    connection: MultiplexedConnection,
+    namespace: String,
+    /// Groups this reader made sure of, so it asks once.
+    groups_made: Vec<(String, String)>,
+}
+
+impl RedisStreamReader {
+    async fn ensure_group(&mut self, key: &str, group: &str) -> Result<(), StoreError> {
+        if self.groups_made.iter().any(|(k, g)| k == key && g == group) {
+            return Ok(());
+        }
+        let made: Result<(), redis::RedisError> = self.connection.xgroup_create_mkstream(key, group, "0").await;
+        match made {
+            Ok(()) => {}
+            Err(error) if error.code() == Some("BUSYGROUP") => {}
+            Err(error) => return Err(error.into()),
+        }
+        self.groups_made.push((key.to_owned(), group.to_owned()));
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl StreamReader for RedisStreamReader {
+    async fn read_new(
+        &mut self,
+        stream: &str,
+        group: &str,
+        consumer: &str,
+        count: usize,
+        block: Duration,
+    ) -> Result<Vec<StreamEntry>, StoreError> {
+        let key = stream_key(&self.namespace, stream);
+        self.ensure_group(&key, group).await?;
+        let options = StreamReadOptions::default()
+            .group(group, consumer)
+            .count(count)
+            .block(block.as_millis().max(1) as usize);
+        let reply: Option<StreamReadReply> = self.connection.xread_options(&[&key], &[">"], &options).await?;
+        Ok(reply
+            .into_iter()
+            .flat_map(|r| r.keys)
+            .flat_map(|k| k.ids)
+            .map(|e| StreamEntry {
+                body: entry_body(&e),
+                id: e.id,
+            })
+            .collect())
+    }
+
+    async fn claim_idle(
+        &mut self,
+        stream: &str,
+        group: &str,
+        consumer: &str,
+        min_idle: Duration,
+        count: usize,
+    ) -> Result<Vec<StreamEntry>, StoreError> {
+        let key = stream_key(&self.namespace, stream);
+        self.ensure_group(&key, group).await?;
+        let reply: StreamAutoClaimReply = self
+            .connection
+            .xautoclaim_options(
+                &key,
+                group,
+                consumer,
+                min_idle.as_millis() as u64,
+                "0-0",
+                StreamAutoClaimOptions::default().count(count),
+            )
+            .await?;
+        Ok(reply
+            .claimed
+            .into_iter()
+            .map(|e| StreamEntry {
+                body: entry_body(&e),
+                id: e.id,
+            })
+            .collect())
     }
 }
 

@@ -107,6 +107,107 @@ pub async fn store_contract(store: Arc<dyn StateStore>) {
         task.await.unwrap();
     }
     assert_eq!(get_json::<u64>(&*store, "counter").await.unwrap(), Some(200));
+    stream_contract(&*store).await;
     store.clear().await.unwrap();
     assert!(store.scan("").await.unwrap().is_empty());
+    assert_eq!(store.stream_view("jobs", "g", 10).await.unwrap().length, 0);
+}
+
+/// Streams: a message goes out with its swap or not at all, each group
+/// entry to one consumer, pending until acknowledged, and claimable by
+/// another consumer once idle.
+async fn stream_contract(store: &dyn StateStore) {
+    use std::time::Duration;
+
+    use crate::store::StreamMessage;
+
+    let message = |body: &str| StreamMessage {
+        stream: "jobs".into(),
+        body: body.as_bytes().to_vec(),
+    };
+    let mut first = store.stream_reader().await.unwrap();
+    let mut second = store.stream_reader().await.unwrap();
+    // The group exists before anything is published: nothing is skipped.
+    assert!(first
+        .read_new("jobs", "g", "c1", 10, Duration::from_millis(1))
+        .await
+        .unwrap()
+        .is_empty());
+    // A failed swap publishes nothing.
+    assert!(!store
+        .compare_and_swap_publishing("job", Some(b"nope"), Some(b"1"), &[message("lost")])
+        .await
+        .unwrap());
+    assert!(store
+        .compare_and_swap_publishing("job", None, Some(b"1"), &[message("one"), message("two")])
+        .await
+        .unwrap());
+    assert_eq!(store.get("job").await.unwrap().as_deref(), Some(&b"1"[..]));
+    let taken = first
+        .read_new("jobs", "g", "c1", 1, Duration::from_millis(100))
+        .await
+        .unwrap();
+    assert_eq!(taken.len(), 1);
+    assert_eq!(taken[0].body, b"one");
+    let rest = second
+        .read_new("jobs", "g", "c2", 10, Duration::from_millis(100))
+        .await
+        .unwrap();
+    assert_eq!(
+        rest.iter().map(|e| e.body.clone()).collect::<Vec<_>>(),
+        vec![b"two".to_vec()]
+    );
+    assert!(
+        taken[0].id < rest[0].id,
+        "ids rise: {} then {}",
+        taken[0].id,
+        rest[0].id
+    );
+    // A blocked read wakes for an append.
+    let waiting = tokio::spawn({
+        let mut reader = store.stream_reader().await.unwrap();
+        async move {
+            reader
+                .read_new("jobs", "g", "c3", 10, Duration::from_secs(5))
+                .await
+                .unwrap()
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    store
+        .compare_and_swap_publishing("job", Some(b"1"), Some(b"2"), &[message("three")])
+        .await
+        .unwrap();
+    let woke = tokio::time::timeout(Duration::from_secs(5), waiting)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(woke.len(), 1);
+    assert_eq!(woke[0].body, b"three");
+    // c1 acknowledges; c2 "dies" with its entry pending; c1 claims it once idle.
+    assert!(store.stream_ack("jobs", "g", &taken[0].id).await.unwrap());
+    assert!(!store.stream_ack("jobs", "g", &taken[0].id).await.unwrap());
+    assert!(store.stream_ack("jobs", "g", &woke[0].id).await.unwrap());
+    let view = store.stream_view("jobs", "g", 10).await.unwrap();
+    assert_eq!(view.length, 3);
+    assert_eq!(view.entries[0].body, b"three", "newest first");
+    assert_eq!(view.pending.len(), 1);
+    assert_eq!(view.pending[0].consumer, "c2");
+    assert!(first
+        .claim_idle("jobs", "g", "c1", Duration::from_secs(60), 10)
+        .await
+        .unwrap()
+        .is_empty());
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    let claimed = first
+        .claim_idle("jobs", "g", "c1", Duration::from_millis(50), 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].body, b"two");
+    let view = store.stream_view("jobs", "g", 10).await.unwrap();
+    assert_eq!(view.pending[0].consumer, "c1");
+    assert_eq!(view.pending[0].deliveries, 2);
+    assert!(store.stream_ack("jobs", "g", &claimed[0].id).await.unwrap());
+    assert!(store.stream_view("jobs", "g", 10).await.unwrap().pending.is_empty());
 }
