@@ -29,12 +29,14 @@ pub mod points;
 mod probe;
 mod problem;
 mod registry;
+pub mod rental;
 pub mod review;
 mod routes;
 pub mod routing;
 pub mod state;
 pub mod store;
 pub mod testing;
+pub mod vehicles;
 mod verify;
 
 use std::net::SocketAddr;
@@ -101,6 +103,10 @@ impl MockServer {
 
     /// One more instance over an existing control-plane state.
     pub async fn start_with(listen: SocketAddr, control_plane: Arc<ControlPlane>) -> std::io::Result<MockServer> {
+        control_plane.start_background();
+        if control_plane.hosts_vehicles() {
+            control_plane.host_vehicles().await.map_err(std::io::Error::other)?;
+        }
         let listener = TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
         let stats = Arc::new(InstanceStats::default());

@@ -46,6 +46,33 @@ pub async fn post(control_plane: &ControlPlane, member_id: &str, notice: NoticeP
     Ok(notice)
 }
 
+/// Posts a notice whose id the caller derives from what it is about (a
+/// queue entry, a rental) and when that happened, so posting it again
+/// while it is pending changes nothing and the device, which keeps notices
+/// by id, shows it once: a worker that redoes its work after a crash does
+/// not notify twice.
+pub async fn post_once(
+    control_plane: &ControlPlane,
+    member_id: &str,
+    about: &str,
+    at_ms: u64,
+    notice: NoticePost,
+) -> Result<Notice, StoreError> {
+    let posted_at_ms = now(control_plane).await?;
+    let notice = Notice {
+        notice_id: format!("n-{at_ms:013}-{about}"),
+        kind: notice.kind,
+        text: notice.text,
+        posted_at_ms,
+    };
+    let key = notice_key(member_id, &notice.notice_id);
+    let encoded = serde_json::to_vec(&notice).expect("notices serialise");
+    if control_plane.store().compare_and_swap(&key, None, Some(&encoded)).await? {
+        tracing::info!(member_id, notice_id = %notice.notice_id, kind = %notice.kind, "notice posted");
+    }
+    Ok(notice)
+}
+
 /// The member's notices not yet acknowledged, oldest first.
 pub async fn pending(control_plane: &ControlPlane, member_id: &str) -> Result<Vec<Notice>, StoreError> {
     let mut notices: Vec<Notice> = scan_json(control_plane.store(), &member_prefix(member_id)).await?;

@@ -57,6 +57,22 @@ pub(crate) mod keys {
     /// Shares by referral code (`coupons::shares`).
     pub const SHARE_PREFIX: &str = "share:";
 
+    /// Stations and vehicles by id, rentals by id, each member's rental in
+    /// progress, member cards, the tariffs (`rental`).
+    pub const STATION_PREFIX: &str = "station:";
+    pub const VEHICLE_PREFIX: &str = "vehicle:";
+    pub const RENTAL_PREFIX: &str = "rental:";
+    pub const MEMBER_RENTAL_PREFIX: &str = "member_rental:";
+    pub const MEMBER_CARD_PREFIX: &str = "member_card:";
+    pub const RENTAL_TARIFF: &str = "tariff:rental";
+    pub const CHARGING_TARIFF: &str = "tariff:charging";
+    /// What the billing and SMS workers did, by stream entry id; the
+    /// crashes QA asked of them; their settings (`rental::workers`).
+    pub const BILL_PREFIX: &str = "bill:";
+    pub const SMS_PREFIX: &str = "sms:";
+    pub const WORKER_CRASH_PREFIX: &str = "worker_crash:";
+    pub const WORKER_SETTINGS: &str = "workers:settings";
+
     pub const SEED: &str = "control_plane:seed";
     pub const DEVICE_PREFIX: &str = "device:";
     pub const FAULTS: &str = "faults";
@@ -260,6 +276,15 @@ pub struct ControlPlane {
     /// This instance's routing index, rebuilt from the shared node records
     /// when their version moved (another instance may have changed them).
     pub(crate) routing: tokio::sync::Mutex<(i64, crate::routing::RoutingIndex)>,
+    /// The simulated cars this process hosts, if it hosts them.
+    fleet: std::sync::Mutex<Option<Arc<crate::vehicles::Fleet>>>,
+    /// Whether this process hosts cars at all (a process over Redis may
+    /// leave them to another).
+    hosts_vehicles: std::sync::atomic::AtomicBool,
+    /// Whether the queue consumers and the sweep run for this state.
+    background: std::sync::Once,
+    /// Names this process's queue consumers.
+    pub(crate) instance_id: String,
 }
 
 impl ControlPlane {
@@ -297,10 +322,16 @@ impl ControlPlane {
                 key: keys::SEED.into(),
                 reason: "not 32 bytes of hex".into(),
             })?;
+        let mut instance = [0u8; 4];
+        getrandom::fill(&mut instance).expect("the system has randomness");
         Ok(ControlPlane {
             key: ControlPlaneKey::from_seed(seed),
             store,
             routing: tokio::sync::Mutex::new((-1, crate::routing::RoutingIndex::default())),
+            fleet: std::sync::Mutex::new(None),
+            hosts_vehicles: std::sync::atomic::AtomicBool::new(true),
+            background: std::sync::Once::new(),
+            instance_id: format!("cp-{}", hex::encode(instance)),
         })
     }
 
@@ -313,6 +344,59 @@ impl ControlPlane {
 
     pub fn store(&self) -> &dyn StateStore {
         &*self.store
+    }
+
+    /// The cars this process hosts, once [`ControlPlane::host_vehicles`] ran.
+    pub fn fleet(&self) -> Option<Arc<crate::vehicles::Fleet>> {
+        self.fleet.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Leaves the cars to another process: instances started over this
+    /// state do not host them.
+    pub fn without_vehicles(&self) {
+        self.hosts_vehicles.store(false, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn hosts_vehicles(&self) -> bool {
+        self.hosts_vehicles.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Starts a simulated car for every vehicle (and for every one added
+    /// later through this process), once; the fleet.
+    pub async fn host_vehicles(&self) -> Result<Arc<crate::vehicles::Fleet>, StoreError> {
+        let fleet = {
+            let mut slot = self.fleet.lock().unwrap_or_else(|p| p.into_inner());
+            slot.get_or_insert_with(|| Arc::new(crate::vehicles::Fleet::new(self))).clone()
+        };
+        fleet.host_all(self).await?;
+        Ok(fleet)
+    }
+
+    /// Starts what runs behind the API for this state, once: the billing
+    /// and SMS consumers and the sweep that expires holds and finishes
+    /// charging. They hold the control plane weakly and stop when it goes.
+    pub fn start_background(self: &Arc<Self>) {
+        self.background.call_once(|| {
+            for worker in crate::rental::workers::Worker::ALL {
+                tokio::spawn(crate::rental::workers::run(
+                    Arc::downgrade(self),
+                    worker,
+                    self.instance_id.clone(),
+                ));
+            }
+            let weak = Arc::downgrade(self);
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                    let Some(plane) = weak.upgrade() else {
+                        return;
+                    };
+                    if let Err(error) = crate::rental::housekeeping::sweep(&plane).await {
+                        tracing::warn!(%error, "rental sweep failed");
+                    }
+                }
+            });
+        });
     }
 
     pub async fn device(&self, id: &DeviceId) -> Result<Option<DeviceRecord>, StoreError> {

@@ -39,11 +39,15 @@ impl<T: DevicePayload> FromRequest<Arc<ControlPlane>> for DeviceSigned<T> {
     type Rejection = ApiError;
 
     async fn from_request(mut request: Request, control_plane: &Arc<ControlPlane>) -> Result<Self, ApiError> {
-        let Path(device_id) = request
-            .extract_parts::<Path<String>>()
+        // By name: some routes have more parameters after the device.
+        let Path(params) = request
+            .extract_parts::<Path<std::collections::HashMap<String, String>>>()
             .await
             .map_err(|e| ApiError::bad_request(e.body_text()))?;
-        let device_id = parse_device_id(&device_id)?;
+        let device_id = params
+            .get("device_id")
+            .ok_or_else(|| ApiError::bad_request("the route names no device"))?;
+        let device_id = parse_device_id(device_id)?;
         let body = Bytes::from_request(request, control_plane).await.map_err(|e| {
             ApiError::new(e.status(), ProblemCode::MalformedRequest, "unreadable body").detail(e.body_text())
         })?;

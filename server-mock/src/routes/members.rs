@@ -81,7 +81,7 @@ fn login_refused(refused: LoginRefused) -> ApiError {
 }
 
 /// The endpoint a call came through, as its `Host` names it.
-fn endpoint(headers: &HeaderMap) -> Option<String> {
+pub(super) fn endpoint(headers: &HeaderMap) -> Option<String> {
     headers
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
@@ -176,7 +176,7 @@ pub(super) async fn close(
 
 /// A member read: signed by the device (for `path`) and carrying a live
 /// session of it, which the read renews. The session.
-async fn member_read(
+pub(super) async fn member_read(
     control_plane: &ControlPlane,
     device_id: &DeviceId,
     headers: &HeaderMap,

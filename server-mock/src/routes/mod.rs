@@ -9,6 +9,7 @@ mod devices;
 mod members;
 mod nodes;
 mod points;
+mod rental;
 mod review;
 
 use std::sync::Arc;
@@ -56,6 +57,15 @@ pub(crate) fn router(control_plane: Arc<ControlPlane>, stats: Arc<InstanceStats>
         .route(templates::DEVICE_OFFLINE_REDEMPTIONS, post(coupons::settle_offline))
         .route(templates::DEVICE_OFFLINE_BUDGET, get(coupons::offline_budget))
         .route(templates::DEVICE_REDEMPTION_CONFLICTS, get(coupons::conflicts))
+        .route(templates::DEVICE_RESERVATIONS, post(rental::reserve))
+        .route(templates::DEVICE_RENTAL, get(rental::rental))
+        .route(templates::DEVICE_CURRENT_RENTAL, get(rental::current_rental))
+        .route(templates::DEVICE_MEMBER_CARD, put(rental::bind_card))
+        .route(templates::DEVICE_CHARGING_RESERVATIONS, post(rental::reserve_charging))
+        .route(templates::DEVICE_RENTAL_CANCEL, post(rental::cancel))
+        .route(templates::DEVICE_RENTAL_START, post(rental::start))
+        .route(templates::DEVICE_RENTAL_CONFIRM, post(rental::confirm))
+        .route(templates::DEVICE_RENTAL_END, post(rental::end))
         .route_layer(middleware::from_fn_with_state(control_plane.clone(), faults::layer))
         .route_layer(middleware::from_fn_with_state(
             control_plane.clone(),
@@ -114,6 +124,33 @@ pub(crate) fn router(control_plane: Arc<ControlPlane>, stats: Arc<InstanceStats>
             "/admin/devices/{device_id}/offline-budget",
             axum::routing::put(coupons::set_offline_budget),
         )
+        .route(templates::VEHICLES, get(rental::search))
+        .route(templates::VEHICLE, get(rental::vehicle))
+        .route(templates::STATIONS, get(rental::stations))
+        .route(templates::STATION, get(rental::station))
+        .route(
+            "/admin/vehicles",
+            get(rental::admin_vehicles).post(rental::add_vehicle),
+        )
+        .route("/admin/vehicles/{vehicle_id}", put(rental::edit_vehicle))
+        .route("/admin/vehicles/{vehicle_id}/car", get(rental::car))
+        .route("/admin/stations", get(rental::admin_stations))
+        .route(
+            "/admin/stations/{station_id}/connectors/{connector_id}",
+            put(rental::set_connector),
+        )
+        .route("/admin/rentals", get(rental::admin_rentals))
+        .route(
+            "/admin/rental-tariff",
+            get(rental::rental_tariff).put(rental::set_rental_tariff),
+        )
+        .route(
+            "/admin/charging-tariff",
+            get(rental::charging_tariff).put(rental::set_charging_tariff),
+        )
+        .route("/admin/queues", get(rental::queues))
+        .route("/admin/queues/settings", put(rental::set_worker_settings))
+        .route("/admin/queues/{stream}/crash", post(rental::crash_worker))
         .route(templates::HEALTHZ, get(|| async { "ok" }))
         .route(templates::MANIFEST, get(content::manifest))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, ProblemCode::NotFound, "no such route") })
