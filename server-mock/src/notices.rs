@@ -67,7 +67,11 @@ pub async fn post_once(
     };
     let key = notice_key(member_id, &notice.notice_id);
     let encoded = serde_json::to_vec(&notice).expect("notices serialise");
-    if control_plane.store().compare_and_swap(&key, None, Some(&encoded)).await? {
+    if control_plane
+        .store()
+        .compare_and_swap(&key, None, Some(&encoded))
+        .await?
+    {
         tracing::info!(member_id, notice_id = %notice.notice_id, kind = %notice.kind, "notice posted");
     }
     Ok(notice)

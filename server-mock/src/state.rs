@@ -366,7 +366,8 @@ impl ControlPlane {
     pub async fn host_vehicles(&self) -> Result<Arc<crate::vehicles::Fleet>, StoreError> {
         let fleet = {
             let mut slot = self.fleet.lock().unwrap_or_else(|p| p.into_inner());
-            slot.get_or_insert_with(|| Arc::new(crate::vehicles::Fleet::new(self))).clone()
+            slot.get_or_insert_with(|| Arc::new(crate::vehicles::Fleet::new(self)))
+                .clone()
         };
         fleet.host_all(self).await?;
         Ok(fleet)

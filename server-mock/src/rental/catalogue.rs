@@ -1,9 +1,7 @@
 //! Stations and vehicles as the control plane knows them: seeded for the
 //! demo, editable over the admin API, searched by members.
 
-use edgepoints_protocol::rental::{
-    Connector, ConnectorStatus, Station, Vehicle, VehicleState, MAX_SEARCH_RADIUS_KM,
-};
+use edgepoints_protocol::rental::{Connector, ConnectorStatus, Station, Vehicle, VehicleState, MAX_SEARCH_RADIUS_KM};
 use edgepoints_protocol::Location;
 use serde::{Deserialize, Serialize};
 
@@ -197,7 +195,7 @@ pub async fn search(
     near: Location,
     radius_km: f64,
 ) -> Result<Result<Vec<Vehicle>, BadSearch>, StoreError> {
-    if !near.is_valid() || !(radius_km > 0.0 && radius_km <= MAX_SEARCH_RADIUS_KM) {
+    if !(near.is_valid() && radius_km > 0.0 && radius_km <= MAX_SEARCH_RADIUS_KM) {
         return Ok(Err(BadSearch));
     }
     let mut found = Vec::new();
@@ -213,14 +211,18 @@ pub async fn search(
     }
     found.sort_by(|a, b| {
         let distance = |v: &Vehicle| v.distance_km.unwrap_or(f64::MAX);
-        distance(a).total_cmp(&distance(b)).then(a.vehicle_id.cmp(&b.vehicle_id))
+        distance(a)
+            .total_cmp(&distance(b))
+            .then(a.vehicle_id.cmp(&b.vehicle_id))
     });
     Ok(Ok(found))
 }
 
 fn check_edit(edit: &VehicleEdit) -> Result<(), EditRefused> {
     if edit.location.is_some_and(|l| !l.is_valid()) {
-        return Err(EditRefused::Invalid("latitude must be -90 to 90 and longitude -180 to 180"));
+        return Err(EditRefused::Invalid(
+            "latitude must be -90 to 90 and longitude -180 to 180",
+        ));
     }
     if edit.battery_percent.is_some_and(|b| b > 100) {
         return Err(EditRefused::Invalid("battery is 0 to 100 percent"));
@@ -250,8 +252,13 @@ pub async fn add_vehicle(
     if let Err(refused) = check_edit(&edit) {
         return Ok(Err(refused));
     }
-    if vehicle_id.is_empty() || vehicle_id.len() > 64 || !vehicle_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-        return Ok(Err(EditRefused::Invalid("a vehicle id is 1 to 64 letters, digits or '-'")));
+    if vehicle_id.is_empty()
+        || vehicle_id.len() > 64
+        || !vehicle_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    {
+        return Ok(Err(EditRefused::Invalid(
+            "a vehicle id is 1 to 64 letters, digits or '-'",
+        )));
     }
     let station = match &edit.station_id {
         Some(id) => match station(control_plane, id).await? {
@@ -388,18 +395,20 @@ pub async fn set_connector_faulted(
     connector_id: &str,
     faulted: bool,
 ) -> Result<bool, StoreError> {
-    Ok(update_json::<StationRecord, (), ()>(control_plane.store(), &station_key(station_id), |current| {
-        let mut station = current.ok_or(())?;
-        let connector = station
-            .connectors
-            .iter_mut()
-            .find(|c| c.connector_id == connector_id)
-            .ok_or(())?;
-        connector.faulted = faulted;
-        Ok((Some(station), ()))
-    })
-    .await?
-    .is_ok())
+    Ok(
+        update_json::<StationRecord, (), ()>(control_plane.store(), &station_key(station_id), |current| {
+            let mut station = current.ok_or(())?;
+            let connector = station
+                .connectors
+                .iter_mut()
+                .find(|c| c.connector_id == connector_id)
+                .ok_or(())?;
+            connector.faulted = faulted;
+            Ok((Some(station), ()))
+        })
+        .await?
+        .is_ok(),
+    )
 }
 
 /// The demo city: three stations, one with a faulted connector, and six cars.
@@ -411,9 +420,27 @@ pub async fn seed_demo(control_plane: &ControlPlane) -> Result<(), StoreError> {
         plugged_vehicle: None,
     };
     let stations = [
-        ("st-central", "Central Station", 48.1402, 11.5600, vec![connector("c1", 22, false), connector("c2", 50, false)]),
-        ("st-harbour", "Harbour", 48.1300, 11.5800, vec![connector("c1", 11, false), connector("c2", 11, true)]),
-        ("st-airport", "Airport", 48.3538, 11.7861, vec![connector("c1", 50, false)]),
+        (
+            "st-central",
+            "Central Station",
+            48.1402,
+            11.5600,
+            vec![connector("c1", 22, false), connector("c2", 50, false)],
+        ),
+        (
+            "st-harbour",
+            "Harbour",
+            48.1300,
+            11.5800,
+            vec![connector("c1", 11, false), connector("c2", 11, true)],
+        ),
+        (
+            "st-airport",
+            "Airport",
+            48.3538,
+            11.7861,
+            vec![connector("c1", 50, false)],
+        ),
     ];
     for (id, name, latitude, longitude, connectors) in stations {
         add_station(

@@ -5,7 +5,7 @@
 //! it is done (see [`super::housekeeping`]).
 
 use edgepoints_protocol::rental::{
-    ChargingReservation, ChargingReservationStatus, ChargingRequest, MAX_CHARGING_WINDOW_MS,
+    ChargingRequest, ChargingReservation, ChargingReservationStatus, MAX_CHARGING_WINDOW_MS,
 };
 use edgepoints_protocol::Location;
 use serde::{Deserialize, Serialize};
@@ -58,7 +58,11 @@ impl Default for ChargingTariff {
 
 impl ChargingTariff {
     pub fn problem(&self) -> Option<&'static str> {
-        if self.off_peak.iter().any(|w| w.start_hour > 23 || w.end_hour > 23 || w.start_hour == w.end_hour) {
+        if self
+            .off_peak
+            .iter()
+            .any(|w| w.start_hour > 23 || w.end_hour > 23 || w.start_hour == w.end_hour)
+        {
             Some("an off-peak window is two different hours 0 to 23")
         } else {
             None
@@ -78,7 +82,9 @@ impl ChargingTariff {
 }
 
 pub async fn tariff(control_plane: &ControlPlane) -> Result<ChargingTariff, StoreError> {
-    Ok(get_json(control_plane.store(), keys::CHARGING_TARIFF).await?.unwrap_or_default())
+    Ok(get_json(control_plane.store(), keys::CHARGING_TARIFF)
+        .await?
+        .unwrap_or_default())
 }
 
 pub async fn set_tariff(control_plane: &ControlPlane, tariff: &ChargingTariff) -> Result<(), StoreError> {
@@ -158,7 +164,10 @@ pub(crate) async fn plug_in(
                 .iter()
                 .find(|c| c.plugged_vehicle.as_deref() == Some(rental.vehicle_id.as_str()))
             {
-                return Ok((Some(station.clone()), (c.connector_id.clone(), c.power_kw, station.location)));
+                return Ok((
+                    Some(station.clone()),
+                    (c.connector_id.clone(), c.power_kw, station.location),
+                ));
             }
             let reserved_for_member = station
                 .reservations
@@ -237,18 +246,22 @@ pub async fn reserve(
     use ChargingReservationStatus::{Accepted, Faulted, Occupied, Rejected};
     let clock = now(control_plane).await?;
     if request.until_ms <= request.from_ms || request.until_ms - request.from_ms > MAX_CHARGING_WINDOW_MS {
-        return Ok(answer(request, Rejected, Some("the window is empty or longer than 12 hours")));
+        return Ok(answer(
+            request,
+            Rejected,
+            Some("the window is empty or longer than 12 hours"),
+        ));
     }
     if request.until_ms <= clock {
         return Ok(answer(request, Rejected, Some("the window is over")));
     }
     let reservation_id = format!("cr-{}", random_id());
-    let decided = update_json::<StationRecord, ChargingReservation, ChargingReservation>(
+    let decided = update_json::<StationRecord, ChargingReservation, Box<ChargingReservation>>(
         control_plane.store(),
         &station_key(&request.station_id),
         |current| {
             let Some(mut station) = current else {
-                return Err(answer(request, Rejected, Some("no such station")));
+                return Err(Box::new(answer(request, Rejected, Some("no such station"))));
             };
             station.reservations.retain(|r| r.until_ms > clock);
             let overlaps = |id: &str| {
@@ -264,15 +277,25 @@ pub async fn reserve(
             let fitting: Vec<_> = match &request.connector_id {
                 Some(id) => match station.connectors.iter().find(|c| &c.connector_id == id) {
                     Some(c) => vec![c],
-                    None => return Err(answer(request, Rejected, Some("no such connector at the station"))),
+                    None => {
+                        return Err(Box::new(answer(
+                            request,
+                            Rejected,
+                            Some("no such connector at the station"),
+                        )))
+                    }
                 },
                 None => station.connectors.iter().collect(),
             };
             if fitting.iter().all(|c| c.faulted) {
-                return Err(answer(request, Faulted, Some("the connector is out of order")));
+                return Err(Box::new(answer(
+                    request,
+                    Faulted,
+                    Some("the connector is out of order"),
+                )));
             }
             let Some(free) = fitting.iter().find(|c| !c.faulted && !busy(c)) else {
-                return Err(answer(request, Occupied, None));
+                return Err(Box::new(answer(request, Occupied, None)));
             };
             let reservation = ConnectorReservation {
                 reservation_id: reservation_id.clone(),
@@ -296,7 +319,7 @@ pub async fn reserve(
         },
     )
     .await?;
-    Ok(decided.unwrap_or_else(|refused| refused))
+    Ok(decided.unwrap_or_else(|refused| *refused))
 }
 
 #[cfg(test)]

@@ -48,7 +48,9 @@ impl RentalTariff {
 }
 
 pub async fn tariff(control_plane: &ControlPlane) -> Result<RentalTariff, StoreError> {
-    Ok(get_json(control_plane.store(), keys::RENTAL_TARIFF).await?.unwrap_or_default())
+    Ok(get_json(control_plane.store(), keys::RENTAL_TARIFF)
+        .await?
+        .unwrap_or_default())
 }
 
 pub async fn set_tariff(control_plane: &ControlPlane, tariff: &RentalTariff) -> Result<(), StoreError> {
@@ -132,8 +134,16 @@ mod tests {
             },
         );
         assert_eq!(
-            long.lines.iter().map(|l| (l.item.as_str(), l.cents)).collect::<Vec<_>>(),
-            vec![("time", 91 * 29), ("distance", 13 * 19), ("one_way", 490), ("low_battery", 500)]
+            long.lines
+                .iter()
+                .map(|l| (l.item.as_str(), l.cents))
+                .collect::<Vec<_>>(),
+            vec![
+                ("time", 91 * 29),
+                ("distance", 13 * 19),
+                ("one_way", 490),
+                ("low_battery", 500)
+            ]
         );
         assert_eq!(long.total_cents, 91 * 29 + 13 * 19 + 490 + 500);
     }

@@ -18,7 +18,11 @@ use crate::store::{get_json, scan_json, update_json, StoreError};
 use crate::ControlPlane;
 
 /// Frees `vehicle_id` from `rental_id` if that rental still holds it.
-pub(crate) async fn free_vehicle(control_plane: &ControlPlane, vehicle_id: &str, rental_id: &str) -> Result<(), StoreError> {
+pub(crate) async fn free_vehicle(
+    control_plane: &ControlPlane,
+    vehicle_id: &str,
+    rental_id: &str,
+) -> Result<(), StoreError> {
     update_json::<VehicleRecord, (), ()>(control_plane.store(), &vehicle_key(vehicle_id), |current| {
         let mut record = current.ok_or(())?;
         if record.rental_id.as_deref() != Some(rental_id) {
@@ -36,7 +40,11 @@ pub(crate) async fn free_vehicle(control_plane: &ControlPlane, vehicle_id: &str,
 }
 
 /// Frees the member's slot if it still names `rental_id`.
-pub(crate) async fn free_member(control_plane: &ControlPlane, member_id: &str, rental_id: &str) -> Result<(), StoreError> {
+pub(crate) async fn free_member(
+    control_plane: &ControlPlane,
+    member_id: &str,
+    rental_id: &str,
+) -> Result<(), StoreError> {
     let ours = serde_json::to_vec(rental_id).expect("strings serialise");
     control_plane
         .store()
@@ -80,7 +88,10 @@ pub async fn settle_rental(control_plane: &ControlPlane, rental_id: &str) -> Res
 
 /// The vehicle, with the rental holding it settled and finished charging
 /// unplugged.
-pub async fn settle_vehicle(control_plane: &ControlPlane, vehicle_id: &str) -> Result<Option<VehicleRecord>, StoreError> {
+pub async fn settle_vehicle(
+    control_plane: &ControlPlane,
+    vehicle_id: &str,
+) -> Result<Option<VehicleRecord>, StoreError> {
     let Some(record) = get_json::<VehicleRecord>(control_plane.store(), &vehicle_key(vehicle_id)).await? else {
         return Ok(None);
     };
@@ -165,7 +176,10 @@ pub async fn sweep(control_plane: &ControlPlane) -> Result<(), StoreError> {
         settle_rental(control_plane, &rental.rental_id).await?;
     }
     let vehicles: Vec<VehicleRecord> = scan_json(control_plane.store(), keys::VEHICLE_PREFIX).await?;
-    for vehicle in vehicles.iter().filter(|v| v.rental_id.is_some() || v.charging.is_some()) {
+    for vehicle in vehicles
+        .iter()
+        .filter(|v| v.rental_id.is_some() || v.charging.is_some())
+    {
         settle_vehicle(control_plane, &vehicle.vehicle_id).await?;
     }
     Ok(())

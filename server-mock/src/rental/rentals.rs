@@ -145,28 +145,33 @@ pub async fn start(
     let wall_s = unix_millis() / 1000;
     let serial = random_serial();
     let device_id: DeviceId = session.device_id.clone();
-    let started = step(control_plane, &session.member_id, rental_id, |mut rental| match rental.state {
-        RentalState::Reserved => {
-            let credential = VehicleCredential {
-                vehicle_id: rental.vehicle_id.clone(),
-                rental_id: rental.rental_id.clone(),
-                member_id: rental.member_id.clone(),
-                device_key: device.public_key.clone(),
-                not_before_s: wall_s,
-                expires_s: wall_s + CREDENTIAL_LIFETIME_S,
-                commands: vec![CommandKind::Unlock, CommandKind::Lock, CommandKind::Honk],
-                serial: serial.clone(),
-                card_hash: card_hash.clone(),
-            };
-            rental.credential = Some(credential.sign(control_plane.key.key_id(), control_plane.key.signing_key()));
-            rental.state = RentalState::Starting;
-            rental.started_at_ms = Some(clock);
-            rental.device_id = device_id.clone();
-            Ok(rental)
-        }
-        RentalState::Starting | RentalState::Running => Ok(rental),
-        other => Err(StepRefused::State(other)),
-    })
+    let started = step(
+        control_plane,
+        &session.member_id,
+        rental_id,
+        |mut rental| match rental.state {
+            RentalState::Reserved => {
+                let credential = VehicleCredential {
+                    vehicle_id: rental.vehicle_id.clone(),
+                    rental_id: rental.rental_id.clone(),
+                    member_id: rental.member_id.clone(),
+                    device_key: device.public_key.clone(),
+                    not_before_s: wall_s,
+                    expires_s: wall_s + CREDENTIAL_LIFETIME_S,
+                    commands: vec![CommandKind::Unlock, CommandKind::Lock, CommandKind::Honk],
+                    serial: serial.clone(),
+                    card_hash: card_hash.clone(),
+                };
+                rental.credential = Some(credential.sign(control_plane.key.key_id(), control_plane.key.signing_key()));
+                rental.state = RentalState::Starting;
+                rental.started_at_ms = Some(clock);
+                rental.device_id = device_id.clone();
+                Ok(rental)
+            }
+            RentalState::Starting | RentalState::Running => Ok(rental),
+            other => Err(StepRefused::State(other)),
+        },
+    )
     .await?;
     if let Ok(rental) = &started {
         update_json::<VehicleRecord, (), ()>(control_plane.store(), &vehicle_key(&rental.vehicle_id), |current| {
@@ -208,7 +213,9 @@ async fn open_answer(
         .and_then(|p| serde_json::from_slice::<VehicleCredential>(&p).ok())
         .map(|c| c.serial);
     if answer.vehicle_id != rental.vehicle_id || answer.serial.is_none() || answer.serial != serial {
-        return Ok(Err(StepRefused::Proof("the answer is about another vehicle or credential")));
+        return Ok(Err(StepRefused::Proof(
+            "the answer is about another vehicle or credential",
+        )));
     }
     Ok(Ok(answer))
 }
@@ -288,7 +295,9 @@ pub async fn end(
     let tariff = tariff(control_plane).await?;
     let usage = Usage {
         duration_ms: clock.saturating_sub(rental.running_at_ms.unwrap_or(clock)),
-        distance_m: reading.odometer_m.saturating_sub(rental.start_odometer_m.unwrap_or(reading.odometer_m)),
+        distance_m: reading
+            .odometer_m
+            .saturating_sub(rental.start_odometer_m.unwrap_or(reading.odometer_m)),
         one_way: rental.origin_station_id.as_deref() != Some(station.station_id.as_str()),
         end_battery_percent: reading.battery_percent,
     };
@@ -412,8 +421,7 @@ pub struct RentalsView {
 }
 
 pub async fn all(control_plane: &ControlPlane) -> Result<Vec<RentalRecord>, StoreError> {
-    let mut rentals: Vec<RentalRecord> =
-        crate::store::scan_json(control_plane.store(), keys::RENTAL_PREFIX).await?;
+    let mut rentals: Vec<RentalRecord> = crate::store::scan_json(control_plane.store(), keys::RENTAL_PREFIX).await?;
     rentals.sort_by_key(|r| std::cmp::Reverse(r.reserved_at_ms));
     Ok(rentals)
 }

@@ -40,7 +40,9 @@ async fn member_slot(
         return Ok((None, None));
     };
     let rental_id: String = serde_json::from_slice(bytes).unwrap_or_default();
-    let rental = settle_rental(control_plane, &rental_id).await?.filter(|r| !r.state.is_final());
+    let rental = settle_rental(control_plane, &rental_id)
+        .await?
+        .filter(|r| !r.state.is_final());
     // Settling may have freed the slot: read it again.
     let raw = if rental.is_none() {
         control_plane.store().get(&member_slot_key(member_id)).await?

@@ -136,7 +136,9 @@ impl Default for WorkerSettings {
 }
 
 pub async fn settings(control_plane: &ControlPlane) -> Result<WorkerSettings, StoreError> {
-    Ok(get_json(control_plane.store(), keys::WORKER_SETTINGS).await?.unwrap_or_default())
+    Ok(get_json(control_plane.store(), keys::WORKER_SETTINGS)
+        .await?
+        .unwrap_or_default())
 }
 
 pub async fn set_settings(control_plane: &ControlPlane, settings: WorkerSettings) -> Result<(), StoreError> {
@@ -179,14 +181,23 @@ async fn record_once<T: Serialize + serde::de::DeserializeOwned>(
     record: T,
 ) -> Result<T, StoreError> {
     let encoded = serde_json::to_vec(&record).expect("records serialise");
-    if control_plane.store().compare_and_swap(key, None, Some(&encoded)).await? {
+    if control_plane
+        .store()
+        .compare_and_swap(key, None, Some(&encoded))
+        .await?
+    {
         return Ok(record);
     }
     Ok(get_json(control_plane.store(), key).await?.unwrap_or(record))
 }
 
 /// Does one message's work, once per message id however often it comes.
-async fn handle(control_plane: &ControlPlane, worker: Worker, consumer: &str, entry: &StreamEntry) -> Result<(), StoreError> {
+async fn handle(
+    control_plane: &ControlPlane,
+    worker: Worker,
+    consumer: &str,
+    entry: &StreamEntry,
+) -> Result<(), StoreError> {
     let clock = now(control_plane).await?;
     match worker {
         Worker::Billing => {
@@ -230,10 +241,7 @@ async fn handle(control_plane: &ControlPlane, worker: Worker, consumer: &str, en
                 put_json(
                     control_plane.store(),
                     &bill_key(&entry.id),
-                    &Bill {
-                        notified: true,
-                        ..bill
-                    },
+                    &Bill { notified: true, ..bill },
                 )
                 .await?;
             }
@@ -273,10 +281,7 @@ async fn handle(control_plane: &ControlPlane, worker: Worker, consumer: &str, en
                 put_json(
                     control_plane.store(),
                     &sms_key(&entry.id),
-                    &SentSms {
-                        notified: true,
-                        ..sent
-                    },
+                    &SentSms { notified: true, ..sent },
                 )
                 .await?;
             }
@@ -315,7 +320,13 @@ async fn run_consumer(
             // Not holding the control plane while blocked: it may go away.
             drop(plane);
             entries = reader
-                .read_new(worker.stream(), worker.group(), consumer, 10, Duration::from_millis(500))
+                .read_new(
+                    worker.stream(),
+                    worker.group(),
+                    consumer,
+                    10,
+                    Duration::from_millis(500),
+                )
                 .await?;
         } else {
             drop(plane);
@@ -333,7 +344,10 @@ async fn run_consumer(
                 tracing::warn!(consumer, id = %entry.id, "consumer died before acknowledging (QA)");
                 return Ok(RunEnd::Crashed);
             }
-            plane.store().stream_ack(worker.stream(), worker.group(), &entry.id).await?;
+            plane
+                .store()
+                .stream_ack(worker.stream(), worker.group(), &entry.id)
+                .await?;
             tracing::info!(consumer, stream = worker.stream(), id = %entry.id, "message handled");
         }
     }
@@ -382,7 +396,10 @@ pub struct QueueView {
 pub async fn view(control_plane: &ControlPlane) -> Result<QueueView, StoreError> {
     let mut streams = Vec::new();
     for worker in Worker::ALL {
-        let view = control_plane.store().stream_view(worker.stream(), worker.group(), 100).await?;
+        let view = control_plane
+            .store()
+            .stream_view(worker.stream(), worker.group(), 100)
+            .await?;
         streams.push(StreamState {
             stream: worker.stream().to_owned(),
             group: worker.group().to_owned(),

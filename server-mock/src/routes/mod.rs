@@ -128,10 +128,7 @@ pub(crate) fn router(control_plane: Arc<ControlPlane>, stats: Arc<InstanceStats>
         .route(templates::VEHICLE, get(rental::vehicle))
         .route(templates::STATIONS, get(rental::stations))
         .route(templates::STATION, get(rental::station))
-        .route(
-            "/admin/vehicles",
-            get(rental::admin_vehicles).post(rental::add_vehicle),
-        )
+        .route("/admin/vehicles", get(rental::admin_vehicles).post(rental::add_vehicle))
         .route("/admin/vehicles/{vehicle_id}", put(rental::edit_vehicle))
         .route("/admin/vehicles/{vehicle_id}/car", get(rental::car))
         .route("/admin/stations", get(rental::admin_stations))

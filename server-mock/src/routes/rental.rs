@@ -12,7 +12,7 @@ use axum::Json;
 use edgepoints_protocol::paths::{self, templates};
 use edgepoints_protocol::rental::{
     ChargingRequest, ChargingReservation, ChargingReservationStatus, MemberCardBinding, MemberCardBound, Rental,
-    ReserveVehicle, RentalStep, Station, StepKind, Vehicle,
+    RentalStep, ReserveVehicle, Station, StepKind, Vehicle,
 };
 use edgepoints_protocol::{DeviceId, Location, ProblemCode, Purpose};
 use serde::{Deserialize, Serialize};
@@ -26,8 +26,8 @@ use crate::problem::ApiError;
 use crate::rental::catalogue::{self, EditRefused, StationRecord, VehicleEdit, VehicleRecord};
 use crate::rental::charging::{self, ChargingTariff};
 use crate::rental::fees::{self, RentalTariff};
-use crate::rental::reservations::{self, ReserveRefused};
 use crate::rental::rentals::{self, StepRefused};
+use crate::rental::reservations::{self, ReserveRefused};
 use crate::rental::workers::{self, CrashPoint, QueueView, Worker, WorkerSettings};
 use crate::rental::{cards, RentalRecord};
 use crate::ControlPlane;
@@ -411,7 +411,9 @@ pub(super) async fn admin_rentals(
     Ok(Json(rentals::all(&control_plane).await?))
 }
 
-pub(super) async fn rental_tariff(State(control_plane): State<Arc<ControlPlane>>) -> Result<Json<RentalTariff>, ApiError> {
+pub(super) async fn rental_tariff(
+    State(control_plane): State<Arc<ControlPlane>>,
+) -> Result<Json<RentalTariff>, ApiError> {
     Ok(Json(fees::tariff(&control_plane).await?))
 }
 

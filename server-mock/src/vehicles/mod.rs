@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-pub use simulated::{CardTap, CarView, SimulatedVehicle};
+pub use simulated::{CarView, CardTap, SimulatedVehicle};
 
 use crate::rental::catalogue::{self, VehicleRecord};
 use crate::store::StoreError;
@@ -47,10 +47,7 @@ pub struct Fleet {
 impl Fleet {
     pub(crate) fn new(control_plane: &ControlPlane) -> Fleet {
         Fleet {
-            control_plane_keys: vec![(
-                control_plane.key.key_id().to_owned(),
-                control_plane.key.verifying_key(),
-            )],
+            control_plane_keys: vec![(control_plane.key.key_id().to_owned(), control_plane.key.verifying_key())],
             cars: Mutex::new(BTreeMap::new()),
         }
     }
@@ -66,11 +63,8 @@ impl Fleet {
         if self.cars().contains_key(vehicle_id) {
             return Ok(());
         }
-        let Some(record) = crate::store::get_json::<VehicleRecord>(
-            control_plane.store(),
-            &catalogue::vehicle_key(vehicle_id),
-        )
-        .await?
+        let Some(record) =
+            crate::store::get_json::<VehicleRecord>(control_plane.store(), &catalogue::vehicle_key(vehicle_id)).await?
         else {
             return Ok(());
         };
@@ -78,11 +72,7 @@ impl Fleet {
         getrandom::fill(&mut seed).expect("the system has randomness");
         let key = SigningKey::from_bytes(&seed);
         let public_key = encode_public_key(&key.verifying_key());
-        let car = Arc::new(SimulatedVehicle::new(
-            &record,
-            key,
-            self.control_plane_keys.clone(),
-        ));
+        let car = Arc::new(SimulatedVehicle::new(&record, key, self.control_plane_keys.clone()));
         let listener = TcpListener::bind(("127.0.0.1", 0))
             .await
             .map_err(|e| StoreError::Corrupt {
@@ -133,7 +123,12 @@ impl Fleet {
 /// Tells the car at `link` to refuse `serials` from now on, over its own
 /// uplink (a telematics channel, not the phone), in the background, a few
 /// times if it does not answer; the credential's expiry bounds it anyway.
-pub(crate) fn push_revocation(control_plane: &ControlPlane, vehicle_id: &str, link: Option<String>, serials: Vec<String>) {
+pub(crate) fn push_revocation(
+    control_plane: &ControlPlane,
+    vehicle_id: &str,
+    link: Option<String>,
+    serials: Vec<String>,
+) {
     let Some(link) = link else {
         return;
     };

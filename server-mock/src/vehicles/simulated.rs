@@ -103,11 +103,17 @@ fn unix_s() -> u64 {
 
 fn serial_of(credential: &SignedEnvelope) -> Option<String> {
     let payload = credential.unverified_payload().ok()?;
-    serde_json::from_slice::<VehicleCredential>(&payload).ok().map(|c| c.serial)
+    serde_json::from_slice::<VehicleCredential>(&payload)
+        .ok()
+        .map(|c| c.serial)
 }
 
 impl SimulatedVehicle {
-    pub(crate) fn new(record: &VehicleRecord, key: SigningKey, control_plane_keys: Vec<(String, VerifyingKey)>) -> Self {
+    pub(crate) fn new(
+        record: &VehicleRecord,
+        key: SigningKey,
+        control_plane_keys: Vec<(String, VerifyingKey)>,
+    ) -> Self {
         SimulatedVehicle {
             vehicle_id: record.vehicle_id.clone(),
             key,
@@ -513,42 +519,55 @@ pub(super) fn router(car: Arc<SimulatedVehicle>) -> Router {
     Router::new()
         .route("/link", post(link))
         .route("/uplink", post(uplink))
-        .route("/sim", get(|State(car): State<Arc<SimulatedVehicle>>| async move { Json(car.view()) }))
+        .route(
+            "/sim",
+            get(|State(car): State<Arc<SimulatedVehicle>>| async move { Json(car.view()) }),
+        )
         .route(
             "/sim/drive",
-            post(|State(car): State<Arc<SimulatedVehicle>>, Json(drive): Json<Drive>| async move {
-                match car.drive(&drive) {
-                    Ok(view) => Json(view).into_response(),
-                    Err(why) => refusal(StatusCode::CONFLICT, why),
-                }
-            }),
+            post(
+                |State(car): State<Arc<SimulatedVehicle>>, Json(drive): Json<Drive>| async move {
+                    match car.drive(&drive) {
+                        Ok(view) => Json(view).into_response(),
+                        Err(why) => refusal(StatusCode::CONFLICT, why),
+                    }
+                },
+            ),
         )
         .route(
             "/sim/doors",
-            post(|State(car): State<Arc<SimulatedVehicle>>, Json(doors): Json<Doors>| async move {
-                car.set_doors(doors.closed);
-                Json(car.view())
-            }),
+            post(
+                |State(car): State<Arc<SimulatedVehicle>>, Json(doors): Json<Doors>| async move {
+                    car.set_doors(doors.closed);
+                    Json(car.view())
+                },
+            ),
         )
         .route(
             "/sim/card-tap",
-            post(|State(car): State<Arc<SimulatedVehicle>>, Json(tap): Json<CardTap>| async move {
-                Json(car.tap(&tap.card_number))
-            }),
+            post(
+                |State(car): State<Arc<SimulatedVehicle>>, Json(tap): Json<CardTap>| async move {
+                    Json(car.tap(&tap.card_number))
+                },
+            ),
         )
         .route(
             "/sim/clock",
-            post(|State(car): State<Arc<SimulatedVehicle>>, Json(clock): Json<ClockMove>| async move {
-                car.advance_clock(clock.advance_s);
-                Json(car.view())
-            }),
+            post(
+                |State(car): State<Arc<SimulatedVehicle>>, Json(clock): Json<ClockMove>| async move {
+                    car.advance_clock(clock.advance_s);
+                    Json(car.view())
+                },
+            ),
         )
         .route(
             "/sim/faults",
-            post(|State(car): State<Arc<SimulatedVehicle>>, Json(faults): Json<Faults>| async move {
-                car.drop_answers(faults.drop_answers);
-                Json(car.view())
-            }),
+            post(
+                |State(car): State<Arc<SimulatedVehicle>>, Json(faults): Json<Faults>| async move {
+                    car.drop_answers(faults.drop_answers);
+                    Json(car.view())
+                },
+            ),
         )
         .with_state(car)
 }
