@@ -108,6 +108,7 @@ impl EdgePoints {
         };
         sdk.refresh_serving_gate()?;
         shared.worker_started(worker);
+        shared.spawn(crate::rental::resume(sdk.clone()));
         Ok(sdk)
     }
 
@@ -321,6 +322,11 @@ impl EdgePoints {
     /// Sign-up, login and logout, the member's session and pushed notices.
     pub fn members(&self) -> crate::members::Members {
         crate::members::Members::new(self.clone())
+    }
+
+    /// Renting cars: find, reserve, start, unlock, end, charge.
+    pub fn rental(&self) -> crate::rental::Rental {
+        crate::rental::Rental::new(self.clone())
     }
 
     /// The points of the member logged in, else of this device, as the

@@ -86,6 +86,38 @@ pub enum Error {
     #[error("that member name is taken")]
     MemberTaken,
 
+    /// Another member holds or rents the car, or it is out of service.
+    #[error("the vehicle is taken")]
+    VehicleTaken,
+
+    /// The member has a rental in progress already.
+    #[error("the member has rental {rental_id} in progress")]
+    AlreadyRenting { rental_id: String },
+
+    /// The step is not possible in the rental's phase; nothing changed.
+    #[error("cannot {action} a rental that is {phase}")]
+    RentalState { phase: String, action: String },
+
+    /// The control plane would not end the rental on the car's reading:
+    /// `not_locked`, `doors_open`, `not_at_station` or `stale_reading`.
+    #[error("the rental cannot end: {reason}")]
+    EndRefused { reason: String },
+
+    /// The car refused the command, with its reason.
+    #[error("the vehicle refused: {reason}")]
+    VehicleRefused {
+        reason: edgepoints_protocol::rental::vehicle_check::VehicleRefusal,
+    },
+
+    /// The car could not be reached through the host's link, or its
+    /// answer did not verify; a command in flight is settled later.
+    #[error("the vehicle is unreachable: {0}")]
+    VehicleUnreachable(String),
+
+    /// The host set no link to cars (see `Rental::set_vehicle_link`).
+    #[error("no vehicle link: the host must set one")]
+    NoVehicleLink,
+
     /// The edge node was stopped; start a new one.
     #[error("the edge node is stopped")]
     NodeStopped,

@@ -50,6 +50,12 @@ pub enum Event {
     RedemptionConflict {
         conflict: edgepoints_protocol::coupons::redemption::RedemptionConflict,
     },
+    /// The rental moved to another phase, or the control plane's word on
+    /// it changed.
+    RentalChanged {
+        rental_id: String,
+        phase: crate::RentalPhase,
+    },
     /// The control plane answered an outbox entry; its effect is applied.
     OutboxEntryCompleted {
         id: i64,

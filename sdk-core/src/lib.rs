@@ -38,6 +38,7 @@ mod points;
 mod policy;
 mod presence;
 mod registration;
+mod rental;
 mod shared;
 mod store;
 mod time;
@@ -53,6 +54,12 @@ pub use edgepoints_protocol::coupons::activities::{
 };
 pub use edgepoints_protocol::coupons::redemption::{Redemption, RedemptionConflict, RedemptionSide, RolledBack};
 pub use edgepoints_protocol::coupons::Refusal;
+pub use edgepoints_protocol::rental::command::{CommandKind, VehicleReading};
+pub use edgepoints_protocol::rental::vehicle_check::VehicleRefusal;
+pub use edgepoints_protocol::rental::{
+    ChargingReservation, ChargingReservationStatus, Connector, ConnectorStatus, Fee, FeeLine, MemberCardBound,
+    Rental as RentalRecord, RentalState, Station, Vehicle, VehicleState,
+};
 pub use edgepoints_protocol::review::Finding;
 pub use edgepoints_protocol::ContentHash;
 pub use edgepoints_protocol::{
@@ -71,5 +78,6 @@ pub use points::Points;
 pub use policy::ServingGate;
 pub use presence::{HeartbeatState, Presence, PresenceStatus};
 pub use registration::Registration;
+pub use rental::{CommandInFlight, CommandOutcome, Rental, RentalPhase, RentalStatus, VehicleLink, VehicleLinkError};
 pub use store::DATABASE_FILE;
 pub use transport::{OutlierPolicy, RetryBudgetPolicy, RetryPolicy};

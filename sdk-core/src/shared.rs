@@ -47,6 +47,8 @@ pub(crate) struct Shared {
     member_beat: tokio::sync::Mutex<()>,
     /// Entries finished in the store whose events are still going out.
     announcing: Mutex<std::collections::HashSet<i64>>,
+    /// The host's link to cars, once it set one.
+    vehicle_link: Mutex<Option<std::sync::Arc<dyn crate::rental::VehicleLink>>>,
     /// Turns true once, at shutdown.
     stop: watch::Sender<bool>,
     shut_down: AtomicBool,
@@ -83,6 +85,7 @@ impl Shared {
             member: watch::channel(None).0,
             member_beat: tokio::sync::Mutex::new(()),
             announcing: Mutex::default(),
+            vehicle_link: Mutex::new(None),
             stop,
             shut_down: AtomicBool::new(false),
             lock: Mutex::new(Some(lock)),
@@ -144,6 +147,10 @@ impl Shared {
 
     pub(crate) fn member_beat(&self) -> &tokio::sync::Mutex<()> {
         &self.member_beat
+    }
+
+    pub(crate) fn vehicle_link(&self) -> &Mutex<Option<std::sync::Arc<dyn crate::rental::VehicleLink>>> {
+        &self.vehicle_link
     }
 
     pub(crate) fn announcing(&self) -> &Mutex<std::collections::HashSet<i64>> {

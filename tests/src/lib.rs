@@ -327,3 +327,74 @@ pub async fn get_json<T: serde::de::DeserializeOwned>(server: &MockServer, path:
         .await
         .expect("a JSON answer")
 }
+
+/// The host's link to the mock's simulated cars: their `link` is an HTTP
+/// address, where a phone's would be a Bluetooth one. Counts exchanges and
+/// can be told to fail the next ones (a link that drops).
+#[derive(Default)]
+pub struct HttpVehicleLink {
+    pub exchanges: std::sync::atomic::AtomicU32,
+    pub fail_next: std::sync::atomic::AtomicU32,
+}
+
+impl edgepoints_core::VehicleLink for HttpVehicleLink {
+    fn exchange(
+        &self,
+        _vehicle_id: String,
+        address: String,
+        request: Vec<u8>,
+    ) -> Result<Vec<u8>, edgepoints_core::VehicleLinkError> {
+        use std::sync::atomic::Ordering;
+        self.exchanges.fetch_add(1, Ordering::Relaxed);
+        if self
+            .fail_next
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(edgepoints_core::VehicleLinkError::new("link dropped (test)"));
+        }
+        // The SDK calls links on its blocking pool, inside its runtime.
+        tokio::runtime::Handle::current().block_on(async move {
+            let answer = http()
+                .post(format!("{address}/link"))
+                .body(request)
+                .send()
+                .await
+                .map_err(|e| edgepoints_core::VehicleLinkError::new(e.to_string()))?;
+            if !answer.status().is_success() {
+                return Err(edgepoints_core::VehicleLinkError::new(format!(
+                    "the car's link answered {}",
+                    answer.status()
+                )));
+            }
+            answer
+                .bytes()
+                .await
+                .map(|b| b.to_vec())
+                .map_err(|e| edgepoints_core::VehicleLinkError::new(e.to_string()))
+        })
+    }
+}
+
+/// QA's hand on a simulated car: `POST {link}/sim/{what}` with `body`.
+pub async fn car(link: &str, what: &str, body: Value) -> Value {
+    let answer = http()
+        .post(format!("{link}/sim/{what}"))
+        .json(&body)
+        .send()
+        .await
+        .expect("the simulated car answers");
+    answer.json().await.expect("the simulated car answers JSON")
+}
+
+/// The car's own view of itself.
+pub async fn car_view(link: &str) -> Value {
+    http()
+        .get(format!("{link}/sim"))
+        .send()
+        .await
+        .expect("the simulated car answers")
+        .json()
+        .await
+        .expect("JSON")
+}

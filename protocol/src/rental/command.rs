@@ -124,14 +124,19 @@ pub struct VehicleAnswer {
     pub vehicle_id: String,
     /// The credential the request came under, when it could be read.
     pub serial: Option<String>,
-    /// The command's counter, for a command.
+    /// The command's counter, for a command; for a status query, the
+    /// counter it asked about.
     #[serde(default)]
     pub counter: Option<u64>,
     /// The query's nonce, for a status query.
     #[serde(default)]
     pub nonce: Option<String>,
+    /// The command answered, or (for a status query) the one asked about,
+    /// when the car knows it.
     #[serde(default)]
-    pub command: Option<super::command::CommandKind>,
+    pub command: Option<CommandKind>,
+    /// For a command: whether the car did it. For a status query: whether
+    /// the query was taken (then `about` says what became of the command).
     pub outcome: Outcome,
     /// For a status query that asked about a command.
     #[serde(default)]
@@ -139,4 +144,14 @@ pub struct VehicleAnswer {
     /// The highest counter the car accepted under `serial`.
     pub last_counter: u64,
     pub reading: VehicleReading,
+}
+
+impl VehicleAnswer {
+    /// Whether this answer shows the car did `command`: its own answer
+    /// accepting it, or a status answer saying it was accepted.
+    pub fn shows_accepted(&self, command: CommandKind) -> bool {
+        self.outcome == Outcome::Accepted
+            && self.command == Some(command)
+            && self.about.as_ref().is_none_or(|fate| *fate == CommandFate::Accepted)
+    }
 }

@@ -45,6 +45,7 @@ pub(crate) enum EntryKind {
     Redemption,
     Rollback,
     OfflineRedemption,
+    RentalStep,
 }
 
 impl EntryKind {
@@ -60,6 +61,7 @@ impl EntryKind {
             EntryKind::Redemption => "merchant.redeem",
             EntryKind::Rollback => "merchant.rollback",
             EntryKind::OfflineRedemption => "merchant.offline-redeem",
+            EntryKind::RentalStep => "member.rental-step",
         }
     }
 
@@ -79,6 +81,8 @@ impl EntryKind {
             EntryKind::CouponClaim => CUSTOMER_STREAM,
             // A till's redemptions and rollbacks in the order it made them.
             EntryKind::Redemption | EntryKind::Rollback | EntryKind::OfflineRedemption => MERCHANT_STREAM,
+            // A rental's steps in the order taken, apart from the rest.
+            EntryKind::RentalStep => RENTAL_STREAM,
         }
     }
 
@@ -100,6 +104,7 @@ impl EntryKind {
             "merchant.redeem" => Some(EntryKind::Redemption),
             "merchant.rollback" => Some(EntryKind::Rollback),
             "merchant.offline-redeem" => Some(EntryKind::OfflineRedemption),
+            "member.rental-step" => Some(EntryKind::RentalStep),
             _ => None,
         }
     }
@@ -113,6 +118,8 @@ pub(crate) const MEMBER_STREAM: &str = "member";
 pub(crate) const CUSTOMER_STREAM: &str = "customer";
 /// The stream of a merchant device's redemptions and rollbacks.
 pub(crate) const MERCHANT_STREAM: &str = "merchant";
+/// The stream of the member's rental steps.
+pub(crate) const RENTAL_STREAM: &str = "rental";
 
 /// A call to write to the outbox.
 pub(crate) struct NewEntry {

@@ -118,6 +118,9 @@ async fn deliver(shared: Arc<Shared>, head: Sendable, asked: Arc<Mutex<HashSet<i
                 if changed && head.kind == EntryKind::OfflineRedemption {
                     crate::coupons::offline::refused(&tx, &head.context)?;
                 }
+                if changed && head.kind == EntryKind::RentalStep {
+                    crate::rental::machine::refused(&tx, &head.context, &problem)?;
+                }
                 tx.commit()?;
                 Ok(changed)
             });
@@ -215,6 +218,7 @@ fn complete(shared: &Shared, head: &Sendable, status: u16, body: &[u8], replayed
             EntryKind::Redemption => crate::coupons::merchant::apply_redemption(&tx, body),
             EntryKind::Rollback => crate::coupons::merchant::apply_rollback(&tx, body),
             EntryKind::OfflineRedemption => crate::coupons::offline::apply_settlement(&tx, body),
+            EntryKind::RentalStep => crate::rental::machine::apply_answer(&tx, &head.context, body),
             EntryKind::HashFailureReport | EntryKind::Receipt | EntryKind::Logout => Ok(Vec::new()),
         };
         match events {

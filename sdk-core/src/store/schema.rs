@@ -7,7 +7,7 @@ use rusqlite::{Connection, Transaction};
 use crate::StoreError;
 
 /// The version this SDK writes.
-pub(crate) const SCHEMA_VERSION: u32 = 7;
+pub(crate) const SCHEMA_VERSION: u32 = 8;
 
 pub(super) fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
     let found: u32 = connection.query_row("PRAGMA user_version", [], |row| row.get(0))?;
@@ -218,6 +218,33 @@ fn upgrade_from(tx: &Transaction<'_>, version: u32) -> Result<(), StoreError> {
             CREATE TABLE revocation_cursor (
                 singleton  INTEGER PRIMARY KEY CHECK (singleton = 1),
                 after      INTEGER NOT NULL
+            );
+            ",
+        )?,
+        7 => tx.execute_batch(
+            "
+            -- The member's rental on this device: its phase in the SDK's
+            -- state machine, the control plane's last word on it, the
+            -- credential and the vehicle it is for, the next command
+            -- counter (strictly increasing per credential, written before a
+            -- command is sent), the command whose answer is awaited, and the
+            -- step sent to the control plane through the outbox.
+            CREATE TABLE rental (
+                singleton         INTEGER PRIMARY KEY CHECK (singleton = 1),
+                phase             TEXT NOT NULL,
+                member_id         TEXT NOT NULL,
+                vehicle_id        TEXT NOT NULL,
+                vehicle_json      TEXT NOT NULL,
+                rental_id         TEXT,
+                rental_json       TEXT,
+                credential_json   TEXT,
+                next_counter      INTEGER NOT NULL DEFAULT 1,
+                command_kind      TEXT,
+                command_counter   INTEGER,
+                pending_step      TEXT,
+                pending_entry     INTEGER,
+                last_refusal      TEXT,
+                updated_at_ms     INTEGER NOT NULL
             );
             ",
         )?,

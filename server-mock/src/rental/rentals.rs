@@ -16,7 +16,7 @@
 //! lost answer is harmless even without the idempotency layer.
 
 use edgepoints_protocol::envelope::decode_public_key;
-use edgepoints_protocol::rental::command::{CommandKind, Outcome, VehicleAnswer};
+use edgepoints_protocol::rental::command::{CommandFate, CommandKind, Outcome, VehicleAnswer};
 use edgepoints_protocol::rental::credential::{VehicleCredential, CREDENTIAL_LIFETIME_S};
 use edgepoints_protocol::rental::{Rental, RentalState, VehicleState};
 use edgepoints_protocol::{DeviceId, Purpose, SignedEnvelope};
@@ -238,7 +238,7 @@ pub async fn confirm(
         Ok(answer) => answer,
         Err(refused) => return Ok(Err(refused)),
     };
-    if answer.outcome != Outcome::Accepted || answer.command != Some(CommandKind::Unlock) {
+    if !answer.shows_accepted(CommandKind::Unlock) {
         return Ok(Err(StepRefused::Proof("the answer is not an accepted unlock")));
     }
     let clock = now(control_plane).await?;
@@ -275,7 +275,7 @@ pub async fn end(
         Ok(answer) => answer,
         Err(refused) => return Ok(Err(refused)),
     };
-    if answer.outcome != Outcome::Accepted {
+    if answer.outcome != Outcome::Accepted || answer.about.as_ref().is_some_and(|fate| *fate != CommandFate::Accepted) {
         return Ok(Err(StepRefused::Proof("the answer is a refusal")));
     }
     let reading = &answer.reading;

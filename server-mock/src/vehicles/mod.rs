@@ -142,21 +142,47 @@ pub(crate) fn push_revocation(
         },
     );
     let vehicle_id = vehicle_id.to_owned();
+    let body = serde_json::to_vec(&envelope).expect("envelopes serialise");
     tokio::spawn(async move {
-        let client = reqwest::Client::new();
         for attempt in 0..5u32 {
-            let sent = client
-                .post(format!("{link}/uplink"))
-                .json(&envelope)
-                .timeout(std::time::Duration::from_secs(2))
-                .send()
-                .await;
-            if sent.is_ok_and(|r| r.status().is_success()) {
-                tracing::info!(%vehicle_id, "revocation delivered to the vehicle");
-                return;
+            let sent = tokio::time::timeout(
+                std::time::Duration::from_secs(2),
+                post_plain(&format!("{link}/uplink"), body.clone()),
+            )
+            .await;
+            match sent {
+                Ok(Ok(status)) if (200..300).contains(&status) => {
+                    tracing::info!(%vehicle_id, "revocation delivered to the vehicle");
+                    return;
+                }
+                Ok(Ok(status)) => tracing::info!(%vehicle_id, status, "the vehicle refused the revocation"),
+                Ok(Err(error)) => tracing::info!(%vehicle_id, %error, "revocation not delivered"),
+                Err(_) => tracing::info!(%vehicle_id, "revocation timed out"),
             }
             tokio::time::sleep(std::time::Duration::from_millis(200 << attempt)).await;
         }
         tracing::warn!(%vehicle_id, "the vehicle did not take the revocation");
     });
+}
+
+/// POSTs JSON `body` to a plain-HTTP `url` (the simulated cars' uplink);
+/// the status. One connection per call: revocations are rare.
+async fn post_plain(url: &str, body: Vec<u8>) -> Result<u16, String> {
+    let url = url::Url::parse(url).map_err(|e| e.to_string())?;
+    let host = url.host_str().ok_or("no host")?.to_owned();
+    let port = url.port_or_known_default().ok_or("no port")?;
+    let stream = tokio::net::TcpStream::connect((host.as_str(), port))
+        .await
+        .map_err(|e| e.to_string())?;
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+        .await
+        .map_err(|e| e.to_string())?;
+    tokio::spawn(connection);
+    let request = hyper::Request::post(url.path())
+        .header(hyper::header::HOST, format!("{host}:{port}"))
+        .header(hyper::header::CONTENT_TYPE, "application/json")
+        .body(http_body_util::Full::new(bytes::Bytes::from(body)))
+        .map_err(|e| e.to_string())?;
+    let answer = sender.send_request(request).await.map_err(|e| e.to_string())?;
+    Ok(answer.status().as_u16())
 }

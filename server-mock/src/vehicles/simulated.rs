@@ -45,7 +45,8 @@ struct CarState {
     clock_offset_s: i64,
     /// The highest counter accepted, per credential serial.
     counters: BTreeMap<String, u64>,
-    fates: BTreeMap<(String, u64), CommandFate>,
+    /// What became of each recent command, with its kind.
+    fates: BTreeMap<(String, u64), (CommandKind, CommandFate)>,
     revoked: BTreeSet<String>,
     /// The credential of the rental on the car: the last one a command
     /// was accepted under. Card taps are checked against it.
@@ -216,9 +217,10 @@ impl SimulatedVehicle {
                         // A refusal of a well-signed command is its fate too.
                         if !matches!(reason, VehicleRefusal::ReplayedCounter | VehicleRefusal::BadSignature) {
                             if let (Some(serial), Some(claimed)) = (&answer.serial, &claimed) {
-                                state
-                                    .fates
-                                    .insert((serial.clone(), claimed.counter), CommandFate::Refused { reason });
+                                state.fates.insert(
+                                    (serial.clone(), claimed.counter),
+                                    (claimed.command, CommandFate::Refused { reason }),
+                                );
                             }
                         }
                         answer.last_counter = answer
@@ -246,19 +248,20 @@ impl SimulatedVehicle {
                     ),
                     Ok((checked, query)) => {
                         let last_counter = state.counters.get(&checked.serial).copied().unwrap_or(0);
-                        let about = query.about_counter.map(|counter| {
-                            state
-                                .fates
-                                .get(&(checked.serial.clone(), counter))
-                                .cloned()
-                                .unwrap_or(CommandFate::NotReceived)
+                        let known = query
+                            .about_counter
+                            .and_then(|counter| state.fates.get(&(checked.serial.clone(), counter)).cloned());
+                        let about = query.about_counter.map(|_| {
+                            known
+                                .as_ref()
+                                .map_or(CommandFate::NotReceived, |(_, fate)| fate.clone())
                         });
                         VehicleAnswer {
                             vehicle_id: self.vehicle_id.clone(),
                             serial: Some(checked.serial),
-                            counter: None,
+                            counter: query.about_counter,
                             nonce: Some(query.nonce),
-                            command: None,
+                            command: known.map(|(kind, _)| kind),
                             outcome: Outcome::Accepted,
                             about,
                             last_counter,
@@ -312,7 +315,9 @@ impl SimulatedVehicle {
             Outcome::Accepted => CommandFate::Accepted,
             Outcome::Refused { reason } => CommandFate::Refused { reason: *reason },
         };
-        state.fates.insert((credential.serial.clone(), command.counter), fate);
+        state
+            .fates
+            .insert((credential.serial.clone(), command.counter), (command.command, fate));
         while state.fates.len() > MAX_FATES {
             let oldest = state.fates.keys().next().cloned().expect("not empty");
             state.fates.remove(&oldest);
