@@ -186,6 +186,11 @@ impl EdgePoints {
         Arc::new(crate::members::Members::new(self.inner.members()))
     }
 
+    /// Renting cars: find, reserve, start, unlock, end, charge.
+    pub fn rental(&self) -> Arc<crate::rental::Rental> {
+        Arc::new(crate::rental::Rental::new(self.inner.rental()))
+    }
+
     /// The points of the member logged in, else of this device.
     pub fn points(&self) -> Arc<crate::points::Points> {
         Arc::new(crate::points::Points::new(self.inner.points()))

@@ -44,6 +44,28 @@ pub enum EdgePointsError {
     /// The till refused a coupon presentation (its offline check).
     #[error("coupon refused: {reason:?}")]
     CouponRefused { reason: crate::coupons::CouponRefusal },
+    /// Another member holds or rents the car (or it is out of service).
+    #[error("the vehicle is taken")]
+    VehicleTaken,
+    /// The member has a rental in progress already.
+    #[error("rental {rental_id} is in progress")]
+    AlreadyRenting { rental_id: String },
+    /// Not possible in the rental's phase; nothing changed.
+    #[error("cannot {action} a rental that is {phase}")]
+    RentalState { phase: String, action: String },
+    /// The rental cannot end on the car's reading (`not_locked`,
+    /// `doors_open`, `not_at_station`, `stale_reading`).
+    #[error("the rental cannot end: {reason}")]
+    EndRefused { reason: String },
+    /// The car refused the command.
+    #[error("the vehicle refused: {reason:?}")]
+    VehicleRefused { reason: crate::rental::VehicleRefusal },
+    /// The car could not be reached, or its answer did not verify.
+    #[error("the vehicle is unreachable: {reason}")]
+    VehicleUnreachable { reason: String },
+    /// The host set no vehicle link.
+    #[error("no vehicle link: set one with Rental.setVehicleLink")]
+    NoVehicleLink,
     /// Content did not match its hash or size; nothing of it was kept.
     #[error("content refused: {reason}")]
     ContentRejected { hash: String, reason: String },
@@ -93,6 +115,13 @@ impl From<CoreError> for EdgePointsError {
             },
             CoreError::MemberTaken => EdgePointsError::MemberTaken,
             CoreError::CouponRefused { reason } => EdgePointsError::CouponRefused { reason: reason.into() },
+            CoreError::VehicleTaken => EdgePointsError::VehicleTaken,
+            CoreError::AlreadyRenting { rental_id } => EdgePointsError::AlreadyRenting { rental_id },
+            CoreError::RentalState { phase, action } => EdgePointsError::RentalState { phase, action },
+            CoreError::EndRefused { reason } => EdgePointsError::EndRefused { reason },
+            CoreError::VehicleRefused { reason } => EdgePointsError::VehicleRefused { reason: reason.into() },
+            CoreError::VehicleUnreachable(reason) => EdgePointsError::VehicleUnreachable { reason },
+            CoreError::NoVehicleLink => EdgePointsError::NoVehicleLink,
             // A host without a runtime is the bindings' own bug, as is a
             // client the platform cannot set up: both are reported, not caught.
             error @ (CoreError::NoRuntime | CoreError::HttpClientSetup(_)) => EdgePointsError::Internal {

@@ -73,6 +73,12 @@ pub enum SdkEvent {
     CouponClaimed {
         coupon: crate::coupons::HeldCoupon,
     },
+    /// The rental moved to another phase, or the control plane's word on
+    /// it changed.
+    RentalChanged {
+        rental_id: String,
+        phase: crate::rental::RentalPhase,
+    },
     OutboxEntryCompleted {
         id: i64,
         kind: String,
@@ -116,6 +122,10 @@ impl From<core::Event> for SdkEvent {
             core::Event::CouponClaimed { coupon } => SdkEvent::CouponClaimed { coupon: coupon.into() },
             core::Event::RedemptionConflict { conflict } => SdkEvent::RedemptionConflict {
                 conflict: conflict.into(),
+            },
+            core::Event::RentalChanged { rental_id, phase } => SdkEvent::RentalChanged {
+                rental_id,
+                phase: phase.into(),
             },
             core::Event::OutboxEntryCompleted {
                 id,

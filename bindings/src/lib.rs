@@ -22,6 +22,7 @@ mod parse;
 mod points;
 mod policy;
 mod presence;
+mod rental;
 mod runtime;
 
 pub use consent::{Consent, ConsentPolicy, ConsentState, ConsentStatus};
@@ -43,5 +44,10 @@ pub use node::{EdgeNode, NodeHandle, NodeStats, SyncReport};
 pub use outbox::{Outbox, OutboxEntry, OutboxEntryState, OutboxStatus};
 pub use points::{CreditReason, HeartbeatReport, LedgerEntry, LedgerPage, Points, PointsBalance};
 pub use policy::ServingGate;
+pub use rental::{
+    ChargingReservation, ChargingReservationStatus, CommandOutcome, Connector, ConnectorStatus, Fee, FeeLine,
+    MemberCardBound, Rental, RentalPhase, RentalRecord, RentalStatus, Station, Vehicle, VehicleCommand, VehicleLink,
+    VehicleLinkError, VehicleReading, VehicleRefusal, VehicleState,
+};
 
 uniffi::setup_scaffolding!();

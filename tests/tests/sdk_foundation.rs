@@ -180,6 +180,7 @@ async fn consent_flow_reports_every_decision_in_order() {
             Event::LoggedIn { .. } | Event::LoggedOut { .. } | Event::SessionExpired { .. } => "member",
             Event::NoticeReceived { .. } => "notice",
             Event::CouponClaimed { .. } | Event::RedemptionConflict { .. } => "coupon",
+            Event::RentalChanged { .. } => "rental",
         })
         .collect();
     assert_eq!(

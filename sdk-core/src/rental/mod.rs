@@ -97,7 +97,7 @@ impl Rental {
 
     /// Available cars within `radius_km` of `near`, nearest first.
     pub async fn vehicles_near(&self, near: Location, radius_km: f64) -> Result<Vec<Vehicle>, Error> {
-        if !near.is_valid() || !(radius_km > 0.0 && radius_km <= MAX_SEARCH_RADIUS_KM) {
+        if !(near.is_valid() && radius_km > 0.0 && radius_km <= MAX_SEARCH_RADIUS_KM) {
             return Err(Error::InvalidInput(format!(
                 "a search needs a valid point and a radius above 0 and at most {MAX_SEARCH_RADIUS_KM} km"
             )));
