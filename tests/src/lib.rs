@@ -335,6 +335,30 @@ pub async fn get_json<T: serde::de::DeserializeOwned>(server: &MockServer, path:
 pub struct HttpVehicleLink {
     pub exchanges: std::sync::atomic::AtomicU32,
     pub fail_next: std::sync::atomic::AtomicU32,
+    /// Every request carried, in order (for replays).
+    pub sent: Mutex<Vec<Vec<u8>>>,
+}
+
+impl HttpVehicleLink {
+    /// The requests carried so far.
+    pub fn requests(&self) -> Vec<Vec<u8>> {
+        self.sent.lock().unwrap().clone()
+    }
+}
+
+/// Sends raw link bytes to a simulated car, as a replaying attacker near
+/// it would; the car's answer, decoded without checking its signature.
+pub async fn replay_to_car(address: &str, request: Vec<u8>) -> Value {
+    let answer: SignedEnvelope = http()
+        .post(format!("{address}/link"))
+        .body(request)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    serde_json::from_slice(&answer.unverified_payload().unwrap()).unwrap()
 }
 
 impl edgepoints_core::VehicleLink for HttpVehicleLink {
@@ -346,6 +370,7 @@ impl edgepoints_core::VehicleLink for HttpVehicleLink {
     ) -> Result<Vec<u8>, edgepoints_core::VehicleLinkError> {
         use std::sync::atomic::Ordering;
         self.exchanges.fetch_add(1, Ordering::Relaxed);
+        self.sent.lock().unwrap().push(request.clone());
         if self
             .fail_next
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
