@@ -142,7 +142,10 @@ async fn the_car_refuses_a_replay_and_a_lost_answer_is_settled_by_asking_it() {
     assert!(unlocked.settled_by_status, "{unlocked:?}");
     assert!(unlocked.accepted() && !unlocked.reading.locked);
     let counters = car_view(&address).await["counters"].clone();
-    assert_eq!(counters.as_object().unwrap().values().next().unwrap(), &json!(unlocked.counter));
+    assert_eq!(
+        counters.as_object().unwrap().values().next().unwrap(),
+        &json!(unlocked.counter)
+    );
 
     // The link drops before the car hears it: asked, the car says it never
     // had it, and the command goes again under a new counter.
@@ -154,7 +157,10 @@ async fn the_car_refuses_a_replay_and_a_lost_answer_is_settled_by_asking_it() {
     // A link that fails for good leaves the command in flight, typed.
     link.fail_next.store(10, std::sync::atomic::Ordering::Relaxed);
     let unreachable = rental.unlock().await;
-    assert!(matches!(unreachable, Err(Error::VehicleUnreachable(_))), "{unreachable:?}");
+    assert!(
+        matches!(unreachable, Err(Error::VehicleUnreachable(_))),
+        "{unreachable:?}"
+    );
     assert!(rental.status().unwrap().command_in_flight.is_some());
     link.fail_next.store(0, std::sync::atomic::Ordering::Relaxed);
     let reconciled = rental.reconcile().await.unwrap();
@@ -181,7 +187,10 @@ async fn the_bound_card_opens_the_car_offline_and_another_does_not() {
     assert_eq!(mine["outcome"]["outcome"], "accepted", "{mine}");
     assert_eq!(mine["locked"], false);
     // Another member's car knows nothing of this card.
-    let elsewhere = catalogue::vehicle(server.control_plane(), "ev-103").await.unwrap().unwrap();
+    let elsewhere = catalogue::vehicle(server.control_plane(), "ev-103")
+        .await
+        .unwrap()
+        .unwrap();
     let foreign = car(
         elsewhere.link.as_deref().unwrap(),
         "card-tap",
@@ -203,7 +212,12 @@ async fn an_end_is_refused_with_its_reason_and_the_rental_runs_on() {
     car(&address, "doors", json!({ "closed": false })).await;
     let open = rental.end().await;
     assert!(
-        matches!(open, Err(Error::VehicleRefused { reason: edgepoints_core::VehicleRefusal::DoorsOpen })),
+        matches!(
+            open,
+            Err(Error::VehicleRefused {
+                reason: edgepoints_core::VehicleRefusal::DoorsOpen
+            })
+        ),
         "{open:?}"
     );
     car(&address, "doors", json!({ "closed": true })).await;
@@ -214,7 +228,10 @@ async fn an_end_is_refused_with_its_reason_and_the_rental_runs_on() {
     };
     car(&address, "drive", json!({ "to": between })).await;
     let nowhere = rental.end().await;
-    assert!(matches!(&nowhere, Err(Error::EndRefused { reason }) if reason == "not_at_station"), "{nowhere:?}");
+    assert!(
+        matches!(&nowhere, Err(Error::EndRefused { reason }) if reason == "not_at_station"),
+        "{nowhere:?}"
+    );
     let status = rental.status().unwrap();
     assert_eq!(status.phase, RentalPhase::Running);
     assert_eq!(status.last_refusal.as_deref(), Some("not_at_station"));
@@ -224,7 +241,10 @@ async fn an_end_is_refused_with_its_reason_and_the_rental_runs_on() {
     let closed = rental.end().await.unwrap();
     assert_eq!(closed.phase, RentalPhase::Closed);
     let fee = closed.rental.unwrap().fee.unwrap();
-    assert!(!fee.lines.iter().any(|l| l.item == "one_way"), "back at its own station: {fee:?}");
+    assert!(
+        !fee.lines.iter().any(|l| l.item == "one_way"),
+        "back at its own station: {fee:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -239,7 +259,9 @@ async fn charging_reservations_answer_as_a_charge_point_and_a_returned_car_charg
         idle_ms: 8 * 3_600_000,
         ..Default::default()
     };
-    edgepoints_mock_server::members::set_timeouts(plane, timeouts).await.unwrap();
+    edgepoints_mock_server::members::set_timeouts(plane, timeouts)
+        .await
+        .unwrap();
     // Charging any time, so the plan is due soon on the mock clock.
     http()
         .put(format!("{}/admin/charging-tariff", server.url()))
@@ -257,29 +279,58 @@ async fn charging_reservations_answer_as_a_charge_point_and_a_returned_car_charg
         .await
         .unwrap();
     assert_eq!(faulted.status, Faulted);
-    let rejected = rental.reserve_charging("st-harbour", None, now + hour, now).await.unwrap();
+    let rejected = rental
+        .reserve_charging("st-harbour", None, now + hour, now)
+        .await
+        .unwrap();
     assert_eq!(rejected.status, Rejected);
-    let unknown = rental.reserve_charging("st-nowhere", None, now, now + hour).await.unwrap();
+    let unknown = rental
+        .reserve_charging("st-nowhere", None, now, now + hour)
+        .await
+        .unwrap();
     assert_eq!(unknown.status, Rejected);
-    let accepted = rental.reserve_charging("st-harbour", None, now, now + hour).await.unwrap();
-    assert_eq!((accepted.status, accepted.connector_id.as_deref()), (Accepted, Some("c1")));
+    let accepted = rental
+        .reserve_charging("st-harbour", None, now, now + hour)
+        .await
+        .unwrap();
+    assert_eq!(
+        (accepted.status, accepted.connector_id.as_deref()),
+        (Accepted, Some("c1"))
+    );
     let dir_b = tempfile::tempdir().unwrap();
     let (other, _, _) = member(&server, dir_b.path(), "dina@example.com").await;
-    let occupied = other.rental().reserve_charging("st-harbour", None, now, now + hour).await.unwrap();
+    let occupied = other
+        .rental()
+        .reserve_charging("st-harbour", None, now, now + hour)
+        .await
+        .unwrap();
     assert_eq!(occupied.status, Occupied, "the only working connector is held");
 
     rental.reserve("ev-102").await.unwrap();
     let address = rental.start().await.unwrap().vehicle.unwrap().link.unwrap();
-    car(&address, "drive", json!({ "to": HARBOUR, "km": 3.0, "battery_used_percent": 44 })).await;
+    car(
+        &address,
+        "drive",
+        json!({ "to": HARBOUR, "km": 3.0, "battery_used_percent": 44 }),
+    )
+    .await;
     let closed = rental.end().await.unwrap();
     let until = closed.rental.unwrap().charging_until_ms;
     let reconciled = rental.reconcile().await.unwrap().rental.unwrap();
-    let until = reconciled.charging_until_ms.or(until).expect("plugged into the reserved connector");
-    assert_eq!(rental.vehicle("ev-102").await.unwrap().state, edgepoints_core::VehicleState::Charging);
+    let until = reconciled
+        .charging_until_ms
+        .or(until)
+        .expect("plugged into the reserved connector");
+    assert_eq!(
+        rental.vehicle("ev-102").await.unwrap().state,
+        edgepoints_core::VehicleState::Charging
+    );
     let station = rental.station("st-harbour").await.unwrap();
     assert_eq!(station.connectors[0].status, edgepoints_core::ConnectorStatus::Occupied);
 
-    points::advance_clock(plane, until - points::now(plane).await.unwrap() + 1).await.unwrap();
+    points::advance_clock(plane, until - points::now(plane).await.unwrap() + 1)
+        .await
+        .unwrap();
     eventually("charging finished", || async {
         rental.vehicle("ev-102").await.unwrap().battery_percent == 100
     })
