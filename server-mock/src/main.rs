@@ -28,10 +28,14 @@ struct Args {
     /// Key prefix in Redis, so several control planes can share one.
     #[arg(long, default_value = "edgepoints")]
     namespace: String,
-    /// Do not publish the demo content (items from 16 B to 16 MiB) nor sign up
-    /// the demo members.
+    /// Do not publish the demo content (items from 16 B to 16 MiB), sign up
+    /// the demo members, nor open the demo city's stations and cars.
     #[arg(long)]
     no_demo_content: bool,
+    /// Host no simulated cars in this process: another process (or the
+    /// test harness) hosts them for every instance over the shared store.
+    #[arg(long)]
+    no_vehicles: bool,
     /// Seed of the control plane's signing key (64 hex digits), for
     /// reproducible keys across runs.
     #[arg(long)]
@@ -57,9 +61,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Arc::new(RedisStore::connect(&args.store, &args.namespace).await?)
     };
     let control_plane = Arc::new(ControlPlane::open(store, key_seed).await?);
+    if args.no_vehicles {
+        control_plane.without_vehicles();
+    }
     if !args.no_demo_content {
         edgepoints_mock_server::origin::seed_demo(&control_plane).await?;
         edgepoints_mock_server::members::seed_demo(&control_plane).await?;
+        edgepoints_mock_server::rental::catalogue::seed_demo(&control_plane).await?;
     }
     let listens = match args.instances {
         Some(n) => vec![SocketAddr::new(args.listen[0].ip(), 0); n],
