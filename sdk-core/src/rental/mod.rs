@@ -255,8 +255,15 @@ impl Rental {
     /// answer confirms the start (running). Picks up where it stopped: a
     /// rental starting already goes on to the unlock.
     pub async fn start(&self) -> Result<RentalStatus, Error> {
+        let phase = self.status()?.phase;
+        if !matches!(phase, RentalPhase::Reserved | RentalPhase::Starting) {
+            return Err(Error::RentalState {
+                phase: phase.as_str().into(),
+                action: "start".into(),
+            });
+        }
         let link = self.link()?;
-        if self.status()?.phase == RentalPhase::Reserved {
+        if phase == RentalPhase::Reserved {
             self.step(Step::Start, None).await?;
         }
         self.unlock_with(link).await?;
@@ -338,7 +345,6 @@ impl Rental {
     /// station) and closes and bills it. [`Error::EndRefused`] says which
     /// criterion failed; the rental keeps running.
     pub async fn end(&self) -> Result<RentalStatus, Error> {
-        let link = self.link()?;
         let phase = self.status()?.phase;
         if !matches!(phase, RentalPhase::Running | RentalPhase::Ending) {
             return Err(Error::RentalState {
@@ -346,6 +352,7 @@ impl Rental {
                 action: "end".into(),
             });
         }
+        let link = self.link()?;
         let outcome = self.command_with(link, CommandKind::Lock).await?;
         if let Some(reason) = outcome.refusal {
             return Err(Error::VehicleRefused { reason });
