@@ -9,6 +9,7 @@
 //! - `edgepoints faults …` — fault injection on a mock control plane.
 //! - `edgepoints member …` — members and sessions, as a device and as QA.
 //! - `edgepoints coupons …` — merchants, tills and customers, for QA.
+//! - `edgepoints rental …` — cars, rentals and the billing queue, for QA.
 
 mod admin;
 mod coupons;
@@ -17,7 +18,9 @@ mod faults;
 mod fetch;
 mod member;
 mod node;
+mod rental;
 mod tour;
+mod vehicle_link;
 
 use std::process::ExitCode;
 
@@ -46,6 +49,9 @@ enum Command {
     Coupons(coupons::CouponsArgs),
     /// Members: sign up, log in and out, notices; sessions and timeouts for QA.
     Member(member::MemberArgs),
+    /// Rental: find, reserve, start, command and end as a device; vehicles,
+    /// rentals, queues and simulated cars for QA.
+    Rental(rental::RentalArgs),
     /// Run a headless edge node until Ctrl-C.
     Node(node::NodeArgs),
     /// Fetch one item by hash (from a nearby node, else the origin) and verify it.
@@ -71,6 +77,7 @@ async fn main() -> ExitCode {
         Command::Faults(args) => faults::run(args).await,
         Command::Coupons(args) => coupons::run(args).await,
         Command::Member(args) => member::run(args).await,
+        Command::Rental(args) => rental::run(args).await,
         Command::Node(args) => node::run(args).await,
         Command::Fetch(args) => fetch::run(args).await,
     };

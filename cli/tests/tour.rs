@@ -49,6 +49,17 @@ fn tour_runs_every_flow_and_exits_zero() {
         "the tour shows members: login, failover without login, a notice once, logout, expiry: {stdout}"
     );
     assert!(
+        stdout.contains("ok: Bob's reservation of the same car is refused: `vehicle_taken`")
+            && stdout.contains("the car accepted the signed unlock")
+            && stdout.contains("is refused: `replayed_counter`")
+            && stdout.contains("Alice's card opens the car, offline")
+            && stdout.contains("ok: the rental runs on at another instance with the same session: no new login")
+            && stdout.contains("ok: ended at the Harbour, another station")
+            && stdout.contains("one bill, one SMS, nothing pending")
+            && stdout.contains("ok: the bill and the SMS reached Alice's phone as notices, each once"),
+        "the tour shows a rental: a refused rival, the credential, a replay, failover, the bill and SMS once: {stdout}"
+    );
+    assert!(
         stdout.contains("ok: rejected: the spaced-out fraud phrase")
             && stdout.contains("ok: fixed and resubmitted: live")
             && stdout.contains("ok: Alice cannot claim through her own code")
@@ -289,4 +300,66 @@ async fn coupons_subcommands_publish_claim_present_validate_and_redeem() {
     assert!(checked.starts_with("Valid"), "{checked}");
     let redeemed = run(on(&till, "redeem", &[&presentation, "--order", "A1"])).await;
     assert!(redeemed.contains(&serial), "{redeemed}");
+}
+
+#[tokio::test]
+async fn rental_subcommands_find_reserve_start_and_end_a_rental() {
+    let server = edgepoints_mock_server::MockServer::start(Default::default())
+        .await
+        .unwrap();
+    edgepoints_mock_server::members::seed_demo(server.control_plane())
+        .await
+        .unwrap();
+    edgepoints_mock_server::rental::catalogue::seed_demo(server.control_plane())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let url = server.url();
+    let run = |command: &str, args: Vec<&str>| {
+        let mut process = tokio::process::Command::new(env!("CARGO_BIN_EXE_edgepoints"));
+        process.arg(command).args(args);
+        process.env("EDGEPOINTS_PASSWORD", edgepoints_mock_server::members::DEMO_PASSWORD);
+        async move {
+            let output = process.output().await.expect("runs");
+            let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+            let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+            assert!(output.status.success(), "{stdout}{stderr}");
+            stdout
+        }
+    };
+    let data = dir.path().to_str().unwrap();
+    let device = |action: &'static str| vec![action, "--control-plane", url.as_str(), "--data-dir", data];
+    run(
+        "member",
+        [device("login"), vec![edgepoints_mock_server::members::DEMO_MEMBERS[0]]].concat(),
+    )
+    .await;
+    let found = run(
+        "rental",
+        [device("find"), vec!["--lat", "48.1402", "--lon", "11.5600"]].concat(),
+    )
+    .await;
+    assert!(found.starts_with("ev-10"), "{found}");
+    let reserved = run("rental", [device("reserve"), vec!["ev-101"]].concat()).await;
+    assert!(reserved.starts_with("reserved rental"), "{reserved}");
+    assert!(run("rental", device("start")).await.starts_with("running"));
+    let honk = run("rental", [device("command"), vec!["honk"]].concat()).await;
+    assert!(honk.contains("honk #2: accepted"), "{honk}");
+    let drive = vec![
+        "drive",
+        "--control-plane",
+        &url,
+        "ev-101",
+        "--lat",
+        "48.1300",
+        "--lon",
+        "11.5800",
+    ];
+    run("rental", drive).await;
+    let ended = run("rental", device("end")).await;
+    assert!(ended.starts_with("closed") && ended.contains("fee"), "{ended}");
+    let queues = run("rental", vec!["queues", "--control-plane", &url]).await;
+    assert!(queues.contains("stream billing"), "{queues}");
+    let rentals = run("rental", vec!["rentals", "--control-plane", &url]).await;
+    assert!(rentals.contains("ev-101   ended"), "{rentals}");
 }

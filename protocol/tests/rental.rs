@@ -84,7 +84,17 @@ fn a_good_command_passes_and_every_fault_has_its_reason() {
     assert_eq!(scene.check(&credential, &command, NOW, &[]), Ok(()));
 
     use VehicleRefusal::*;
-    let cases: Vec<(&str, SignedEnvelope, SignedEnvelope, u64, &[&str], VehicleRefusal)> = vec![
+    /// What is wrong, the credential, the command, the car's clock, its
+    /// revocation list, and the reason it must give.
+    type Case<'a> = (
+        &'a str,
+        SignedEnvelope,
+        SignedEnvelope,
+        u64,
+        &'a [&'a str],
+        VehicleRefusal,
+    );
+    let cases: Vec<Case> = vec![
         (
             "another car's credential",
             scene.credential(|c| c.vehicle_id = "ev-2".into()),

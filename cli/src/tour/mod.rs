@@ -6,8 +6,8 @@
 //! [`run`] reads as the table of contents: each step is a method of
 //! [`Tour`], in `calls.rs` (registration, consent, reliable calls, failover),
 //! `edge.rs` (the edge network, routing, receipts, points), `coupons.rs`
-//! (activities, review, sharing, the till) and `members.rs` (accounts,
-//! sessions, notices). A new flow adds its steps as methods in a
+//! (activities, review, sharing, the till), `members.rs` (accounts,
+//! sessions, notices) and `rental.rs` (cars, credentials, the billing queue). A new flow adds its steps as methods in a
 //! file of its own.
 
 mod calls;
@@ -15,6 +15,7 @@ mod coupons;
 mod edge;
 mod members;
 mod narrative;
+mod rental;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -70,6 +71,10 @@ pub(crate) async fn run(args: TourArgs) -> CliResult {
     tour.bobs_instance_dies_and_his_session_goes_on().await?;
     tour.a_notice_reaches_bob_once().await?;
     tour.bob_logs_out_and_his_other_session_expires().await?;
+    let rental = tour.alice_reserves_a_car_and_bob_is_refused().await?;
+    tour.the_car_opens_for_alice_and_refuses_a_replay(&rental).await?;
+    tour.alices_instance_dies_mid_rental(&rental).await?;
+    tour.alice_returns_the_car_at_the_harbour(&rental).await?;
     tour.summary().await
 }
 
@@ -112,7 +117,8 @@ impl Tour {
         let mut servers = Vec::new();
         let endpoints: Vec<url::Url> = if embedded {
             let control_plane = Arc::new(ControlPlane::in_memory(None).await);
-            servers = MockServer::start_cluster(3, control_plane).await?;
+            servers = MockServer::start_cluster(3, control_plane.clone()).await?;
+            edgepoints_mock_server::rental::catalogue::seed_demo(&control_plane).await?;
             servers.iter().map(|s| s.url().parse()).collect::<Result<_, _>>()?
         } else {
             args.control_plane.clone()

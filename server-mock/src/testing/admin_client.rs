@@ -268,4 +268,64 @@ impl AdminClient {
     pub async fn applied(&self, what: &str) -> Result<u64, AdminError> {
         Ok(self.state().await?.applied.get(what).copied().unwrap_or(0) as u64)
     }
+
+    /// Every vehicle record, held or not.
+    pub async fn vehicles(&self) -> Result<Vec<crate::rental::VehicleRecord>, AdminError> {
+        let response = self.http.get(self.url("/admin/vehicles")).send().await?;
+        Ok(Self::checked("the vehicles", response).await?.json().await?)
+    }
+
+    /// Every rental, newest first.
+    pub async fn rentals(&self) -> Result<Vec<crate::rental::RentalRecord>, AdminError> {
+        let response = self.http.get(self.url("/admin/rentals")).send().await?;
+        Ok(Self::checked("the rentals", response).await?.json().await?)
+    }
+
+    /// Both queue streams, their pending entries, and what the workers did.
+    pub async fn queues(&self) -> Result<crate::rental::workers::QueueView, AdminError> {
+        let response = self.http.get(self.url("/admin/queues")).send().await?;
+        Ok(Self::checked("the queues", response).await?.json().await?)
+    }
+
+    /// The next consumer of `stream` (`billing`, `sms`) to take a message
+    /// dies at `at`.
+    pub async fn crash_worker(&self, stream: &str, at: crate::rental::workers::CrashPoint) -> Result<(), AdminError> {
+        let response = self
+            .http
+            .post(self.url(&format!("/admin/queues/{stream}/crash")))
+            .json(&serde_json::json!({ "at": at }))
+            .send()
+            .await?;
+        Self::checked("the consumer crash", response).await?;
+        Ok(())
+    }
+
+    /// How long a message waits with a silent consumer before another
+    /// claims it.
+    pub async fn set_claim_idle(&self, idle: std::time::Duration) -> Result<(), AdminError> {
+        let settings = crate::rental::workers::WorkerSettings {
+            claim_idle_ms: idle.as_millis() as u64,
+        };
+        let response = self
+            .http
+            .put(self.url("/admin/queues/settings"))
+            .json(&settings)
+            .send()
+            .await?;
+        Self::checked("the worker settings", response).await?;
+        Ok(())
+    }
+
+    /// QA's hand on a simulated car at `link`: `POST {link}/sim/{what}`
+    /// (`drive`, `doors`, `card-tap`, `clock`, `faults`), its JSON answer.
+    pub async fn car(&self, link: &str, what: &str, body: &serde_json::Value) -> Result<serde_json::Value, AdminError> {
+        let response = self.http.post(format!("{link}/sim/{what}")).json(body).send().await?;
+        Ok(Self::checked("the simulated car", response).await?.json().await?)
+    }
+
+    /// A simulated car's own view of itself.
+    pub async fn car_view(&self, link: &str) -> Result<crate::vehicles::CarView, AdminError> {
+        let response = self.http.get(format!("{link}/sim")).send().await?;
+        Ok(Self::checked("the simulated car", response).await?.json().await?)
+    }
 }
