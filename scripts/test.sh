@@ -35,7 +35,7 @@ bindings/kotlin/test.sh
 section "benchmarks (smoke runs)"
 cargo bench -p edgepoints-core --bench ingest --locked -- --test
 # These two in the test profile: the Rust tests built everything they use.
-cargo test -q -p edgepoints-protocol --bench coupons --locked
+cargo test -q -p edgepoints-protocol --bench coupons --bench rental --locked
 EDGEPOINTS_REVIEW_KB=64 EDGEPOINTS_REVIEW_RUNS=1 cargo test -q -p edgepoints-mock-server --bench review --locked
 EDGEPOINTS_ROUTING_SIZES=1000,100000 cargo bench -p edgepoints-mock-server --bench routing --locked
 DURATION=2s scripts/bench-serving.sh

@@ -46,11 +46,13 @@ pub async fn post(control_plane: &ControlPlane, member_id: &str, notice: NoticeP
     Ok(notice)
 }
 
-/// Posts a notice whose id the caller derives from what it is about (a
-/// queue entry, a rental) and when that happened, so posting it again
-/// while it is pending changes nothing and the device, which keeps notices
-/// by id, shows it once: a worker that redoes its work after a crash does
-/// not notify twice.
+/// Posts a notice about one event (a queue entry, a rental), once ever:
+/// its id comes from what it is about and when that happened, and a
+/// marker kept after it is posted (and after it is acknowledged) stops it
+/// coming again, so a worker that redoes its work after a crash, or a
+/// sweep that passes again, does not notify twice. A crash between the
+/// post and the marker posts it again under the same id, which the device
+/// (keeping notices by id) shows once.
 pub async fn post_once(
     control_plane: &ControlPlane,
     member_id: &str,
@@ -65,15 +67,18 @@ pub async fn post_once(
         text: notice.text,
         posted_at_ms,
     };
-    let key = notice_key(member_id, &notice.notice_id);
-    let encoded = serde_json::to_vec(&notice).expect("notices serialise");
-    if control_plane
-        .store()
-        .compare_and_swap(&key, None, Some(&encoded))
-        .await?
-    {
-        tracing::info!(member_id, notice_id = %notice.notice_id, kind = %notice.kind, "notice posted");
+    let marker = format!("{}{member_id}:{about}", keys::NOTICE_ONCE_PREFIX);
+    if control_plane.store().get(&marker).await?.is_some() {
+        return Ok(notice);
     }
+    put_json(
+        control_plane.store(),
+        &notice_key(member_id, &notice.notice_id),
+        &notice,
+    )
+    .await?;
+    put_json(control_plane.store(), &marker, &notice.notice_id).await?;
+    tracing::info!(member_id, notice_id = %notice.notice_id, kind = %notice.kind, "notice posted");
     Ok(notice)
 }
 

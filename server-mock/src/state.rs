@@ -38,6 +38,8 @@ pub(crate) mod keys {
     pub const DEVICE_SESSION_PREFIX: &str = "device_session:";
     /// Notices not yet acknowledged, by member and notice id (`notices`).
     pub const NOTICE_PREFIX: &str = "notice:";
+    /// Notices about one event, posted already (`notices::post_once`).
+    pub const NOTICE_ONCE_PREFIX: &str = "notice_once:";
     /// Review rules by tenant (`review::rules`).
     pub const REVIEW_RULES_PREFIX: &str = "review:rules:";
     /// Merchants by id, one-time enrolment codes, the merchant each

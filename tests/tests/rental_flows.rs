@@ -9,6 +9,7 @@ use std::time::Duration;
 use edgepoints_core::{EdgePoints, Error, EventListener, Location, RentalPhase, VehicleLink};
 use edgepoints_mock_server::rental::catalogue;
 use edgepoints_mock_server::MockServer;
+use edgepoints_protocol::paths::routes;
 use edgepoints_tests::*;
 use serde_json::{json, Value};
 
@@ -63,7 +64,7 @@ async fn queues(server: &MockServer) -> Value {
 async fn a_rental_from_search_to_bill() {
     let server = city().await;
     let dir = tempfile::tempdir().unwrap();
-    let (sdk, _link, _) = member(&server, dir.path(), "rita@example.com").await;
+    let (sdk, recording, _) = member(&server, dir.path(), "rita@example.com").await;
     let rental = sdk.rental();
 
     let near = rental.vehicles_near(CENTRAL, 5.0).await.unwrap();
@@ -75,9 +76,25 @@ async fn a_rental_from_search_to_bill() {
     let car_id = near[0].vehicle_id.clone();
     let link = near[0].link.clone().expect("a provisioned car has a link");
 
+    // The reservation's answer is lost and the start meets a 503: each
+    // happens once all the same.
+    add_fault(
+        &server,
+        json!({"route": routes::DEVICE_RESERVATIONS, "action": "drop_after_commit", "count": 1}),
+    )
+    .await;
+    add_fault(
+        &server,
+        json!({"route": routes::DEVICE_RENTAL_START, "action": "fail", "status": 503, "count": 1}),
+    )
+    .await;
     let reserved = rental.reserve(&car_id).await.unwrap();
     assert_eq!(reserved.phase, RentalPhase::Reserved);
     let running = rental.start().await.unwrap();
+    let rentals = edgepoints_mock_server::rental::rentals::all(server.control_plane())
+        .await
+        .unwrap();
+    assert_eq!(rentals.len(), 1, "one reservation though its answer was lost");
     assert_eq!(running.phase, RentalPhase::Running, "{running:?}");
     assert_eq!(car_view(&link).await["locked"], false);
 
@@ -114,6 +131,10 @@ async fn a_rental_from_search_to_bill() {
         !car_view(&link).await["revoked"].as_array().unwrap().is_empty()
     })
     .await;
+    // A command recorded during the rental, played after its end: revoked.
+    let recorded = recording.requests().last().unwrap().clone();
+    let replayed = replay_to_car(&link, recorded).await;
+    assert_eq!(replayed["outcome"]["reason"], "revoked", "{replayed}");
     let refused = rental.unlock().await;
     assert!(matches!(refused, Err(Error::RentalState { .. })), "{refused:?}");
     let _ = Duration::ZERO;

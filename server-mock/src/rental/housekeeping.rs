@@ -168,12 +168,36 @@ async fn finish_charging(control_plane: &ControlPlane, vehicle_id: &str) -> Resu
     Ok(())
 }
 
-/// Settles every rental in progress and every vehicle: what one sweep of
-/// an instance does.
+/// How long before a hold runs out its member is told.
+pub const EXPIRY_WARNING_MS: u64 = 5 * 60 * 1000;
+
+/// Settles every rental in progress and every vehicle, and warns members
+/// whose hold is about to run out: what one sweep of an instance does.
 pub async fn sweep(control_plane: &ControlPlane) -> Result<(), StoreError> {
     let rentals: Vec<RentalRecord> = scan_json(control_plane.store(), keys::RENTAL_PREFIX).await?;
+    let clock = now(control_plane).await?;
     for rental in rentals.iter().filter(|r| r.state == RentalState::Reserved) {
-        settle_rental(control_plane, &rental.rental_id).await?;
+        let settled = settle_rental(control_plane, &rental.rental_id).await?;
+        if settled.is_some_and(|r| r.state == RentalState::Reserved)
+            && rental.hold_expires_at_ms.saturating_sub(clock) <= EXPIRY_WARNING_MS
+        {
+            // Once per rental: the id names it.
+            crate::notices::post_once(
+                control_plane,
+                &rental.member_id,
+                &format!("expiring-{}", rental.rental_id),
+                rental.hold_expires_at_ms - EXPIRY_WARNING_MS,
+                NoticePost {
+                    kind: notice_kinds::RESERVATION_EXPIRING.to_owned(),
+                    text: format!(
+                        "Your reservation of {} runs out in {} min: start the rental or it ends.",
+                        rental.vehicle_id,
+                        rental.hold_expires_at_ms.saturating_sub(clock).div_ceil(60_000)
+                    ),
+                },
+            )
+            .await?;
+        }
     }
     let vehicles: Vec<VehicleRecord> = scan_json(control_plane.store(), keys::VEHICLE_PREFIX).await?;
     for vehicle in vehicles
