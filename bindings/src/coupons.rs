@@ -53,6 +53,38 @@ pub struct ActivityDraft {
     pub valid_until_s: u64,
     pub total_limit: u32,
     pub per_customer_limit: u32,
+    /// What a coupon costs the member in points, if anything.
+    pub points_price: Option<PointsPrice>,
+}
+
+/// An activity's price in points, and how much comes back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
+pub struct PointsPrice {
+    pub points: u64,
+    /// Percent given back when the holder gives the coupon back unused.
+    pub refund_on_rollback_percent: u8,
+    /// Percent given back when it expires unused.
+    pub refund_on_expiry_percent: u8,
+}
+
+impl From<core::PointsPrice> for PointsPrice {
+    fn from(p: core::PointsPrice) -> Self {
+        PointsPrice {
+            points: p.points,
+            refund_on_rollback_percent: p.refund_on_rollback_percent,
+            refund_on_expiry_percent: p.refund_on_expiry_percent,
+        }
+    }
+}
+
+impl From<PointsPrice> for core::PointsPrice {
+    fn from(p: PointsPrice) -> Self {
+        core::PointsPrice {
+            points: p.points,
+            refund_on_rollback_percent: p.refund_on_rollback_percent,
+            refund_on_expiry_percent: p.refund_on_expiry_percent,
+        }
+    }
 }
 
 impl From<core::ActivityDraft> for ActivityDraft {
@@ -73,6 +105,7 @@ impl From<core::ActivityDraft> for ActivityDraft {
             valid_until_s: d.valid_until_s,
             total_limit: d.total_limit,
             per_customer_limit: d.per_customer_limit,
+            points_price: d.points_price.map(Into::into),
         }
     }
 }
@@ -100,6 +133,7 @@ impl TryFrom<ActivityDraft> for core::ActivityDraft {
             valid_until_s: d.valid_until_s,
             total_limit: d.total_limit,
             per_customer_limit: d.per_customer_limit,
+            points_price: d.points_price.map(Into::into),
         })
     }
 }
@@ -191,6 +225,8 @@ pub struct HeldCoupon {
     pub not_before_s: u64,
     pub expires_s: u64,
     pub claimed_at_ms: u64,
+    /// Points the member paid for it (0 for a free coupon).
+    pub points_paid: u64,
 }
 
 impl From<core::HeldCoupon> for HeldCoupon {
@@ -204,6 +240,7 @@ impl From<core::HeldCoupon> for HeldCoupon {
             not_before_s: c.not_before_s,
             expires_s: c.expires_s,
             claimed_at_ms: c.claimed_at_ms,
+            points_paid: c.points_paid,
         }
     }
 }
@@ -421,6 +458,124 @@ impl From<core::QueuedRedemption> for QueuedRedemption {
     }
 }
 
+/// The counts of one slice of an activity's funnel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
+pub struct FunnelCounts {
+    pub views: u64,
+    pub shares: u64,
+    pub claims: u64,
+    /// Of the claims, those through a referral code.
+    pub referred_claims: u64,
+    /// Coupons their holders gave back.
+    pub claims_rolled_back: u64,
+    /// Presentations the control plane checked (online checks,
+    /// redemptions, offline settlements).
+    pub validations: u64,
+    pub redemptions: u64,
+    /// Redemptions rolled back.
+    pub rollbacks: u64,
+    pub offline_conflicts: u64,
+    pub points_taken: u64,
+    pub points_refunded: u64,
+}
+
+impl From<core::FunnelCounts> for FunnelCounts {
+    fn from(c: core::FunnelCounts) -> Self {
+        FunnelCounts {
+            views: c.views,
+            shares: c.shares,
+            claims: c.claims,
+            referred_claims: c.referred_claims,
+            claims_rolled_back: c.claims_rolled_back,
+            validations: c.validations,
+            redemptions: c.redemptions,
+            rollbacks: c.rollbacks,
+            offline_conflicts: c.offline_conflicts,
+            points_taken: c.points_taken,
+            points_refunded: c.points_refunded,
+        }
+    }
+}
+
+/// One share channel's slice (`direct` for what came through no share).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ChannelFunnel {
+    pub channel: String,
+    pub counts: FunnelCounts,
+}
+
+/// What an activity did, per channel and in all, from the control plane's
+/// own records.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ActivityFunnel {
+    pub activity_id: String,
+    pub title: String,
+    pub state: ActivityState,
+    pub total: FunnelCounts,
+    pub channels: Vec<ChannelFunnel>,
+}
+
+impl From<core::ActivityFunnel> for ActivityFunnel {
+    fn from(f: core::ActivityFunnel) -> Self {
+        ActivityFunnel {
+            activity_id: f.activity_id,
+            title: f.title,
+            state: f.state.into(),
+            total: f.total.into(),
+            channels: f
+                .channels
+                .into_iter()
+                .map(|c| ChannelFunnel {
+                    channel: c.channel,
+                    counts: c.counts.into(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Where a coupon stands, as the control plane knows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum CouponStanding {
+    Usable,
+    Redeemed,
+    Revoked,
+    RolledBack,
+    Expired,
+}
+
+impl From<core::CouponStanding> for CouponStanding {
+    fn from(s: core::CouponStanding) -> Self {
+        match s {
+            core::CouponStanding::Usable => CouponStanding::Usable,
+            core::CouponStanding::Redeemed => CouponStanding::Redeemed,
+            core::CouponStanding::Revoked => CouponStanding::Revoked,
+            core::CouponStanding::RolledBack => CouponStanding::RolledBack,
+            core::CouponStanding::Expired => CouponStanding::Expired,
+        }
+    }
+}
+
+/// The control plane's word on a presentation's coupon.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct OnlineValidation {
+    pub serial: String,
+    pub activity_id: String,
+    pub standing: CouponStanding,
+    pub expires_s: u64,
+}
+
+impl From<core::OnlineValidation> for OnlineValidation {
+    fn from(v: core::OnlineValidation) -> Self {
+        OnlineValidation {
+            serial: v.serial,
+            activity_id: v.activity_id,
+            standing: v.standing.into(),
+            expires_s: v.expires_s,
+        }
+    }
+}
+
 /// Browse, claim, hold and present coupons.
 #[derive(uniffi::Object)]
 pub struct Coupons {
@@ -449,13 +604,21 @@ impl Coupons {
             .collect())
     }
 
-    pub async fn activity(&self, activity_id: String) -> Result<Activity, EdgePointsError> {
-        Ok(self.inner.activity(&activity_id).await?.into())
+    /// One live activity; `referral` is the code of the share link it was
+    /// opened through (the merchant's funnel counts the view).
+    pub async fn activity(&self, activity_id: String, referral: Option<String>) -> Result<Activity, EdgePointsError> {
+        Ok(self.inner.activity(&activity_id, referral).await?.into())
     }
 
-    /// Claims a coupon, through the outbox: a lost answer gives the same coupon.
+    /// Claims a coupon, through the outbox: a lost answer gives the same
+    /// coupon. A priced activity is paid by the logged-in member.
     pub async fn claim(&self, activity_id: String, referral: Option<String>) -> Result<HeldCoupon, EdgePointsError> {
         Ok(self.inner.claim(&activity_id, referral).await?.into())
+    }
+
+    /// Gives a held coupon back unused, once; returns the points refunded.
+    pub async fn give_back(&self, serial: String) -> Result<u64, EdgePointsError> {
+        Ok(self.inner.give_back(&serial).await?)
     }
 
     /// Shares a live activity to a channel; the link carries a referral code.
@@ -510,6 +673,16 @@ impl Merchant {
 
     pub async fn withdraw(&self, activity_id: String) -> Result<Activity, EdgePointsError> {
         Ok(self.inner.withdraw(&activity_id).await?.into())
+    }
+
+    /// Where the presentation's coupon stands, asked of the control plane.
+    pub async fn validate_online(&self, presentation: String) -> Result<OnlineValidation, EdgePointsError> {
+        Ok(self.inner.validate_online(&presentation).await?.into())
+    }
+
+    /// One of this merchant's activities' funnel.
+    pub async fn funnel(&self, activity_id: String) -> Result<ActivityFunnel, EdgePointsError> {
+        Ok(self.inner.funnel(&activity_id).await?.into())
     }
 
     /// Redeems the coupon behind a presentation, once (through the outbox).

@@ -26,6 +26,12 @@ pub enum EdgePointsError {
     /// The edge node was stopped; start a new one.
     #[error("the edge node is stopped")]
     NodeStopped,
+    /// The member's points do not cover the price; nothing changed.
+    #[error("not enough points: the balance is {balance}, {needed} are needed")]
+    NotEnoughPoints { balance: u64, needed: u64 },
+    /// The coupon was used and cannot be given back.
+    #[error("the coupon was used and cannot be given back")]
+    CouponUsed,
     /// No member is logged in on this device.
     #[error("no member is logged in")]
     NotLoggedIn,
@@ -115,6 +121,8 @@ impl From<CoreError> for EdgePointsError {
             },
             CoreError::MemberTaken => EdgePointsError::MemberTaken,
             CoreError::CouponRefused { reason } => EdgePointsError::CouponRefused { reason: reason.into() },
+            CoreError::NotEnoughPoints { balance, needed } => EdgePointsError::NotEnoughPoints { balance, needed },
+            CoreError::CouponUsed => EdgePointsError::CouponUsed,
             CoreError::VehicleTaken => EdgePointsError::VehicleTaken,
             CoreError::AlreadyRenting { rental_id } => EdgePointsError::AlreadyRenting { rental_id },
             CoreError::RentalState { phase, action } => EdgePointsError::RentalState { phase, action },

@@ -42,7 +42,7 @@ pub enum SdkEvent {
     PointsCredited {
         points: u64,
         balance: u64,
-        reason: crate::points::CreditReason,
+        reason: crate::points::LedgerReason,
     },
     /// The running node's counters changed (at most once a second).
     NodeStats {
@@ -72,6 +72,17 @@ pub enum SdkEvent {
     /// A coupon claim was answered: the coupon is held.
     CouponClaimed {
         coupon: crate::coupons::HeldCoupon,
+    },
+    /// A held coupon was given back, with the points refunded for it.
+    CouponGivenBack {
+        serial: String,
+        refunded_points: u64,
+    },
+    /// The member spent points on a coupon or a reward (`what` names it).
+    PointsSpent {
+        points: u64,
+        reason: crate::points::LedgerReason,
+        what: String,
     },
     /// The rental moved to another phase, or the control plane's word on
     /// it changed.
@@ -120,6 +131,18 @@ impl From<core::Event> for SdkEvent {
             core::Event::SessionExpired { member_id } => SdkEvent::SessionExpired { member_id },
             core::Event::NoticeReceived { notice } => SdkEvent::NoticeReceived { notice: notice.into() },
             core::Event::CouponClaimed { coupon } => SdkEvent::CouponClaimed { coupon: coupon.into() },
+            core::Event::CouponGivenBack {
+                serial,
+                refunded_points,
+            } => SdkEvent::CouponGivenBack {
+                serial,
+                refunded_points,
+            },
+            core::Event::PointsSpent { points, reason, what } => SdkEvent::PointsSpent {
+                points,
+                reason: reason.into(),
+                what,
+            },
             core::Event::RedemptionConflict { conflict } => SdkEvent::RedemptionConflict {
                 conflict: conflict.into(),
             },

@@ -28,9 +28,9 @@ mod runtime;
 pub use consent::{Consent, ConsentPolicy, ConsentState, ConsentStatus};
 pub use content::{content_hash_of, CacheStats, ContentCache};
 pub use coupons::{
-    Activity, ActivityDraft, ActivityState, CouponPresentation, CouponRefusal, CouponValidation, Coupons, HeldCoupon,
-    Merchant, MerchantIdentity, QueuedRedemption, Redemption, RedemptionConflict, RedemptionSide, ReviewFinding, Share,
-    TemplateKind,
+    Activity, ActivityDraft, ActivityFunnel, ActivityState, ChannelFunnel, CouponPresentation, CouponRefusal,
+    CouponStanding, CouponValidation, Coupons, FunnelCounts, HeldCoupon, Merchant, MerchantIdentity, OnlineValidation,
+    PointsPrice, QueuedRedemption, Redemption, RedemptionConflict, RedemptionSide, ReviewFinding, Share, TemplateKind,
 };
 pub use edgepoints::{EdgePoints, EdgePointsConfig, GeoLocation, Registration};
 pub use error::EdgePointsError;
@@ -42,7 +42,9 @@ pub use host_log::{set_logger, LogLevel, Logger};
 pub use members::{MemberNotice, MemberSession, MemberState, Members, SignedUp};
 pub use node::{EdgeNode, NodeHandle, NodeStats, SyncReport};
 pub use outbox::{Outbox, OutboxEntry, OutboxEntryState, OutboxStatus};
-pub use points::{CreditReason, HeartbeatReport, LedgerEntry, LedgerPage, Points, PointsBalance};
+pub use points::{
+    HeartbeatReport, LedgerEntry, LedgerPage, LedgerReason, Points, PointsBalance, Reward, RewardGrant, RewardKind,
+};
 pub use policy::ServingGate;
 pub use rental::{
     ChargingReservation, ChargingReservationStatus, CommandOutcome, Connector, ConnectorStatus, Fee, FeeLine,

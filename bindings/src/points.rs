@@ -31,42 +31,58 @@ impl From<core::PointsBalance> for PointsBalance {
     }
 }
 
-/// Why points were credited.
+/// Why points were credited or spent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
-pub enum CreditReason {
+pub enum LedgerReason {
     /// Time online while serving.
     OnlineTime,
     /// Bytes delivered to other users.
     Delivery,
     /// A coupon claimed through this owner's share was redeemed.
     Referral,
+    /// A coupon of an activity priced in points (a debit).
+    CouponPurchase,
+    /// Points back for a bought coupon given back or expired unused.
+    CouponRefund,
+    /// A reward of the catalogue (a debit).
+    RewardRedemption,
 }
 
-impl From<core::CreditReason> for CreditReason {
-    fn from(reason: core::CreditReason) -> Self {
+impl From<core::LedgerReason> for LedgerReason {
+    fn from(reason: core::LedgerReason) -> Self {
         match reason {
-            core::CreditReason::OnlineTime => CreditReason::OnlineTime,
-            core::CreditReason::Delivery => CreditReason::Delivery,
-            core::CreditReason::Referral => CreditReason::Referral,
+            core::LedgerReason::OnlineTime => LedgerReason::OnlineTime,
+            core::LedgerReason::Delivery => LedgerReason::Delivery,
+            core::LedgerReason::Referral => LedgerReason::Referral,
+            core::LedgerReason::CouponPurchase => LedgerReason::CouponPurchase,
+            core::LedgerReason::CouponRefund => LedgerReason::CouponRefund,
+            core::LedgerReason::RewardRedemption => LedgerReason::RewardRedemption,
         }
     }
 }
 
-/// One credit in the ledger.
+/// One change in the ledger: the balance is the sum of them.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct LedgerEntry {
     pub id: u64,
     pub at_ms: u64,
-    pub points: u64,
-    pub reason: CreditReason,
-    /// For people: "3 min online", "… over the daily cap …".
+    /// Positive for a credit or refund, negative for a debit.
+    pub points: i64,
+    pub reason: LedgerReason,
+    /// For people: "3 min online", "coupon of “…”".
     pub detail: String,
-    /// In a member's ledger: the device whose service earned it.
+    /// In a member's ledger: the device that earned or spent it.
     pub device_id: Option<String>,
+    /// The coupon a purchase or refund is for.
+    pub coupon_activity_id: Option<String>,
+    pub coupon_serial: Option<String>,
+    /// The reward grant a redemption made.
+    pub grant_id: Option<String>,
 }
 
 impl From<core::LedgerEntry> for LedgerEntry {
     fn from(e: core::LedgerEntry) -> Self {
+        let (coupon_activity_id, coupon_serial) = e.coupon.map(|c| (c.activity_id, c.serial)).unzip();
         LedgerEntry {
             id: e.id,
             at_ms: e.at_ms,
@@ -74,6 +90,80 @@ impl From<core::LedgerEntry> for LedgerEntry {
             reason: e.reason.into(),
             detail: e.detail,
             device_id: e.device_id.map(|d| d.to_string()),
+            coupon_activity_id,
+            coupon_serial,
+            grant_id: e.grant_id,
+        }
+    }
+}
+
+/// What a reward gives.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum RewardKind {
+    /// Money off the member's next rental (up to its fee, on one rental).
+    RentalCredit { amount_cents: u64 },
+    /// A partner's voucher: the grant carries a code.
+    Voucher { partner: String },
+}
+
+impl From<core::RewardKind> for RewardKind {
+    fn from(kind: core::RewardKind) -> Self {
+        match kind {
+            core::RewardKind::RentalCredit { amount_cents } => RewardKind::RentalCredit { amount_cents },
+            core::RewardKind::Voucher { partner } => RewardKind::Voucher { partner },
+        }
+    }
+}
+
+/// A reward of the catalogue, priced in points.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Reward {
+    pub reward_id: String,
+    pub title: String,
+    pub points: u64,
+    pub kind: RewardKind,
+}
+
+impl From<core::Reward> for Reward {
+    fn from(r: core::Reward) -> Self {
+        Reward {
+            reward_id: r.reward_id,
+            title: r.title,
+            points: r.points,
+            kind: r.kind.into(),
+        }
+    }
+}
+
+/// What a redeemed reward gave the member.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct RewardGrant {
+    pub grant_id: String,
+    pub reward_id: String,
+    pub title: String,
+    /// Points debited for it.
+    pub points: u64,
+    pub kind: RewardKind,
+    pub granted_at_ms: u64,
+    /// A voucher's code.
+    pub code: Option<String>,
+    /// The rental a rental credit was taken off, and how much it took.
+    pub used_by_rental: Option<String>,
+    pub used_cents: u64,
+}
+
+impl From<core::RewardGrant> for RewardGrant {
+    fn from(g: core::RewardGrant) -> Self {
+        RewardGrant {
+            grant_id: g.grant_id,
+            reward_id: g.reward_id,
+            title: g.title,
+            points: g.points,
+            kind: g.kind.into(),
+            granted_at_ms: g.granted_at_ms,
+            code: g.code,
+            used_by_rental: g.used_by_rental,
+            used_cents: g.used_cents,
         }
     }
 }
@@ -141,5 +231,21 @@ impl Points {
     /// Entries after entry `after` (0 for the first page), oldest first.
     pub async fn ledger(&self, after: u64) -> Result<LedgerPage, EdgePointsError> {
         Ok(self.inner.ledger(after).await?.into())
+    }
+
+    /// The rewards offered now.
+    pub async fn rewards(&self) -> Result<Vec<Reward>, EdgePointsError> {
+        Ok(self.inner.rewards().await?.into_iter().map(Into::into).collect())
+    }
+
+    /// Redeems a reward for the logged-in member's points, once (through
+    /// the outbox); `NotEnoughPoints` and `NotLoggedIn` change nothing.
+    pub async fn redeem_reward(&self, reward_id: String) -> Result<RewardGrant, EdgePointsError> {
+        Ok(self.inner.redeem_reward(&reward_id).await?.into())
+    }
+
+    /// The logged-in member's grants, oldest first.
+    pub async fn grants(&self) -> Result<Vec<RewardGrant>, EdgePointsError> {
+        Ok(self.inner.grants().await?.into_iter().map(Into::into).collect())
     }
 }

@@ -155,17 +155,42 @@ impl From<core::RentalPhase> for RentalPhase {
 
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct FeeLine {
-    /// `time`, `distance`, `one_way`, `low_battery`.
+    /// `time`, `distance`, `one_way`, `low_battery`; for a credit,
+    /// `points_reward`.
     pub item: String,
     pub cents: u64,
     pub detail: String,
 }
 
+impl From<core::FeeLine> for FeeLine {
+    fn from(l: core::FeeLine) -> Self {
+        FeeLine {
+            item: l.item,
+            cents: l.cents,
+            detail: l.detail,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct Fee {
+    /// What the member pays: the lines less the credits.
     pub total_cents: u64,
     pub currency: String,
     pub lines: Vec<FeeLine>,
+    /// Amounts taken off (a rental credit redeemed for points).
+    pub credits: Vec<FeeLine>,
+}
+
+impl From<core::Fee> for Fee {
+    fn from(f: core::Fee) -> Self {
+        Fee {
+            total_cents: f.total_cents,
+            currency: f.currency,
+            lines: f.lines.into_iter().map(Into::into).collect(),
+            credits: f.credits.into_iter().map(Into::into).collect(),
+        }
+    }
 }
 
 /// The control plane's word on a rental.
@@ -193,19 +218,7 @@ impl From<core::RentalRecord> for RentalRecord {
             hold_expires_at_ms: r.hold_expires_at_ms,
             origin_station_id: r.origin_station_id,
             end_station_id: r.end_station_id,
-            fee: r.fee.map(|f| Fee {
-                total_cents: f.total_cents,
-                currency: f.currency,
-                lines: f
-                    .lines
-                    .into_iter()
-                    .map(|l| FeeLine {
-                        item: l.item,
-                        cents: l.cents,
-                        detail: l.detail,
-                    })
-                    .collect(),
-            }),
+            fee: r.fee.map(Into::into),
             charging_until_ms: r.charging_until_ms,
         }
     }

@@ -167,6 +167,7 @@ pub(crate) async fn run(args: CouponsArgs) -> CliResult {
                 valid_until_s: now_s() + days * 86_400,
                 total_limit: total,
                 per_customer_limit: per_customer,
+                points_price: None,
             };
             with_sdk(&sdk, |sdk| async move {
                 let written = sdk.merchant().write_activity(None, draft).await?;

@@ -72,6 +72,12 @@ pub enum Purpose {
     Rollback,
     /// A device sharing an activity.
     Share,
+    /// A holder giving an unused coupon back.
+    ClaimRollback,
+    /// A merchant device asking the control plane about a presentation.
+    CouponValidation,
+    /// A member redeeming a reward for points.
+    RewardRedemption,
     /// A merchant device settling a redemption it made offline.
     OfflineRedemption,
     /// A member reserving a vehicle.
@@ -124,6 +130,9 @@ impl Purpose {
             Purpose::Redemption => "merchant.redeem",
             Purpose::Rollback => "merchant.rollback",
             Purpose::Share => "device.share",
+            Purpose::ClaimRollback => "customer.claim-rollback",
+            Purpose::CouponValidation => "merchant.validate",
+            Purpose::RewardRedemption => "member.reward-redemption",
             Purpose::OfflineRedemption => "merchant.offline-redeem",
             Purpose::RentalReserve => "member.rental-reserve",
             Purpose::RentalStep => "member.rental-step",

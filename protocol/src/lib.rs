@@ -11,6 +11,7 @@ pub mod coupons;
 pub mod device;
 pub mod envelope;
 pub mod idempotency;
+pub mod loyalty;
 pub mod manifest;
 pub mod members;
 pub mod operations;
@@ -35,8 +36,10 @@ pub use members::{
     NoticePost, SessionEnd, SessionEnded, SessionTimeouts, SESSION_HEADER,
 };
 pub use operations::{OperationState, OperationStatus};
-pub use points::{CreditReason, Heartbeat, HeartbeatAccepted, LedgerEntry, LedgerPage, PointsBalance, PointsRules};
-pub use problem::{Problem, ProblemCode, PROBLEM_CONTENT_TYPE};
+pub use points::{
+    Heartbeat, HeartbeatAccepted, LedgerCoupon, LedgerEntry, LedgerPage, LedgerReason, PointsBalance, PointsRules,
+};
+pub use problem::{PointsShortfall, Problem, ProblemCode, PROBLEM_CONTENT_TYPE};
 pub use receipts::{DeliveryStatement, Receipt, ReceiptAccepted, DELIVERY_HEADER, RECEIPT_NONCE_HEADER};
 pub use sources::{
     ContentSources, FailedSource, HashFailureRecorded, HashFailureReport, Location, NodeAnnounced, NodeAnnouncement,

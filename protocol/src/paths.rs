@@ -101,6 +101,23 @@ route_table! {
     /// Roll a redemption back (body: a signed
     /// [`crate::coupons::redemption::RollbackRequest`]).
     DEVICE_ROLLBACKS = "POST" "/v1/devices/{device_id}/rollbacks";
+    /// Give an unused coupon back (body: a signed
+    /// [`crate::coupons::activities::ClaimRollback`]); answered with a
+    /// [`crate::coupons::activities::ClaimRolledBack`].
+    DEVICE_CLAIM_ROLLBACKS = "POST" "/v1/devices/{device_id}/claim-rollbacks";
+    /// A merchant device asks where the coupon behind a presentation
+    /// stands (body: a signed [`crate::coupons::funnel::ValidationRequest`]).
+    DEVICE_VALIDATIONS = "POST" "/v1/devices/{device_id}/validations";
+    /// The funnel of one of the device's merchant's activities (a signed
+    /// read), a [`crate::coupons::funnel::ActivityFunnel`].
+    DEVICE_ACTIVITY_FUNNEL = "GET" "/v1/devices/{device_id}/activities/{activity_id}/funnel";
+    /// The rewards catalogue (public): [`crate::loyalty::Reward`]s offered.
+    REWARDS = "GET" "/v1/rewards";
+    /// Redeem a reward (body: a signed [`crate::loyalty::RewardRedemption`]);
+    /// answered with the [`crate::loyalty::RewardGrant`].
+    DEVICE_REWARD_REDEMPTIONS = "POST" "/v1/devices/{device_id}/reward-redemptions";
+    /// The logged-in member's reward grants (a signed read with the session).
+    DEVICE_MEMBER_GRANTS = "GET" "/v1/devices/{device_id}/member/grants";
     /// Share a live activity (body: a signed
     /// [`crate::coupons::activities::ShareRequest`]).
     DEVICE_SHARES = "POST" "/v1/devices/{device_id}/shares";
@@ -179,6 +196,7 @@ pub const COUPON_TEMPLATES: &str = templates::COUPON_TEMPLATES;
 pub const ACTIVITIES: &str = templates::ACTIVITIES;
 pub const COUPON_TRUST_LIST: &str = templates::COUPON_TRUST_LIST;
 pub const STATIONS: &str = templates::STATIONS;
+pub const REWARDS: &str = templates::REWARDS;
 
 /// Available vehicles within `radius_km` of `near`.
 pub fn vehicles_near(near: crate::Location, radius_km: f64) -> String {
@@ -325,6 +343,47 @@ pub fn device_redemptions(device_id: &str) -> String {
 
 pub fn device_rollbacks(device_id: &str) -> String {
     fill(templates::DEVICE_ROLLBACKS, &[("device_id", device_id)])
+}
+
+pub fn device_claim_rollbacks(device_id: &str) -> String {
+    fill(templates::DEVICE_CLAIM_ROLLBACKS, &[("device_id", device_id)])
+}
+
+pub fn device_validations(device_id: &str) -> String {
+    fill(templates::DEVICE_VALIDATIONS, &[("device_id", device_id)])
+}
+
+pub fn device_activity_funnel(device_id: &str, activity_id: &str) -> String {
+    fill(
+        templates::DEVICE_ACTIVITY_FUNNEL,
+        &[("device_id", device_id), ("activity_id", activity_id)],
+    )
+}
+
+pub fn device_reward_redemptions(device_id: &str) -> String {
+    fill(templates::DEVICE_REWARD_REDEMPTIONS, &[("device_id", device_id)])
+}
+
+pub fn device_member_grants(device_id: &str) -> String {
+    fill(templates::DEVICE_MEMBER_GRANTS, &[("device_id", device_id)])
+}
+
+/// One live activity's page, read through a share's referral code.
+pub fn activity_via(activity_id: &str, referral: Option<&str>) -> String {
+    match referral {
+        Some(code) => format!("{}?ref={}", activity(activity_id), urlencode(code)),
+        None => activity(activity_id),
+    }
+}
+
+/// Percent-encodes what is not unreserved (RFC 3986), for query values.
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 pub fn device_shares(device_id: &str) -> String {

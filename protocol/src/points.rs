@@ -79,29 +79,63 @@ impl Default for PointsRules {
     }
 }
 
-/// Why points were credited.
+/// Why points were credited or spent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum CreditReason {
+pub enum LedgerReason {
     OnlineTime,
     Delivery,
     /// A coupon claimed through the owner's share was redeemed.
     Referral,
+    /// A coupon of an activity priced in points was claimed (a debit).
+    CouponPurchase,
+    /// Points given back for a bought coupon: its claim rolled back, or it
+    /// expired unused (as much as the activity's rule says).
+    CouponRefund,
+    /// A reward of the catalogue was redeemed (a debit).
+    RewardRedemption,
 }
 
-/// One credit in an owner's ledger.
+impl LedgerReason {
+    /// Points earned by a device's service (what heartbeat answers report
+    /// as credits), rather than spent or given back.
+    pub fn is_earning(self) -> bool {
+        matches!(
+            self,
+            LedgerReason::OnlineTime | LedgerReason::Delivery | LedgerReason::Referral
+        )
+    }
+}
+
+/// The coupon a ledger entry pays for or refunds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerCoupon {
+    pub activity_id: String,
+    pub serial: String,
+}
+
+/// One change in an owner's ledger.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LedgerEntry {
     /// Position in the ledger, from 1.
     pub id: u64,
     pub at_ms: u64,
-    pub points: u64,
-    pub reason: CreditReason,
+    /// Positive for a credit or refund, negative for a debit: the balance
+    /// is the sum of the ledger.
+    pub points: i64,
+    pub reason: LedgerReason,
     /// For people: "10 min online", "capped at the daily limit", …
     pub detail: String,
-    /// In a member's ledger: the device whose service earned the credit.
+    /// In a member's ledger: the device whose service earned the credit,
+    /// or that spent the points.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_id: Option<DeviceId>,
+    /// The coupon a purchase or refund is for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coupon: Option<LedgerCoupon>,
+    /// The reward grant a redemption made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant_id: Option<String>,
 }
 
 /// An owner's points.

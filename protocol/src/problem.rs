@@ -71,6 +71,13 @@ pub enum ProblemCode {
     InvalidReferral,
     /// The device's offline budget for the day is used up.
     OfflineBudgetExceeded,
+    /// The member's points do not cover the price (`detail` says both).
+    NotEnoughPoints,
+    /// Only a logged-in member can do this (spend points, say).
+    MemberRequired,
+    /// The coupon was used (redeemed, revoked, rolled back or expired) and
+    /// cannot be given back.
+    CouponUsed,
     /// Another member holds or rents the vehicle (or it is out of service).
     VehicleTaken,
     /// The member holds a reservation or a rental already.
@@ -128,6 +135,9 @@ impl ProblemCode {
             ProblemCode::RollbackWindowClosed => "rollback_window_closed",
             ProblemCode::InvalidReferral => "invalid_referral",
             ProblemCode::OfflineBudgetExceeded => "offline_budget_exceeded",
+            ProblemCode::NotEnoughPoints => "not_enough_points",
+            ProblemCode::MemberRequired => "member_required",
+            ProblemCode::CouponUsed => "coupon_used",
             ProblemCode::VehicleTaken => "vehicle_taken",
             ProblemCode::AlreadyRenting => "already_renting",
             ProblemCode::RentalState => "rental_state",
@@ -156,6 +166,18 @@ pub struct Problem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
     pub code: ProblemCode,
+    /// With `not_enough_points`: the balance and the points needed (an
+    /// extension member, so clients need not parse `detail`). Boxed: it is
+    /// rare, and every error carries a problem.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub points: Option<Box<PointsShortfall>>,
+}
+
+/// How far a balance falls short of a price.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PointsShortfall {
+    pub balance: u64,
+    pub needed: u64,
 }
 
 impl Problem {
@@ -166,6 +188,7 @@ impl Problem {
             status,
             detail: None,
             code,
+            points: None,
         }
     }
 

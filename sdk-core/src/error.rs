@@ -82,6 +82,15 @@ pub enum Error {
         reason: edgepoints_protocol::coupons::Refusal,
     },
 
+    /// The member's points do not cover the price; nothing changed.
+    #[error("not enough points: the balance is {balance}, {needed} are needed")]
+    NotEnoughPoints { balance: u64, needed: u64 },
+
+    /// The coupon was redeemed, revoked or has expired: it cannot be given
+    /// back.
+    #[error("the coupon was used and cannot be given back")]
+    CouponUsed,
+
     /// The member name is taken.
     #[error("that member name is taken")]
     MemberTaken,

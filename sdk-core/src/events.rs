@@ -27,7 +27,7 @@ pub enum Event {
     PointsCredited {
         points: u64,
         balance: u64,
-        reason: edgepoints_protocol::CreditReason,
+        reason: edgepoints_protocol::LedgerReason,
     },
     /// The running edge node's counters changed (at most once a second).
     NodeStats { stats: crate::NodeStats },
@@ -45,6 +45,16 @@ pub enum Event {
     NoticeReceived { notice: crate::MemberNotice },
     /// A coupon claim was answered: the coupon is held on this device.
     CouponClaimed { coupon: crate::HeldCoupon },
+    /// A held coupon was given back (its claim rolled back), with the
+    /// points refunded for it.
+    CouponGivenBack { serial: String, refunded_points: u64 },
+    /// The member's points were spent: on a coupon (`coupon_purchase`) or
+    /// a reward (`reward_redemption`); `what` names it.
+    PointsSpent {
+        points: u64,
+        reason: edgepoints_protocol::LedgerReason,
+        what: String,
+    },
     /// A coupon was redeemed twice (at least once offline): the first
     /// redemption stands; both tills get this once, with both records.
     RedemptionConflict {

@@ -52,8 +52,12 @@ pub use edgepoints::EdgePoints;
 pub use edgepoints_protocol::coupons::activities::{
     Activity, ActivityDraft, ActivityState, FieldFinding, Share, StateChange, Template, TemplateKind, TemplateLimits,
 };
+pub use edgepoints_protocol::coupons::funnel::{
+    ActivityFunnel, ChannelFunnel, CouponStanding, FunnelCounts, OnlineValidation,
+};
 pub use edgepoints_protocol::coupons::redemption::{Redemption, RedemptionConflict, RedemptionSide, RolledBack};
 pub use edgepoints_protocol::coupons::Refusal;
+pub use edgepoints_protocol::loyalty::{PointsPrice, Reward, RewardGrant, RewardKind};
 pub use edgepoints_protocol::rental::command::{CommandKind, VehicleReading};
 pub use edgepoints_protocol::rental::vehicle_check::VehicleRefusal;
 pub use edgepoints_protocol::rental::{
@@ -63,7 +67,7 @@ pub use edgepoints_protocol::rental::{
 pub use edgepoints_protocol::review::Finding;
 pub use edgepoints_protocol::ContentHash;
 pub use edgepoints_protocol::{
-    ConsentPolicy, CreditReason, LedgerEntry, LedgerPage, Location, PointsBalance, Problem, ProblemCode,
+    ConsentPolicy, LedgerCoupon, LedgerEntry, LedgerPage, LedgerReason, Location, PointsBalance, Problem, ProblemCode,
 };
 pub use error::{error_chain, Error, StoreError, TransportFailure};
 pub use events::{Event, EventListener};

@@ -22,6 +22,7 @@ pub mod coupons;
 pub mod faults;
 pub mod geo;
 pub mod idempotency;
+pub mod loyalty;
 pub mod members;
 pub mod notices;
 pub mod origin;

@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 
 use edgepoints_protocol::receipts::BYTES_PER_MB;
 use edgepoints_protocol::{
-    CreditReason, DeviceId, Heartbeat, HeartbeatAccepted, LedgerEntry, PointsBalance, PointsRules, ReceiptAccepted,
+    DeviceId, Heartbeat, HeartbeatAccepted, LedgerEntry, LedgerReason, PointsBalance, PointsRules, ReceiptAccepted,
 };
 use serde::{Deserialize, Serialize};
 
@@ -86,7 +86,6 @@ impl Account {
         if credited == 0 {
             return 0;
         }
-        self.balance += credited;
         *self.days.entry(earned.at_ms / DAY_MS).or_default() += credited;
         while self.days.len() > 7 {
             self.days.pop_first();
@@ -101,23 +100,90 @@ impl Account {
         } else {
             earned.detail
         };
-        self.ledger.push(LedgerEntry {
-            id: self.ledger.len() as u64 + 1,
+        self.push(LedgerEntry {
+            id: 0,
             at_ms: earned.at_ms,
-            points: credited,
+            points: credited as i64,
             reason: earned.reason,
             detail,
             device_id: device.cloned(),
+            coupon: None,
+            grant_id: None,
         });
         credited
     }
+
+    /// Appends `entry` (numbered next) and moves the balance by its points;
+    /// returns its id. The one place the balance changes: it is the sum of
+    /// the ledger by construction, and the check re-adds it anyway.
+    fn push(&mut self, mut entry: LedgerEntry) -> u64 {
+        entry.id = self.ledger.len() as u64 + 1;
+        self.balance = self.balance.saturating_add_signed(entry.points);
+        let id = entry.id;
+        self.ledger.push(entry);
+        id
+    }
+
+    /// Debits `points` for what `spend` says, if the balance covers them;
+    /// otherwise changes nothing and says what the balance is.
+    pub fn debit(&mut self, points: u64, spend: Spend) -> Result<u64, NotEnoughPoints> {
+        if points > self.balance {
+            return Err(NotEnoughPoints {
+                balance: self.balance,
+                needed: points,
+            });
+        }
+        Ok(self.push(LedgerEntry {
+            id: 0,
+            at_ms: spend.at_ms,
+            points: -(points as i64),
+            reason: spend.reason,
+            detail: spend.detail,
+            device_id: spend.device,
+            coupon: spend.coupon,
+            grant_id: spend.grant_id,
+        }))
+    }
+
+    /// Gives `points` back (a refund is not earning: no daily cap).
+    pub fn refund(&mut self, points: u64, spend: Spend) -> u64 {
+        self.push(LedgerEntry {
+            id: 0,
+            at_ms: spend.at_ms,
+            points: points as i64,
+            reason: spend.reason,
+            detail: spend.detail,
+            device_id: spend.device,
+            coupon: spend.coupon,
+            grant_id: spend.grant_id,
+        })
+    }
+}
+
+/// What a debit or refund is for, as its ledger entry will say.
+#[derive(Debug, Clone)]
+pub struct Spend {
+    pub reason: LedgerReason,
+    pub detail: String,
+    pub at_ms: u64,
+    /// The device that spent (none for a refund the control plane makes).
+    pub device: Option<DeviceId>,
+    pub coupon: Option<edgepoints_protocol::LedgerCoupon>,
+    pub grant_id: Option<String>,
+}
+
+/// A debit the balance does not cover.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotEnoughPoints {
+    pub balance: u64,
+    pub needed: u64,
 }
 
 /// Points a device's service earned, before the cap of whoever gets them.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Earned {
     pub points: u64,
-    pub reason: CreditReason,
+    pub reason: LedgerReason,
     pub detail: String,
     pub at_ms: u64,
     /// The online time or delivered bytes the points stand for.
@@ -202,6 +268,9 @@ pub struct MemberPoints {
     /// Online time and delivered bytes the account was credited for.
     pub online_ms: u64,
     pub delivered_bytes: u64,
+    /// What the member's redeemed rewards gave them, oldest first.
+    #[serde(default)]
+    pub grants: Vec<edgepoints_protocol::loyalty::RewardGrant>,
 }
 
 /// What is remembered of a receipt taken for a node.
@@ -269,7 +338,7 @@ pub async fn accept_heartbeat(
             let credited_points = if minutes > 0 {
                 let earned = Earned {
                     points: minutes * rules.points_per_online_minute,
-                    reason: CreditReason::OnlineTime,
+                    reason: LedgerReason::OnlineTime,
                     detail: format!("{minutes} min online"),
                     at_ms: now_ms,
                     online_ms: minutes * 60_000,
@@ -313,7 +382,10 @@ pub async fn accept_heartbeat(
 /// node back after a long silence reads the rest in its ledger); moves
 /// `*reported` past them.
 fn unreported(ledger: &[LedgerEntry], reported: &mut u64) -> Vec<LedgerEntry> {
-    let fresh: Vec<&LedgerEntry> = ledger.iter().filter(|e| e.id > *reported).collect();
+    let fresh: Vec<&LedgerEntry> = ledger
+        .iter()
+        .filter(|e| e.id > *reported && e.reason.is_earning())
+        .collect();
     let skip = fresh.len().saturating_sub(MAX_CREDITS_PER_ANSWER);
     *reported = ledger.last().map_or(*reported, |e| e.id.max(*reported));
     fresh.into_iter().skip(skip).cloned().collect()
@@ -405,7 +477,7 @@ pub async fn settle(
     Ok(settled)
 }
 
-fn member_points_key(member_id: &str) -> String {
+pub(crate) fn member_points_key(member_id: &str) -> String {
     format!("{}{member_id}", crate::state::keys::POINTS_MEMBER_PREFIX)
 }
 
@@ -476,7 +548,7 @@ pub async fn credit_referral(
             }
             let earned = Earned {
                 points: rules.points_per_referral,
-                reason: CreditReason::Referral,
+                reason: LedgerReason::Referral,
                 detail: format!("referral redeemed ({redemption_id})"),
                 at_ms: now_ms,
                 online_ms: 0,
@@ -561,7 +633,7 @@ pub async fn accept_receipt(
             let credited_points = if megabytes > 0 {
                 let earned = Earned {
                     points: megabytes * rules.points_per_delivered_mb,
-                    reason: CreditReason::Delivery,
+                    reason: LedgerReason::Delivery,
                     detail: format!("{megabytes} MB delivered"),
                     at_ms: now_ms,
                     online_ms: 0,

@@ -58,6 +58,10 @@ pub(crate) mod keys {
     pub const OFFLINE_LEDGER_PREFIX: &str = "offline_ledger:";
     /// Shares by referral code (`coupons::shares`).
     pub const SHARE_PREFIX: &str = "share:";
+    /// Views of an activity's page, per channel: `activity_views:{id}:{channel}`.
+    pub const ACTIVITY_VIEWS_PREFIX: &str = "activity_views:";
+    /// The rewards catalogue.
+    pub const REWARDS: &str = "rewards:catalogue";
 
     /// Stations and vehicles by id, rentals by id, each member's rental in
     /// progress, member cards, the tariffs (`rental`).
@@ -376,8 +380,8 @@ impl ControlPlane {
     }
 
     /// Starts what runs behind the API for this state, once: the billing
-    /// and SMS consumers and the sweep that expires holds and finishes
-    /// charging. They hold the control plane weakly and stop when it goes.
+    /// and SMS consumers, and the sweeps that expire holds, finish charging
+    /// and settle bought coupons that expired unused. They hold the control plane weakly and stop when it goes.
     pub fn start_background(self: &Arc<Self>) {
         self.background.call_once(|| {
             for worker in crate::rental::workers::Worker::ALL {
@@ -396,6 +400,9 @@ impl ControlPlane {
                     };
                     if let Err(error) = crate::rental::housekeeping::sweep(&plane).await {
                         tracing::warn!(%error, "rental sweep failed");
+                    }
+                    if let Err(error) = crate::coupons::expiry::sweep(&plane).await {
+                        tracing::warn!(%error, "sweep of expired bought coupons failed");
                     }
                 }
             });

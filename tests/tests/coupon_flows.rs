@@ -32,6 +32,7 @@ fn draft(description: &str) -> ActivityDraft {
         valid_until_s: now + 30 * 86_400,
         total_limit: 100,
         per_customer_limit: 2,
+        points_price: None,
     }
 }
 
@@ -115,7 +116,7 @@ async fn a_claim_whose_answer_is_lost_gives_one_coupon() {
         1,
         "claimed once though two answers were lost"
     );
-    let activity = customer.coupons().activity(&activity_id).await.unwrap();
+    let activity = customer.coupons().activity(&activity_id, None).await.unwrap();
     assert_eq!(activity.claimed, 1);
     let heard = events
         .events()
@@ -282,10 +283,10 @@ async fn a_redeemed_referral_credits_the_sharer_once() {
     till.merchant().redeem(&shown, "order-5").await.unwrap();
     assert!(till.merchant().redeem(&shown, "order-6").await.is_err());
     let ledger = sharer.points().ledger(0).await.unwrap();
-    let referrals: Vec<u64> = ledger
+    let referrals: Vec<i64> = ledger
         .entries
         .iter()
-        .filter(|e| e.reason == edgepoints_core::CreditReason::Referral)
+        .filter(|e| e.reason == edgepoints_core::LedgerReason::Referral)
         .map(|e| e.points)
         .collect();
     assert_eq!(referrals, [10], "one referral credit of the default 10 points");
@@ -451,7 +452,10 @@ async fn an_offline_double_redemption_is_reported_to_both_tills_once_they_are_ba
     assert_eq!(sides, ["till A #1", "till B #1"], "both records");
     assert!(conflict.first.offline && conflict.second.offline);
     // The coupon is used once.
-    assert_eq!(customer.coupons().activity(&activity_id).await.unwrap().claimed, 1);
+    assert_eq!(
+        customer.coupons().activity(&activity_id, None).await.unwrap().claimed,
+        1
+    );
     match till_a.merchant().redeem(&shown, "online").await {
         Err(Error::Rejected { problem, .. }) => assert_eq!(problem.code.as_str(), "already_redeemed"),
         other => panic!("already redeemed, got {other:?}"),

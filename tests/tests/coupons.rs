@@ -78,6 +78,7 @@ fn draft(title: &str, total_limit: u32, per_customer_limit: u32) -> ActivityDraf
         valid_until_s: now + 7 * 86_400,
         total_limit,
         per_customer_limit,
+        points_price: None,
     }
 }
 
@@ -127,6 +128,7 @@ async fn claim(server: &MockServer, customer: &Phone, activity_id: &str) -> (u16
         device_id: customer.id.clone(),
         activity_id: activity_id.into(),
         referral: None,
+        session_key: None,
     };
     customer
         .post(

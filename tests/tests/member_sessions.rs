@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use edgepoints_core::{CreditReason, EdgePoints, Error, Event, EventListener, MemberState};
+use edgepoints_core::{EdgePoints, Error, Event, EventListener, LedgerReason, MemberState};
 use edgepoints_mock_server::{points, ControlPlane, MockServer};
 use edgepoints_protocol::paths::routes;
 use edgepoints_protocol::{PointsRules, SessionTimeouts};
@@ -347,7 +347,7 @@ async fn points_earned_while_logged_in_are_the_members_and_name_the_device() {
     let ledger = sdk.points().ledger(0).await.unwrap();
     assert_eq!(ledger.entries.len(), 3);
     for entry in &ledger.entries {
-        assert_eq!(entry.reason, CreditReason::OnlineTime);
+        assert_eq!(entry.reason, LedgerReason::OnlineTime);
         assert_eq!(
             entry.device_id.as_ref().map(|d| d.as_str()),
             Some(sdk.device_id().as_str())

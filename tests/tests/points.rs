@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use edgepoints_core::{CreditReason, EdgePoints, Error, Event, EventListener, NetworkKind, NodeHandle};
+use edgepoints_core::{EdgePoints, Error, Event, EventListener, LedgerReason, NetworkKind, NodeHandle};
 use edgepoints_mock_server::{points, MockServer};
 use edgepoints_protocol::{paths, Heartbeat, PointsRules, ProblemCode, Purpose, SignedEnvelope};
 use edgepoints_tests::*;
@@ -68,8 +68,8 @@ async fn ten_minutes_of_heartbeats_earn_exactly_the_configured_points() {
         "{balance:?}"
     );
     let ledger = sdk.points().ledger(0).await.unwrap();
-    assert_eq!(ledger.entries.iter().map(|e| e.points).sum::<u64>(), 30);
-    assert!(ledger.entries.iter().all(|e| e.reason == CreditReason::OnlineTime));
+    assert_eq!(ledger.entries.iter().map(|e| e.points).sum::<i64>(), 30);
+    assert!(ledger.entries.iter().all(|e| e.reason == LedgerReason::OnlineTime));
     let heard: u64 = events
         .0
         .lock()
@@ -77,7 +77,7 @@ async fn ten_minutes_of_heartbeats_earn_exactly_the_configured_points() {
         .iter()
         .filter_map(|e| match e {
             Event::PointsCredited { points, reason, .. } => {
-                assert_eq!(*reason, CreditReason::OnlineTime);
+                assert_eq!(*reason, LedgerReason::OnlineTime);
                 Some(*points)
             }
             _ => None,

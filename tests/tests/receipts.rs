@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
-use edgepoints_core::{ContentHash, CreditReason, Event, EventListener, FetchSource, NodeHandle};
+use edgepoints_core::{ContentHash, Event, EventListener, FetchSource, LedgerReason, NodeHandle};
 use edgepoints_mock_server::{origin, points, MockServer};
 use edgepoints_protocol::paths::routes;
 use edgepoints_protocol::{
@@ -32,7 +32,7 @@ fn delivery_credits(events: &EventRecorder) -> Vec<u64> {
         .filter_map(|e| match e {
             Event::PointsCredited {
                 points,
-                reason: CreditReason::Delivery,
+                reason: LedgerReason::Delivery,
                 ..
             } => Some(*points),
             _ => None,
@@ -87,7 +87,7 @@ async fn verified_deliveries_earn_the_node_points_per_megabyte() {
     let deliveries: Vec<_> = ledger
         .entries
         .iter()
-        .filter(|e| e.reason == CreditReason::Delivery)
+        .filter(|e| e.reason == LedgerReason::Delivery)
         .map(|e| (e.points, e.detail.clone()))
         .collect();
     assert_eq!(

@@ -175,11 +175,11 @@ async fn consent_flow_reports_every_decision_in_order() {
             Event::SyncProgress { .. } => "sync",
             Event::OutboxEntryFailed { .. } => "failed",
             Event::NodeStats { .. } => "node",
-            Event::PointsCredited { .. } => "points",
+            Event::PointsCredited { .. } | Event::PointsSpent { .. } => "points",
             Event::AddressesProbed { .. } => "probed",
             Event::LoggedIn { .. } | Event::LoggedOut { .. } | Event::SessionExpired { .. } => "member",
             Event::NoticeReceived { .. } => "notice",
-            Event::CouponClaimed { .. } | Event::RedemptionConflict { .. } => "coupon",
+            Event::CouponClaimed { .. } | Event::CouponGivenBack { .. } | Event::RedemptionConflict { .. } => "coupon",
             Event::RentalChanged { .. } => "rental",
         })
         .collect();

@@ -1,7 +1,7 @@
 package dev.edgepoints.sdk.test
 
 import dev.edgepoints.sdk.ConsentPolicy
-import dev.edgepoints.sdk.CreditReason
+import dev.edgepoints.sdk.LedgerReason
 import dev.edgepoints.sdk.NetworkKind
 import dev.edgepoints.sdk.SdkEvent
 import kotlinx.coroutines.runBlocking
@@ -54,13 +54,13 @@ class PointsTest {
         assertTrue(balance.onlineMs >= 180_000uL, "$balance")
         val ledger = sdk.points().ledger(0uL)
         assertEquals(3uL, ledger.entries.sumOf { it.points })
-        assertTrue(ledger.entries.all { it.reason == CreditReason.ONLINE_TIME }, "$ledger")
+        assertTrue(ledger.entries.all { it.reason == LedgerReason.ONLINE_TIME }, "$ledger")
         assertEquals(null, ledger.nextAfter)
 
         val heard = events.events.filterIsInstance<SdkEvent.PointsCredited>()
         assertEquals(3uL, heard.sumOf { it.points }, "every credit was an event")
         assertEquals(3uL, heard.last().balance)
-        assertTrue(heard.all { it.reason == CreditReason.ONLINE_TIME })
+        assertTrue(heard.all { it.reason == LedgerReason.ONLINE_TIME })
         node.stop()
         sdk.shutdown()
     }
@@ -87,10 +87,10 @@ class PointsTest {
         assertEquals(2uL, beat.deliveryPoints, "$beat")
         val balance = alice.points().balance()
         assertEquals(2_100_000uL, balance.deliveredBytes)
-        val deliveries = alice.points().ledger(0uL).entries.filter { it.reason == CreditReason.DELIVERY }
+        val deliveries = alice.points().ledger(0uL).entries.filter { it.reason == LedgerReason.DELIVERY }
         assertEquals(listOf(2uL), deliveries.map { it.points })
         val heard = events.events.filterIsInstance<SdkEvent.PointsCredited>()
-            .filter { it.reason == CreditReason.DELIVERY }
+            .filter { it.reason == LedgerReason.DELIVERY }
         assertEquals(listOf(2uL), heard.map { it.points }, "the app heard of the delivery credit")
         node.stop()
         alice.shutdown()

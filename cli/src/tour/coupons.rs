@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use edgepoints_core::{
-    ActivityDraft, ActivityState, CreditReason, EdgePoints, Error, Event, EventListener, HostCallbackError,
+    ActivityDraft, ActivityState, EdgePoints, Error, Event, EventListener, HostCallbackError, LedgerReason,
     TemplateKind, Validation,
 };
 use edgepoints_protocol::paths::routes;
@@ -56,6 +56,7 @@ fn lunch(description: &str) -> ActivityDraft {
         valid_until_s: now_s() + 14 * 86_400,
         total_limit: 100,
         per_customer_limit: 1,
+        points_price: None,
     }
 }
 
@@ -178,8 +179,8 @@ impl Tour {
             .await?
             .entries
             .iter()
-            .filter(|e| e.reason == CreditReason::Referral)
-            .map(|e| e.points)
+            .filter(|e| e.reason == LedgerReason::Referral)
+            .map(|e| e.points.max(0).unsigned_abs())
             .sum();
         check(
             referral > 0,

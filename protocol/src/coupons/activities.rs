@@ -101,6 +101,10 @@ pub struct ActivityDraft {
     pub total_limit: u32,
     /// Coupons one customer may claim.
     pub per_customer_limit: u32,
+    /// What a coupon costs in points, if anything (claims then need a
+    /// logged-in member with enough of them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub points_price: Option<crate::loyalty::PointsPrice>,
 }
 
 /// Why a draft does not fit its template.
@@ -171,6 +175,9 @@ pub fn draft_problems(draft: &ActivityDraft) -> Vec<String> {
         draft.per_customer_limit >= 1 && draft.per_customer_limit <= draft.total_limit,
         "the per-customer limit is 1 to the total limit",
     );
+    if let Some(problem) = draft.points_price.as_ref().and_then(|p| p.problem()) {
+        problems.push(problem.to_owned());
+    }
     problems
 }
 
@@ -276,6 +283,10 @@ pub struct CouponClaim {
     /// The code of the share link the customer came through, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub referral: Option<String>,
+    /// The logged-in member's session: an activity priced in points is
+    /// paid from their account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_key: Option<String>,
 }
 
 /// A claimed coupon.
@@ -288,6 +299,30 @@ pub struct ClaimedCoupon {
     pub activity_id: String,
     pub not_before_s: u64,
     pub expires_s: u64,
+    /// The activity's title, to show the coupon by.
+    #[serde(default)]
+    pub title: String,
+    /// Points debited from the member for it.
+    #[serde(default)]
+    pub points_paid: u64,
+}
+
+/// A holder gives an unused coupon back: the claim is rolled back, the
+/// coupon revoked, and a bought one refunded as its activity's rule says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimRollback {
+    pub device_id: DeviceId,
+    pub activity_id: String,
+    pub serial: String,
+}
+
+/// A claim rolled back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimRolledBack {
+    pub activity_id: String,
+    pub serial: String,
+    pub refunded_points: u64,
+    pub rolled_back_at_ms: u64,
 }
 
 /// A merchant or customer shares a live activity to a channel.

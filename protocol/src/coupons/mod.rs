@@ -4,6 +4,7 @@
 //! and the offline check ([`validate`]).
 
 pub mod activities;
+pub mod funnel;
 pub mod presentation;
 pub mod redemption;
 pub mod token;

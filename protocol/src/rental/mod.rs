@@ -179,9 +179,14 @@ pub struct FeeLine {
 /// What a rental costs, computed by the control plane at its end.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fee {
+    /// What the member pays: the lines, less the credits.
     pub total_cents: u64,
     pub currency: String,
     pub lines: Vec<FeeLine>,
+    /// Amounts taken off (`points_reward`: a rental credit redeemed for
+    /// points), each at most what the lines leave.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub credits: Vec<FeeLine>,
 }
 
 /// A rental as the control plane holds it.

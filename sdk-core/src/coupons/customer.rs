@@ -2,8 +2,10 @@
 //! outbox, so a claim whose answer is lost is neither lost nor made twice),
 //! hold them, and present them at the till.
 
-use edgepoints_protocol::coupons::activities::{Activity, ClaimedCoupon, CouponClaim, Share, ShareRequest, Template};
-use edgepoints_protocol::{paths, Location, Purpose, LOCATION_HEADER};
+use edgepoints_protocol::coupons::activities::{
+    Activity, ClaimRollback, ClaimRolledBack, ClaimedCoupon, CouponClaim, Share, ShareRequest, Template,
+};
+use edgepoints_protocol::{paths, LedgerReason, Location, ProblemCode, Purpose, LOCATION_HEADER};
 use serde_json::{json, Value};
 
 use super::held::{self, HeldCoupon};
@@ -66,10 +68,12 @@ impl Coupons {
             .await
     }
 
-    /// One live activity.
-    pub async fn activity(&self, activity_id: &str) -> Result<Activity, Error> {
+    /// One live activity. `referral` is the code of the share link the
+    /// customer opened it through, if any: the merchant's funnel counts
+    /// the view for that share's channel.
+    pub async fn activity(&self, activity_id: &str, referral: Option<String>) -> Result<Activity, Error> {
         let sdk = self.sdk.clone();
-        let path = paths::activity(activity_id);
+        let path = paths::activity_via(activity_id, referral.as_deref());
         self.sdk
             .on_runtime(async move { public_get(sdk.shared(), path).await })
             .await
@@ -79,17 +83,23 @@ impl Coupons {
     /// code, if the customer came by one). Written to the outbox first and
     /// sent with one idempotency key, so a lost answer gives the same
     /// coupon, not a second; waits for the answer as a direct call would.
-    /// Refusals: `usage_limit_reached`, `per_customer_limit_reached`,
+    /// An activity priced in points is paid by the logged-in member, in the
+    /// same change that issues the coupon: [`Error::NotEnoughPoints`] or
+    /// [`Error::NotLoggedIn`] change nothing. Other refusals:
+    /// `usage_limit_reached`, `per_customer_limit_reached`,
     /// `not_claimable`, `not_found`.
     pub async fn claim(&self, activity_id: &str, referral: Option<String>) -> Result<HeldCoupon, Error> {
         let shared = self.sdk.shared();
         shared.ensure_open()?;
-        let title = self.activity(activity_id).await?.draft.title;
         self.sdk.register().await?;
+        let session_key = crate::members::session::load(shared)?
+            .filter(|stored| stored.live)
+            .map(|stored| stored.key);
         let claim = CouponClaim {
             device_id: shared.identity().device_id().clone(),
             activity_id: activity_id.to_owned(),
             referral,
+            session_key,
         };
         let envelope = shared.identity().sign(Purpose::CouponClaim, &claim);
         let id = outbox::queue_signed_post(
@@ -97,16 +107,50 @@ impl Coupons {
             EntryKind::CouponClaim,
             paths::device_claims(shared.identity().device_id().as_str()),
             &envelope,
-            json!({ "title": title }),
+            json!({}),
         )?;
         let sdk = self.sdk.clone();
         self.sdk
             .on_runtime(async move {
-                let body = outbox::wait(sdk.shared(), id).await?;
+                let body = outbox::wait(sdk.shared(), id).await.map_err(spending_error)?;
                 let claimed: ClaimedCoupon =
                     serde_json::from_slice(&body).map_err(|e| Error::Protocol(format!("claim answer: {e}")))?;
                 held::one(sdk.shared(), &claimed.serial)?
                     .ok_or_else(|| Error::Internal("the claimed coupon was not stored".into()))
+            })
+            .await
+    }
+
+    /// Gives a held coupon back, unused: the claim is rolled back (the
+    /// coupon is revoked, so no till takes it any more) and, for a bought
+    /// coupon, points come back as its activity's rule says. Through the
+    /// outbox, once; returns the points refunded. [`Error::CouponUsed`] if
+    /// it was redeemed, revoked or has expired.
+    pub async fn give_back(&self, serial: &str) -> Result<u64, Error> {
+        let shared = self.sdk.shared();
+        shared.ensure_open()?;
+        let coupon = held::one(shared, serial)?
+            .ok_or_else(|| Error::InvalidInput(format!("this device holds no coupon {serial}")))?;
+        let request = ClaimRollback {
+            device_id: shared.identity().device_id().clone(),
+            activity_id: coupon.activity_id.clone(),
+            serial: coupon.serial.clone(),
+        };
+        let envelope = shared.identity().sign(Purpose::ClaimRollback, &request);
+        let id = outbox::queue_signed_post(
+            shared,
+            EntryKind::ClaimRollback,
+            paths::device_claim_rollbacks(shared.identity().device_id().as_str()),
+            &envelope,
+            json!({}),
+        )?;
+        let sdk = self.sdk.clone();
+        self.sdk
+            .on_runtime(async move {
+                let body = outbox::wait(sdk.shared(), id).await.map_err(spending_error)?;
+                let rolled_back: ClaimRolledBack = serde_json::from_slice(&body)
+                    .map_err(|e| Error::Protocol(format!("claim rollback answer: {e}")))?;
+                Ok(rolled_back.refunded_points)
             })
             .await
     }
@@ -164,5 +208,41 @@ pub(crate) fn apply_claim(
         serde_json::from_slice(body).map_err(|e| Error::Protocol(format!("claim answer: {e}")))?;
     let title = context["title"].as_str().unwrap_or_default();
     let coupon = held::store(shared, tx, &claimed, title)?;
-    Ok(vec![Event::CouponClaimed { coupon }])
+    let mut events = Vec::new();
+    if claimed.points_paid > 0 {
+        events.push(Event::PointsSpent {
+            points: claimed.points_paid,
+            reason: LedgerReason::CouponPurchase,
+            what: coupon.title.clone(),
+        });
+    }
+    events.push(Event::CouponClaimed { coupon });
+    Ok(events)
+}
+
+/// Applies a claim rollback's answer: the coupon is no longer held here.
+pub(crate) fn apply_claim_rollback(tx: &rusqlite::Transaction<'_>, body: &[u8]) -> Result<Vec<Event>, Error> {
+    let rolled_back: ClaimRolledBack =
+        serde_json::from_slice(body).map_err(|e| Error::Protocol(format!("claim rollback answer: {e}")))?;
+    held::given_back(tx, &rolled_back.serial, rolled_back.rolled_back_at_ms)?;
+    Ok(vec![Event::CouponGivenBack {
+        serial: rolled_back.serial,
+        refunded_points: rolled_back.refunded_points,
+    }])
+}
+
+/// The typed error for a refusal to spend points.
+pub(crate) fn spending_error(error: Error) -> Error {
+    let Error::Rejected { problem, .. } = &error else {
+        return error;
+    };
+    match (problem.code, problem.points.as_deref().copied()) {
+        (ProblemCode::NotEnoughPoints, Some(short)) => Error::NotEnoughPoints {
+            balance: short.balance,
+            needed: short.needed,
+        },
+        (ProblemCode::MemberRequired, _) => Error::NotLoggedIn,
+        (ProblemCode::CouponUsed, _) => Error::CouponUsed,
+        _ => error,
+    }
 }

@@ -5,6 +5,7 @@
 use edgepoints_protocol::coupons::activities::{
     Activity, ActivityAction, ActivityDraft, ActivityStep, ActivityWrite, MerchantEnrolled, MerchantEnrolment,
 };
+use edgepoints_protocol::coupons::funnel::{ActivityFunnel, OnlineValidation, ValidationRequest};
 use edgepoints_protocol::coupons::redemption::{Redemption, RedemptionRequest, RollbackRequest, RolledBack};
 use edgepoints_protocol::coupons::{revocation_tag, validate, Accepted, Id128, Refusal, Till, TrustList};
 use edgepoints_protocol::{paths, Purpose};
@@ -234,6 +235,47 @@ impl Merchant {
             .queued(EntryKind::Rollback, path, Purpose::Rollback, &request)
             .await?;
         parse("rollback answer", &body)
+    }
+
+    /// Asks the control plane where the coupon behind a presentation stands
+    /// (usable, redeemed — at any till —, revoked, given back or expired),
+    /// for a till that is online; [`Merchant::validate`] is the check
+    /// without the network. A code that is not this merchant's genuine
+    /// coupon is `not_found`. Counted in the activity's funnel.
+    pub async fn validate_online(&self, presentation: &str) -> Result<OnlineValidation, Error> {
+        self.sdk.register().await?;
+        let sdk = self.sdk.clone();
+        let presentation = presentation.trim().to_owned();
+        self.sdk
+            .on_runtime(async move {
+                let shared = sdk.shared();
+                let request = ValidationRequest {
+                    device_id: shared.identity().device_id().clone(),
+                    presentation,
+                };
+                let path = paths::device_validations(shared.identity().device_id().as_str());
+                let body = crate::transport::signed_post(shared, Purpose::CouponValidation, path, &request).await?;
+                parse("validation answer", &body)
+            })
+            .await
+    }
+
+    /// What one of this merchant's activities did, per share channel and
+    /// in all: views, shares, claims (referred or not), claims given back,
+    /// validations, redemptions, rollbacks, offline conflicts and points
+    /// taken and refunded — counted by the control plane from its own
+    /// records.
+    pub async fn funnel(&self, activity_id: &str) -> Result<ActivityFunnel, Error> {
+        self.sdk.register().await?;
+        let sdk = self.sdk.clone();
+        let activity_id = activity_id.to_owned();
+        self.sdk
+            .on_runtime(async move {
+                let shared = sdk.shared();
+                let path = paths::device_activity_funnel(shared.identity().device_id().as_str(), &activity_id);
+                crate::transport::signed_get(shared, path, Vec::new()).await
+            })
+            .await
     }
 
     /// Writes a signed call to the outbox and waits for its answer.

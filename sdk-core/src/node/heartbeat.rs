@@ -109,14 +109,16 @@ impl Heartbeater {
         let accepted: HeartbeatAccepted =
             serde_json::from_slice(&body).map_err(|e| Error::Protocol(format!("heartbeat answer: {e}")))?;
         *self.reported.lock().unwrap_or_else(|p| p.into_inner()) = (requests, bytes);
-        // One event per credit, oldest first, each with the balance it left.
+        // One event per credit, oldest first, each with the balance it left
+        // (the answer lists earnings only, so every entry is positive).
+        let credits: Vec<_> = accepted.credits.iter().filter(|c| c.points > 0).collect();
         let mut balance = accepted
             .balance
-            .saturating_sub(accepted.credits.iter().map(|c| c.points).sum());
-        for credit in &accepted.credits {
-            balance += credit.points;
+            .saturating_sub(credits.iter().map(|c| c.points.unsigned_abs()).sum());
+        for credit in credits {
+            balance += credit.points.unsigned_abs();
             shared.events().emit(Event::PointsCredited {
-                points: credit.points,
+                points: credit.points.unsigned_abs(),
                 balance,
                 reason: credit.reason,
             });
@@ -128,8 +130,8 @@ impl Heartbeater {
             delivery_points: accepted
                 .credits
                 .iter()
-                .filter(|c| c.reason == edgepoints_protocol::CreditReason::Delivery)
-                .map(|c| c.points)
+                .filter(|c| c.reason == edgepoints_protocol::LedgerReason::Delivery)
+                .map(|c| c.points.max(0).unsigned_abs())
                 .sum(),
             balance: accepted.balance,
             next_interval: Duration::from_millis(accepted.next_interval_ms.max(100)),

@@ -42,6 +42,8 @@ pub(crate) enum EntryKind {
     Receipt,
     Logout,
     CouponClaim,
+    ClaimRollback,
+    RewardRedemption,
     Redemption,
     Rollback,
     OfflineRedemption,
@@ -58,6 +60,8 @@ impl EntryKind {
             EntryKind::Receipt => "device.receipt",
             EntryKind::Logout => "member.logout",
             EntryKind::CouponClaim => "customer.claim",
+            EntryKind::ClaimRollback => "customer.claim-rollback",
+            EntryKind::RewardRedemption => "member.reward-redemption",
             EntryKind::Redemption => "merchant.redeem",
             EntryKind::Rollback => "merchant.rollback",
             EntryKind::OfflineRedemption => "merchant.offline-redeem",
@@ -78,7 +82,10 @@ impl EntryKind {
             // A logout does not wait behind the node's receipts.
             EntryKind::Logout => MEMBER_STREAM,
             // Claims do not wait behind the node's receipts either.
-            EntryKind::CouponClaim => CUSTOMER_STREAM,
+            // A coupon given back goes after its claim.
+            EntryKind::CouponClaim | EntryKind::ClaimRollback => CUSTOMER_STREAM,
+            // A reward redeemed before a logout goes before it.
+            EntryKind::RewardRedemption => MEMBER_STREAM,
             // A till's redemptions and rollbacks in the order it made them.
             EntryKind::Redemption | EntryKind::Rollback | EntryKind::OfflineRedemption => MERCHANT_STREAM,
             // A rental's steps in the order taken, apart from the rest.
@@ -101,6 +108,8 @@ impl EntryKind {
             "device.receipt" => Some(EntryKind::Receipt),
             "member.logout" => Some(EntryKind::Logout),
             "customer.claim" => Some(EntryKind::CouponClaim),
+            "customer.claim-rollback" => Some(EntryKind::ClaimRollback),
+            "member.reward-redemption" => Some(EntryKind::RewardRedemption),
             "merchant.redeem" => Some(EntryKind::Redemption),
             "merchant.rollback" => Some(EntryKind::Rollback),
             "merchant.offline-redeem" => Some(EntryKind::OfflineRedemption),
@@ -112,7 +121,7 @@ impl EntryKind {
 
 /// The stream of the device's own calls: registration before consent.
 pub(crate) const DEVICE_STREAM: &str = "device";
-/// The stream of member calls (logouts).
+/// The stream of member calls (reward redemptions, logouts).
 pub(crate) const MEMBER_STREAM: &str = "member";
 /// The stream of a customer's coupon claims.
 pub(crate) const CUSTOMER_STREAM: &str = "customer";

@@ -215,6 +215,8 @@ fn complete(shared: &Shared, head: &Sendable, status: u16, body: &[u8], replayed
             EntryKind::NodeAnnouncement => crate::node::announce::apply_answer(shared, body),
             // The control plane holds it now; nothing to change locally.
             EntryKind::CouponClaim => crate::coupons::customer::apply_claim(shared, &tx, &head.context, body),
+            EntryKind::ClaimRollback => crate::coupons::customer::apply_claim_rollback(&tx, body),
+            EntryKind::RewardRedemption => crate::points::apply_reward_redemption(body),
             EntryKind::Redemption => crate::coupons::merchant::apply_redemption(&tx, body),
             EntryKind::Rollback => crate::coupons::merchant::apply_rollback(&tx, body),
             EntryKind::OfflineRedemption => crate::coupons::offline::apply_settlement(&tx, body),

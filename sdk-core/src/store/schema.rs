@@ -7,7 +7,7 @@ use rusqlite::{Connection, Transaction};
 use crate::StoreError;
 
 /// The version this SDK writes.
-pub(crate) const SCHEMA_VERSION: u32 = 8;
+pub(crate) const SCHEMA_VERSION: u32 = 9;
 
 pub(super) fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
     let found: u32 = connection.query_row("PRAGMA user_version", [], |row| row.get(0))?;
@@ -246,6 +246,14 @@ fn upgrade_from(tx: &Transaction<'_>, version: u32) -> Result<(), StoreError> {
                 last_refusal      TEXT,
                 updated_at_ms     INTEGER NOT NULL
             );
+            ",
+        )?,
+        8 => tx.execute_batch(
+            "
+            -- Points paid for a coupon of a priced activity, and when its
+            -- holder gave it back (a coupon given back is not presented).
+            ALTER TABLE coupons ADD COLUMN points_paid INTEGER NOT NULL DEFAULT 0;
+            ALTER TABLE coupons ADD COLUMN given_back_at_ms INTEGER;
             ",
         )?,
         other => {

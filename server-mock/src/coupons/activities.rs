@@ -10,15 +10,16 @@ use edgepoints_protocol::coupons::activities::{
     draft_problems, Activity, ActivityDraft, ActivityState, ActivityStep, ClaimedCoupon, FieldFinding, StateChange,
 };
 use edgepoints_protocol::coupons::{CouponClaims, CouponToken, KeyId};
-use edgepoints_protocol::DeviceId;
+use edgepoints_protocol::{DeviceId, LedgerCoupon, LedgerReason};
 use serde::{Deserialize, Serialize};
 
 use super::issuer;
 use super::merchants::{self, random_id, MerchantRecord};
 use crate::points::now;
+use crate::points::{member_points_key, MemberPoints, Spend};
 use crate::review::rules::reviewer;
 use crate::state::keys;
-use crate::store::{get_json, scan_json, update_json, StoreError};
+use crate::store::{get_json, scan_json, update_json, update_json_pair, StoreError};
 use crate::ControlPlane;
 
 /// A coupon as the control plane remembers it.
@@ -36,6 +37,98 @@ pub struct CouponRecord {
     /// The latest redemption, rolled back or not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redemption: Option<super::redemptions::RedemptionRecord>,
+    /// The points paid for it, if its activity has a price.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paid: Option<Payment>,
+    /// When its holder gave it back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim_rolled_back_at_ms: Option<u64>,
+    /// What became of a bought coupon never used: given back or expired,
+    /// and the points that came back for it (settled once).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refund: Option<Refund>,
+    /// What tills did with it, for the merchant's funnel.
+    #[serde(default)]
+    pub validations: u32,
+    #[serde(default)]
+    pub redemptions: u32,
+    #[serde(default)]
+    pub rollbacks: u32,
+}
+
+/// The points a coupon was bought with.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Payment {
+    pub member_id: String,
+    pub points: u64,
+    /// The debit's entry in the member's ledger.
+    pub ledger_id: u64,
+}
+
+/// Why a bought coupon's points came back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundCause {
+    ClaimRolledBack,
+    ExpiredUnused,
+}
+
+/// A bought coupon's settlement, once it can no longer be used.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Refund {
+    pub cause: RefundCause,
+    pub points: u64,
+    pub at_ms: u64,
+    /// The refund's entry in the member's ledger (none for 0 points).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ledger_id: Option<u64>,
+}
+
+impl CouponRecord {
+    /// Redeemed, and not rolled back.
+    pub fn redeemed(&self) -> bool {
+        self.redemption.as_ref().is_some_and(|r| r.rolled_back_at_ms.is_none())
+    }
+
+    /// Settles a bought coupon that can no longer be used: `percent` of its
+    /// price back into `account` (the payer's), recorded on the coupon so
+    /// it happens once. The caller writes both in one swap.
+    pub(super) fn settle_refund(
+        &mut self,
+        account: &mut crate::points::Account,
+        cause: RefundCause,
+        percent: u8,
+        (activity_id, serial, title): (&str, &str, &str),
+        at_ms: u64,
+    ) {
+        let points = self.paid.as_ref().map_or(0, |p| p.points) * u64::from(percent.min(100)) / 100;
+        let how = match cause {
+            RefundCause::ClaimRolledBack => "given back",
+            RefundCause::ExpiredUnused => "expired unused",
+        };
+        let ledger_id = (points > 0).then(|| {
+            account.refund(
+                points,
+                Spend {
+                    reason: LedgerReason::CouponRefund,
+                    detail: format!("coupon of “{title}” {how} ({percent}% of its price)"),
+                    at_ms,
+                    device: None,
+                    coupon: Some(LedgerCoupon {
+                        activity_id: activity_id.to_owned(),
+                        serial: serial.to_owned(),
+                    }),
+                    grant_id: None,
+                },
+            )
+        });
+        self.refund = Some(Refund {
+            cause,
+            points,
+            at_ms,
+            ledger_id,
+        });
+    }
 }
 
 /// One activity, whole.
@@ -322,18 +415,32 @@ pub enum ClaimRefused {
     /// The referral code is not a share of this activity, or the
     /// claimer's own.
     InvalidReferral,
+    /// The activity has a points price and no member is logged in.
+    MemberRequired,
+    /// The member's balance does not cover the price.
+    NotEnoughPoints(crate::points::NotEnoughPoints),
 }
 
-/// Claims a coupon of `activity_id` for `device` (whose public key holds
-/// it): counted and issued in one swap. The validity window and the
-/// coupon's dates are wall-clock time (see inside).
+/// Who claims: the device (whose public key holds the coupon), and the
+/// member paying for a priced activity, if one is logged in.
+pub struct Claimer<'a> {
+    pub device: &'a DeviceId,
+    pub holder_key: [u8; 32],
+    pub member: Option<&'a str>,
+}
+
+/// Claims a coupon of `activity_id`: counted and issued in one swap, and
+/// for an activity priced in points, paid for in that same swap (the
+/// activity's record and the member's points change together or not at
+/// all). The validity window and the coupon's dates are wall-clock time
+/// (see inside).
 pub async fn claim(
     control_plane: &ControlPlane,
-    device: &DeviceId,
-    holder_key: [u8; 32],
+    claimer: Claimer<'_>,
     activity_id: &str,
     referral: Option<String>,
 ) -> Result<Result<ClaimedCoupon, ClaimRefused>, StoreError> {
+    let device = claimer.device;
     if merchants::merchant_of(control_plane, device).await?.is_some() {
         return Ok(Err(ClaimRefused::MerchantDevice));
     }
@@ -343,69 +450,153 @@ pub async fn claim(
             return Ok(Err(ClaimRefused::InvalidReferral));
         }
     }
+    let Some(current) = activity(control_plane, activity_id).await? else {
+        return Ok(Err(ClaimRefused::NotFound));
+    };
     let issuer = issuer::current(control_plane).await?;
     // Wall-clock time, not the QA clock: a coupon's dates are checked by
     // tills against their own clocks.
     let at_ms = crate::state::unix_millis();
-    let at_s = at_ms / 1000;
-    update_json::<ActivityRecord, ClaimedCoupon, ClaimRefused>(
+    let serial = random_id();
+    let issue =
+        |record: ActivityRecord, paid: Option<Payment>| -> Result<(ActivityRecord, ClaimedCoupon), ClaimRefused> {
+            issue(
+                record,
+                &issuer,
+                (device, claimer.holder_key),
+                &serial,
+                at_ms,
+                referral.clone(),
+                paid,
+            )
+        };
+    let Some(price) = current.activity.draft.points_price else {
+        return update_json::<ActivityRecord, ClaimedCoupon, ClaimRefused>(
+            control_plane.store(),
+            &activity_key(activity_id),
+            |stored| {
+                let record = stored.ok_or(ClaimRefused::NotFound)?;
+                if record.activity.draft.points_price.is_some() {
+                    // Priced meanwhile: the claim is refused, not given free.
+                    return Err(ClaimRefused::MemberRequired);
+                }
+                let (record, answer) = issue(record, None)?;
+                Ok((Some(record), answer))
+            },
+        )
+        .await;
+    };
+    let Some(member_id) = claimer.member else {
+        return Ok(Err(ClaimRefused::MemberRequired));
+    };
+    // What this device earned for the member counts towards the price.
+    crate::points::settle(control_plane, device, member_id, false).await?;
+    let title = current.activity.draft.title.clone();
+    update_json_pair::<ActivityRecord, MemberPoints, ClaimedCoupon, ClaimRefused>(
         control_plane.store(),
-        &activity_key(activity_id),
-        |stored| {
-            let mut record = stored
-                .filter(|r| r.activity.state == ActivityState::Live)
-                .ok_or(ClaimRefused::NotFound)?;
-            let draft = &record.activity.draft;
-            if at_s < draft.valid_from_s || at_s >= draft.valid_until_s {
-                return Err(ClaimRefused::NotNow);
-            }
-            if record.activity.claimed >= draft.total_limit {
-                return Err(ClaimRefused::SoldOut);
-            }
-            let mine = record.claims_by_holder.get(device.as_str()).copied().unwrap_or(0);
-            if mine >= draft.per_customer_limit {
-                return Err(ClaimRefused::PerCustomerLimit);
-            }
-            let serial = random_id();
-            let id16 = |hex_id: &str| -> [u8; 16] {
-                hex::decode(hex_id)
-                    .ok()
-                    .and_then(|b| b.try_into().ok())
-                    .expect("ids are 16 bytes of hex")
+        (&activity_key(activity_id), &member_points_key(member_id)),
+        |stored, member| {
+            let record = stored.ok_or(ClaimRefused::NotFound)?;
+            let price = record.activity.draft.points_price.unwrap_or(price);
+            let mut member = member.unwrap_or_default();
+            let ledger_id = member
+                .account
+                .debit(
+                    price.points,
+                    Spend {
+                        reason: LedgerReason::CouponPurchase,
+                        detail: format!("coupon of “{title}”"),
+                        at_ms,
+                        device: Some(device.clone()),
+                        coupon: Some(LedgerCoupon {
+                            activity_id: activity_id.to_owned(),
+                            serial: serial.clone(),
+                        }),
+                        grant_id: None,
+                    },
+                )
+                .map_err(ClaimRefused::NotEnoughPoints)?;
+            let paid = Payment {
+                member_id: member_id.to_owned(),
+                points: price.points,
+                ledger_id,
             };
-            let claims = CouponClaims {
-                key_id: KeyId::of(&issuer.verifying_key()),
-                activity: id16(activity_id),
-                merchant: id16(&record.activity.merchant_id),
-                serial: id16(&serial),
-                holder: holder_key,
-                not_before_s: at_s as u32,
-                expires_s: draft.valid_until_s as u32,
-            };
-            let token = CouponToken::sign(claims, &issuer).encode();
-            let answer = ClaimedCoupon {
-                token: token.clone(),
-                serial: serial.clone(),
-                activity_id: activity_id.to_owned(),
-                not_before_s: at_s,
-                expires_s: draft.valid_until_s,
-            };
-            record.coupons.insert(
-                serial,
-                CouponRecord {
-                    holder: device.clone(),
-                    claimed_at_ms: at_ms,
-                    referral: referral.clone(),
-                    token,
-                    not_before_s: at_s,
-                    revoked: false,
-                    redemption: None,
-                },
-            );
-            record.activity.claimed += 1;
-            *record.claims_by_holder.entry(device.as_str().to_owned()).or_default() += 1;
-            Ok((Some(record), answer))
+            let (record, answer) = issue(record, Some(paid))?;
+            Ok((Some(record), Some(member), answer))
         },
     )
     .await
+}
+
+/// Issues a coupon on the activity's record, if its limits allow.
+fn issue(
+    mut record: ActivityRecord,
+    issuer: &ed25519_dalek::SigningKey,
+    (device, holder_key): (&DeviceId, [u8; 32]),
+    serial: &str,
+    at_ms: u64,
+    referral: Option<String>,
+    paid: Option<Payment>,
+) -> Result<(ActivityRecord, ClaimedCoupon), ClaimRefused> {
+    if record.activity.state != ActivityState::Live {
+        return Err(ClaimRefused::NotFound);
+    }
+    let at_s = at_ms / 1000;
+    let draft = &record.activity.draft;
+    if at_s < draft.valid_from_s || at_s >= draft.valid_until_s {
+        return Err(ClaimRefused::NotNow);
+    }
+    if record.activity.claimed >= draft.total_limit {
+        return Err(ClaimRefused::SoldOut);
+    }
+    let mine = record.claims_by_holder.get(device.as_str()).copied().unwrap_or(0);
+    if mine >= draft.per_customer_limit {
+        return Err(ClaimRefused::PerCustomerLimit);
+    }
+    let id16 = |hex_id: &str| -> [u8; 16] {
+        hex::decode(hex_id)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .expect("ids are 16 bytes of hex")
+    };
+    let claims = CouponClaims {
+        key_id: KeyId::of(&issuer.verifying_key()),
+        activity: id16(&record.activity.activity_id),
+        merchant: id16(&record.activity.merchant_id),
+        serial: id16(serial),
+        holder: holder_key,
+        not_before_s: at_s as u32,
+        expires_s: draft.valid_until_s as u32,
+    };
+    let token = CouponToken::sign(claims, issuer).encode();
+    let answer = ClaimedCoupon {
+        token: token.clone(),
+        serial: serial.to_owned(),
+        activity_id: record.activity.activity_id.clone(),
+        not_before_s: at_s,
+        expires_s: draft.valid_until_s,
+        title: draft.title.clone(),
+        points_paid: paid.as_ref().map_or(0, |p| p.points),
+    };
+    record.coupons.insert(
+        serial.to_owned(),
+        CouponRecord {
+            holder: device.clone(),
+            claimed_at_ms: at_ms,
+            referral,
+            token,
+            not_before_s: at_s,
+            revoked: false,
+            redemption: None,
+            paid,
+            claim_rolled_back_at_ms: None,
+            refund: None,
+            validations: 0,
+            redemptions: 0,
+            rollbacks: 0,
+        },
+    );
+    record.activity.claimed += 1;
+    *record.claims_by_holder.entry(device.as_str().to_owned()).or_default() += 1;
+    Ok((record, answer))
 }

@@ -6,6 +6,7 @@
 //! A code that is not a genuine coupon of this merchant answers
 //! `not_found`, whatever is wrong with it: tills cannot probe codes.
 
+use edgepoints_protocol::coupons::funnel::{CouponStanding, OnlineValidation};
 use edgepoints_protocol::coupons::redemption::{
     OfflineBudget, OfflineRedemption, Redemption, RedemptionConflict, RedemptionSide, RolledBack, Settlement,
     DEFAULT_OFFLINE_BUDGET, DEFAULT_OFFLINE_BUDGET_VALUE_CENTS, DEFAULT_ROLLBACK_WINDOW_MS,
@@ -164,14 +165,16 @@ pub async fn settle_offline(
         rolled_back_at_ms: None,
         offline: true,
     };
-    let settled = update_json::<ActivityRecord, Settlement, RedeemRefused>(
+    let settled = update_json::<ActivityRecord, Result<Settlement, RedeemRefused>, RedeemRefused>(
         control_plane.store(),
         &activity_key(&activity_id),
         |stored| {
             let mut record = stored.ok_or(RedeemRefused::NotFound)?;
             let coupon = record.coupons.get_mut(&serial).ok_or(RedeemRefused::NotFound)?;
+            // Checked, whatever the outcome: a validation in the funnel.
+            coupon.validations += 1;
             if coupon.revoked {
-                return Err(RedeemRefused::Revoked);
+                return Ok((Some(record), Err(RedeemRefused::Revoked)));
             }
             match &coupon.redemption {
                 Some(first) if first.rolled_back_at_ms.is_none() => {
@@ -183,10 +186,11 @@ pub async fn settle_offline(
                         second: this.side(),
                     };
                     record.conflicts.push(conflict.clone());
-                    Ok((Some(record), Settlement::Conflict { conflict }))
+                    Ok((Some(record), Ok(Settlement::Conflict { conflict })))
                 }
                 _ => {
                     coupon.redemption = Some(this.clone());
+                    coupon.redemptions += 1;
                     record.activity_redeemed += 1;
                     let redemption = Redemption {
                         redemption_id: redemption_id.clone(),
@@ -196,12 +200,13 @@ pub async fn settle_offline(
                         redeemed_at_ms: offline.redeemed_at_ms,
                         rollback_until_ms: offline.redeemed_at_ms + DEFAULT_ROLLBACK_WINDOW_MS,
                     };
-                    Ok((Some(record), Settlement::Accepted { redemption }))
+                    Ok((Some(record), Ok(Settlement::Accepted { redemption })))
                 }
             }
         },
     )
-    .await?;
+    .await?
+    .and_then(|settled| settled);
     if let Ok(Settlement::Accepted { .. }) = &settled {
         notify_holder(control_plane, &activity_id, &serial, &offline.order_ref).await?;
     }
@@ -260,6 +265,37 @@ async fn genuine(
     Ok((signed && ours && presentation.verify_holder().is_ok()).then_some(presentation))
 }
 
+/// A genuine presentation of a coupon of the merchant a till acts for.
+struct Presented {
+    activity_id: String,
+    serial: String,
+    expires_s: u64,
+    /// Past its date by the wall clock (tills check dates by theirs).
+    expired: bool,
+}
+
+/// The coupon behind `presentation` if `device` is a till of a merchant
+/// and the coupon is that merchant's, genuine and presented by its holder.
+async fn presented(
+    control_plane: &ControlPlane,
+    device: &DeviceId,
+    presentation: &str,
+) -> Result<Result<Presented, RedeemRefused>, StoreError> {
+    let Some(merchant_id) = merchants::merchant_of(control_plane, device).await? else {
+        return Ok(Err(RedeemRefused::NotAMerchant));
+    };
+    let Some(presentation) = genuine(control_plane, presentation, &merchant_id).await? else {
+        return Ok(Err(RedeemRefused::NotFound));
+    };
+    let claims = presentation.token.claims;
+    Ok(Ok(Presented {
+        activity_id: hex::encode(claims.activity),
+        serial: hex::encode(claims.serial),
+        expires_s: u64::from(claims.expires_s),
+        expired: crate::state::unix_millis() / 1000 > u64::from(claims.expires_s),
+    }))
+}
+
 /// Redeems the coupon behind `presentation` for the merchant `device`
 /// acts for.
 pub async fn redeem(
@@ -268,35 +304,34 @@ pub async fn redeem(
     presentation: &str,
     order_ref: &str,
 ) -> Result<Result<Redemption, RedeemRefused>, StoreError> {
-    let Some(merchant_id) = merchants::merchant_of(control_plane, device).await? else {
-        return Ok(Err(RedeemRefused::NotAMerchant));
+    let presented = match presented(control_plane, device, presentation).await? {
+        Ok(presented) => presented,
+        Err(refused) => return Ok(Err(refused)),
     };
-    let Some(presentation) = genuine(control_plane, presentation, &merchant_id).await? else {
-        return Ok(Err(RedeemRefused::NotFound));
-    };
-    let claims = presentation.token.claims;
-    if crate::state::unix_millis() / 1000 > u64::from(claims.expires_s) {
-        return Ok(Err(RedeemRefused::Expired));
-    }
-    let (activity_id, serial) = (hex::encode(claims.activity), hex::encode(claims.serial));
+    let (activity_id, serial, expired) = (presented.activity_id, presented.serial, presented.expired);
     let at_ms = now(control_plane).await?;
     let redemption_id = random_id();
-    let outcome = update_json::<ActivityRecord, Redemption, RedeemRefused>(
+    let outcome = update_json::<ActivityRecord, Result<Redemption, RedeemRefused>, RedeemRefused>(
         control_plane.store(),
         &activity_key(&activity_id),
         |stored| {
             let mut record = stored.ok_or(RedeemRefused::NotFound)?;
             let coupon = record.coupons.get_mut(&serial).ok_or(RedeemRefused::NotFound)?;
-            if coupon.revoked {
-                return Err(RedeemRefused::Revoked);
+            // Checked, whatever the outcome: a validation in the funnel.
+            coupon.validations += 1;
+            let refusal = if expired {
+                Some(RedeemRefused::Expired)
+            } else if coupon.revoked {
+                Some(RedeemRefused::Revoked)
+            } else if coupon.redeemed() {
+                Some(RedeemRefused::AlreadyRedeemed)
+            } else {
+                None
+            };
+            if let Some(refusal) = refusal {
+                return Ok((Some(record), Err(refusal)));
             }
-            if coupon
-                .redemption
-                .as_ref()
-                .is_some_and(|r| r.rolled_back_at_ms.is_none())
-            {
-                return Err(RedeemRefused::AlreadyRedeemed);
-            }
+            coupon.redemptions += 1;
             coupon.redemption = Some(RedemptionRecord {
                 redemption_id: redemption_id.clone(),
                 device: device.clone(),
@@ -314,10 +349,11 @@ pub async fn redeem(
                 redeemed_at_ms: at_ms,
                 rollback_until_ms: at_ms + DEFAULT_ROLLBACK_WINDOW_MS,
             };
-            Ok((Some(record), answer))
+            Ok((Some(record), Ok(answer)))
         },
     )
-    .await?;
+    .await?
+    .and_then(|outcome| outcome);
     if outcome.is_ok() {
         notify_holder(control_plane, &activity_id, &serial, order_ref).await?;
     }
@@ -326,6 +362,48 @@ pub async fn redeem(
     // earlier attempt committed the redemption for but did not finish.
     credit_referral(control_plane, &activity_id, &serial).await?;
     Ok(outcome)
+}
+
+/// Where the coupon behind `presentation` stands, for a till of the
+/// merchant `device` acts for (counted as a validation in the funnel).
+pub async fn validate(
+    control_plane: &ControlPlane,
+    device: &DeviceId,
+    presentation: &str,
+) -> Result<Result<OnlineValidation, RedeemRefused>, StoreError> {
+    let presented = match presented(control_plane, device, presentation).await? {
+        Ok(presented) => presented,
+        Err(refused) => return Ok(Err(refused)),
+    };
+    let (activity_id, serial, expired) = (presented.activity_id, presented.serial, presented.expired);
+    update_json::<ActivityRecord, OnlineValidation, RedeemRefused>(
+        control_plane.store(),
+        &activity_key(&activity_id),
+        |stored| {
+            let mut record = stored.ok_or(RedeemRefused::NotFound)?;
+            let coupon = record.coupons.get_mut(&serial).ok_or(RedeemRefused::NotFound)?;
+            coupon.validations += 1;
+            let standing = if coupon.claim_rolled_back_at_ms.is_some() {
+                CouponStanding::RolledBack
+            } else if coupon.revoked {
+                CouponStanding::Revoked
+            } else if coupon.redeemed() {
+                CouponStanding::Redeemed
+            } else if expired {
+                CouponStanding::Expired
+            } else {
+                CouponStanding::Usable
+            };
+            let answer = OnlineValidation {
+                serial: serial.clone(),
+                activity_id: activity_id.clone(),
+                standing,
+                expires_s: presented.expires_s,
+            };
+            Ok((Some(record), answer))
+        },
+    )
+    .await
 }
 
 /// Tells the coupon's holder, if a member is logged in on the holding
@@ -412,6 +490,7 @@ pub async fn rollback(
                 }
                 None => {
                     redemption.rolled_back_at_ms = Some(at_ms);
+                    coupon.rollbacks += 1;
                     record.activity_redeemed = record.activity_redeemed.saturating_sub(1);
                     at_ms
                 }

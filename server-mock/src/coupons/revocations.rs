@@ -29,21 +29,29 @@ pub async fn revoke(control_plane: &ControlPlane, activity_id: &str, serial: &st
         return Ok(false);
     };
     if first {
-        let serial16: [u8; 16] = hex::decode(serial)
-            .ok()
-            .and_then(|b| b.try_into().ok())
-            .expect("stored serials are 16 bytes of hex");
-        let tag = hex::encode(revocation_tag(&serial16));
-        update_json::<Vec<String>, (), std::convert::Infallible>(control_plane.store(), keys::REVOCATIONS, |log| {
-            let mut log = log.unwrap_or_default();
-            log.push(tag.clone());
-            Ok((Some(log), ()))
-        })
-        .await?
-        .unwrap_or_else(|never| match never {});
+        log(control_plane, serial).await?;
         tracing::info!(activity_id, serial, "coupon revoked");
     }
     Ok(true)
+}
+
+/// Puts the serial's tag in the revocation log, once.
+pub(super) async fn log(control_plane: &ControlPlane, serial: &str) -> Result<(), StoreError> {
+    let serial16: [u8; 16] = hex::decode(serial)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .expect("stored serials are 16 bytes of hex");
+    let tag = hex::encode(revocation_tag(&serial16));
+    update_json::<Vec<String>, (), std::convert::Infallible>(control_plane.store(), keys::REVOCATIONS, |log| {
+        let mut log = log.unwrap_or_default();
+        if !log.contains(&tag) {
+            log.push(tag.clone());
+        }
+        Ok((Some(log), ()))
+    })
+    .await?
+    .unwrap_or_else(|never| match never {});
+    Ok(())
 }
 
 /// The log after entry `after`.

@@ -104,7 +104,22 @@ pub fn fee(tariff: &RentalTariff, usage: Usage) -> Fee {
         total_cents: lines.iter().map(|l| l.cents).sum(),
         currency: tariff.currency.clone(),
         lines,
+        credits: Vec::new(),
     }
+}
+
+/// `fee` less a credit of `cents` (at most its total), as a credit line.
+pub fn with_credit(mut fee: Fee, item: &str, cents: u64, detail: String) -> Fee {
+    let cents = cents.min(fee.total_cents);
+    if cents > 0 {
+        fee.total_cents -= cents;
+        fee.credits.push(FeeLine {
+            item: item.to_owned(),
+            cents,
+            detail,
+        });
+    }
+    fee
 }
 
 #[cfg(test)]

@@ -23,9 +23,10 @@ use edgepoints_protocol::{DeviceId, Purpose, SignedEnvelope};
 use serde::{Deserialize, Serialize};
 
 use super::catalogue::{station_at, vehicle_key, VehicleRecord};
-use super::fees::{fee, tariff, Usage};
+use super::fees::{fee, tariff, with_credit, Usage};
 use super::housekeeping::{free_member, settle_rental};
 use super::workers::{self, BillingMessage, SmsMessage};
+use crate::loyalty::rewards::take_rental_credit;
 use crate::members::SessionRecord;
 use crate::points::now;
 use crate::state::{keys, unix_millis};
@@ -302,6 +303,13 @@ pub async fn end(
         end_battery_percent: reading.battery_percent,
     };
     let fee = fee(&tariff, usage);
+    // A rental credit the member redeemed points for comes off the fee; it
+    // is bound to this rental before the end is written, so a retried end
+    // takes the same one and no other rental can.
+    let fee = match take_rental_credit(control_plane, &rental.member_id, rental_id, fee.total_cents).await? {
+        Some((title, cents)) => with_credit(fee, "points_reward", cents, title),
+        None => fee,
+    };
     let member = session.member.clone();
     let ended = update_json_publishing(control_plane.store(), &rental_key(rental_id), |current| {
         let mut rental: RentalRecord = current.ok_or(StepRefused::NotFound)?;

@@ -4,13 +4,14 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use edgepoints_protocol::coupons::activities::{
-    templates, Activity, ActivityAction, ActivityState, ActivityWrite, ClaimedCoupon, CouponClaim, MerchantEnrolled,
-    MerchantEnrolment, Share, ShareRequest, Template,
+    templates, Activity, ActivityAction, ActivityState, ActivityWrite, ClaimRollback, ClaimRolledBack, ClaimedCoupon,
+    CouponClaim, MerchantEnrolled, MerchantEnrolment, Share, ShareRequest, Template,
 };
+use edgepoints_protocol::coupons::funnel::{ActivityFunnel, OnlineValidation, ValidationRequest};
 use edgepoints_protocol::coupons::redemption::{
     Redemption, RedemptionRequest, RollbackRequest, RolledBack, MAX_ORDER_REF,
 };
@@ -20,7 +21,9 @@ use edgepoints_protocol::{DeviceId, ProblemCode, Purpose, SignedEnvelope};
 use serde::Deserialize;
 
 use super::auth::{DevicePayload, DeviceSigned};
-use crate::coupons::activities::{self, ActivityRefused, ClaimRefused};
+use crate::coupons::activities::{self, ActivityRefused, ClaimRefused, Claimer};
+use crate::coupons::claim_rollbacks::{self, ClaimRollbackRefused};
+use crate::coupons::funnel;
 use crate::coupons::issuer;
 use crate::coupons::merchants::{self, EnrolmentCode, EnrolmentRefused, MerchantCreated, MerchantRecord};
 use crate::coupons::redemptions::{self, RedeemRefused};
@@ -49,6 +52,8 @@ device_payload!(CouponClaim, Purpose::CouponClaim, "claim");
 device_payload!(RedemptionRequest, Purpose::Redemption, "redemption");
 device_payload!(RollbackRequest, Purpose::Rollback, "rollback");
 device_payload!(ShareRequest, Purpose::Share, "share");
+device_payload!(ClaimRollback, Purpose::ClaimRollback, "claim rollback");
+device_payload!(ValidationRequest, Purpose::CouponValidation, "validation");
 device_payload!(
     edgepoints_protocol::coupons::redemption::OfflineRedemption,
     Purpose::OfflineRedemption,
@@ -277,41 +282,56 @@ pub(super) async fn list_live(
     Ok(Json(activities::live(&control_plane, near).await?))
 }
 
-/// `GET /v1/activities/{activity_id}`: a live activity.
+#[derive(Debug, Deserialize)]
+pub(super) struct ViewQuery {
+    /// The referral code of the share link the page was opened through.
+    #[serde(default, rename = "ref")]
+    referral: Option<String>,
+}
+
+/// `GET /v1/activities/{activity_id}[?ref=code]`: a live activity; counted
+/// as a view in its funnel, for the channel of the share it came through.
 pub(super) async fn one_live(
     State(control_plane): State<Arc<ControlPlane>>,
     Path(activity_id): Path<String>,
+    Query(query): Query<ViewQuery>,
 ) -> Result<Json<Activity>, ApiError> {
-    activities::activity(&control_plane, &activity_id)
+    let activity = activities::activity(&control_plane, &activity_id)
         .await?
         .map(|r| r.activity)
         .filter(|a| a.state == ActivityState::Live)
-        .map(Json)
-        .ok_or_else(|| not_found("live activity"))
+        .ok_or_else(|| not_found("live activity"))?;
+    let referral = query.referral.as_deref().map(str::trim).filter(|c| !c.is_empty());
+    funnel::count_view(&control_plane, &activity_id, referral).await?;
+    Ok(Json(activity))
 }
 
-/// `POST /v1/devices/{device_id}/claims`: a coupon, held by the device's key.
+/// `POST /v1/devices/{device_id}/claims`: a coupon, held by the device's
+/// key; for an activity priced in points, paid by the member whose session
+/// the claim carries.
 pub(super) async fn claim(
     State(control_plane): State<Arc<ControlPlane>>,
+    headers: axum::http::HeaderMap,
     DeviceSigned { device_id, payload }: DeviceSigned<CouponClaim>,
 ) -> Result<(StatusCode, Json<ClaimedCoupon>), ApiError> {
     let device = control_plane
         .device(&device_id)
         .await?
         .ok_or_else(super::devices::unknown_device)?;
-    let holder = decode_public_key(&device.public_key)
+    let holder_key = decode_public_key(&device.public_key)
         .map_err(|e| ApiError::bad_request(e.to_string()))?
         .to_bytes();
+    let session = match &payload.session_key {
+        Some(key) => Some(super::members::live_session(&control_plane, &headers, key, &device_id).await?),
+        None => None,
+    };
+    let claimer = Claimer {
+        device: &device_id,
+        holder_key,
+        member: session.as_ref().map(|s| s.member_id.as_str()),
+    };
     let refused = |code, title: &str| ApiError::new(StatusCode::CONFLICT, code, title);
-    match activities::claim(
-        &control_plane,
-        &device_id,
-        holder,
-        &payload.activity_id,
-        payload.referral,
-    )
-    .await?
-    {
+    match activities::claim(&control_plane, claimer, &payload.activity_id, payload.referral).await? {
         Ok(coupon) => {
             control_plane.count(&crate::state::keys::applied("claims")).await?;
             Ok((StatusCode::CREATED, Json(coupon)))
@@ -333,7 +353,91 @@ pub(super) async fn claim(
             ProblemCode::NotClaimable,
             "a merchant's device does not claim coupons",
         )),
+        Err(ClaimRefused::MemberRequired) => Err(member_required()),
+        Err(ClaimRefused::NotEnoughPoints(short)) => Err(not_enough_points(short)),
     }
+}
+
+pub(super) fn member_required() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        ProblemCode::MemberRequired,
+        "points are spent by a logged-in member: log in first",
+    )
+}
+
+pub(super) fn not_enough_points(short: crate::points::NotEnoughPoints) -> ApiError {
+    let mut refused = ApiError::new(
+        StatusCode::CONFLICT,
+        ProblemCode::NotEnoughPoints,
+        "the member's points do not cover the price",
+    )
+    .detail(format!("balance {}, needed {}", short.balance, short.needed));
+    refused.0.points = Some(Box::new(edgepoints_protocol::PointsShortfall {
+        balance: short.balance,
+        needed: short.needed,
+    }));
+    refused
+}
+
+/// `POST /v1/devices/{device_id}/claim-rollbacks`: the holder gives an
+/// unused coupon back (refunded as its activity's rule says).
+pub(super) async fn roll_back_claim(
+    State(control_plane): State<Arc<ControlPlane>>,
+    DeviceSigned { device_id, payload }: DeviceSigned<ClaimRollback>,
+) -> Result<Json<ClaimRolledBack>, ApiError> {
+    match claim_rollbacks::roll_back(&control_plane, &device_id, &payload.activity_id, &payload.serial).await? {
+        Ok(rolled_back) => Ok(Json(rolled_back)),
+        Err(ClaimRollbackRefused::NotFound) => Err(not_found("coupon held by this device")),
+        Err(ClaimRollbackRefused::Used) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            ProblemCode::CouponUsed,
+            "the coupon was redeemed, revoked or has expired: nothing to give back",
+        )),
+    }
+}
+
+/// `POST /v1/devices/{device_id}/validations`: where the coupon behind a
+/// presentation stands, for a till that is online.
+pub(super) async fn validate(
+    State(control_plane): State<Arc<ControlPlane>>,
+    DeviceSigned { device_id, payload }: DeviceSigned<ValidationRequest>,
+) -> Result<Json<OnlineValidation>, ApiError> {
+    redemptions::validate(&control_plane, &device_id, &payload.presentation)
+        .await?
+        .map(Json)
+        .map_err(redeem_refused)
+}
+
+/// `GET /v1/devices/{device_id}/activities/{activity_id}/funnel` (a signed
+/// read by a device of the activity's merchant).
+pub(super) async fn device_funnel(
+    State(control_plane): State<Arc<ControlPlane>>,
+    Path((device_id, activity_id)): Path<(String, String)>,
+    headers: axum::http::HeaderMap,
+) -> Result<Json<ActivityFunnel>, ApiError> {
+    let device_id = super::devices::parse_device_id(&device_id)?;
+    let path = edgepoints_protocol::paths::device_activity_funnel(device_id.as_str(), &activity_id);
+    super::devices::signed_read(&control_plane, &device_id, &headers, &path).await?;
+    let Some(merchant_id) = merchants::merchant_of(&control_plane, &device_id).await? else {
+        return Err(redeem_refused(RedeemRefused::NotAMerchant));
+    };
+    let record = activities::activity(&control_plane, &activity_id)
+        .await?
+        .filter(|r| r.activity.merchant_id == merchant_id)
+        .ok_or_else(|| not_found("activity of this merchant"))?;
+    Ok(Json(funnel::funnel(&control_plane, &record).await?))
+}
+
+/// `GET /admin/activities/{activity_id}/funnel`.
+pub(super) async fn admin_funnel(
+    State(control_plane): State<Arc<ControlPlane>>,
+    Path(activity_id): Path<String>,
+) -> Result<Json<ActivityFunnel>, ApiError> {
+    let record = activities::activity(&control_plane, &activity_id)
+        .await?
+        .ok_or_else(|| not_found("activity"))?;
+    Ok(Json(funnel::funnel(&control_plane, &record).await?))
 }
 
 /// `GET /v1/coupons/trust-list`: the issuing keys, signed.

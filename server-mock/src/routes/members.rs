@@ -81,6 +81,19 @@ fn login_refused(refused: LoginRefused) -> ApiError {
 }
 
 /// The endpoint a call came through, as its `Host` names it.
+/// The live session `key` of a member logged in on `device_id`, for a
+/// member's signed call that carries its session key in the payload.
+pub(super) async fn live_session(
+    control_plane: &ControlPlane,
+    headers: &HeaderMap,
+    key: &str,
+    device_id: &DeviceId,
+) -> Result<SessionRecord, ApiError> {
+    members::use_session(control_plane, key, device_id, endpoint(headers))
+        .await?
+        .map_err(|SessionExpired| session_expired())
+}
+
 pub(super) fn endpoint(headers: &HeaderMap) -> Option<String> {
     headers
         .get(header::HOST)

@@ -6,6 +6,7 @@ mod auth;
 mod content;
 pub(crate) mod coupons;
 mod devices;
+mod loyalty;
 mod members;
 mod nodes;
 mod points;
@@ -54,6 +55,11 @@ pub(crate) fn router(control_plane: Arc<ControlPlane>, stats: Arc<InstanceStats>
         .route(templates::DEVICE_REDEMPTIONS, post(coupons::redeem))
         .route(templates::DEVICE_ROLLBACKS, post(coupons::rollback))
         .route(templates::DEVICE_SHARES, post(coupons::share))
+        .route(templates::DEVICE_CLAIM_ROLLBACKS, post(coupons::roll_back_claim))
+        .route(templates::DEVICE_VALIDATIONS, post(coupons::validate))
+        .route(templates::DEVICE_ACTIVITY_FUNNEL, get(coupons::device_funnel))
+        .route(templates::DEVICE_REWARD_REDEMPTIONS, post(loyalty::redeem_reward))
+        .route(templates::DEVICE_MEMBER_GRANTS, get(loyalty::grants))
         .route(templates::DEVICE_OFFLINE_REDEMPTIONS, post(coupons::settle_offline))
         .route(templates::DEVICE_OFFLINE_BUDGET, get(coupons::offline_budget))
         .route(templates::DEVICE_REDEMPTION_CONFLICTS, get(coupons::conflicts))
@@ -109,6 +115,10 @@ pub(crate) fn router(control_plane: Arc<ControlPlane>, stats: Arc<InstanceStats>
         .route(templates::ACTIVITIES, get(coupons::list_live))
         .route(templates::ACTIVITY, get(coupons::one_live))
         .route(templates::COUPON_TRUST_LIST, get(coupons::trust_list))
+        .route(templates::REWARDS, get(loyalty::offered_rewards))
+        .route("/admin/rewards", get(loyalty::all_rewards).put(loyalty::put_reward))
+        .route("/admin/points/check", get(loyalty::check))
+        .route("/admin/activities/{activity_id}/funnel", get(coupons::admin_funnel))
         .route(templates::COUPON_REVOCATIONS, get(coupons::revocations))
         .route("/admin/coupons/{activity_id}/{serial}/revoke", post(coupons::revoke))
         .route(

@@ -19,8 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::{DevicePayload, DeviceSigned};
 use super::devices::parse_device_id;
-use super::members::{endpoint, member_read};
-use crate::members::{self, SessionExpired, SessionRecord};
+use super::members::{live_session as session, member_read};
 use crate::points::now;
 use crate::problem::ApiError;
 use crate::rental::catalogue::{self, EditRefused, StationRecord, VehicleEdit, VehicleRecord};
@@ -80,25 +79,6 @@ fn invalid(why: impl Into<String>) -> ApiError {
     )
     .detail(why)
 }
-
-/// The live session of a member call, renewed.
-async fn session(
-    control_plane: &ControlPlane,
-    headers: &HeaderMap,
-    key: &str,
-    device_id: &DeviceId,
-) -> Result<SessionRecord, ApiError> {
-    members::use_session(control_plane, key, device_id, endpoint(headers))
-        .await?
-        .map_err(|SessionExpired| {
-            ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                ProblemCode::SessionExpired,
-                "the session expired or was ended: log in again",
-            )
-        })
-}
-
 fn step_refused(refused: StepRefused) -> ApiError {
     match refused {
         StepRefused::NotFound => not_found("rental"),

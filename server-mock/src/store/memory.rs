@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
-use super::{PendingEntry, StateStore, StoreError, StreamEntry, StreamMessage, StreamReader, StreamView};
+use super::{PendingEntry, StateStore, StoreError, StreamEntry, StreamMessage, StreamReader, StreamView, Swap};
 
 /// An entry id: milliseconds and a sequence within them, as Redis's.
 type EntryId = (u64, u64);
@@ -103,17 +103,17 @@ impl StateStore for MemoryStore {
         Ok(swap(&mut self.lock(), key, expected, new))
     }
 
-    async fn compare_and_swap_publishing(
-        &self,
-        key: &str,
-        expected: Option<&[u8]>,
-        new: Option<&[u8]>,
-        messages: &[StreamMessage],
-    ) -> Result<bool, StoreError> {
+    async fn compare_and_swap_many(&self, swaps: &[Swap<'_>], messages: &[StreamMessage]) -> Result<bool, StoreError> {
         {
             let mut inner = self.lock();
-            if !swap(&mut inner, key, expected, new) {
+            let holds =
+                |inner: &Inner, swap: &Swap<'_>| inner.entries.get(swap.key).map(Vec::as_slice) == swap.expected;
+            if !swaps.iter().all(|swap| holds(&inner, swap)) {
                 return Ok(false);
+            }
+            for swap in swaps {
+                let swapped = self::swap(&mut inner, swap.key, swap.expected, swap.new);
+                debug_assert!(swapped, "the keys of one swap are distinct");
             }
             for message in messages {
                 inner

@@ -29,6 +29,16 @@ pub enum StoreError {
     Contention(String),
 }
 
+/// One key's part of [`StateStore::compare_and_swap_many`].
+#[derive(Debug, Clone, Copy)]
+pub struct Swap<'a> {
+    pub key: &'a str,
+    /// What the key must hold (`None`: absent).
+    pub expected: Option<&'a [u8]>,
+    /// What it is to hold (`None`: deleted).
+    pub new: Option<&'a [u8]>,
+}
+
 /// A key-value store with compare-and-swap. Keys are namespaced by the
 /// store itself, so several control planes can share one Redis.
 #[async_trait::async_trait]
@@ -50,16 +60,25 @@ pub trait StateStore: Send + Sync + 'static {
     /// Every key under `prefix`, with its value.
     async fn scan(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
 
-    /// Like [`StateStore::compare_and_swap`], and if it swaps, appends
-    /// `messages` to their streams in the same atomic step: a change and
-    /// the messages announcing it are never one without the other.
+    /// Swaps every key of `swaps` (each from its `expected` to its `new`)
+    /// if, and only if, each holds its `expected`; and if it swaps,
+    /// appends `messages` to their streams in the same atomic step. Two
+    /// records that must change together (a debit and the coupon it pays
+    /// for) change together or not at all, and a change and the messages
+    /// announcing it are never one without the other. The keys are distinct.
+    async fn compare_and_swap_many(&self, swaps: &[Swap<'_>], messages: &[StreamMessage]) -> Result<bool, StoreError>;
+
+    /// [`StateStore::compare_and_swap_many`] of one key.
     async fn compare_and_swap_publishing(
         &self,
         key: &str,
         expected: Option<&[u8]>,
         new: Option<&[u8]>,
         messages: &[StreamMessage],
-    ) -> Result<bool, StoreError>;
+    ) -> Result<bool, StoreError> {
+        self.compare_and_swap_many(&[Swap { key, expected, new }], messages)
+            .await
+    }
 
     /// A reader of streams for one consumer. It has a connection of its
     /// own, since a blocking read holds its connection while it waits.
@@ -190,4 +209,49 @@ where
         tokio::task::yield_now().await;
     }
     Err(StoreError::Contention(key.to_owned()))
+}
+
+/// Like [`update_json`] over two records at once: `change` sees both and
+/// decides both, and they are written in one atomic swap (or neither is).
+pub async fn update_json_pair<A, B, R, E>(
+    store: &dyn StateStore,
+    (key_a, key_b): (&str, &str),
+    mut change: impl FnMut(Option<A>, Option<B>) -> Result<(Option<A>, Option<B>, R), E>,
+) -> Result<Result<R, E>, StoreError>
+where
+    A: Serialize + DeserializeOwned,
+    B: Serialize + DeserializeOwned,
+{
+    assert_ne!(key_a, key_b, "a pair is two records");
+    for _ in 0..1000 {
+        let (current_a, current_b) = (store.get(key_a).await?, store.get(key_b).await?);
+        let a = current_a.as_deref().map(|bytes| decode(key_a, bytes)).transpose()?;
+        let b = current_b.as_deref().map(|bytes| decode(key_b, bytes)).transpose()?;
+        let (next_a, next_b, outcome) = match change(a, b) {
+            Ok(decided) => decided,
+            Err(refused) => return Ok(Err(refused)),
+        };
+        let next_a = next_a.map(|v| serde_json::to_vec(&v).expect("state serialises"));
+        let next_b = next_b.map(|v| serde_json::to_vec(&v).expect("state serialises"));
+        if next_a == current_a && next_b == current_b {
+            return Ok(Ok(outcome));
+        }
+        let swaps = [
+            Swap {
+                key: key_a,
+                expected: current_a.as_deref(),
+                new: next_a.as_deref(),
+            },
+            Swap {
+                key: key_b,
+                expected: current_b.as_deref(),
+                new: next_b.as_deref(),
+            },
+        ];
+        if store.compare_and_swap_many(&swaps, &[]).await? {
+            return Ok(Ok(outcome));
+        }
+        tokio::task::yield_now().await;
+    }
+    Err(StoreError::Contention(format!("{key_a} and {key_b}")))
 }

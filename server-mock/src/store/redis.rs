@@ -9,7 +9,7 @@ use redis::streams::{
 };
 use redis::{AsyncCommands, Script};
 
-use super::{PendingEntry, StateStore, StoreError, StreamEntry, StreamMessage, StreamReader, StreamView};
+use super::{PendingEntry, StateStore, StoreError, StreamEntry, StreamMessage, StreamReader, StreamView, Swap};
 
 /// Compare-and-swap in one atomic step: Lua scripts run alone in Redis, and
 /// unlike WATCH they work on a multiplexed connection.
@@ -28,22 +28,32 @@ end
 return 1
 ";
 
-/// The same swap, and on success `XADD` of each message (`ARGV[4 + i]`) to
-/// its stream (`KEYS[1 + i]`) in the same script, so both or neither.
-const COMPARE_AND_SWAP_PUBLISHING: &str = r"
-local current = redis.call('GET', KEYS[1])
-if ARGV[1] == '0' then
-  if current then return 0 end
-else
-  if current ~= ARGV[2] then return 0 end
+/// Many swaps in one script: `ARGV[1]` is how many keys are swapped
+/// (`KEYS[1..n]`, four arguments each: has-expected, expected, has-new,
+/// new); if every one holds what it must, all are written and each message
+/// body (the arguments after) is `XADD`ed to its stream (`KEYS[n+1..]`),
+/// so all or nothing.
+const COMPARE_AND_SWAP_MANY: &str = r"
+local n = tonumber(ARGV[1])
+for i = 1, n do
+  local at = 1 + (i - 1) * 4
+  local current = redis.call('GET', KEYS[i])
+  if ARGV[at + 1] == '0' then
+    if current then return 0 end
+  else
+    if current ~= ARGV[at + 2] then return 0 end
+  end
 end
-if ARGV[3] == '0' then
-  redis.call('DEL', KEYS[1])
-else
-  redis.call('SET', KEYS[1], ARGV[4])
+for i = 1, n do
+  local at = 1 + (i - 1) * 4
+  if ARGV[at + 3] == '0' then
+    redis.call('DEL', KEYS[i])
+  else
+    redis.call('SET', KEYS[i], ARGV[at + 4])
+  end
 end
-for i = 2, #KEYS do
-  redis.call('XADD', KEYS[i], '*', 'body', ARGV[3 + i])
+for j = n + 1, #KEYS do
+  redis.call('XADD', KEYS[j], '*', 'body', ARGV[1 + n * 4 + (j - n)])
 end
 return 1
 ";
@@ -57,7 +67,7 @@ pub struct RedisStore {
     namespace: String,
     url: String,
     compare_and_swap: Script,
-    compare_and_swap_publishing: Script,
+    compare_and_swap_many: Script,
 }
 
 impl RedisStore {
@@ -72,7 +82,7 @@ impl RedisStore {
             namespace: namespace.to_owned(),
             url: url.to_owned(),
             compare_and_swap: Script::new(COMPARE_AND_SWAP),
-            compare_and_swap_publishing: Script::new(COMPARE_AND_SWAP_PUBLISHING),
+            compare_and_swap_many: Script::new(COMPARE_AND_SWAP_MANY),
         })
     }
 
@@ -138,22 +148,22 @@ impl StateStore for RedisStore {
         Ok(swapped == 1)
     }
 
-    async fn compare_and_swap_publishing(
-        &self,
-        key: &str,
-        expected: Option<&[u8]>,
-        new: Option<&[u8]>,
-        messages: &[StreamMessage],
-    ) -> Result<bool, StoreError> {
-        let mut invocation = self.compare_and_swap_publishing.key(self.full(key));
+    async fn compare_and_swap_many(&self, swaps: &[Swap<'_>], messages: &[StreamMessage]) -> Result<bool, StoreError> {
+        let mut invocation = self.compare_and_swap_many.prepare_invoke();
+        for swap in swaps {
+            invocation.key(self.full(swap.key));
+        }
         for message in messages {
             invocation.key(self.stream_key(&message.stream));
         }
-        invocation
-            .arg(if expected.is_some() { "1" } else { "0" })
-            .arg(expected.unwrap_or_default())
-            .arg(if new.is_some() { "1" } else { "0" })
-            .arg(new.unwrap_or_default());
+        invocation.arg(swaps.len());
+        for swap in swaps {
+            invocation
+                .arg(if swap.expected.is_some() { "1" } else { "0" })
+                .arg(swap.expected.unwrap_or_default())
+                .arg(if swap.new.is_some() { "1" } else { "0" })
+                .arg(swap.new.unwrap_or_default());
+        }
         for message in messages {
             invocation.arg(&message.body[..]);
         }

@@ -90,6 +90,58 @@ pub async fn store_contract(store: Arc<dyn StateStore>) {
         vec![("p:x*[1]".to_owned(), b"x".to_vec()), ("p:y".to_owned(), b"y".to_vec())]
     );
 
+    // Many keys swap together or not at all.
+    let swap = |key, expected, new| crate::store::Swap { key, expected, new };
+    assert!(!store
+        .compare_and_swap_many(
+            &[swap("m1", None, Some(&b"1"[..])), swap("a", Some(&b"9"[..]), None)],
+            &[]
+        )
+        .await
+        .unwrap());
+    assert_eq!(store.get("m1").await.unwrap(), None, "one stale key stops the others");
+    assert!(store
+        .compare_and_swap_many(
+            &[swap("m1", None, Some(&b"1"[..])), swap("m2", None, Some(&b"2"[..]))],
+            &[]
+        )
+        .await
+        .unwrap());
+    assert!(store
+        .compare_and_swap_many(
+            &[
+                swap("m1", Some(&b"1"[..]), None),
+                swap("m2", Some(&b"2"[..]), Some(&b"3"[..]))
+            ],
+            &[]
+        )
+        .await
+        .unwrap());
+    assert_eq!(store.get("m1").await.unwrap(), None);
+    assert_eq!(store.get("m2").await.unwrap().as_deref(), Some(&b"3"[..]));
+    // Transfers between two records under contention keep their sum.
+    store.compare_and_swap("left", None, Some(b"100")).await.unwrap();
+    store.compare_and_swap("right", None, Some(b"0")).await.unwrap();
+    let mut movers = Vec::new();
+    for _ in 0..6 {
+        let store = store.clone();
+        movers.push(tokio::spawn(async move {
+            for _ in 0..10 {
+                crate::store::update_json_pair::<u64, u64, (), ()>(&*store, ("left", "right"), |l, r| {
+                    Ok((Some(l.unwrap_or(0) - 1), Some(r.unwrap_or(0) + 1), ()))
+                })
+                .await
+                .unwrap()
+                .unwrap();
+            }
+        }));
+    }
+    for mover in movers {
+        mover.await.unwrap();
+    }
+    assert_eq!(get_json::<u64>(&*store, "left").await.unwrap(), Some(40));
+    assert_eq!(get_json::<u64>(&*store, "right").await.unwrap(), Some(60));
+
     // Concurrent read-modify-writes lose no update.
     let mut tasks = Vec::new();
     for _ in 0..8 {
