@@ -328,4 +328,49 @@ impl AdminClient {
         let response = self.http.get(format!("{link}/sim")).send().await?;
         Ok(Self::checked("the simulated car", response).await?.json().await?)
     }
+
+    /// Every reward of the catalogue, offered or not.
+    pub async fn rewards(&self) -> Result<Vec<edgepoints_protocol::loyalty::Reward>, AdminError> {
+        let response = self.http.get(self.url("/admin/rewards")).send().await?;
+        Ok(Self::checked("the rewards", response).await?.json().await?)
+    }
+
+    /// Adds a reward, or replaces the one with its id.
+    pub async fn put_reward(&self, reward: &edgepoints_protocol::loyalty::Reward) -> Result<(), AdminError> {
+        let response = self.http.put(self.url("/admin/rewards")).json(reward).send().await?;
+        Self::checked("the reward", response).await?;
+        Ok(())
+    }
+
+    /// The balance check: every account against its ledger, every bought
+    /// coupon and grant against its debit.
+    pub async fn points_check(&self) -> Result<edgepoints_protocol::loyalty::BalanceCheck, AdminError> {
+        let response = self.http.get(self.url("/admin/points/check")).send().await?;
+        Ok(Self::checked("the balance check", response).await?.json().await?)
+    }
+
+    /// An activity's funnel, as its merchant reads it.
+    pub async fn funnel(
+        &self,
+        activity_id: &str,
+    ) -> Result<edgepoints_protocol::coupons::funnel::ActivityFunnel, AdminError> {
+        let response = self
+            .http
+            .get(self.url(&format!("/admin/activities/{activity_id}/funnel")))
+            .send()
+            .await?;
+        Ok(Self::checked("the funnel", response).await?.json().await?)
+    }
+
+    /// Sets the points rules.
+    pub async fn set_points_rules(&self, rules: &edgepoints_protocol::PointsRules) -> Result<(), AdminError> {
+        let response = self
+            .http
+            .put(self.url("/admin/points-rules"))
+            .json(rules)
+            .send()
+            .await?;
+        Self::checked("the points rules", response).await?;
+        Ok(())
+    }
 }
