@@ -401,3 +401,93 @@ async fn two_devices_earning_and_spending_at_once_spend_once_on_the_redis_store(
         .unwrap();
     earning_and_spending_at_once(Arc::new(ControlPlane::open(Arc::new(store), None).await.unwrap())).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rental_credit_bought_with_points_takes_its_amount_off_one_rental_once() {
+    let server = start_mock().await;
+    set_rules(server.control_plane()).await;
+    edgepoints_mock_server::rental::catalogue::seed_demo(server.control_plane())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (sdk, node) = member_node(&[server.url()], dir.path(), "rhea@example.com", true, None).await;
+    sdk.rental().set_vehicle_link(Some(
+        Arc::new(HttpVehicleLink::default()) as Arc<dyn edgepoints_core::VehicleLink>
+    ));
+    let catalogue = sdk.points().rewards().await.unwrap();
+    let credit = catalogue
+        .iter()
+        .find(|r| matches!(r.kind, edgepoints_core::RewardKind::RentalCredit { .. }))
+        .expect("the catalogue offers a rental credit")
+        .clone();
+    let edgepoints_core::RewardKind::RentalCredit { amount_cents } = credit.kind else {
+        unreachable!()
+    };
+    let short = sdk.points().redeem_reward(&credit.reward_id).await;
+    assert!(
+        matches!(short, Err(Error::NotEnoughPoints { balance: 0, .. })),
+        "{short:?}"
+    );
+    assert!(
+        sdk.points().grants().await.unwrap().is_empty(),
+        "a refusal grants nothing"
+    );
+    earn(server.control_plane(), &node, credit.points.div_ceil(PER_MINUTE)).await;
+    let grant = sdk.points().redeem_reward(&credit.reward_id).await.unwrap();
+    assert_eq!(grant.points, credit.points);
+
+    // Two rentals: the first, whose end's answer is lost, takes the credit.
+    let mut fees = Vec::new();
+    for (i, car_id) in ["ev-101", "ev-102"].into_iter().enumerate() {
+        sdk.rental().reserve(car_id).await.unwrap();
+        let running = sdk.rental().start().await.unwrap();
+        let link = running.vehicle.unwrap().link.unwrap();
+        car(
+            &link,
+            "drive",
+            json!({ "to": {"latitude": 48.13, "longitude": 11.58}, "km": 4.0 }),
+        )
+        .await;
+        if i == 0 {
+            add_fault(
+                &server,
+                json!({"route": routes::DEVICE_RENTAL_END, "action": "drop_after_commit", "count": 1}),
+            )
+            .await;
+        }
+        let closed = sdk.rental().end().await.unwrap();
+        let record = closed.rental.unwrap();
+        fees.push((record.rental_id.clone(), record.fee.unwrap()));
+    }
+    let (first_id, first) = &fees[0];
+    let lines: u64 = first.lines.iter().map(|l| l.cents).sum();
+    let taken = amount_cents.min(lines);
+    assert_eq!(first.credits.len(), 1, "{first:?}");
+    assert_eq!(
+        (first.credits[0].item.as_str(), first.credits[0].cents),
+        ("points_reward", taken)
+    );
+    assert_eq!(first.total_cents, lines - taken);
+    let (_, second) = &fees[1];
+    assert!(second.credits.is_empty(), "a credit is used on one rental: {second:?}");
+    assert_eq!(second.total_cents, second.lines.iter().map(|l| l.cents).sum::<u64>());
+    let grants = sdk.points().grants().await.unwrap();
+    assert_eq!(grants.len(), 1);
+    assert_eq!(
+        (grants[0].used_by_rental.as_deref(), grants[0].used_cents),
+        (Some(first_id.as_str()), taken)
+    );
+    // The bill says what the member pays.
+    eventually("the first rental's bill", || async {
+        let queues = admin(&server).queues().await.unwrap();
+        queues
+            .bills
+            .iter()
+            .any(|b| &b.rental_id == first_id && b.fee.total_cents == lines - taken)
+    })
+    .await;
+    let check = admin(&server).points_check().await.unwrap();
+    assert!(check.holds(), "{:?}", check.problems);
+    assert_eq!(check.grants, 1);
+    node.stop().await;
+}
