@@ -50,6 +50,7 @@ fun lunchDeal(description: String): ActivityDraft {
         validUntilS = (now + 86_400).toULong(),
         totalLimit = 10u,
         perCustomerLimit = 1u,
+        pointsPrice = null,
     )
 }
 

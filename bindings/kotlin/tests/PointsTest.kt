@@ -53,7 +53,7 @@ class PointsTest {
         assertEquals(sdk.deviceId(), balance.owner)
         assertTrue(balance.onlineMs >= 180_000uL, "$balance")
         val ledger = sdk.points().ledger(0uL)
-        assertEquals(3uL, ledger.entries.sumOf { it.points })
+        assertEquals(3L, ledger.entries.sumOf { it.points })
         assertTrue(ledger.entries.all { it.reason == LedgerReason.ONLINE_TIME }, "$ledger")
         assertEquals(null, ledger.nextAfter)
 
@@ -88,7 +88,7 @@ class PointsTest {
         val balance = alice.points().balance()
         assertEquals(2_100_000uL, balance.deliveredBytes)
         val deliveries = alice.points().ledger(0uL).entries.filter { it.reason == LedgerReason.DELIVERY }
-        assertEquals(listOf(2uL), deliveries.map { it.points })
+        assertEquals(listOf(2L), deliveries.map { it.points })
         val heard = events.events.filterIsInstance<SdkEvent.PointsCredited>()
             .filter { it.reason == LedgerReason.DELIVERY }
         assertEquals(listOf(2uL), heard.map { it.points }, "the app heard of the delivery credit")
