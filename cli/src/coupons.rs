@@ -1,9 +1,10 @@
 //! `edgepoints coupons`: coupons for QA — merchants and keys on a mock,
-//! a till (enrol, publish, validate, redeem, roll back) and a customer
-//! (list, share, claim, held, present) on a data directory.
+//! a till (enrol, publish — priced in points or not —, validate offline or
+//! online, redeem, the funnel) and a customer (list, share, claim, give
+//! back, held, present) on a data directory.
 
 use clap::{Args, Subcommand};
-use edgepoints_core::{ActivityDraft, TemplateKind};
+use edgepoints_core::{ActivityDraft, FunnelCounts, PointsPrice, TemplateKind};
 
 use crate::admin::admin_client;
 use crate::device::{with_sdk, SdkOptions};
@@ -56,6 +57,27 @@ enum CouponsAction {
         total: u32,
         #[arg(long, default_value_t = 1)]
         per_customer: u32,
+        /// A price in points per coupon (paid by the claiming member).
+        #[arg(long)]
+        points: Option<u64>,
+        /// Percent of the price back when a coupon is given back.
+        #[arg(long, default_value_t = 100)]
+        refund_rollback: u8,
+        /// Percent of the price back when a coupon expires unused.
+        #[arg(long, default_value_t = 0)]
+        refund_expiry: u8,
+    },
+    /// Till: an activity's funnel, per share channel.
+    Funnel {
+        #[command(flatten)]
+        sdk: SdkOptions,
+        activity_id: String,
+    },
+    /// Till: ask the control plane where a presentation's coupon stands.
+    Check {
+        #[command(flatten)]
+        sdk: SdkOptions,
+        presentation: String,
     },
     /// Till: check a presentation offline.
     Validate {
@@ -92,6 +114,12 @@ enum CouponsAction {
         #[arg(long)]
         referral: Option<String>,
     },
+    /// Customer: give a held coupon back (a bought one is refunded by its rule).
+    GiveBack {
+        #[command(flatten)]
+        sdk: SdkOptions,
+        serial: String,
+    },
     /// Customer: the coupons held.
     Held {
         #[command(flatten)]
@@ -103,6 +131,41 @@ enum CouponsAction {
         sdk: SdkOptions,
         serial: String,
     },
+}
+
+pub(crate) fn funnel_header() -> String {
+    format!(
+        "{:<10} {:>5} {:>6} {:>6} {:>8} {:>8} {:>6} {:>7} {:>9} {:>9} {:>6} {:>8}",
+        "channel",
+        "views",
+        "shares",
+        "claims",
+        "referred",
+        "given-bk",
+        "checks",
+        "redeems",
+        "rollbacks",
+        "conflicts",
+        "points",
+        "refunded"
+    )
+}
+
+pub(crate) fn funnel_row(channel: &str, c: &FunnelCounts) -> String {
+    format!(
+        "{channel:<10} {:>5} {:>6} {:>6} {:>8} {:>8} {:>6} {:>7} {:>9} {:>9} {:>6} {:>8}",
+        c.views,
+        c.shares,
+        c.claims,
+        c.referred_claims,
+        c.claims_rolled_back,
+        c.validations,
+        c.redemptions,
+        c.rollbacks,
+        c.offline_conflicts,
+        c.points_taken,
+        c.points_refunded
+    )
 }
 
 fn now_s() -> u64 {
@@ -150,6 +213,9 @@ pub(crate) async fn run(args: CouponsArgs) -> CliResult {
             days,
             total,
             per_customer,
+            points,
+            refund_rollback,
+            refund_expiry,
         } => {
             let draft = ActivityDraft {
                 template: TemplateKind::PercentOff,
@@ -167,7 +233,11 @@ pub(crate) async fn run(args: CouponsArgs) -> CliResult {
                 valid_until_s: now_s() + days * 86_400,
                 total_limit: total,
                 per_customer_limit: per_customer,
-                points_price: None,
+                points_price: points.map(|points| PointsPrice {
+                    points,
+                    refund_on_rollback_percent: refund_rollback,
+                    refund_on_expiry_percent: refund_expiry,
+                }),
             };
             with_sdk(&sdk, |sdk| async move {
                 let written = sdk.merchant().write_activity(None, draft).await?;
@@ -237,6 +307,35 @@ pub(crate) async fn run(args: CouponsArgs) -> CliResult {
                     "claimed {} ({}), valid until {}",
                     coupon.serial, coupon.title, coupon.expires_s
                 );
+                Ok(())
+            })
+            .await
+        }
+        CouponsAction::GiveBack { sdk, serial } => {
+            with_sdk(&sdk, |sdk| async move {
+                let refunded = sdk.coupons().give_back(&serial).await?;
+                println!("gave {serial} back; {refunded} points refunded");
+                Ok(())
+            })
+            .await
+        }
+        CouponsAction::Funnel { sdk, activity_id } => {
+            with_sdk(&sdk, |sdk| async move {
+                let funnel = sdk.merchant().funnel(&activity_id).await?;
+                println!("{} ({:?})", funnel.title, funnel.state);
+                println!("{}", funnel_header());
+                for channel in &funnel.channels {
+                    println!("{}", funnel_row(&channel.channel, &channel.counts));
+                }
+                println!("{}", funnel_row("total", &funnel.total));
+                Ok(())
+            })
+            .await
+        }
+        CouponsAction::Check { sdk, presentation } => {
+            with_sdk(&sdk, |sdk| async move {
+                let checked = sdk.merchant().validate_online(&presentation).await?;
+                println!("{} is {:?}", checked.serial, checked.standing);
                 Ok(())
             })
             .await

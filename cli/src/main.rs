@@ -18,6 +18,7 @@ mod faults;
 mod fetch;
 mod member;
 mod node;
+mod points;
 mod rental;
 mod tour;
 mod vehicle_link;
@@ -47,6 +48,9 @@ enum Command {
     Faults(faults::FaultsArgs),
     /// Coupons: merchants and keys for QA; a till; a customer.
     Coupons(coupons::CouponsArgs),
+    /// Points: balance, ledger, rewards and grants; the catalogue and the
+    /// balance check for QA.
+    Points(points::PointsArgs),
     /// Members: sign up, log in and out, notices; sessions and timeouts for QA.
     Member(member::MemberArgs),
     /// Rental: find, reserve, start, command and end as a device; vehicles,
@@ -76,6 +80,7 @@ async fn main() -> ExitCode {
         Command::Device(args) => device::run(args).await,
         Command::Faults(args) => faults::run(args).await,
         Command::Coupons(args) => coupons::run(args).await,
+        Command::Points(args) => points::run(args).await,
         Command::Member(args) => member::run(args).await,
         Command::Rental(args) => rental::run(args).await,
         Command::Node(args) => node::run(args).await,

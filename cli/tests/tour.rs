@@ -70,6 +70,15 @@ fn tour_runs_every_flow_and_exits_zero() {
             && stdout.contains("ok: the first redemption stands; the double one is reported to both tills"),
         "the tour shows coupons: review, fix, referral, offline check, one redemption: {stdout}"
     );
+    assert!(
+        stdout.contains("claim is refused as `not_enough_points` and changes nothing")
+            && stdout.contains("ok: the debit and the coupon are one change")
+            && stdout.contains("points_reward    -150 cents")
+            && stdout.contains("after the credit, which is used up")
+            && stdout.contains("ok: Alice's share, Bob's view and referred claim")
+            && stdout.contains("ok: the books hold"),
+        "the tour shows the loyalty loop: a refusal, a purchase, a cheaper rental, funnels, the books: {stdout}"
+    );
 }
 
 #[test]
@@ -300,6 +309,75 @@ async fn coupons_subcommands_publish_claim_present_validate_and_redeem() {
     assert!(checked.starts_with("Valid"), "{checked}");
     let redeemed = run(on(&till, "redeem", &[&presentation, "--order", "A1"])).await;
     assert!(redeemed.contains(&serial), "{redeemed}");
+    let standing = run(on(&till, "check", &[&presentation])).await;
+    assert!(standing.contains("is Redeemed"), "{standing}");
+    let funnel = run(on(&till, "funnel", &[&activity])).await;
+    let total = funnel.lines().find(|l| l.starts_with("total")).unwrap_or_default();
+    let counts: Vec<&str> = total.split_whitespace().skip(1).collect();
+    // views shares claims referred given-back checks redeems …
+    assert_eq!(counts[..7], ["0", "0", "1", "0", "0", "2", "1"], "{funnel}");
+}
+
+#[tokio::test]
+async fn points_subcommands_set_a_reward_list_it_and_check_the_books() {
+    let server = edgepoints_mock_server::MockServer::start(Default::default())
+        .await
+        .unwrap();
+    let url = server.url();
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: Vec<&str>| {
+        let args: Vec<String> = args.into_iter().map(str::to_owned).collect();
+        async move {
+            let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_edgepoints"))
+                .arg("points")
+                .args(&args)
+                .output()
+                .await
+                .expect("runs");
+            (
+                output.status.success(),
+                String::from_utf8_lossy(&output.stdout).into_owned(),
+                String::from_utf8_lossy(&output.stderr).into_owned(),
+            )
+        }
+    };
+    let data = dir.path().display().to_string();
+    let (ok, out, err) = run(vec![
+        "set-reward",
+        "--control-plane",
+        &url,
+        "--id",
+        "ferry-ticket",
+        "--title",
+        "A ferry ticket",
+        "--points",
+        "40",
+        "--voucher",
+        "Harbour Ferries",
+    ])
+    .await;
+    assert!(ok && out.contains("reward ferry-ticket set"), "{out}{err}");
+    let (ok, out, _) = run(vec!["rewards", "--control-plane", &url, "--data-dir", &data]).await;
+    assert!(
+        ok && out
+            .lines()
+            .any(|l| l.starts_with("ferry-ticket") && l.contains("40 points")),
+        "{out}"
+    );
+    let (ok, out, _) = run(vec!["balance", "--control-plane", &url, "--data-dir", &data]).await;
+    assert!(ok && out.starts_with("0 points (dev_"), "{out}");
+    let (ok, _, err) = run(vec![
+        "redeem",
+        "--control-plane",
+        &url,
+        "--data-dir",
+        &data,
+        "ferry-ticket",
+    ])
+    .await;
+    assert!(!ok && err.contains("no member is logged in"), "{err}");
+    let (ok, out, _) = run(vec!["check", "--control-plane", &url]).await;
+    assert!(ok && out.contains("the books hold"), "{out}");
 }
 
 #[tokio::test]

@@ -123,6 +123,13 @@ impl Tour {
             matches!(&own, Err(Error::Rejected { problem, .. }) if problem.code.as_str() == "invalid_referral"),
             "Alice cannot claim through her own code",
         )?;
+        let page = self
+            .bob
+            .sdk
+            .coupons()
+            .activity(activity_id, Some(share.referral_code.clone()))
+            .await?;
+        say(format!("bob-phone     opened the link: “{}”", page.draft.title));
         let coupon = self
             .bob
             .sdk

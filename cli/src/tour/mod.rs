@@ -7,12 +7,14 @@
 //! [`Tour`], in `calls.rs` (registration, consent, reliable calls, failover),
 //! `edge.rs` (the edge network, routing, receipts, points), `coupons.rs`
 //! (activities, review, sharing, the till), `members.rs` (accounts,
-//! sessions, notices) and `rental.rs` (cars, credentials, the billing queue). A new flow adds its steps as methods in a
-//! file of its own.
+//! sessions, notices), `rental.rs` (cars, credentials, the billing queue)
+//! and `loyalty.rs` (spending points, rewards, funnels). A new flow adds
+//! its steps as methods in a file of its own.
 
 mod calls;
 mod coupons;
 mod edge;
+mod loyalty;
 mod members;
 mod narrative;
 mod rental;
@@ -66,7 +68,6 @@ pub(crate) async fn run(args: TourArgs) -> CliResult {
     let shown = tour.bob_claims_through_alices_share(&activity).await?;
     tour.the_till_checks_offline_and_redeems_once(&till, &shown).await?;
     tour.two_offline_tills_redeem_one_coupon(&till, &activity).await?;
-    till.shutdown().await;
     tour.bob_signs_up_and_logs_in_on_two_devices().await?;
     tour.bobs_instance_dies_and_his_session_goes_on().await?;
     tour.a_notice_reaches_bob_once().await?;
@@ -75,6 +76,12 @@ pub(crate) async fn run(args: TourArgs) -> CliResult {
     tour.the_car_opens_for_alice_and_refuses_a_replay(&rental).await?;
     tour.alices_instance_dies_mid_rental(&rental).await?;
     tour.alice_returns_the_car_at_the_harbour(&rental).await?;
+    if tour.embedded_plane().is_some() {
+        let croissant = tour.alice_buys_a_coupon_with_earned_points(&till).await?;
+        tour.alice_rents_again_for_less_with_a_points_reward().await?;
+        tour.the_bakery_reads_its_funnels(&till, &activity, &croissant).await?;
+    }
+    till.shutdown().await;
     tour.summary().await
 }
 
