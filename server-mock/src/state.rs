@@ -273,6 +273,9 @@ pub struct StateDump {
     /// Every open member session.
     #[serde(default)]
     pub sessions: Vec<crate::members::SessionRecord>,
+    /// Every activity's funnel, as its merchant reads it.
+    #[serde(default)]
+    pub funnels: Vec<edgepoints_protocol::coupons::funnel::ActivityFunnel>,
 }
 
 /// The whole control-plane state, shared by every instance serving it.
@@ -475,6 +478,15 @@ impl ControlPlane {
             requests: counters(keys::REQUESTS_PREFIX).await?,
             idempotency_records: store.scan(keys::IDEMPOTENCY_PREFIX).await?.len(),
             members: crate::members::member_count(self).await?,
+            funnels: {
+                let mut funnels = Vec::new();
+                let activities: Vec<crate::coupons::activities::ActivityRecord> =
+                    scan_json(store, keys::ACTIVITY_PREFIX).await?;
+                for record in &activities {
+                    funnels.push(crate::coupons::funnel::funnel(self, record).await?);
+                }
+                funnels
+            },
             sessions: crate::members::sessions(self).await?,
             executions: Executions {
                 keys: executions.len() as u64,

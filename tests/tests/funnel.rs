@@ -144,6 +144,10 @@ async fn the_funnel_counts_exactly_what_was_driven_per_channel() {
 
     let funnel = till.merchant().funnel(&activity_id).await.unwrap();
     assert_eq!(funnel, admin(&server).funnel(&activity_id).await.unwrap());
+    assert!(
+        admin_state(&server).await.funnels.contains(&funnel),
+        "in the admin state too"
+    );
     let names: Vec<&str> = funnel.channels.iter().map(|c| c.channel.as_str()).collect();
     assert_eq!(names, ["direct", "sms", "wechat"]);
     assert_eq!(

@@ -255,11 +255,12 @@ async fn a_bought_coupon_that_expires_unused_is_refunded_by_its_rule_once() {
         refund_on_rollback_percent: 100,
         refund_on_expiry_percent: 50,
     };
-    // Valid for three seconds of wall clock (coupon dates are the tills').
-    let (_till_dir, _till, activity_id) = live_activity(&server, priced_draft("Short offer", price, 3)).await;
     let dir = tempfile::tempdir().unwrap();
     let (sdk, node) = member_node(&[server.url()], dir.path(), "otto@example.com", true, None).await;
     earn(server.control_plane(), &node, 4).await;
+    // Valid for four seconds of wall clock (coupon dates are the tills'),
+    // claimed at once.
+    let (_till_dir, _till, activity_id) = live_activity(&server, priced_draft("Short offer", price, 4)).await;
     let coupon = sdk.coupons().claim(&activity_id, None).await.unwrap();
     assert_eq!(sdk.points().balance().await.unwrap().balance, 10);
     // The background sweep settles it once it has expired; sweeps on
@@ -318,8 +319,9 @@ async fn spend(
     (coupons, grants, short)
 }
 
-/// Two devices of one member earn by heartbeats and spend on coupons and
-/// rewards at once, over two instances, with 503s and lost answers on the
+/// Two devices of one member earn by heartbeats (and by referrals of
+/// friends' coupons redeemed meanwhile) and spend on coupons and rewards
+/// at once, over two instances, with 503s and lost answers on the
 /// spending routes: every spend is applied once, no balance goes below
 /// zero, and the balance is the sum of the ledger at the end.
 async fn earning_and_spending_at_once(control_plane: Arc<ControlPlane>) {
@@ -331,8 +333,20 @@ async fn earning_and_spending_at_once(control_plane: Arc<ControlPlane>) {
         refund_on_rollback_percent: 100,
         refund_on_expiry_percent: 0,
     };
-    let (_till_dir, _till, activity_id) =
+    let (_till_dir, till, activity_id) =
         live_activity(&servers[0], priced_draft("Busy croissant", price, 86_400)).await;
+    // A free activity the member shares: friends' redeemed coupons earn
+    // referral points while the member spends.
+    let free = ActivityDraft {
+        points_price: None,
+        ..priced_draft("Free coffee", price, 86_400)
+    };
+    let written = till.merchant().write_activity(None, free).await.unwrap();
+    let free_id = till.merchant().submit(&written.activity_id).await.unwrap().activity_id;
+    let mut friends = Vec::new();
+    for _ in 0..3 {
+        friends.push(new_device(&servers[1]));
+    }
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let (phone, phone_node) = member_node(&endpoints, dir_a.path(), "mia@example.com", true, None).await;
     let (tablet, tablet_node) = member_node(&endpoints[1..], dir_b.path(), "mia@example.com", false, None).await;
@@ -345,9 +359,22 @@ async fn earning_and_spending_at_once(control_plane: Arc<ControlPlane>) {
     ] {
         add_fault(&servers[0], rule).await;
     }
-    let (a, b) = tokio::join!(
+    let share = phone.coupons().share(&free_id, "sms").await.unwrap();
+    let referrals = async {
+        for (_, friend) in &friends {
+            let coupon = friend
+                .coupons()
+                .claim(&free_id, Some(share.referral_code.clone()))
+                .await
+                .unwrap();
+            let shown = friend.coupons().present(&coupon.serial).unwrap().text;
+            till.merchant().redeem(&shown, "referred").await.unwrap();
+        }
+    };
+    let (a, b, ()) = tokio::join!(
         spend(&phone, &phone_node, &control_plane, &activity_id, false),
         spend(&tablet, &tablet_node, &control_plane, &activity_id, true),
+        referrals,
     );
     let (coupons, grants) = (a.0 + b.0, a.1 + b.1);
     assert!(coupons > 0 && grants > 0, "something was spent: {a:?} {b:?}");
@@ -362,6 +389,11 @@ async fn earning_and_spending_at_once(control_plane: Arc<ControlPlane>) {
     let count = |reason: LedgerReason| ledger.iter().filter(|e| e.reason == reason).count() as u64;
     assert_eq!(count(LedgerReason::CouponPurchase), coupons);
     assert_eq!(count(LedgerReason::RewardRedemption), grants);
+    assert_eq!(
+        count(LedgerReason::Referral),
+        friends.len() as u64,
+        "each referral credited once"
+    );
     assert_eq!(phone.coupons().held().unwrap().len() as u64, a.0);
     assert_eq!(tablet.coupons().held().unwrap().len() as u64, b.0);
     assert_eq!(
