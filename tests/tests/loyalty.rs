@@ -116,7 +116,7 @@ async fn whole_ledger(sdk: &EdgePoints) -> Vec<edgepoints_core::LedgerEntry> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_claim_the_points_do_not_cover_changes_nothing_and_a_coupon_given_back_is_refunded_once() {
+async fn a_claim_the_points_do_not_cover_changes_nothing_and_a_coupon_given_back_or_revoked_is_refunded_once() {
     let server = start_mock().await;
     set_rules(server.control_plane()).await;
     let price = PointsPrice {
@@ -235,9 +235,25 @@ async fn a_claim_the_points_do_not_cover_changes_nothing_and_a_coupon_given_back
     // The stock came back.
     assert_eq!(sdk.coupons().activity(&activity_id, None).await.unwrap().claimed, 0);
 
+    // Bought again and revoked by QA before it is used: all of it comes
+    // back, once, however often it is revoked.
+    let again = sdk.coupons().claim(&activity_id, None).await.unwrap();
+    assert_eq!(sdk.points().balance().await.unwrap().balance, 0);
+    for _ in 0..2 {
+        admin(&server).revoke_coupon(&activity_id, &again.serial).await.unwrap();
+    }
+    assert_eq!(sdk.points().balance().await.unwrap().balance, 50);
+    let refunded: Vec<i64> = whole_ledger(&sdk)
+        .await
+        .into_iter()
+        .filter(|e| e.reason == LedgerReason::CouponRefund)
+        .map(|e| e.points)
+        .collect();
+    assert_eq!(refunded, [40, 50]);
+
     let check = admin(&server).points_check().await.unwrap();
     assert!(check.holds(), "{:?}", check.problems);
-    assert_eq!(check.coupons_bought, 1);
+    assert_eq!(check.coupons_bought, 2);
     let ledger = whole_ledger(&sdk).await;
     assert_eq!(
         ledger_sum(&ledger),
@@ -371,11 +387,29 @@ async fn earning_and_spending_at_once(control_plane: Arc<ControlPlane>) {
             till.merchant().redeem(&shown, "referred").await.unwrap();
         }
     };
-    let (a, b, ()) = tokio::join!(
-        spend(&phone, &phone_node, &control_plane, &activity_id, false),
-        spend(&tablet, &tablet_node, &control_plane, &activity_id, true),
-        referrals,
-    );
+    // QA looks at the books all along: they hold at every look.
+    let spending = std::sync::atomic::AtomicBool::new(true);
+    let looks = async {
+        let mut looks = 0;
+        while spending.load(std::sync::atomic::Ordering::SeqCst) {
+            let check = admin(&servers[1]).points_check().await.unwrap();
+            assert!(check.holds(), "mid-run: {:?}", check.problems);
+            looks += 1;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        looks
+    };
+    let spends = async {
+        let spent = tokio::join!(
+            spend(&phone, &phone_node, &control_plane, &activity_id, false),
+            spend(&tablet, &tablet_node, &control_plane, &activity_id, true),
+            referrals,
+        );
+        spending.store(false, std::sync::atomic::Ordering::SeqCst);
+        spent
+    };
+    let ((a, b, ()), looks) = tokio::join!(spends, looks);
+    assert!(looks > 0);
     let (coupons, grants) = (a.0 + b.0, a.1 + b.1);
     assert!(coupons > 0 && grants > 0, "something was spent: {a:?} {b:?}");
     assert!(

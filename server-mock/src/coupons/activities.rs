@@ -71,6 +71,9 @@ pub struct Payment {
 pub enum RefundCause {
     ClaimRolledBack,
     ExpiredUnused,
+    /// Revoked by the merchant's support (QA) before it was used: the
+    /// member did not get what they paid for, so all of it comes back.
+    Revoked,
 }
 
 /// A bought coupon's settlement, once it can no longer be used.
@@ -105,6 +108,7 @@ impl CouponRecord {
         let how = match cause {
             RefundCause::ClaimRolledBack => "given back",
             RefundCause::ExpiredUnused => "expired unused",
+            RefundCause::Revoked => "revoked unused",
         };
         let ledger_id = (points > 0).then(|| {
             account.refund(

@@ -54,6 +54,25 @@ fn entry(member: Option<&MemberPoints>, id: u64) -> Option<&LedgerEntry> {
 
 /// Runs the check over every account, coupon and grant.
 pub async fn check(control_plane: &ControlPlane) -> Result<BalanceCheck, StoreError> {
+    let mut attempt = check_once(control_plane).await?;
+    for _ in 0..2 {
+        if attempt.holds() {
+            break;
+        }
+        let again = check_once(control_plane).await?;
+        // Only what both readings saw stands.
+        let problems = attempt
+            .problems
+            .iter()
+            .filter(|p| again.problems.contains(p))
+            .cloned()
+            .collect();
+        attempt = BalanceCheck { problems, ..again };
+    }
+    Ok(attempt)
+}
+
+async fn check_once(control_plane: &ControlPlane) -> Result<BalanceCheck, StoreError> {
     let mut problems = Vec::new();
     let mut accounts = Vec::new();
     let members: Vec<(String, Vec<u8>)> = control_plane.store().scan(keys::POINTS_MEMBER_PREFIX).await?;
