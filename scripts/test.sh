@@ -33,9 +33,10 @@ bindings/kotlin/test.sh
 # The benchmarks run here briefly, to show they work; their figures come
 # from full runs (BENCHMARKS.md says how).
 section "benchmarks (smoke runs)"
-cargo bench -p edgepoints-core --bench ingest --locked -- --test
-# These two in the test profile: the Rust tests built everything they use.
+# In the test profile: the Rust tests built everything they use, so no
+# second, optimised build of the dependencies (real runs use `cargo bench`).
+cargo test -q -p edgepoints-core --bench ingest --locked
 cargo test -q -p edgepoints-protocol --bench coupons --bench rental --locked
 EDGEPOINTS_REVIEW_KB=64 EDGEPOINTS_REVIEW_RUNS=1 cargo test -q -p edgepoints-mock-server --bench review --locked
-EDGEPOINTS_ROUTING_SIZES=1000,100000 cargo bench -p edgepoints-mock-server --bench routing --locked
+EDGEPOINTS_ROUTING_SIZES=1000,100000 cargo test -q -p edgepoints-mock-server --bench routing --locked
 DURATION=2s scripts/bench-serving.sh

@@ -259,6 +259,27 @@ async fn a_claim_the_points_do_not_cover_changes_nothing_and_a_coupon_given_back
         ledger_sum(&ledger),
         sdk.points().balance().await.unwrap().balance as i64
     );
+
+    // The session ends on the control plane: a priced claim says so (and
+    // the app hears it once), a free one needs no member and goes through.
+    let free = ActivityDraft {
+        points_price: None,
+        ..priced_draft("Free croissant", price, 86_400)
+    };
+    let written = till.merchant().write_activity(None, free).await.unwrap();
+    let free_id = till.merchant().submit(&written.activity_id).await.unwrap().activity_id;
+    for session in admin(&server).sessions().await.unwrap() {
+        if session.device_id.as_str() == sdk.device_id() {
+            admin(&server).expire_session(&session.session_key).await.unwrap();
+        }
+    }
+    let ended = sdk.coupons().claim(&activity_id, None).await;
+    assert!(matches!(ended, Err(Error::SessionExpired { .. })), "{ended:?}");
+    assert!(events
+        .events()
+        .iter()
+        .any(|e| matches!(e, Event::SessionExpired { .. })));
+    assert_eq!(sdk.coupons().claim(&free_id, None).await.unwrap().points_paid, 0);
     node.stop().await;
 }
 

@@ -84,22 +84,21 @@ impl Coupons {
     /// sent with one idempotency key, so a lost answer gives the same
     /// coupon, not a second; waits for the answer as a direct call would.
     /// An activity priced in points is paid by the logged-in member, in the
-    /// same change that issues the coupon: [`Error::NotEnoughPoints`] or
-    /// [`Error::NotLoggedIn`] change nothing. Other refusals:
+    /// same change that issues the coupon: [`Error::NotEnoughPoints`],
+    /// [`Error::NotLoggedIn`] or [`Error::SessionExpired`] change nothing
+    /// (a free coupon needs no member). Other refusals:
     /// `usage_limit_reached`, `per_customer_limit_reached`,
     /// `not_claimable`, `not_found`.
     pub async fn claim(&self, activity_id: &str, referral: Option<String>) -> Result<HeldCoupon, Error> {
         let shared = self.sdk.shared();
         shared.ensure_open()?;
         self.sdk.register().await?;
-        let session_key = crate::members::session::load(shared)?
-            .filter(|stored| stored.live)
-            .map(|stored| stored.key);
+        let session = crate::members::session::load(shared)?.filter(|stored| stored.live);
         let claim = CouponClaim {
             device_id: shared.identity().device_id().clone(),
             activity_id: activity_id.to_owned(),
             referral,
-            session_key,
+            session_key: session.as_ref().map(|stored| stored.key.clone()),
         };
         let envelope = shared.identity().sign(Purpose::CouponClaim, &claim);
         let id = outbox::queue_signed_post(
@@ -112,7 +111,12 @@ impl Coupons {
         let sdk = self.sdk.clone();
         self.sdk
             .on_runtime(async move {
-                let body = outbox::wait(sdk.shared(), id).await.map_err(spending_error)?;
+                let body = outbox::wait(sdk.shared(), id).await.map_err(|error| match &session {
+                    Some(stored) if crate::members::session::is_session_expired(&error) => {
+                        crate::members::session::expired(sdk.shared(), stored).unwrap_or_else(Error::from)
+                    }
+                    _ => spending_error(error),
+                })?;
                 let claimed: ClaimedCoupon =
                     serde_json::from_slice(&body).map_err(|e| Error::Protocol(format!("claim answer: {e}")))?;
                 held::one(sdk.shared(), &claimed.serial)?

@@ -321,9 +321,18 @@ pub(super) async fn claim(
     let holder_key = decode_public_key(&device.public_key)
         .map_err(|e| ApiError::bad_request(e.to_string()))?
         .to_bytes();
-    let session = match &payload.session_key {
-        Some(key) => Some(super::members::live_session(&control_plane, &headers, key, &device_id).await?),
-        None => None,
+    // A session that ended only matters if the activity has a price: a
+    // free coupon is the device's to claim either way.
+    let (session, session_ended) = match &payload.session_key {
+        Some(key) => {
+            match crate::members::use_session(&control_plane, key, &device_id, super::members::endpoint(&headers))
+                .await?
+            {
+                Ok(session) => (Some(session), false),
+                Err(crate::members::SessionExpired) => (None, true),
+            }
+        }
+        None => (None, false),
     };
     let claimer = Claimer {
         device: &device_id,
@@ -353,6 +362,7 @@ pub(super) async fn claim(
             ProblemCode::NotClaimable,
             "a merchant's device does not claim coupons",
         )),
+        Err(ClaimRefused::MemberRequired) if session_ended => Err(super::members::session_expired()),
         Err(ClaimRefused::MemberRequired) => Err(member_required()),
         Err(ClaimRefused::NotEnoughPoints(short)) => Err(not_enough_points(short)),
     }

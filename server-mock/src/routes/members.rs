@@ -56,7 +56,7 @@ impl DevicePayload for SessionEnd {
     }
 }
 
-fn session_expired() -> ApiError {
+pub(super) fn session_expired() -> ApiError {
     ApiError::new(
         StatusCode::UNAUTHORIZED,
         ProblemCode::SessionExpired,
