@@ -40,3 +40,4 @@ cargo test -q -p edgepoints-protocol --bench coupons --bench rental --locked
 EDGEPOINTS_REVIEW_KB=64 EDGEPOINTS_REVIEW_RUNS=1 cargo test -q -p edgepoints-mock-server --bench review --locked
 EDGEPOINTS_ROUTING_SIZES=1000,100000 cargo test -q -p edgepoints-mock-server --bench routing --locked
 DURATION=2s scripts/bench-serving.sh
+PROFILE=debug DURATION=5 SETTLE=2 scripts/measure-idle.sh

@@ -29,6 +29,26 @@ pub(crate) struct NodeArgs {
     /// Upload rate cap in bytes per second; 0 for none.
     #[arg(long, default_value_t = 0)]
     upload_rate: u64,
+    /// The network this host says it is on. A desktop is on a fixed one
+    /// (`wifi`); `cellular` pauses a node under the default Wi-Fi-only
+    /// policy, as a phone leaving Wi-Fi would.
+    #[arg(long, value_enum, default_value_t = HostNetwork::Wifi)]
+    network: HostNetwork,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum HostNetwork {
+    Wifi,
+    Cellular,
+}
+
+impl From<HostNetwork> for NetworkKind {
+    fn from(network: HostNetwork) -> Self {
+        match network {
+            HostNetwork::Wifi => NetworkKind::Wifi,
+            HostNetwork::Cellular => NetworkKind::Cellular,
+        }
+    }
 }
 
 pub(crate) async fn run(args: NodeArgs) -> CliResult {
@@ -39,8 +59,8 @@ pub(crate) async fn run(args: NodeArgs) -> CliResult {
     if args.grant && !sdk.consent().state()?.is_granted() {
         sdk.consent().grant("2026-11", ConsentPolicy::default()).await?;
     }
-    // A desktop host is on a fixed network and on mains power.
-    sdk.set_network(NetworkKind::Wifi)?;
+    // A desktop host is on mains power.
+    sdk.set_network(args.network.into())?;
     sdk.set_battery(100, true)?;
     let node = sdk.node().start(args.listen).await?;
     println!(

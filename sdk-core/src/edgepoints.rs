@@ -285,6 +285,7 @@ impl EdgePoints {
                 true
             }
         });
+        self.shared.policy_changed().notify_one();
         Ok(())
     }
 

@@ -40,6 +40,9 @@ pub(crate) struct Shared {
     outbox_wake: Notify,
     /// Whether the node may serve now; recomputed on every consent or host change.
     serving_gate: watch::Sender<ServingGate>,
+    /// Woken on every consent or host change, whether or not the gate
+    /// moved (a new grant may change the monthly cap only).
+    policy_changed: Notify,
     /// The member logged in now (a live session), or `None`; the member
     /// heartbeat follows it.
     member: watch::Sender<Option<String>>,
@@ -82,6 +85,7 @@ impl Shared {
             outbox_changed: watch::channel(0).0,
             outbox_wake: Notify::new(),
             serving_gate: watch::channel(ServingGate::NoConsent).0,
+            policy_changed: Notify::new(),
             member: watch::channel(None).0,
             member_beat: tokio::sync::Mutex::new(()),
             announcing: Mutex::default(),
@@ -139,6 +143,10 @@ impl Shared {
 
     pub(crate) fn serving_gate(&self) -> &watch::Sender<ServingGate> {
         &self.serving_gate
+    }
+
+    pub(crate) fn policy_changed(&self) -> &Notify {
+        &self.policy_changed
     }
 
     pub(crate) fn member(&self) -> &watch::Sender<Option<String>> {

@@ -207,6 +207,23 @@ pub async fn add_fault(server: &MockServer, rule: Value) {
     admin(server).add_fault(&rule).await.expect("fault rule accepted");
 }
 
+/// Moves the mock's clock past the next UTC midnight when fewer than
+/// `span` of today are left: a test that counts a day's points must not
+/// see the day turn half way (run near midnight, it would).
+pub async fn clear_of_midnight(server: &MockServer, span: std::time::Duration) {
+    const DAY_MS: u64 = 86_400_000;
+    let now = edgepoints_mock_server::points::now(server.control_plane())
+        .await
+        .unwrap();
+    let left = DAY_MS - now % DAY_MS;
+    if left <= span.as_millis() as u64 {
+        // A minute into the next day, so the span fits whole.
+        edgepoints_mock_server::points::advance_clock(server.control_plane(), left + 60_000)
+            .await
+            .unwrap();
+    }
+}
+
 /// The wall clock in ms since the Unix epoch, as signed requests carry it.
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now()

@@ -115,6 +115,38 @@ async fn a_gap_earns_nothing_for_the_gap_and_a_pause_is_not_credited() {
 }
 
 #[tokio::test]
+async fn a_node_started_paused_beats_once_and_is_silent_until_it_serves() {
+    let server = start_mock().await;
+    set_rules(
+        &server,
+        PointsRules {
+            heartbeat_interval_ms: 100,
+            ..PointsRules::default()
+        },
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let sdk = open_sdk(&server, dir.path());
+    sdk.consent()
+        .grant("t", edgepoints_core::ConsentPolicy::default())
+        .await
+        .unwrap();
+    // The default policy serves on Wi-Fi only: on cellular, the node is paused.
+    sdk.set_network(NetworkKind::Cellular).unwrap();
+    sdk.set_battery(80, true).unwrap();
+    let before = applied(&server, "heartbeats").await;
+    let _node = sdk.node().start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    wait_for_beats(&server, before + 1).await;
+    // Ten intervals pass: a paused node has nothing to say (and no timer).
+    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+    assert_eq!(applied(&server, "heartbeats").await, before + 1, "beats while paused");
+
+    sdk.set_network(NetworkKind::Wifi).unwrap();
+    // Serving: a beat at once, then one per interval.
+    wait_for_beats(&server, before + 4).await;
+}
+
+#[tokio::test]
 async fn the_daily_cap_holds() {
     let server = start_mock().await;
     set_rules(
@@ -126,6 +158,8 @@ async fn the_daily_cap_holds() {
         },
     )
     .await;
+    // Twenty beats of 30 s: ten minutes of one day.
+    clear_of_midnight(&server, std::time::Duration::from_secs(15 * 60)).await;
     let dir = tempfile::tempdir().unwrap();
     let (sdk, node) = node(&server, dir.path(), None).await;
     node.heartbeat_now().await.unwrap();

@@ -1,13 +1,12 @@
-//! The node's once-a-second bookkeeping: the month's usage to the store,
-//! the cap of the current consent, the turn of the month, a look at the
-//! interfaces now and then, and the stats event.
+//! The node's bookkeeping: the month's usage to the store, the cap of the
+//! current consent, the turn of the month, and the stats event — done when
+//! something calls for it, never on a tick.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::announce;
 use super::stats::Counters;
 use super::upload_meter::{monthly_cap, store_usage, stored_usage, UploadMeter};
 use crate::events::Event;
@@ -15,35 +14,31 @@ use crate::shared::Shared;
 use crate::time::{unix_millis, utc_month};
 use crate::Error;
 
-/// How often the node's stats go to the host (when they changed) and its
-/// monthly usage to the store.
+/// The node's stats go to the host (when they changed), and its monthly
+/// usage to the store, at most this often.
 const STATS_INTERVAL: Duration = Duration::from_secs(1);
 
-/// The interfaces are listed every this many stats ticks, in case they
-/// changed without the host saying so.
-const ADDRESS_CHECK_TICKS: u64 = 10;
+/// Milliseconds in a day: the month can only turn at a UTC midnight.
+const DAY_MS: u64 = 86_400_000;
 
-/// Once a second: writes the month's usage to the store, follows the cap of
-/// the current consent and the turn of the month, and sends the node's
-/// stats to the host when they changed. Flushes once more when stopped.
+/// Writes the month's usage to the store, follows the cap of the current
+/// consent and the turn of the month, and sends the node's stats to the
+/// host when they changed. Armed, not polled: it wakes when something was
+/// served (then at most once a second while serving goes on), when the
+/// consent or the host state changed, at UTC midnight (the month may have
+/// turned), and once more when the node stops. A node serving nothing
+/// sleeps here.
 pub(super) async fn run(
     shared: Arc<Shared>,
     counters: Arc<Counters>,
     meter: Arc<UploadMeter>,
     mut stopped: watch::Receiver<bool>,
 ) {
-    let mut interval = tokio::time::interval(STATS_INTERVAL);
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut flushed = meter.used();
     let mut last_stats = None;
-    let mut ticks = 0u64;
+    let mut stopping = false;
     loop {
-        ticks += 1;
-        let stopping = tokio::select! {
-            _ = interval.tick() => false,
-            _ = stopped.changed() => true,
-            _ = shared.stopped() => true,
-        };
+        counters.settled();
         let outcome = (|| -> Result<(), Error> {
             let month = meter.month();
             if meter.used() != flushed {
@@ -57,9 +52,6 @@ pub(super) async fn run(
                 flushed = used;
             }
             meter.set_cap(monthly_cap(&shared)?);
-            if ticks.is_multiple_of(ADDRESS_CHECK_TICKS) {
-                announce::reannounce_if_addresses_moved(&shared)?;
-            }
             Ok(())
         })();
         if let Err(error) = outcome {
@@ -73,5 +65,20 @@ pub(super) async fn run(
         if stopping {
             break;
         }
+        let midnight = Duration::from_millis(DAY_MS - unix_millis() % DAY_MS);
+        stopping = tokio::select! {
+            () = counters.changed() => {
+                // A burst of serving is one round a second, not one a request.
+                tokio::select! {
+                    () = tokio::time::sleep(STATS_INTERVAL) => false,
+                    _ = stopped.changed() => true,
+                    _ = shared.stopped() => true,
+                }
+            }
+            () = shared.policy_changed().notified() => false,
+            () = tokio::time::sleep(midnight) => false,
+            _ = stopped.changed() => true,
+            _ = shared.stopped() => true,
+        };
     }
 }

@@ -185,39 +185,72 @@ pub(crate) async fn run(
                 tracing::warn!(%error, failures, "heartbeat failed");
             }
         }
-        let wait = if failures == 0 {
-            jittered(interval)
-        } else {
-            jittered(Duration::from_secs(1 << (failures - 1).min(16)).min(interval * 4))
-        };
-        let sleep = tokio::time::sleep(wait);
-        tokio::pin!(sleep);
-        let paused = loop {
-            tokio::select! {
-                () = &mut sleep => break false,
-                changed = gate.changed() => {
-                    if changed.is_err() {
-                        return;
-                    }
-                    if !serving(&gate) {
-                        break true;
-                    }
-                }
-                _ = stopped.changed() => return final_beat(&heartbeater).await,
-            }
-        };
-        if paused {
-            // The span from the last beat to the pause counts; the pause does not.
-            final_beat(&heartbeater).await;
-            // No beats until serving again.
-            while !serving(&gate) {
-                tokio::select! {
-                    changed = gate.changed() => if changed.is_err() { return },
-                    _ = stopped.changed() => return,
-                }
+        if serving(&gate) {
+            let wait = if failures == 0 {
+                jittered(interval)
+            } else {
+                jittered(Duration::from_secs(1 << (failures - 1).min(16)).min(interval * 4))
+            };
+            match next_wake(wait, &mut gate, &mut stopped).await {
+                Wake::Due => {}
+                // The span from the last beat to the pause counts; the pause does not.
+                Wake::Paused => final_beat(&heartbeater).await,
+                Wake::Stopped => return final_beat(&heartbeater).await,
+                Wake::Gone => return,
             }
         }
+        // Paused, since the start or just now: the last beat said
+        // `serving: false`, and nothing more goes (nor wakes) until serving
+        // resumes; then a beat goes at once.
+        while !serving(&gate) {
+            tokio::select! {
+                changed = gate.changed() => if changed.is_err() { return },
+                _ = stopped.changed() => return,
+            }
+        }
+        // An interface may have come or gone without the host saying so:
+        // looked at once per beat, when the node wakes anyway.
+        if let Err(error) = super::announce::reannounce_if_addresses_moved(&heartbeater.shared) {
+            tracing::warn!(%error, "address check failed");
+        }
         outcome = heartbeater.beat(true).await;
+    }
+}
+
+/// Why the heartbeat loop woke.
+enum Wake {
+    /// The next beat is due.
+    Due,
+    /// Serving paused (or consent went).
+    Paused,
+    /// The node stops.
+    Stopped,
+    /// The SDK is gone.
+    Gone,
+}
+
+/// Sleeps until the next beat is due, serving pauses, or the node stops;
+/// gate changes that leave the node serving do not end the sleep.
+async fn next_wake(
+    wait: Duration,
+    gate: &mut watch::Receiver<ServingGate>,
+    stopped: &mut watch::Receiver<bool>,
+) -> Wake {
+    let sleep = tokio::time::sleep(wait);
+    tokio::pin!(sleep);
+    loop {
+        tokio::select! {
+            () = &mut sleep => return Wake::Due,
+            changed = gate.changed() => {
+                if changed.is_err() {
+                    return Wake::Gone;
+                }
+                if !serving(gate) {
+                    return Wake::Paused;
+                }
+            }
+            _ = stopped.changed() => return Wake::Stopped,
+        }
     }
 }
 

@@ -3,8 +3,10 @@
 //! [`NodeStats`] snapshot.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
+
+use tokio::sync::Notify;
 
 use super::upload_meter::UploadMeter;
 
@@ -52,6 +54,12 @@ fn stripe_index() -> usize {
 pub(crate) struct Counters {
     stripes: [Stripe; STRIPES],
     rejected: Mutex<BTreeMap<String, u64>>,
+    /// Set by the first count after a snapshot, which also wakes whoever
+    /// waits in [`Counters::changed`]; a node that serves nothing wakes
+    /// nobody. While it stays set, counting only reads it (no shared line
+    /// is written on the hot path).
+    dirty: AtomicBool,
+    changed: Notify,
 }
 
 impl Counters {
@@ -59,20 +67,40 @@ impl Counters {
         &self.stripes[stripe_index()]
     }
 
+    fn mark(&self) {
+        if !self.dirty.load(Ordering::Relaxed) && !self.dirty.swap(true, Ordering::AcqRel) {
+            self.changed.notify_one();
+        }
+    }
+
+    /// Resolves once something was counted since [`Counters::settled`].
+    pub(crate) async fn changed(&self) {
+        self.changed.notified().await;
+    }
+
+    /// The counts are about to be read: the next count wakes `changed`.
+    pub(crate) fn settled(&self) {
+        self.dirty.store(false, Ordering::Release);
+    }
+
     pub(crate) fn request(&self) {
         self.mine().requests.fetch_add(1, Ordering::Relaxed);
+        self.mark();
     }
 
     pub(crate) fn hit(&self) {
         self.mine().hits.fetch_add(1, Ordering::Relaxed);
+        self.mark();
     }
 
     pub(crate) fn served(&self, bytes: u64) {
         self.mine().bytes_served.fetch_add(bytes, Ordering::Relaxed);
+        self.mark();
     }
 
     pub(crate) fn miss(&self) {
         self.mine().misses.fetch_add(1, Ordering::Relaxed);
+        self.mark();
     }
 
     /// Requests and bytes served so far.
@@ -90,6 +118,7 @@ impl Counters {
             .unwrap_or_else(|p| p.into_inner())
             .entry(reason.to_owned())
             .or_default() += 1;
+        self.mark();
     }
 
     pub(crate) fn snapshot(&self, meter: &UploadMeter) -> NodeStats {
