@@ -26,6 +26,8 @@ bindgen="$target_dir/$profile/uniffi-bindgen"
 rm -rf "$out/kotlin" "$out/swift"
 mkdir -p "$out/kotlin" "$out/swift"
 "$bindgen" generate "$lib" --language kotlin --no-format --config uniffi.toml --out-dir "$out/kotlin" >&2
+# Exceptions' `message` in the SDK's words (see the script).
+python3 bindings/kotlin/readable-messages.py "$out/kotlin/dev/edgepoints/sdk/edgepoints_ffi.kt"
 "$bindgen" generate "$lib" --language swift --no-format --config uniffi.toml --out-dir "$out/swift" >&2
 
 # The Swift package and the XCFramework need all three; fail here, not on a Mac.

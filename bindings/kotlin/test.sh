@@ -10,6 +10,9 @@ build="$root/bindings/build"
 kotlin_home="$(scripts/install-test-tools.sh | tail -n 1)"
 lib="$(bindings/generate.sh "$build/generated" | tail -n 1)"
 lib_dir="$(dirname "$lib")"
+# The public API as Android developers meet it: no unsigned types, KDoc on
+# every export.
+python3 bindings/kotlin/check-api.py "$build"/generated/kotlin/dev/edgepoints/sdk/*.kt bindings/kotlin/src/*.kt
 cargo build -q -p edgepoints-mock-server
 mock_bin="$lib_dir/edgepoints-mock-server"
 
@@ -30,7 +33,7 @@ stdlib="$(jar_of "$kotlin_home/lib/kotlin-stdlib.jar")"
 classpath="$jna:$junit:$hamcrest:$coroutines:$kotlin_test:$kotlin_test_junit"
 
 # Recompile only when the bindings or the tests changed.
-sources=("$build"/generated/kotlin/dev/edgepoints/sdk/*.kt bindings/kotlin/tests/*.kt)
+sources=("$build"/generated/kotlin/dev/edgepoints/sdk/*.kt bindings/kotlin/src/*.kt bindings/kotlin/tests/*.kt)
 stamp="$(cat "${sources[@]}" | sha256sum | cut -c1-16)"
 test_jar="$build/kotlin-tests-$stamp.jar"
 if [ ! -f "$test_jar" ]; then

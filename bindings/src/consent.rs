@@ -2,6 +2,8 @@
 
 use edgepoints_core as core;
 
+use crate::number::{unsigned, Signed};
+
 use crate::EdgePointsError;
 
 /// Under which conditions the user lets the phone serve others.
@@ -15,20 +17,21 @@ pub struct ConsentPolicy {
     pub charging_only: bool,
     /// 0 to 100.
     #[uniffi(default = 30)]
-    pub min_battery_percent: u8,
+    pub min_battery_percent: i32,
     #[uniffi(default = 5368709120)]
-    pub monthly_upload_cap_bytes: u64,
+    pub monthly_upload_cap_bytes: i64,
 }
 
-impl From<ConsentPolicy> for core::ConsentPolicy {
-    fn from(p: ConsentPolicy) -> Self {
-        core::ConsentPolicy {
+impl TryFrom<ConsentPolicy> for core::ConsentPolicy {
+    type Error = EdgePointsError;
+    fn try_from(p: ConsentPolicy) -> Result<Self, EdgePointsError> {
+        Ok(core::ConsentPolicy {
             serve_on_wifi: p.serve_on_wifi,
             serve_on_cellular: p.serve_on_cellular,
             charging_only: p.charging_only,
-            min_battery_percent: p.min_battery_percent,
-            monthly_upload_cap_bytes: p.monthly_upload_cap_bytes,
-        }
+            min_battery_percent: unsigned("min_battery_percent", p.min_battery_percent)?,
+            monthly_upload_cap_bytes: unsigned("monthly_upload_cap_bytes", p.monthly_upload_cap_bytes)?,
+        })
     }
 }
 
@@ -38,22 +41,24 @@ impl From<core::ConsentPolicy> for ConsentPolicy {
             serve_on_wifi: p.serve_on_wifi,
             serve_on_cellular: p.serve_on_cellular,
             charging_only: p.charging_only,
-            min_battery_percent: p.min_battery_percent,
-            monthly_upload_cap_bytes: p.monthly_upload_cap_bytes,
+            min_battery_percent: p.min_battery_percent.signed(),
+            monthly_upload_cap_bytes: p.monthly_upload_cap_bytes.signed(),
         }
     }
 }
 
+/// The user's decision about serving.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
 pub enum ConsentStatus {
+    /// The user has not decided yet.
     NotAsked,
+    /// The user lets the phone serve under `policy`.
     Granted {
         terms_version: String,
         policy: ConsentPolicy,
     },
-    Revoked {
-        purge_cache: bool,
-    },
+    /// The user took consent back; `purge_cache` says whether the cache went too.
+    Revoked { purge_cache: bool },
 }
 
 impl From<core::ConsentStatus> for ConsentStatus {
@@ -69,11 +74,12 @@ impl From<core::ConsentStatus> for ConsentStatus {
     }
 }
 
+/// The user's decision and its bookkeeping.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct ConsentState {
     pub status: ConsentStatus,
-    pub revision: u64,
-    pub decided_at_ms: Option<u64>,
+    pub revision: i64,
+    pub decided_at_ms: Option<i64>,
     /// Whether the control plane holds this decision yet.
     pub reported: bool,
 }
@@ -82,8 +88,8 @@ impl From<core::ConsentState> for ConsentState {
     fn from(s: core::ConsentState) -> Self {
         ConsentState {
             status: s.status.into(),
-            revision: s.revision,
-            decided_at_ms: s.decided_at_ms,
+            revision: s.revision.signed(),
+            decided_at_ms: s.decided_at_ms.signed(),
             reported: s.reported,
         }
     }
@@ -106,7 +112,7 @@ impl Consent {
     /// Grants consent; durable on return, reported to the control plane as
     /// soon as it can be (see `ConsentState.reported`).
     pub async fn grant(&self, terms_version: String, policy: ConsentPolicy) -> Result<ConsentState, EdgePointsError> {
-        Ok(self.inner.grant(&terms_version, policy.into()).await?.into())
+        Ok(self.inner.grant(&terms_version, policy.try_into()?).await?.into())
     }
 
     /// Revokes consent; `purge_cache` also deletes cached content.
@@ -114,6 +120,8 @@ impl Consent {
         Ok(self.inner.revoke(purge_cache).await?.into())
     }
 
+    /// The user's decision as stored on this device, and whether the control
+    /// plane holds it yet. Reads the local database only.
     pub fn state(&self) -> Result<ConsentState, EdgePointsError> {
         Ok(self.inner.state()?.into())
     }

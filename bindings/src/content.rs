@@ -2,6 +2,8 @@
 
 use edgepoints_core as core;
 
+use crate::number::Signed;
+
 use crate::EdgePointsError;
 
 /// The BLAKE3 name of `bytes`, as the cache and the control plane use it.
@@ -10,23 +12,24 @@ pub fn content_hash_of(bytes: Vec<u8>) -> String {
     core::ContentHash::of(&bytes).to_hex()
 }
 
+/// What the content cache holds, against its budgets.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct CacheStats {
-    pub items: u64,
-    pub disk_bytes: u64,
-    pub disk_budget_bytes: u64,
-    pub memory_bytes: u64,
-    pub memory_budget_bytes: u64,
+    pub items: i64,
+    pub disk_bytes: i64,
+    pub disk_budget_bytes: i64,
+    pub memory_bytes: i64,
+    pub memory_budget_bytes: i64,
 }
 
 impl From<core::CacheStats> for CacheStats {
     fn from(s: core::CacheStats) -> Self {
         CacheStats {
-            items: s.items,
-            disk_bytes: s.disk_bytes,
-            disk_budget_bytes: s.disk_budget_bytes,
-            memory_bytes: s.memory_bytes,
-            memory_budget_bytes: s.memory_budget_bytes,
+            items: s.items.signed(),
+            disk_bytes: s.disk_bytes.signed(),
+            disk_budget_bytes: s.disk_budget_bytes.signed(),
+            memory_bytes: s.memory_bytes.signed(),
+            memory_budget_bytes: s.memory_budget_bytes.signed(),
         }
     }
 }
@@ -53,6 +56,7 @@ impl ContentCache {
             .await?)
     }
 
+    /// The bytes of a cached item (verified when they came in), or `null`.
     pub async fn read(&self, hash: String) -> Result<Option<Vec<u8>>, EdgePointsError> {
         Ok(self
             .inner
@@ -61,15 +65,17 @@ impl ContentCache {
             .map(|b| b.to_vec()))
     }
 
+    /// Whether the item is cached here.
     pub fn contains(&self, hash: String) -> Result<bool, EdgePointsError> {
         Ok(self.inner.contains(&crate::parse::content_hash(&hash)?)?)
     }
 
     /// Deletes every cached item; returns how many.
-    pub fn purge(&self) -> Result<u64, EdgePointsError> {
-        Ok(self.inner.purge()?)
+    pub fn purge(&self) -> Result<i64, EdgePointsError> {
+        Ok(self.inner.purge()?.signed())
     }
 
+    /// How full the cache is.
     pub fn stats(&self) -> Result<CacheStats, EdgePointsError> {
         Ok(self.inner.stats()?.into())
     }

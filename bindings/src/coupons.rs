@@ -3,12 +3,18 @@
 
 use edgepoints_core as core;
 
+use crate::number::{unsigned, unsigned_opt, Signed};
+
 use crate::EdgePointsError;
 
+/// The offer a coupon makes; it says which of the draft's offer fields apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
 pub enum TemplateKind {
+    /// A percentage off the bill (`percent_off`).
     PercentOff,
+    /// A fixed amount off the bill (`amount_off_cents`).
     AmountOff,
+    /// A free item (`gift`).
     Gift,
 }
 
@@ -45,14 +51,14 @@ pub struct ActivityDraft {
     /// Content hashes of pictures published on the origin; fetch them with
     /// `fetch(hash)`.
     pub pictures: Vec<String>,
-    pub percent_off: Option<u8>,
-    pub amount_off_cents: Option<u64>,
+    pub percent_off: Option<i32>,
+    pub amount_off_cents: Option<i64>,
     pub gift: Option<String>,
-    pub min_spend_cents: u64,
-    pub valid_from_s: u64,
-    pub valid_until_s: u64,
-    pub total_limit: u32,
-    pub per_customer_limit: u32,
+    pub min_spend_cents: i64,
+    pub valid_from_s: i64,
+    pub valid_until_s: i64,
+    pub total_limit: i32,
+    pub per_customer_limit: i32,
     /// What a coupon costs the member in points, if anything.
     pub points_price: Option<PointsPrice>,
 }
@@ -60,30 +66,31 @@ pub struct ActivityDraft {
 /// An activity's price in points, and how much comes back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
 pub struct PointsPrice {
-    pub points: u64,
+    pub points: i64,
     /// Percent given back when the holder gives the coupon back unused.
-    pub refund_on_rollback_percent: u8,
+    pub refund_on_rollback_percent: i32,
     /// Percent given back when it expires unused.
-    pub refund_on_expiry_percent: u8,
+    pub refund_on_expiry_percent: i32,
 }
 
 impl From<core::PointsPrice> for PointsPrice {
     fn from(p: core::PointsPrice) -> Self {
         PointsPrice {
-            points: p.points,
-            refund_on_rollback_percent: p.refund_on_rollback_percent,
-            refund_on_expiry_percent: p.refund_on_expiry_percent,
+            points: p.points.signed(),
+            refund_on_rollback_percent: p.refund_on_rollback_percent.signed(),
+            refund_on_expiry_percent: p.refund_on_expiry_percent.signed(),
         }
     }
 }
 
-impl From<PointsPrice> for core::PointsPrice {
-    fn from(p: PointsPrice) -> Self {
-        core::PointsPrice {
-            points: p.points,
-            refund_on_rollback_percent: p.refund_on_rollback_percent,
-            refund_on_expiry_percent: p.refund_on_expiry_percent,
-        }
+impl TryFrom<PointsPrice> for core::PointsPrice {
+    type Error = EdgePointsError;
+    fn try_from(p: PointsPrice) -> Result<Self, EdgePointsError> {
+        Ok(core::PointsPrice {
+            points: unsigned("points", p.points)?,
+            refund_on_rollback_percent: unsigned("refund_on_rollback_percent", p.refund_on_rollback_percent)?,
+            refund_on_expiry_percent: unsigned("refund_on_expiry_percent", p.refund_on_expiry_percent)?,
+        })
     }
 }
 
@@ -97,14 +104,14 @@ impl From<core::ActivityDraft> for ActivityDraft {
             staff: d.staff,
             featured_items: d.featured_items,
             pictures: d.pictures.iter().map(|h| h.to_hex()).collect(),
-            percent_off: d.percent_off,
-            amount_off_cents: d.amount_off_cents,
+            percent_off: d.percent_off.signed(),
+            amount_off_cents: d.amount_off_cents.signed(),
             gift: d.gift,
-            min_spend_cents: d.min_spend_cents,
-            valid_from_s: d.valid_from_s,
-            valid_until_s: d.valid_until_s,
-            total_limit: d.total_limit,
-            per_customer_limit: d.per_customer_limit,
+            min_spend_cents: d.min_spend_cents.signed(),
+            valid_from_s: d.valid_from_s.signed(),
+            valid_until_s: d.valid_until_s.signed(),
+            total_limit: d.total_limit.signed(),
+            per_customer_limit: d.per_customer_limit.signed(),
             points_price: d.points_price.map(Into::into),
         }
     }
@@ -125,25 +132,31 @@ impl TryFrom<ActivityDraft> for core::ActivityDraft {
                 .iter()
                 .map(|h| crate::parse::content_hash(h))
                 .collect::<Result<_, _>>()?,
-            percent_off: d.percent_off,
-            amount_off_cents: d.amount_off_cents,
+            percent_off: unsigned_opt("percent_off", d.percent_off)?,
+            amount_off_cents: unsigned_opt("amount_off_cents", d.amount_off_cents)?,
             gift: d.gift,
-            min_spend_cents: d.min_spend_cents,
-            valid_from_s: d.valid_from_s,
-            valid_until_s: d.valid_until_s,
-            total_limit: d.total_limit,
-            per_customer_limit: d.per_customer_limit,
-            points_price: d.points_price.map(Into::into),
+            min_spend_cents: unsigned("min_spend_cents", d.min_spend_cents)?,
+            valid_from_s: unsigned("valid_from_s", d.valid_from_s)?,
+            valid_until_s: unsigned("valid_until_s", d.valid_until_s)?,
+            total_limit: unsigned("total_limit", d.total_limit)?,
+            per_customer_limit: unsigned("per_customer_limit", d.per_customer_limit)?,
+            points_price: d.points_price.map(TryInto::try_into).transpose()?,
         })
     }
 }
 
+/// Where an activity stands in its life: draft, review, live, rejected or withdrawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
 pub enum ActivityState {
+    /// Written, not yet submitted for review.
     Draft,
+    /// Under automatic review.
     Submitted,
+    /// Passed review and published: customers see it and claim coupons.
     Live,
+    /// Review found something; `Activity.findings` says what. Fix and resubmit.
     Rejected,
+    /// Taken down by the merchant; coupons already claimed stay valid.
     Withdrawn,
 }
 
@@ -169,8 +182,8 @@ pub struct ReviewFinding {
     /// The list entry that matched (for contacts: `phone` or `url`).
     pub word: String,
     /// Byte offsets in the field's text, and the text as written.
-    pub start: u64,
-    pub end: u64,
+    pub start: i64,
+    pub end: i64,
     pub text: String,
 }
 
@@ -180,13 +193,14 @@ impl From<core::FieldFinding> for ReviewFinding {
             field: f.field,
             category: f.finding.category,
             word: f.finding.word,
-            start: f.finding.start as u64,
-            end: f.finding.end as u64,
+            start: f.finding.start as i64,
+            end: f.finding.end as i64,
             text: f.finding.text,
         }
     }
 }
 
+/// A merchant's activity: its draft, where it stands, and what review found.
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct Activity {
     pub activity_id: String,
@@ -195,7 +209,7 @@ pub struct Activity {
     pub state: ActivityState,
     pub draft: ActivityDraft,
     pub findings: Vec<ReviewFinding>,
-    pub claimed: u32,
+    pub claimed: i32,
     pub shop_location: Option<crate::edgepoints::GeoLocation>,
 }
 
@@ -208,7 +222,7 @@ impl From<core::Activity> for Activity {
             state: a.state.into(),
             draft: a.draft.into(),
             findings: a.findings.into_iter().map(Into::into).collect(),
-            claimed: a.claimed,
+            claimed: a.claimed.signed(),
             shop_location: a.shop_location.map(Into::into),
         }
     }
@@ -222,11 +236,11 @@ pub struct HeldCoupon {
     pub merchant_id: String,
     pub title: String,
     pub token: String,
-    pub not_before_s: u64,
-    pub expires_s: u64,
-    pub claimed_at_ms: u64,
+    pub not_before_s: i64,
+    pub expires_s: i64,
+    pub claimed_at_ms: i64,
     /// Points the member paid for it (0 for a free coupon).
-    pub points_paid: u64,
+    pub points_paid: i64,
 }
 
 impl From<core::HeldCoupon> for HeldCoupon {
@@ -237,10 +251,10 @@ impl From<core::HeldCoupon> for HeldCoupon {
             merchant_id: c.merchant_id,
             title: c.title,
             token: c.token,
-            not_before_s: c.not_before_s,
-            expires_s: c.expires_s,
-            claimed_at_ms: c.claimed_at_ms,
-            points_paid: c.points_paid,
+            not_before_s: c.not_before_s.signed(),
+            expires_s: c.expires_s.signed(),
+            claimed_at_ms: c.claimed_at_ms.signed(),
+            points_paid: c.points_paid.signed(),
         }
     }
 }
@@ -251,9 +265,9 @@ impl From<core::HeldCoupon> for HeldCoupon {
 pub struct CouponPresentation {
     pub serial: String,
     pub text: String,
-    pub qr_width: u32,
+    pub qr_width: i32,
     pub qr_modules: Vec<bool>,
-    pub refresh_at_ms: u64,
+    pub refresh_at_ms: i64,
 }
 
 impl From<core::CouponPresentation> for CouponPresentation {
@@ -261,9 +275,9 @@ impl From<core::CouponPresentation> for CouponPresentation {
         CouponPresentation {
             serial: p.serial,
             text: p.text,
-            qr_width: p.qr_width,
+            qr_width: p.qr_width.signed(),
             qr_modules: p.qr_modules,
-            refresh_at_ms: p.refresh_at_ms,
+            refresh_at_ms: p.refresh_at_ms.signed(),
         }
     }
 }
@@ -271,15 +285,25 @@ impl From<core::CouponPresentation> for CouponPresentation {
 /// Why the till refused a presentation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
 pub enum CouponRefusal {
+    /// Not a coupon presentation at all (bad QR text or bytes).
     Malformed,
+    /// Signed by a key the till's trust list does not hold: sync the till.
     UnknownKey,
+    /// The issuer's signature does not verify: forged or altered.
     BadSignature,
+    /// Past its validity.
     Expired,
+    /// Before its validity.
     NotYetValid,
+    /// Issued for another merchant.
     WrongMerchant,
+    /// The presentation is from another time step (a screenshot); ask for a fresh one.
     StalePresentation,
+    /// Presented by a phone that does not hold the coupon.
     WrongHolder,
+    /// Revoked by the issuer.
     Revoked,
+    /// This till knows it was redeemed already.
     AlreadyRedeemed,
 }
 
@@ -303,14 +327,14 @@ impl From<core::Refusal> for CouponRefusal {
 /// What the till's offline check says.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
 pub enum CouponValidation {
+    /// The presentation passed every offline check; redeem it.
     Valid {
         serial: String,
         activity_id: String,
-        expires_s: u64,
+        expires_s: i64,
     },
-    Refused {
-        reason: CouponRefusal,
-    },
+    /// Refused, with the one reason to show the cashier.
+    Refused { reason: CouponRefusal },
 }
 
 impl From<core::Validation> for CouponValidation {
@@ -323,13 +347,14 @@ impl From<core::Validation> for CouponValidation {
             } => CouponValidation::Valid {
                 serial,
                 activity_id,
-                expires_s,
+                expires_s: expires_s.signed(),
             },
             core::Validation::Refused { reason } => CouponValidation::Refused { reason: reason.into() },
         }
     }
 }
 
+/// The merchant this device acts for, after enrolment.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct MerchantIdentity {
     pub merchant_id: String,
@@ -354,8 +379,8 @@ pub struct Redemption {
     pub serial: String,
     pub activity_id: String,
     pub order_ref: String,
-    pub redeemed_at_ms: u64,
-    pub rollback_until_ms: u64,
+    pub redeemed_at_ms: i64,
+    pub rollback_until_ms: i64,
 }
 
 impl From<core::Redemption> for Redemption {
@@ -365,8 +390,8 @@ impl From<core::Redemption> for Redemption {
             serial: r.serial,
             activity_id: r.activity_id,
             order_ref: r.order_ref,
-            redeemed_at_ms: r.redeemed_at_ms,
-            rollback_until_ms: r.rollback_until_ms,
+            redeemed_at_ms: r.redeemed_at_ms.signed(),
+            rollback_until_ms: r.rollback_until_ms.signed(),
         }
     }
 }
@@ -397,7 +422,7 @@ impl From<core::Share> for Share {
 pub struct RedemptionSide {
     pub device_id: String,
     pub order_ref: String,
-    pub redeemed_at_ms: u64,
+    pub redeemed_at_ms: i64,
     pub offline: bool,
 }
 
@@ -406,7 +431,7 @@ impl From<core::RedemptionSide> for RedemptionSide {
         RedemptionSide {
             device_id: s.device_id.to_string(),
             order_ref: s.order_ref,
-            redeemed_at_ms: s.redeemed_at_ms,
+            redeemed_at_ms: s.redeemed_at_ms.signed(),
             offline: s.offline,
         }
     }
@@ -439,10 +464,10 @@ impl From<core::RedemptionConflict> for RedemptionConflict {
 pub struct QueuedRedemption {
     pub serial: String,
     pub activity_id: String,
-    pub counter: u64,
+    pub counter: i64,
     pub outbox_id: i64,
-    pub budget_left: u32,
-    pub budget_left_value_cents: u64,
+    pub budget_left: i32,
+    pub budget_left_value_cents: i64,
 }
 
 impl From<core::QueuedRedemption> for QueuedRedemption {
@@ -450,10 +475,10 @@ impl From<core::QueuedRedemption> for QueuedRedemption {
         QueuedRedemption {
             serial: q.serial,
             activity_id: q.activity_id,
-            counter: q.counter,
+            counter: q.counter.signed(),
             outbox_id: q.outbox_id,
-            budget_left: q.budget_left,
-            budget_left_value_cents: q.budget_left_value_cents,
+            budget_left: q.budget_left.signed(),
+            budget_left_value_cents: q.budget_left_value_cents.signed(),
         }
     }
 }
@@ -461,38 +486,38 @@ impl From<core::QueuedRedemption> for QueuedRedemption {
 /// The counts of one slice of an activity's funnel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
 pub struct FunnelCounts {
-    pub views: u64,
-    pub shares: u64,
-    pub claims: u64,
+    pub views: i64,
+    pub shares: i64,
+    pub claims: i64,
     /// Of the claims, those through a referral code.
-    pub referred_claims: u64,
+    pub referred_claims: i64,
     /// Coupons their holders gave back.
-    pub claims_rolled_back: u64,
+    pub claims_rolled_back: i64,
     /// Presentations the control plane checked (online checks,
     /// redemptions, offline settlements).
-    pub validations: u64,
-    pub redemptions: u64,
+    pub validations: i64,
+    pub redemptions: i64,
     /// Redemptions rolled back.
-    pub rollbacks: u64,
-    pub offline_conflicts: u64,
-    pub points_taken: u64,
-    pub points_refunded: u64,
+    pub rollbacks: i64,
+    pub offline_conflicts: i64,
+    pub points_taken: i64,
+    pub points_refunded: i64,
 }
 
 impl From<core::FunnelCounts> for FunnelCounts {
     fn from(c: core::FunnelCounts) -> Self {
         FunnelCounts {
-            views: c.views,
-            shares: c.shares,
-            claims: c.claims,
-            referred_claims: c.referred_claims,
-            claims_rolled_back: c.claims_rolled_back,
-            validations: c.validations,
-            redemptions: c.redemptions,
-            rollbacks: c.rollbacks,
-            offline_conflicts: c.offline_conflicts,
-            points_taken: c.points_taken,
-            points_refunded: c.points_refunded,
+            views: c.views.signed(),
+            shares: c.shares.signed(),
+            claims: c.claims.signed(),
+            referred_claims: c.referred_claims.signed(),
+            claims_rolled_back: c.claims_rolled_back.signed(),
+            validations: c.validations.signed(),
+            redemptions: c.redemptions.signed(),
+            rollbacks: c.rollbacks.signed(),
+            offline_conflicts: c.offline_conflicts.signed(),
+            points_taken: c.points_taken.signed(),
+            points_refunded: c.points_refunded.signed(),
         }
     }
 }
@@ -537,10 +562,15 @@ impl From<core::ActivityFunnel> for ActivityFunnel {
 /// Where a coupon stands, as the control plane knows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
 pub enum CouponStanding {
+    /// Can be redeemed.
     Usable,
+    /// Used.
     Redeemed,
+    /// Revoked by the merchant (a bought one was refunded).
     Revoked,
+    /// Given back unused by its holder (refunded by the activity's rule).
     RolledBack,
+    /// Ran out unused.
     Expired,
 }
 
@@ -562,7 +592,7 @@ pub struct OnlineValidation {
     pub serial: String,
     pub activity_id: String,
     pub standing: CouponStanding,
-    pub expires_s: u64,
+    pub expires_s: i64,
 }
 
 impl From<core::OnlineValidation> for OnlineValidation {
@@ -571,7 +601,7 @@ impl From<core::OnlineValidation> for OnlineValidation {
             serial: v.serial,
             activity_id: v.activity_id,
             standing: v.standing.into(),
-            expires_s: v.expires_s,
+            expires_s: v.expires_s.signed(),
         }
     }
 }
@@ -617,8 +647,8 @@ impl Coupons {
     }
 
     /// Gives a held coupon back unused, once; returns the points refunded.
-    pub async fn give_back(&self, serial: String) -> Result<u64, EdgePointsError> {
-        Ok(self.inner.give_back(&serial).await?)
+    pub async fn give_back(&self, serial: String) -> Result<i64, EdgePointsError> {
+        Ok(self.inner.give_back(&serial).await?.signed())
     }
 
     /// Shares a live activity to a channel; the link carries a referral code.
@@ -651,14 +681,20 @@ impl Merchant {
 
 #[uniffi::export(async_runtime = "tokio")]
 impl Merchant {
+    /// Enrols this device as a staff device of a merchant with the one-time
+    /// code the merchant's admin handed out; the device then acts for that
+    /// merchant only.
     pub async fn enrol(&self, code: String) -> Result<MerchantIdentity, EdgePointsError> {
         Ok(self.inner.enrol(&code).await?.into())
     }
 
+    /// The merchant this device is enrolled for, if any.
     pub fn identity(&self) -> Result<Option<MerchantIdentity>, EdgePointsError> {
         Ok(self.inner.identity()?.map(Into::into))
     }
 
+    /// Creates a draft (no `activity_id`) or rewrites one that is a draft or
+    /// was rejected; texts are reviewed only on `submit`.
     pub async fn write_activity(
         &self,
         activity_id: Option<String>,
@@ -667,10 +703,13 @@ impl Merchant {
         Ok(self.inner.write_activity(activity_id, draft.try_into()?).await?.into())
     }
 
+    /// Submits a draft for the automatic review: it comes back live, or
+    /// rejected with every finding.
     pub async fn submit(&self, activity_id: String) -> Result<Activity, EdgePointsError> {
         Ok(self.inner.submit(&activity_id).await?.into())
     }
 
+    /// Takes a live activity down; coupons already claimed stay valid.
     pub async fn withdraw(&self, activity_id: String) -> Result<Activity, EdgePointsError> {
         Ok(self.inner.withdraw(&activity_id).await?.into())
     }
@@ -696,11 +735,11 @@ impl Merchant {
         &self,
         presentation: String,
         order_ref: String,
-        value_cents: u64,
+        value_cents: i64,
     ) -> Result<QueuedRedemption, EdgePointsError> {
         Ok(self
             .inner
-            .redeem_offline(&presentation, &order_ref, value_cents)?
+            .redeem_offline(&presentation, &order_ref, unsigned("value_cents", value_cents)?)?
             .into())
     }
 
@@ -712,13 +751,13 @@ impl Merchant {
 
     /// Brings the till's offline lists up to date (trust list, revocation
     /// delta); how many revocations were new.
-    pub async fn sync(&self) -> Result<u64, EdgePointsError> {
-        Ok(self.inner.sync().await?)
+    pub async fn sync(&self) -> Result<i64, EdgePointsError> {
+        Ok(self.inner.sync().await?.signed())
     }
 
     /// Fetches and keeps the trust list of coupon keys.
-    pub async fn sync_trust_list(&self) -> Result<u64, EdgePointsError> {
-        Ok(self.inner.sync_trust_list().await?.version)
+    pub async fn sync_trust_list(&self) -> Result<i64, EdgePointsError> {
+        Ok(self.inner.sync_trust_list().await?.version.signed())
     }
 
     /// Checks a scanned presentation without the network.

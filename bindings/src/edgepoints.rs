@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use edgepoints_core as core;
 
+use crate::number::{unsigned, Signed};
+
 use crate::consent::Consent;
 use crate::content::ContentCache;
 use crate::events::{EventListener, ListenerBridge};
@@ -23,37 +25,42 @@ pub struct EdgePointsConfig {
     /// An app-private folder, e.g. `context.filesDir/edgepoints`.
     pub data_dir: String,
     #[uniffi(default = 10000)]
-    pub request_timeout_ms: u64,
+    pub request_timeout_ms: i64,
     #[uniffi(default = 5000)]
-    pub connect_timeout_ms: u64,
+    pub connect_timeout_ms: i64,
     /// Attempts per call, the first included.
     #[uniffi(default = 6)]
-    pub max_attempts: u32,
+    pub max_attempts: i32,
     #[uniffi(default = 200)]
-    pub retry_base_delay_ms: u64,
+    pub retry_base_delay_ms: i64,
     #[uniffi(default = 10000)]
-    pub retry_max_delay_ms: u64,
+    pub retry_max_delay_ms: i64,
     /// Longest wait between attempts of a queued call during a long outage.
     #[uniffi(default = 300000)]
-    pub outbox_max_delay_ms: u64,
+    pub outbox_max_delay_ms: i64,
     /// Most bytes of verified content kept on disk.
     #[uniffi(default = 536870912)]
-    pub content_disk_budget_bytes: u64,
+    pub content_disk_budget_bytes: i64,
     /// Most bytes of content kept in memory for serving.
     #[uniffi(default = 33554432)]
-    pub content_memory_budget_bytes: u64,
+    pub content_memory_budget_bytes: i64,
     /// The edge node's upload rate cap in bytes per second; 0 for none.
     #[uniffi(default = 0)]
-    pub upload_bytes_per_second: u64,
+    pub upload_bytes_per_second: i64,
     /// How long a fetch gives one node before asking the next one too.
     #[uniffi(default = 300)]
-    pub hedge_delay_ms: u64,
+    pub hedge_delay_ms: i64,
     /// How long a fetch waits for a source's bytes before giving up on it.
     #[uniffi(default = 5000)]
-    pub source_idle_timeout_ms: u64,
+    pub source_idle_timeout_ms: i64,
     /// `android`, `ios`, ...
     pub platform: String,
     pub app_version: String,
+}
+
+/// A duration in milliseconds from the host.
+fn millis(what: &str, ms: i64) -> Result<Duration, EdgePointsError> {
+    Ok(Duration::from_millis(unsigned(what, ms)?))
 }
 
 impl TryFrom<EdgePointsConfig> for core::Config {
@@ -62,19 +69,22 @@ impl TryFrom<EdgePointsConfig> for core::Config {
     fn try_from(config: EdgePointsConfig) -> Result<Self, Self::Error> {
         let endpoints = crate::parse::endpoints(&config.endpoints)?;
         let mut core_config = core::Config::new(endpoints, config.data_dir);
-        core_config.request_timeout = Duration::from_millis(config.request_timeout_ms);
-        core_config.connect_timeout = Duration::from_millis(config.connect_timeout_ms);
+        core_config.request_timeout = millis("request_timeout_ms", config.request_timeout_ms)?;
+        core_config.connect_timeout = millis("connect_timeout_ms", config.connect_timeout_ms)?;
         core_config.retry = core::RetryPolicy {
-            max_attempts: config.max_attempts,
-            base_delay: Duration::from_millis(config.retry_base_delay_ms),
-            max_delay: Duration::from_millis(config.retry_max_delay_ms),
+            max_attempts: unsigned("max_attempts", config.max_attempts)?,
+            base_delay: millis("retry_base_delay_ms", config.retry_base_delay_ms)?,
+            max_delay: millis("retry_max_delay_ms", config.retry_max_delay_ms)?,
         };
-        core_config.outbox_max_delay = Duration::from_millis(config.outbox_max_delay_ms);
-        core_config.content_disk_budget_bytes = config.content_disk_budget_bytes;
-        core_config.content_memory_budget_bytes = config.content_memory_budget_bytes;
-        core_config.node_limits.upload_bytes_per_second = config.upload_bytes_per_second;
-        core_config.hedge_delay = Duration::from_millis(config.hedge_delay_ms);
-        core_config.source_idle_timeout = Duration::from_millis(config.source_idle_timeout_ms);
+        core_config.outbox_max_delay = millis("outbox_max_delay_ms", config.outbox_max_delay_ms)?;
+        core_config.content_disk_budget_bytes =
+            unsigned("content_disk_budget_bytes", config.content_disk_budget_bytes)?;
+        core_config.content_memory_budget_bytes =
+            unsigned("content_memory_budget_bytes", config.content_memory_budget_bytes)?;
+        core_config.node_limits.upload_bytes_per_second =
+            unsigned("upload_bytes_per_second", config.upload_bytes_per_second)?;
+        core_config.hedge_delay = millis("hedge_delay_ms", config.hedge_delay_ms)?;
+        core_config.source_idle_timeout = millis("source_idle_timeout_ms", config.source_idle_timeout_ms)?;
         core_config.platform = config.platform;
         core_config.app_version = config.app_version;
         Ok(core_config)
@@ -110,7 +120,7 @@ impl From<core::Location> for GeoLocation {
 #[derive(Debug, Clone, uniffi::Record)]
 pub struct Registration {
     pub device_id: String,
-    pub registered_at_ms: u64,
+    pub registered_at_ms: i64,
     pub control_plane_key_id: String,
 }
 
@@ -118,7 +128,7 @@ impl From<core::Registration> for Registration {
     fn from(r: core::Registration) -> Self {
         Registration {
             device_id: r.device_id,
-            registered_at_ms: r.registered_at_ms,
+            registered_at_ms: r.registered_at_ms.signed(),
             control_plane_key_id: r.control_plane_key_id,
         }
     }
@@ -231,10 +241,12 @@ impl EdgePoints {
         Arc::new(Outbox::new(self.inner.outbox()))
     }
 
+    /// The user's consent to serving: grant, revoke, read.
     pub fn consent(&self) -> Arc<Consent> {
         Arc::new(Consent::new(self.inner.consent()))
     }
 
+    /// What the host last said about the phone: network, battery, foreground.
     pub fn host_state(&self) -> Result<HostState, EdgePointsError> {
         Ok(self.inner.host_state()?.into())
     }
@@ -245,8 +257,8 @@ impl EdgePoints {
     }
 
     /// Call from the host's battery callback; `percent` is 0 to 100.
-    pub fn set_battery(&self, percent: u8, charging: bool) -> Result<HostState, EdgePointsError> {
-        Ok(self.inner.set_battery(percent, charging)?.into())
+    pub fn set_battery(&self, percent: i32, charging: bool) -> Result<HostState, EdgePointsError> {
+        Ok(self.inner.set_battery(unsigned("percent", percent)?, charging)?.into())
     }
 
     /// Call when the app moves to the foreground or background.

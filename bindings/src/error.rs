@@ -2,8 +2,14 @@
 
 use edgepoints_core::Error as CoreError;
 
-/// What a Kotlin or Swift caller can catch.
+use crate::number::Signed;
+
+/// What a Kotlin or Swift caller can catch: one sealed hierarchy, a
+/// subclass (Swift: a case) per kind, with the fields an app acts on and a
+/// readable message (Kotlin `message` and `toString()`, Swift
+/// `description`).
 #[derive(Debug, thiserror::Error, uniffi::Error)]
+#[uniffi::export(Display)]
 pub enum EdgePointsError {
     /// The arguments were refused; nothing changed.
     #[error("invalid input: {reason}")]
@@ -13,7 +19,7 @@ pub enum EdgePointsError {
     Unavailable { reason: String },
     /// The control plane refused the call; `code` is machine-readable.
     #[error("refused by the control plane ({status} {code}): {reason}")]
-    Rejected { status: u16, code: String, reason: String },
+    Rejected { status: i32, code: String, reason: String },
     /// Not allowed now by the user's policy (network, battery, charging).
     #[error("not allowed now: {reason}")]
     NotAllowed { reason: String },
@@ -28,7 +34,7 @@ pub enum EdgePointsError {
     NodeStopped,
     /// The member's points do not cover the price; nothing changed.
     #[error("not enough points: the balance is {balance}, {needed} are needed")]
-    NotEnoughPoints { balance: u64, needed: u64 },
+    NotEnoughPoints { balance: i64, needed: i64 },
     /// The coupon was used and cannot be given back.
     #[error("the coupon was used and cannot be given back")]
     CouponUsed,
@@ -43,7 +49,7 @@ pub enum EdgePointsError {
     LoginFailed,
     /// Too many failed logins lately: wait this many seconds.
     #[error("too many failed logins: try again in {retry_after_secs} s")]
-    TooManyAttempts { retry_after_secs: u64 },
+    TooManyAttempts { retry_after_secs: i64 },
     /// The member name is taken.
     #[error("that member name is taken")]
     MemberTaken,
@@ -98,7 +104,7 @@ impl From<CoreError> for EdgePointsError {
             CoreError::InvalidInput(reason) => EdgePointsError::InvalidInput { reason },
             CoreError::ShutDown => EdgePointsError::ShutDown,
             CoreError::Rejected { status, problem } => EdgePointsError::Rejected {
-                status,
+                status: status.signed(),
                 code: serde_code(&problem),
                 reason: problem.detail.clone().unwrap_or_else(|| problem.title.clone()),
             },
@@ -117,11 +123,14 @@ impl From<CoreError> for EdgePointsError {
             CoreError::LoginFailed => EdgePointsError::LoginFailed,
             CoreError::TooManyAttempts { retry_after } => EdgePointsError::TooManyAttempts {
                 // Rounded up: "0 s" would invite an attempt that fails again.
-                retry_after_secs: retry_after.as_millis().div_ceil(1000) as u64,
+                retry_after_secs: retry_after.as_millis().div_ceil(1000).min(i64::MAX as u128) as i64,
             },
             CoreError::MemberTaken => EdgePointsError::MemberTaken,
             CoreError::CouponRefused { reason } => EdgePointsError::CouponRefused { reason: reason.into() },
-            CoreError::NotEnoughPoints { balance, needed } => EdgePointsError::NotEnoughPoints { balance, needed },
+            CoreError::NotEnoughPoints { balance, needed } => EdgePointsError::NotEnoughPoints {
+                balance: balance.signed(),
+                needed: needed.signed(),
+            },
             CoreError::CouponUsed => EdgePointsError::CouponUsed,
             CoreError::VehicleTaken => EdgePointsError::VehicleTaken,
             CoreError::AlreadyRenting { rental_id } => EdgePointsError::AlreadyRenting { rental_id },

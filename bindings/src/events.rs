@@ -4,6 +4,8 @@ use std::sync::Arc;
 
 use edgepoints_core as core;
 
+use crate::number::Signed;
+
 use crate::consent::ConsentState;
 use crate::host::HostState;
 use crate::host_callback::HostCallbackError;
@@ -12,27 +14,18 @@ use crate::node::NodeStats;
 /// Something the app may want to show or act on.
 #[derive(Debug, Clone, uniffi::Enum)]
 pub enum SdkEvent {
-    Registered {
-        device_id: String,
-    },
-    ConsentChanged {
-        state: ConsentState,
-    },
-    ConsentReportPending {
-        revision: u64,
-        reason: String,
-    },
-    ConsentReported {
-        revision: u64,
-    },
-    SyncProgress {
-        done: u64,
-        total: u64,
-        bytes: u64,
-    },
-    HostStateChanged {
-        state: HostState,
-    },
+    /// The control plane registered this device (once, on the first call that needs it).
+    Registered { device_id: String },
+    /// The user's consent changed here (granted, revoked, or a new policy).
+    ConsentChanged { state: ConsentState },
+    /// A consent decision could not be reported yet; it goes later, by itself.
+    ConsentReportPending { revision: i64, reason: String },
+    /// The control plane holds the consent decision `revision`.
+    ConsentReported { revision: i64 },
+    /// A manifest sync fetched `done` of `total` items (`bytes` so far).
+    SyncProgress { done: i64, total: i64, bytes: i64 },
+    /// The host state changed (network, battery, charging, foreground).
+    HostStateChanged { state: HostState },
     /// The control plane probed the node's addresses: these answered.
     AddressesProbed {
         reachable: Vec<String>,
@@ -40,47 +33,31 @@ pub enum SdkEvent {
     },
     /// The control plane credited points.
     PointsCredited {
-        points: u64,
-        balance: u64,
+        points: i64,
+        balance: i64,
         reason: crate::points::LedgerReason,
     },
     /// The running node's counters changed (at most once a second).
-    NodeStats {
-        stats: NodeStats,
-    },
+    NodeStats { stats: NodeStats },
     /// A member logged in on this device.
-    LoggedIn {
-        member_id: String,
-        member: String,
-    },
+    LoggedIn { member_id: String, member: String },
     /// The member logged out here (or closed the account).
-    LoggedOut {
-        member_id: String,
-    },
+    LoggedOut { member_id: String },
     /// The control plane ended the session: log in again. Once per session.
-    SessionExpired {
-        member_id: String,
-    },
+    SessionExpired { member_id: String },
     /// A notice pushed to the member; each comes once.
-    NoticeReceived {
-        notice: crate::members::MemberNotice,
-    },
+    NoticeReceived { notice: crate::members::MemberNotice },
     /// A coupon was redeemed twice; both tills hear it once.
     RedemptionConflict {
         conflict: crate::coupons::RedemptionConflict,
     },
     /// A coupon claim was answered: the coupon is held.
-    CouponClaimed {
-        coupon: crate::coupons::HeldCoupon,
-    },
+    CouponClaimed { coupon: crate::coupons::HeldCoupon },
     /// A held coupon was given back, with the points refunded for it.
-    CouponGivenBack {
-        serial: String,
-        refunded_points: u64,
-    },
+    CouponGivenBack { serial: String, refunded_points: i64 },
     /// The member spent points on a coupon or a reward (`what` names it).
     PointsSpent {
-        points: u64,
+        points: i64,
         reason: crate::points::LedgerReason,
         what: String,
     },
@@ -90,15 +67,17 @@ pub enum SdkEvent {
         rental_id: String,
         phase: crate::rental::RentalPhase,
     },
+    /// The control plane answered an outbox entry: it was applied, once.
     OutboxEntryCompleted {
         id: i64,
         kind: String,
         idempotency_key: String,
     },
+    /// The control plane refused an outbox entry for good; nothing of it was applied.
     OutboxEntryFailed {
         id: i64,
         kind: String,
-        status: u16,
+        status: i32,
         code: String,
         reason: String,
     },
@@ -109,20 +88,27 @@ impl From<core::Event> for SdkEvent {
         match event {
             core::Event::Registered { device_id } => SdkEvent::Registered { device_id },
             core::Event::ConsentChanged { state } => SdkEvent::ConsentChanged { state: state.into() },
-            core::Event::ConsentReportPending { revision, reason } => {
-                SdkEvent::ConsentReportPending { revision, reason }
-            }
-            core::Event::ConsentReported { revision } => SdkEvent::ConsentReported { revision },
+            core::Event::ConsentReportPending { revision, reason } => SdkEvent::ConsentReportPending {
+                revision: revision.signed(),
+                reason,
+            },
+            core::Event::ConsentReported { revision } => SdkEvent::ConsentReported {
+                revision: revision.signed(),
+            },
             core::Event::HostStateChanged { state } => SdkEvent::HostStateChanged { state: state.into() },
-            core::Event::SyncProgress { done, total, bytes } => SdkEvent::SyncProgress { done, total, bytes },
+            core::Event::SyncProgress { done, total, bytes } => SdkEvent::SyncProgress {
+                done: done.signed(),
+                total: total.signed(),
+                bytes: bytes.signed(),
+            },
             core::Event::AddressesProbed { reachable, seen_from } => SdkEvent::AddressesProbed { reachable, seen_from },
             core::Event::PointsCredited {
                 points,
                 balance,
                 reason,
             } => SdkEvent::PointsCredited {
-                points,
-                balance,
+                points: points.signed(),
+                balance: balance.signed(),
                 reason: reason.into(),
             },
             core::Event::NodeStats { stats } => SdkEvent::NodeStats { stats: stats.into() },
@@ -136,10 +122,10 @@ impl From<core::Event> for SdkEvent {
                 refunded_points,
             } => SdkEvent::CouponGivenBack {
                 serial,
-                refunded_points,
+                refunded_points: refunded_points.signed(),
             },
             core::Event::PointsSpent { points, reason, what } => SdkEvent::PointsSpent {
-                points,
+                points: points.signed(),
                 reason: reason.into(),
                 what,
             },
@@ -168,7 +154,7 @@ impl From<core::Event> for SdkEvent {
             } => SdkEvent::OutboxEntryFailed {
                 id,
                 kind,
-                status,
+                status: status.signed(),
                 code,
                 reason,
             },
@@ -182,6 +168,7 @@ impl From<core::Event> for SdkEvent {
 /// affected.
 #[uniffi::export(with_foreign)]
 pub trait EventListener: Send + Sync {
+    /// Receives one event.
     fn on_event(&self, event: SdkEvent) -> Result<(), HostCallbackError>;
 }
 

@@ -2,11 +2,16 @@
 
 use edgepoints_core as core;
 
+use crate::number::Signed;
+
 /// Where a fetched item came from.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
 pub enum FetchSource {
+    /// Already in this device's cache.
     Cache,
+    /// From a nearby edge node.
     Node { node_id: String, url: String },
+    /// From the origin, after the nodes (if any) failed.
     Origin { url: String },
 }
 
@@ -23,16 +28,14 @@ impl From<core::FetchSource> for FetchSource {
 /// What became of one source.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
 pub enum AttemptOutcome {
+    /// This source delivered the item, verified.
     Delivered,
     /// Another source won first.
     Abandoned,
     /// Served bytes not matching the hash; reported to the control plane.
-    Tampered {
-        reason: String,
-    },
-    Failed {
-        reason: String,
-    },
+    Tampered { reason: String },
+    /// This source failed (refused, timed out, unreachable).
+    Failed { reason: String },
 }
 
 impl From<core::AttemptOutcome> for AttemptOutcome {
@@ -46,6 +49,7 @@ impl From<core::AttemptOutcome> for AttemptOutcome {
     }
 }
 
+/// One source a fetch tried, and what became of it.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct FetchAttempt {
     pub source: FetchSource,
@@ -65,7 +69,7 @@ impl From<core::FetchAttempt> for FetchAttempt {
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct FetchReport {
     pub hash: String,
-    pub size: u64,
+    pub size: i64,
     pub source: FetchSource,
     pub attempts: Vec<FetchAttempt>,
     /// Whether a receipt for the delivering node was queued.
@@ -76,7 +80,7 @@ impl From<core::FetchReport> for FetchReport {
     fn from(report: core::FetchReport) -> Self {
         FetchReport {
             hash: report.hash.to_hex(),
-            size: report.size,
+            size: report.size.signed(),
             source: report.source.into(),
             receipt_queued: report.receipt_queued,
             attempts: report.attempts.into_iter().map(Into::into).collect(),

@@ -2,10 +2,16 @@
 
 use edgepoints_core as core;
 
+use crate::number::Signed;
+
+/// The network the phone is on, as the host's connectivity callback says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
 pub enum NetworkKind {
+    /// An unmetered network (Wi-Fi, Ethernet).
     Wifi,
+    /// A metered mobile network.
     Cellular,
+    /// No network.
     Offline,
 }
 
@@ -29,10 +35,11 @@ impl From<core::NetworkKind> for NetworkKind {
     }
 }
 
+/// What the host said about the phone; the consent policy is checked against it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
 pub struct HostState {
     pub network: NetworkKind,
-    pub battery_percent: u8,
+    pub battery_percent: i32,
     pub charging: bool,
     pub foreground: bool,
 }
@@ -41,7 +48,7 @@ impl From<core::HostState> for HostState {
     fn from(s: core::HostState) -> Self {
         HostState {
             network: s.network.into(),
-            battery_percent: s.battery_percent,
+            battery_percent: s.battery_percent.signed(),
             charging: s.charging,
             foreground: s.foreground,
         }

@@ -2,10 +2,13 @@
 
 use edgepoints_core as core;
 
+use crate::number::Signed;
+
 /// An error a listener or logger may throw. Anything else it throws is
 /// taken as this too; either way the SDK counts it and carries on.
 #[derive(Debug, thiserror::Error, uniffi::Error)]
 pub enum HostCallbackError {
+    /// The callback failed; `reason` says why.
     #[error("{reason}")]
     Failed { reason: String },
 }
@@ -25,15 +28,15 @@ impl From<HostCallbackError> for core::HostCallbackError {
 /// How often each host callback failed since the process started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
 pub struct HostCallbackFailures {
-    pub event_listener: u64,
-    pub logger: u64,
+    pub event_listener: i64,
+    pub logger: i64,
 }
 
 impl From<core::HostCallbackFailures> for HostCallbackFailures {
     fn from(failures: core::HostCallbackFailures) -> Self {
         HostCallbackFailures {
-            event_listener: failures.event_listener,
-            logger: failures.logger,
+            event_listener: failures.event_listener.signed(),
+            logger: failures.logger.signed(),
         }
     }
 }

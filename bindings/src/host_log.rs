@@ -7,12 +7,18 @@ use edgepoints_core as core;
 
 use crate::host_callback::HostCallbackError;
 
+/// How loud a log line is; the logger gets lines at or above the level set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, uniffi::Enum)]
 pub enum LogLevel {
+    /// Something failed.
     Error,
+    /// Something is off, the SDK carries on.
     Warn,
+    /// A milestone (node started, consent granted).
     Info,
+    /// Detail for developers.
     Debug,
+    /// Everything.
     Trace,
 }
 
@@ -45,6 +51,7 @@ impl From<core::LogLevel> for LogLevel {
 /// throws, the line is dropped and the failure counted.
 #[uniffi::export(with_foreign)]
 pub trait Logger: Send + Sync {
+    /// Receives one line: its level, the SDK module it came from, the text.
     fn log(&self, level: LogLevel, target: String, message: String) -> Result<(), HostCallbackError>;
 }
 

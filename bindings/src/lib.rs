@@ -17,6 +17,7 @@ mod host_callback;
 mod host_log;
 mod members;
 mod node;
+mod number;
 mod outbox;
 mod parse;
 mod points;

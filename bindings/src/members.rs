@@ -2,6 +2,8 @@
 
 use edgepoints_core as core;
 
+use crate::number::{unsigned, Signed};
+
 use crate::EdgePointsError;
 
 /// The session of the member logged in on this device.
@@ -10,10 +12,10 @@ pub struct MemberSession {
     pub member_id: String,
     /// The member name, normalised (trimmed, lower case).
     pub member: String,
-    pub created_at_ms: u64,
+    pub created_at_ms: i64,
     /// As of the last call the control plane answered; each call renews it.
-    pub idle_expires_at_ms: u64,
-    pub absolute_expires_at_ms: u64,
+    pub idle_expires_at_ms: i64,
+    pub absolute_expires_at_ms: i64,
 }
 
 impl From<core::MemberSession> for MemberSession {
@@ -21,9 +23,9 @@ impl From<core::MemberSession> for MemberSession {
         MemberSession {
             member_id: s.member_id,
             member: s.member,
-            created_at_ms: s.created_at_ms,
-            idle_expires_at_ms: s.idle_expires_at_ms,
-            absolute_expires_at_ms: s.absolute_expires_at_ms,
+            created_at_ms: s.created_at_ms.signed(),
+            idle_expires_at_ms: s.idle_expires_at_ms.signed(),
+            absolute_expires_at_ms: s.absolute_expires_at_ms.signed(),
         }
     }
 }
@@ -31,14 +33,12 @@ impl From<core::MemberSession> for MemberSession {
 /// Where the member side of this device stands.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
 pub enum MemberState {
+    /// No member is logged in on this device.
     LoggedOut,
-    LoggedIn {
-        session: MemberSession,
-    },
+    /// A member is logged in, with a live session.
+    LoggedIn { session: MemberSession },
     /// The control plane ended the session; log in again.
-    Expired {
-        member_id: String,
-    },
+    Expired { member_id: String },
 }
 
 impl From<core::MemberState> for MemberState {
@@ -58,7 +58,7 @@ impl From<core::MemberState> for MemberState {
 pub struct SignedUp {
     pub member_id: String,
     pub member: String,
-    pub created_at_ms: u64,
+    pub created_at_ms: i64,
 }
 
 impl From<core::SignedUp> for SignedUp {
@@ -66,7 +66,7 @@ impl From<core::SignedUp> for SignedUp {
         SignedUp {
             member_id: s.member_id,
             member: s.member,
-            created_at_ms: s.created_at_ms,
+            created_at_ms: s.created_at_ms.signed(),
         }
     }
 }
@@ -80,8 +80,8 @@ pub struct MemberNotice {
     /// `charging_finished`, `coupon_redeemed`, or a newer kind.
     pub kind: String,
     pub text: String,
-    pub posted_at_ms: u64,
-    pub received_at_ms: u64,
+    pub posted_at_ms: i64,
+    pub received_at_ms: i64,
 }
 
 impl From<core::MemberNotice> for MemberNotice {
@@ -91,8 +91,8 @@ impl From<core::MemberNotice> for MemberNotice {
             member_id: n.member_id,
             kind: n.kind,
             text: n.text,
-            posted_at_ms: n.posted_at_ms,
-            received_at_ms: n.received_at_ms,
+            posted_at_ms: n.posted_at_ms.signed(),
+            received_at_ms: n.received_at_ms.signed(),
         }
     }
 }
@@ -150,7 +150,12 @@ impl Members {
     }
 
     /// The member's stored notices, newest first, at most `limit`.
-    pub fn notices(&self, limit: u32) -> Result<Vec<MemberNotice>, EdgePointsError> {
-        Ok(self.inner.notices(limit)?.into_iter().map(Into::into).collect())
+    pub fn notices(&self, limit: i32) -> Result<Vec<MemberNotice>, EdgePointsError> {
+        Ok(self
+            .inner
+            .notices(unsigned("limit", limit)?)?
+            .into_iter()
+            .map(Into::into)
+            .collect())
     }
 }

@@ -5,34 +5,40 @@ use std::sync::Arc;
 
 use edgepoints_core as core;
 
+use crate::number::Signed;
+
 use crate::points::HeartbeatReport;
 use crate::EdgePointsError;
 
 /// What a running node has served.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct NodeStats {
-    pub requests: u64,
-    pub bytes_served: u64,
-    pub hits: u64,
-    pub misses: u64,
+    pub requests: i64,
+    pub bytes_served: i64,
+    pub hits: i64,
+    pub misses: i64,
     /// Refusals by reason (`no_ticket`, `bad_ticket`, `paused`, `monthly_cap`, …).
-    pub rejected: HashMap<String, u64>,
+    pub rejected: HashMap<String, i64>,
     /// Bytes served this calendar month (UTC), across restarts.
-    pub uploaded_this_month_bytes: u64,
+    pub uploaded_this_month_bytes: i64,
     /// The month's cap from the user's policy.
-    pub monthly_cap_bytes: u64,
+    pub monthly_cap_bytes: i64,
 }
 
 impl From<core::NodeStats> for NodeStats {
     fn from(stats: core::NodeStats) -> Self {
         NodeStats {
-            requests: stats.requests,
-            bytes_served: stats.bytes_served,
-            hits: stats.hits,
-            misses: stats.misses,
-            rejected: stats.rejected.into_iter().collect(),
-            uploaded_this_month_bytes: stats.uploaded_this_month_bytes,
-            monthly_cap_bytes: stats.monthly_cap_bytes,
+            requests: stats.requests.signed(),
+            bytes_served: stats.bytes_served.signed(),
+            hits: stats.hits.signed(),
+            misses: stats.misses.signed(),
+            rejected: stats
+                .rejected
+                .into_iter()
+                .map(|(reason, n)| (reason, n.signed()))
+                .collect(),
+            uploaded_this_month_bytes: stats.uploaded_this_month_bytes.signed(),
+            monthly_cap_bytes: stats.monthly_cap_bytes.signed(),
         }
     }
 }
@@ -68,24 +74,24 @@ impl EdgeNode {
 /// What one manifest sync did.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct SyncReport {
-    pub manifest_version: u64,
-    pub fetched: u64,
-    pub bytes_fetched: u64,
-    pub already_cached: u64,
-    pub dropped: u64,
-    pub over_budget: u64,
+    pub manifest_version: i64,
+    pub fetched: i64,
+    pub bytes_fetched: i64,
+    pub already_cached: i64,
+    pub dropped: i64,
+    pub over_budget: i64,
     pub failed: Vec<String>,
 }
 
 impl From<core::SyncReport> for SyncReport {
     fn from(r: core::SyncReport) -> Self {
         SyncReport {
-            manifest_version: r.manifest_version,
-            fetched: r.fetched,
-            bytes_fetched: r.bytes_fetched,
-            already_cached: r.already_cached,
-            dropped: r.dropped,
-            over_budget: r.over_budget,
+            manifest_version: r.manifest_version.signed(),
+            fetched: r.fetched.signed(),
+            bytes_fetched: r.bytes_fetched.signed(),
+            already_cached: r.already_cached.signed(),
+            dropped: r.dropped.signed(),
+            over_budget: r.over_budget.signed(),
             failed: r.failed,
         }
     }

@@ -4,12 +4,18 @@ use std::time::Duration;
 
 use edgepoints_core as core;
 
+use crate::number::{unsigned, Signed};
+
 use crate::EdgePointsError;
 
+/// Where one outbox entry stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
 pub enum OutboxEntryState {
+    /// Waiting to be sent, or sent and not yet answered.
     Pending,
+    /// Answered by the control plane; applied once.
     Done,
+    /// Refused for good by the control plane; `last_error` says why.
     Failed,
 }
 
@@ -31,11 +37,11 @@ pub struct OutboxEntry {
     pub kind: String,
     pub idempotency_key: String,
     pub state: OutboxEntryState,
-    pub attempts: u32,
-    pub next_attempt_at_ms: u64,
+    pub attempts: i32,
+    pub next_attempt_at_ms: i64,
     pub last_error: Option<String>,
-    pub created_at_ms: u64,
-    pub finished_at_ms: Option<u64>,
+    pub created_at_ms: i64,
+    pub finished_at_ms: Option<i64>,
 }
 
 impl From<core::OutboxEntry> for OutboxEntry {
@@ -46,11 +52,11 @@ impl From<core::OutboxEntry> for OutboxEntry {
             kind: e.kind,
             idempotency_key: e.idempotency_key,
             state: e.state.into(),
-            attempts: e.attempts,
-            next_attempt_at_ms: e.next_attempt_at_ms,
+            attempts: e.attempts.signed(),
+            next_attempt_at_ms: e.next_attempt_at_ms.signed(),
             last_error: e.last_error,
-            created_at_ms: e.created_at_ms,
-            finished_at_ms: e.finished_at_ms,
+            created_at_ms: e.created_at_ms.signed(),
+            finished_at_ms: e.finished_at_ms.signed(),
         }
     }
 }
@@ -58,20 +64,20 @@ impl From<core::OutboxEntry> for OutboxEntry {
 /// The outbox at a glance: show "3 changes waiting to sync" from this.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct OutboxStatus {
-    pub pending: u64,
-    pub failed: u64,
-    pub done: u64,
-    pub oldest_pending_age_ms: Option<u64>,
+    pub pending: i64,
+    pub failed: i64,
+    pub done: i64,
+    pub oldest_pending_age_ms: Option<i64>,
     pub last_error: Option<String>,
 }
 
 impl From<core::OutboxStatus> for OutboxStatus {
     fn from(s: core::OutboxStatus) -> Self {
         OutboxStatus {
-            pending: s.pending,
-            failed: s.failed,
-            done: s.done,
-            oldest_pending_age_ms: s.oldest_pending_age_ms,
+            pending: s.pending.signed(),
+            failed: s.failed.signed(),
+            done: s.done.signed(),
+            oldest_pending_age_ms: s.oldest_pending_age_ms.signed(),
             last_error: s.last_error,
         }
     }
@@ -91,13 +97,19 @@ impl Outbox {
 
 #[uniffi::export(async_runtime = "tokio")]
 impl Outbox {
+    /// Counts of pending, failed and done entries, and the oldest pending one's age.
     pub fn status(&self) -> Result<OutboxStatus, EdgePointsError> {
         Ok(self.inner.status()?.into())
     }
 
     /// The newest `limit` entries, newest first.
-    pub fn entries(&self, limit: u32) -> Result<Vec<OutboxEntry>, EdgePointsError> {
-        Ok(self.inner.entries(limit)?.into_iter().map(Into::into).collect())
+    pub fn entries(&self, limit: i32) -> Result<Vec<OutboxEntry>, EdgePointsError> {
+        Ok(self
+            .inner
+            .entries(unsigned("limit", limit)?)?
+            .into_iter()
+            .map(Into::into)
+            .collect())
     }
 
     /// Sends every waiting entry now (e.g. on a "sync now" button).
@@ -106,7 +118,11 @@ impl Outbox {
     }
 
     /// Sends now and waits until nothing is pending or `timeout_ms` passes.
-    pub async fn drain(&self, timeout_ms: u64) -> Result<OutboxStatus, EdgePointsError> {
-        Ok(self.inner.drain(Duration::from_millis(timeout_ms)).await?.into())
+    pub async fn drain(&self, timeout_ms: i64) -> Result<OutboxStatus, EdgePointsError> {
+        Ok(self
+            .inner
+            .drain(Duration::from_millis(unsigned("timeout_ms", timeout_ms)?))
+            .await?
+            .into())
     }
 }

@@ -2,6 +2,8 @@
 
 use edgepoints_core as core;
 
+use crate::number::{unsigned, Signed};
+
 use crate::EdgePointsError;
 
 /// An owner's points, as the control plane keeps them.
@@ -9,24 +11,24 @@ use crate::EdgePointsError;
 pub struct PointsBalance {
     /// The member when one is logged in, else the device.
     pub owner: String,
-    pub balance: u64,
+    pub balance: i64,
     /// Credited on the control plane's current day, against the cap.
-    pub today: u64,
-    pub daily_cap: u64,
-    pub online_ms: u64,
+    pub today: i64,
+    pub daily_cap: i64,
+    pub online_ms: i64,
     /// Bytes credited from consumers' receipts.
-    pub delivered_bytes: u64,
+    pub delivered_bytes: i64,
 }
 
 impl From<core::PointsBalance> for PointsBalance {
     fn from(b: core::PointsBalance) -> Self {
         PointsBalance {
             owner: b.owner,
-            balance: b.balance,
-            today: b.today,
-            daily_cap: b.daily_cap,
-            online_ms: b.online_ms,
-            delivered_bytes: b.delivered_bytes,
+            balance: b.balance.signed(),
+            today: b.today.signed(),
+            daily_cap: b.daily_cap.signed(),
+            online_ms: b.online_ms.signed(),
+            delivered_bytes: b.delivered_bytes.signed(),
         }
     }
 }
@@ -64,8 +66,8 @@ impl From<core::LedgerReason> for LedgerReason {
 /// One change in the ledger: the balance is the sum of them.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct LedgerEntry {
-    pub id: u64,
-    pub at_ms: u64,
+    pub id: i64,
+    pub at_ms: i64,
     /// Positive for a credit or refund, negative for a debit.
     pub points: i64,
     pub reason: LedgerReason,
@@ -84,8 +86,8 @@ impl From<core::LedgerEntry> for LedgerEntry {
     fn from(e: core::LedgerEntry) -> Self {
         let (coupon_activity_id, coupon_serial) = e.coupon.map(|c| (c.activity_id, c.serial)).unzip();
         LedgerEntry {
-            id: e.id,
-            at_ms: e.at_ms,
+            id: e.id.signed(),
+            at_ms: e.at_ms.signed(),
             points: e.points,
             reason: e.reason.into(),
             detail: e.detail,
@@ -101,7 +103,7 @@ impl From<core::LedgerEntry> for LedgerEntry {
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
 pub enum RewardKind {
     /// Money off the member's next rental (up to its fee, on one rental).
-    RentalCredit { amount_cents: u64 },
+    RentalCredit { amount_cents: i64 },
     /// A partner's voucher: the grant carries a code.
     Voucher { partner: String },
 }
@@ -109,7 +111,9 @@ pub enum RewardKind {
 impl From<core::RewardKind> for RewardKind {
     fn from(kind: core::RewardKind) -> Self {
         match kind {
-            core::RewardKind::RentalCredit { amount_cents } => RewardKind::RentalCredit { amount_cents },
+            core::RewardKind::RentalCredit { amount_cents } => RewardKind::RentalCredit {
+                amount_cents: amount_cents.signed(),
+            },
             core::RewardKind::Voucher { partner } => RewardKind::Voucher { partner },
         }
     }
@@ -120,7 +124,7 @@ impl From<core::RewardKind> for RewardKind {
 pub struct Reward {
     pub reward_id: String,
     pub title: String,
-    pub points: u64,
+    pub points: i64,
     pub kind: RewardKind,
 }
 
@@ -129,7 +133,7 @@ impl From<core::Reward> for Reward {
         Reward {
             reward_id: r.reward_id,
             title: r.title,
-            points: r.points,
+            points: r.points.signed(),
             kind: r.kind.into(),
         }
     }
@@ -142,14 +146,14 @@ pub struct RewardGrant {
     pub reward_id: String,
     pub title: String,
     /// Points debited for it.
-    pub points: u64,
+    pub points: i64,
     pub kind: RewardKind,
-    pub granted_at_ms: u64,
+    pub granted_at_ms: i64,
     /// A voucher's code.
     pub code: Option<String>,
     /// The rental a rental credit was taken off, and how much it took.
     pub used_by_rental: Option<String>,
-    pub used_cents: u64,
+    pub used_cents: i64,
 }
 
 impl From<core::RewardGrant> for RewardGrant {
@@ -158,28 +162,29 @@ impl From<core::RewardGrant> for RewardGrant {
             grant_id: g.grant_id,
             reward_id: g.reward_id,
             title: g.title,
-            points: g.points,
+            points: g.points.signed(),
             kind: g.kind.into(),
-            granted_at_ms: g.granted_at_ms,
+            granted_at_ms: g.granted_at_ms.signed(),
             code: g.code,
             used_by_rental: g.used_by_rental,
-            used_cents: g.used_cents,
+            used_cents: g.used_cents.signed(),
         }
     }
 }
 
+/// A page of ledger entries, oldest first.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct LedgerPage {
     pub entries: Vec<LedgerEntry>,
     /// Pass as `after` for the next page; none at the end.
-    pub next_after: Option<u64>,
+    pub next_after: Option<i64>,
 }
 
 impl From<core::LedgerPage> for LedgerPage {
     fn from(page: core::LedgerPage) -> Self {
         LedgerPage {
             entries: page.entries.into_iter().map(Into::into).collect(),
-            next_after: page.next_after,
+            next_after: page.next_after.signed(),
         }
     }
 }
@@ -187,25 +192,25 @@ impl From<core::LedgerPage> for LedgerPage {
 /// What one heartbeat earned.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct HeartbeatReport {
-    pub seq: u64,
-    pub credited_online_ms: u64,
+    pub seq: i64,
+    pub credited_online_ms: i64,
     /// Points for the online time this heartbeat closed.
-    pub credited_points: u64,
+    pub credited_points: i64,
     /// Points for deliveries credited since the previous heartbeat.
-    pub delivery_points: u64,
-    pub balance: u64,
-    pub next_interval_ms: u64,
+    pub delivery_points: i64,
+    pub balance: i64,
+    pub next_interval_ms: i64,
 }
 
 impl From<core::HeartbeatReport> for HeartbeatReport {
     fn from(r: core::HeartbeatReport) -> Self {
         HeartbeatReport {
-            seq: r.seq,
-            credited_online_ms: r.credited_online_ms,
-            credited_points: r.credited_points,
-            delivery_points: r.delivery_points,
-            balance: r.balance,
-            next_interval_ms: r.next_interval.as_millis() as u64,
+            seq: r.seq.signed(),
+            credited_online_ms: r.credited_online_ms.signed(),
+            credited_points: r.credited_points.signed(),
+            delivery_points: r.delivery_points.signed(),
+            balance: r.balance.signed(),
+            next_interval_ms: r.next_interval.as_millis() as i64,
         }
     }
 }
@@ -224,13 +229,15 @@ impl Points {
 
 #[uniffi::export(async_runtime = "tokio")]
 impl Points {
+    /// The balance, today's earnings against the daily cap, and the totals
+    /// behind them, from the control plane.
     pub async fn balance(&self) -> Result<PointsBalance, EdgePointsError> {
         Ok(self.inner.balance().await?.into())
     }
 
     /// Entries after entry `after` (0 for the first page), oldest first.
-    pub async fn ledger(&self, after: u64) -> Result<LedgerPage, EdgePointsError> {
-        Ok(self.inner.ledger(after).await?.into())
+    pub async fn ledger(&self, after: i64) -> Result<LedgerPage, EdgePointsError> {
+        Ok(self.inner.ledger(unsigned("after", after)?).await?.into())
     }
 
     /// The rewards offered now.

@@ -5,8 +5,11 @@ use edgepoints_core as core;
 /// Whether the node may serve now.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
 pub enum ServingGate {
+    /// The node may serve.
     Serving,
+    /// Consent is given, but the policy does not allow serving now (`reason`: network, battery, charging).
     Paused { reason: String },
+    /// The user has not consented (or revoked it).
     NoConsent,
 }
 

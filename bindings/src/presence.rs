@@ -2,6 +2,8 @@
 
 use edgepoints_core as core;
 
+use crate::number::Signed;
+
 use crate::edgepoints::GeoLocation;
 use crate::points::HeartbeatReport;
 
@@ -10,9 +12,9 @@ use crate::points::HeartbeatReport;
 pub struct HeartbeatState {
     /// The last accepted heartbeat, and when (device clock, ms).
     pub last_accepted: Option<HeartbeatReport>,
-    pub last_accepted_at_ms: Option<u64>,
+    pub last_accepted_at_ms: Option<i64>,
     /// Heartbeats that failed since the last accepted one.
-    pub failures_since: u32,
+    pub failures_since: i32,
     /// Why the last one failed, if it did.
     pub last_error: Option<String>,
 }
@@ -22,13 +24,14 @@ impl From<core::HeartbeatState> for HeartbeatState {
     fn from(state: core::HeartbeatState) -> Self {
         HeartbeatState {
             last_accepted: state.last_accepted.map(Into::into),
-            last_accepted_at_ms: state.last_accepted_at_ms,
-            failures_since: state.failures_since,
+            last_accepted_at_ms: state.last_accepted_at_ms.signed(),
+            failures_since: state.failures_since.signed(),
             last_error: state.last_error,
         }
     }
 }
 
+/// How the control plane sees this device's node, as far as this device knows.
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct PresenceStatus {
     /// The URL the running node serves under; null when none runs.
@@ -59,6 +62,7 @@ impl From<core::PresenceStatus> for PresenceStatus {
     }
 }
 
+/// The node's presence: addresses reported and reached, heartbeats.
 #[derive(uniffi::Object)]
 pub struct Presence {
     inner: core::Presence,

@@ -5,16 +5,23 @@ use std::sync::Arc;
 
 use edgepoints_core as core;
 
+use crate::number::{unsigned, Signed};
+
 use crate::edgepoints::GeoLocation;
 use crate::EdgePointsError;
 
 /// What a car is doing, as the control plane knows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
 pub enum VehicleState {
+    /// Free to reserve.
     Available,
+    /// Held for a member.
     Reserved,
+    /// In a rental.
     Rented,
+    /// Charging at a station.
     Charging,
+    /// Out of service.
     Maintenance,
 }
 
@@ -37,8 +44,8 @@ pub struct Vehicle {
     pub plate: String,
     pub model: String,
     pub location: GeoLocation,
-    pub battery_percent: u8,
-    pub range_km: u32,
+    pub battery_percent: i32,
+    pub range_km: i32,
     pub state: VehicleState,
     pub station_id: Option<String>,
     /// The car's public key (`ed25519:…`): its answers are checked with it.
@@ -56,8 +63,8 @@ impl From<core::Vehicle> for Vehicle {
             plate: v.plate,
             model: v.model,
             location: v.location.into(),
-            battery_percent: v.battery_percent,
-            range_km: v.range_km,
+            battery_percent: v.battery_percent.signed(),
+            range_km: v.range_km.signed(),
             state: v.state.into(),
             station_id: v.station_id,
             vehicle_key: v.vehicle_key,
@@ -67,11 +74,16 @@ impl From<core::Vehicle> for Vehicle {
     }
 }
 
+/// What a charging connector is doing now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
 pub enum ConnectorStatus {
+    /// Free to use or reserve.
     Available,
+    /// A car is charging on it.
     Occupied,
+    /// Held by a charging reservation.
     Reserved,
+    /// Out of order.
     Faulted,
 }
 
@@ -86,10 +98,11 @@ impl From<core::ConnectorStatus> for ConnectorStatus {
     }
 }
 
+/// A charging connector at a station.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct Connector {
     pub connector_id: String,
-    pub power_kw: u32,
+    pub power_kw: i32,
     pub status: ConnectorStatus,
 }
 
@@ -99,8 +112,8 @@ pub struct Station {
     pub station_id: String,
     pub name: String,
     pub location: GeoLocation,
-    pub radius_m: u32,
-    pub parking_spaces: u32,
+    pub radius_m: i32,
+    pub parking_spaces: i32,
     pub connectors: Vec<Connector>,
 }
 
@@ -110,14 +123,14 @@ impl From<core::Station> for Station {
             station_id: s.station_id,
             name: s.name,
             location: s.location.into(),
-            radius_m: s.radius_m,
-            parking_spaces: s.parking_spaces,
+            radius_m: s.radius_m.signed(),
+            parking_spaces: s.parking_spaces.signed(),
             connectors: s
                 .connectors
                 .into_iter()
                 .map(|c| Connector {
                     connector_id: c.connector_id,
-                    power_kw: c.power_kw,
+                    power_kw: c.power_kw.signed(),
                     status: c.status.into(),
                 })
                 .collect(),
@@ -128,13 +141,21 @@ impl From<core::Station> for Station {
 /// Where the rental stands on this device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
 pub enum RentalPhase {
+    /// No rental on this device.
     Idle,
+    /// A car is held for the member until the hold expires.
     Reserved,
+    /// The rental is starting: credential issued, the first unlock on its way.
     Starting,
+    /// The member has the car.
     Running,
+    /// The end is on its way to the control plane.
     Ending,
+    /// Ended and billed.
     Closed,
+    /// The reservation was cancelled before the start.
     Cancelled,
+    /// The hold ran out before the start.
     Expired,
 }
 
@@ -153,12 +174,13 @@ impl From<core::RentalPhase> for RentalPhase {
     }
 }
 
+/// One line of a rental's fee.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct FeeLine {
     /// `time`, `distance`, `one_way`, `low_battery`; for a credit,
     /// `points_reward`.
     pub item: String,
-    pub cents: u64,
+    pub cents: i64,
     pub detail: String,
 }
 
@@ -166,16 +188,17 @@ impl From<core::FeeLine> for FeeLine {
     fn from(l: core::FeeLine) -> Self {
         FeeLine {
             item: l.item,
-            cents: l.cents,
+            cents: l.cents.signed(),
             detail: l.detail,
         }
     }
 }
 
+/// A rental's fee, line by line.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct Fee {
     /// What the member pays: the lines less the credits.
-    pub total_cents: u64,
+    pub total_cents: i64,
     pub currency: String,
     pub lines: Vec<FeeLine>,
     /// Amounts taken off (a rental credit redeemed for points).
@@ -185,7 +208,7 @@ pub struct Fee {
 impl From<core::Fee> for Fee {
     fn from(f: core::Fee) -> Self {
         Fee {
-            total_cents: f.total_cents,
+            total_cents: f.total_cents.signed(),
             currency: f.currency,
             lines: f.lines.into_iter().map(Into::into).collect(),
             credits: f.credits.into_iter().map(Into::into).collect(),
@@ -200,12 +223,12 @@ pub struct RentalRecord {
     pub vehicle_id: String,
     /// `reserved`, `starting`, `running`, `ended`, `cancelled`, `expired`.
     pub state: String,
-    pub reserved_at_ms: u64,
-    pub hold_expires_at_ms: u64,
+    pub reserved_at_ms: i64,
+    pub hold_expires_at_ms: i64,
     pub origin_station_id: Option<String>,
     pub end_station_id: Option<String>,
     pub fee: Option<Fee>,
-    pub charging_until_ms: Option<u64>,
+    pub charging_until_ms: Option<i64>,
 }
 
 impl From<core::RentalRecord> for RentalRecord {
@@ -214,12 +237,12 @@ impl From<core::RentalRecord> for RentalRecord {
             rental_id: r.rental_id,
             vehicle_id: r.vehicle_id,
             state: r.state.as_str().to_owned(),
-            reserved_at_ms: r.reserved_at_ms,
-            hold_expires_at_ms: r.hold_expires_at_ms,
+            reserved_at_ms: r.reserved_at_ms.signed(),
+            hold_expires_at_ms: r.hold_expires_at_ms.signed(),
             origin_station_id: r.origin_station_id,
             end_station_id: r.end_station_id,
             fee: r.fee.map(Into::into),
-            charging_until_ms: r.charging_until_ms,
+            charging_until_ms: r.charging_until_ms.signed(),
         }
     }
 }
@@ -227,8 +250,11 @@ impl From<core::RentalRecord> for RentalRecord {
 /// A command to a car.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
 pub enum VehicleCommand {
+    /// Open the doors.
     Unlock,
+    /// Close and lock the doors.
     Lock,
+    /// Sound the horn and flash the lights, to find the car.
     Honk,
 }
 
@@ -245,17 +271,29 @@ impl From<VehicleCommand> for core::CommandKind {
 /// Why a car refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
 pub enum VehicleRefusal {
+    /// The credential is for another car.
     WrongVehicle,
+    /// The credential or the command has expired.
     Expired,
+    /// The credential's window has not begun.
     NotYetValid,
+    /// A signature does not verify.
     BadSignature,
+    /// The command's counter was used before: a replay.
     ReplayedCounter,
+    /// The credential does not allow this command.
     CommandNotAllowed,
+    /// The credential was revoked (the rental ended).
     Revoked,
+    /// The command does not belong to the credential.
     CredentialMismatch,
+    /// The car could not read the request.
     Malformed,
+    /// The card is not the member's bound card.
     WrongCard,
+    /// The car holds no credential for this rental.
     NoCredential,
+    /// The car cannot lock with a door open.
     DoorsOpen,
 }
 
@@ -283,16 +321,16 @@ impl From<core::VehicleRefusal> for VehicleRefusal {
 pub struct VehicleReading {
     pub locked: bool,
     pub doors_closed: bool,
-    pub odometer_m: u64,
-    pub battery_percent: u8,
+    pub odometer_m: i64,
+    pub battery_percent: i32,
     pub location: GeoLocation,
-    pub at_s: u64,
+    pub at_s: i64,
 }
 
 /// What the car did with a command.
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct CommandOutcome {
-    pub counter: u64,
+    pub counter: i64,
     /// `None` when the car did it.
     pub refusal: Option<VehicleRefusal>,
     pub reading: VehicleReading,
@@ -303,15 +341,15 @@ pub struct CommandOutcome {
 impl From<core::CommandOutcome> for CommandOutcome {
     fn from(o: core::CommandOutcome) -> Self {
         CommandOutcome {
-            counter: o.counter,
+            counter: o.counter.signed(),
             refusal: o.refusal.map(Into::into),
             reading: VehicleReading {
                 locked: o.reading.locked,
                 doors_closed: o.reading.doors_closed,
-                odometer_m: o.reading.odometer_m,
-                battery_percent: o.reading.battery_percent,
+                odometer_m: o.reading.odometer_m.signed(),
+                battery_percent: o.reading.battery_percent.signed(),
                 location: o.reading.location.into(),
-                at_s: o.reading.at_s,
+                at_s: o.reading.at_s.signed(),
             },
             settled_by_status: o.settled_by_status,
         }
@@ -328,7 +366,7 @@ pub struct RentalStatus {
     /// The step on its way to the control plane.
     pub pending_step: Option<String>,
     /// The counter of a command whose answer is awaited.
-    pub command_in_flight: Option<u64>,
+    pub command_in_flight: Option<i64>,
     pub last_refusal: Option<String>,
 }
 
@@ -340,37 +378,43 @@ impl From<core::RentalStatus> for RentalStatus {
             vehicle: s.vehicle.map(Into::into),
             rental: s.rental.map(Into::into),
             pending_step: s.pending_step,
-            command_in_flight: s.command_in_flight.map(|c| c.counter),
+            command_in_flight: s.command_in_flight.map(|c| c.counter.signed()),
             last_refusal: s.last_refusal,
         }
     }
 }
 
+/// A member card bound to the account: the car accepts it during the member's rentals.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct MemberCardBound {
     pub member_id: String,
     pub card_hint: String,
-    pub bound_at_ms: u64,
+    pub bound_at_ms: i64,
 }
 
 /// How a charge point took a reservation (OCPP ReserveNow's answers).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
 pub enum ChargingReservationStatus {
+    /// The connector is held for the member.
     Accepted,
+    /// Another car is on it.
     Occupied,
+    /// The connector is out of order.
     Faulted,
+    /// The station refused (e.g. no such connector, or outside its hours).
     Rejected,
 }
 
+/// A charging reservation and how the charge point took it.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct ChargingReservation {
     pub reservation_id: Option<String>,
     pub status: ChargingReservationStatus,
     pub station_id: String,
     pub connector_id: Option<String>,
-    pub from_ms: u64,
-    pub until_ms: u64,
-    pub expires_at_ms: Option<u64>,
+    pub from_ms: i64,
+    pub until_ms: i64,
+    pub expires_at_ms: Option<i64>,
     pub reason: Option<String>,
 }
 
@@ -386,9 +430,9 @@ impl From<core::ChargingReservation> for ChargingReservation {
             },
             station_id: r.station_id,
             connector_id: r.connector_id,
-            from_ms: r.from_ms,
-            until_ms: r.until_ms,
-            expires_at_ms: r.expires_at_ms,
+            from_ms: r.from_ms.signed(),
+            until_ms: r.until_ms.signed(),
+            expires_at_ms: r.expires_at_ms.signed(),
             reason: r.reason,
         }
     }
@@ -397,6 +441,7 @@ impl From<core::ChargingReservation> for ChargingReservation {
 /// Why the host's link failed.
 #[derive(Debug, thiserror::Error, uniffi::Error)]
 pub enum VehicleLinkError {
+    /// The link could not carry the exchange; `reason` says why.
     #[error("{reason}")]
     Failed { reason: String },
 }
@@ -414,6 +459,8 @@ impl From<uniffi::UnexpectedUniFFICallbackError> for VehicleLinkError {
 /// answer, which the SDK settles by asking the car.
 #[uniffi::export(with_foreign)]
 pub trait VehicleLink: Send + Sync {
+    /// Sends `request` to the car `vehicle_id` at `address` and returns its
+    /// answer, or fails.
     fn exchange(&self, vehicle_id: String, address: String, request: Vec<u8>) -> Result<Vec<u8>, VehicleLinkError>;
 }
 
@@ -463,10 +510,12 @@ impl Rental {
             .collect())
     }
 
+    /// One car, as the control plane knows it now.
     pub async fn vehicle(&self, vehicle_id: String) -> Result<Vehicle, EdgePointsError> {
         Ok(self.inner.vehicle(&vehicle_id).await?.into())
     }
 
+    /// Every station, with its connectors.
     pub async fn stations(&self) -> Result<Vec<Station>, EdgePointsError> {
         Ok(self.inner.stations().await?.into_iter().map(Into::into).collect())
     }
@@ -481,6 +530,7 @@ impl Rental {
         Ok(self.inner.reserve(&vehicle_id).await?.into())
     }
 
+    /// Cancels the reservation before the start; the car is free again.
     pub async fn cancel(&self) -> Result<RentalStatus, EdgePointsError> {
         Ok(self.inner.cancel().await?.into())
     }
@@ -521,7 +571,7 @@ impl Rental {
         Ok(MemberCardBound {
             member_id: bound.member_id,
             card_hint: bound.card_hint,
-            bound_at_ms: bound.bound_at_ms,
+            bound_at_ms: bound.bound_at_ms.signed(),
         })
     }
 
@@ -530,12 +580,17 @@ impl Rental {
         &self,
         station_id: String,
         connector_id: Option<String>,
-        from_ms: u64,
-        until_ms: u64,
+        from_ms: i64,
+        until_ms: i64,
     ) -> Result<ChargingReservation, EdgePointsError> {
         Ok(self
             .inner
-            .reserve_charging(&station_id, connector_id, from_ms, until_ms)
+            .reserve_charging(
+                &station_id,
+                connector_id,
+                unsigned("from_ms", from_ms)?,
+                unsigned("until_ms", until_ms)?,
+            )
             .await?
             .into())
     }

@@ -22,8 +22,8 @@ class ConsentTest {
         serveOnWifi = true,
         serveOnCellular = false,
         chargingOnly = true,
-        minBatteryPercent = 40u,
-        monthlyUploadCapBytes = 2_000_000_000uL,
+        minBatteryPercent = 40,
+        monthlyUploadCapBytes = 2_000_000_000L,
     )
 
     @Test
@@ -32,10 +32,10 @@ class ConsentTest {
         val sdk = open(newDataDir(), listener)
         val state = sdk.consent().grant("2026-11", policy)
         assertEquals(ConsentStatus.Granted("2026-11", policy), state.status)
-        assertEquals(1uL, state.revision)
+        assertEquals(1L, state.revision)
         assertTrue(state.reported)
         assertTrue(listener.events.any { it is SdkEvent.ConsentChanged })
-        assertTrue(listener.events.any { it is SdkEvent.ConsentReported && it.revision == 1uL })
+        assertTrue(listener.events.any { it is SdkEvent.ConsentReported && it.revision == 1L })
         val admin = adminState()
         assertTrue(admin.contains(sdk.deviceId()))
         assertTrue(admin.contains("\"min_battery_percent\":40"), admin)
@@ -61,7 +61,7 @@ class ConsentTest {
         sdk.consent().grant("2026-11", policy)
         val revoked = sdk.consent().revoke(true)
         assertEquals(ConsentStatus.Revoked(true), revoked.status)
-        assertEquals(2uL, revoked.revision)
+        assertEquals(2L, revoked.revision)
         assertTrue(revoked.reported)
         assertTrue(adminState().contains("\"decision\":\"revoked\""))
         sdk.shutdown()
@@ -73,7 +73,7 @@ class ConsentTest {
         val before = sdk.consent().state()
         assertEquals(ConsentStatus.NotAsked, before.status)
         val e = assertFailsWith<EdgePointsException.InvalidInput> {
-            sdk.consent().grant("2026-11", policy.copy(minBatteryPercent = 150u))
+            sdk.consent().grant("2026-11", policy.copy(minBatteryPercent = 150))
         }
         assertTrue(e.reason.contains("battery"), e.reason)
         assertFailsWith<EdgePointsException.InvalidInput> {
@@ -91,7 +91,7 @@ class ConsentTest {
     fun grantWhileOfflineStaysPendingThenReports() = runBlocking {
         val dir = newDataDir()
         val listener = RecordingListener()
-        val offline = EdgePoints(config(dir, endpoints = listOf("http://127.0.0.1:1"), maxAttempts = 2u), listener)
+        val offline = EdgePoints(config(dir, endpoints = listOf("http://127.0.0.1:1"), maxAttempts = 2), listener)
         val state = offline.consent().grant("2026-11", policy)
         assertTrue(state.status is ConsentStatus.Granted)
         assertFalse(state.reported)

@@ -42,14 +42,14 @@ fun lunchDeal(description: String): ActivityDraft {
         staff = listOf(),
         featuredItems = listOf("soupe"),
         pictures = listOf(),
-        percentOff = 15u,
+        percentOff = 15,
         amountOffCents = null,
         gift = null,
-        minSpendCents = 0uL,
-        validFromS = (now - 60).toULong(),
-        validUntilS = (now + 86_400).toULong(),
-        totalLimit = 10u,
-        perCustomerLimit = 1u,
+        minSpendCents = 0L,
+        validFromS = (now - 60).toLong(),
+        validUntilS = (now + 86_400).toLong(),
+        totalLimit = 10,
+        perCustomerLimit = 1,
         pointsPrice = null,
     )
 }
@@ -95,7 +95,7 @@ class CouponsTest {
 
         // The till, reopened with no reachable control plane, still checks.
         till.shutdown()
-        val offline = EdgePoints(config(tillDir, endpoints = listOf("http://127.0.0.1:1"), maxAttempts = 1u), null)
+        val offline = EdgePoints(config(tillDir, endpoints = listOf("http://127.0.0.1:1"), maxAttempts = 1), null)
         val valid = offline.merchant().validate(shown.text)
         assertIs<CouponValidation.Valid>(valid)
         assertEquals(coupon.serial, valid.serial)
@@ -142,15 +142,15 @@ class CouponsTest {
 
         addFault("{\"route\": \"${Routes.DEVICE_OFFLINE_REDEMPTIONS}\", \"action\": \"fail\", \"status\": 503}")
         try {
-            tillA.merchant().redeemOffline(shown, "A-1", 250uL)
-            tillB.merchant().redeemOffline(shown, "B-1", 250uL)
-            val again = assertFailsWith<EdgePointsException.CouponRefused> { tillA.merchant().redeemOffline(shown, "A-2", 250uL) }
+            tillA.merchant().redeemOffline(shown, "A-1", 250L)
+            tillB.merchant().redeemOffline(shown, "B-1", 250L)
+            val again = assertFailsWith<EdgePointsException.CouponRefused> { tillA.merchant().redeemOffline(shown, "A-2", 250L) }
             assertEquals(CouponRefusal.ALREADY_REDEEMED, again.reason)
         } finally {
             resetFaults()
         }
-        assertEquals(0uL, tillA.outbox().drain(10_000uL).pending)
-        assertEquals(0uL, tillB.outbox().drain(10_000uL).pending)
+        assertEquals(0L, tillA.outbox().drain(10_000L).pending)
+        assertEquals(0L, tillB.outbox().drain(10_000L).pending)
         tillA.merchant().sync()
         tillB.merchant().sync()
         val heardA = eventsA.events.filterIsInstance<SdkEvent.RedemptionConflict>()

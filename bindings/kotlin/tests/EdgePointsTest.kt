@@ -78,7 +78,7 @@ class EdgePointsTest {
 
     @Test
     fun unreachableControlPlaneIsUnavailable() = runBlocking {
-        val sdk = EdgePoints(config(newDataDir(), endpoints = listOf("http://127.0.0.1:1"), maxAttempts = 2u), null)
+        val sdk = EdgePoints(config(newDataDir(), endpoints = listOf("http://127.0.0.1:1"), maxAttempts = 2), null)
         assertFailsWith<EdgePointsException.Unavailable> { sdk.register() }
         assertNull(sdk.registration())
         sdk.shutdown()
@@ -90,9 +90,9 @@ class EdgePointsTest {
         val listener = RecordingListener()
         val sdk = open(dir, listener)
         sdk.setNetwork(NetworkKind.WIFI)
-        val state = sdk.setBattery(80u, true)
-        assertEquals(HostState(NetworkKind.WIFI, 80u, true, true), state)
-        assertFailsWith<EdgePointsException.InvalidInput> { sdk.setBattery(101u, false) }
+        val state = sdk.setBattery(80, true)
+        assertEquals(HostState(NetworkKind.WIFI, 80, true, true), state)
+        assertFailsWith<EdgePointsException.InvalidInput> { sdk.setBattery(101, false) }
         assertEquals(state, sdk.hostState())
         val changes = listener.events.filterIsInstance<SdkEvent.HostStateChanged>()
         assertEquals(2, changes.size)

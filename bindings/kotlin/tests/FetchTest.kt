@@ -44,32 +44,32 @@ class FetchTest {
         val alice = open(newDataDir(), aliceEvents)
         alice.consent().grant("2026-11", ConsentPolicy())
         alice.setNetwork(NetworkKind.WIFI)
-        alice.setBattery(90u, true)
+        alice.setBattery(90, true)
         val synced = alice.node().sync()
-        assertTrue(synced.fetched >= 1uL, "the published item is synced: $synced")
+        assertTrue(synced.fetched >= 1L, "the published item is synced: $synced")
         val node = alice.node().start("127.0.0.1:0")
 
         val bob = open(newDataDir())
         val report = bob.fetch(hash)
         val source = assertIs<FetchSource.Node>(report.source, "routed to Alice: $report")
         assertEquals(alice.deviceId(), source.nodeId)
-        assertEquals(bytes.size.toULong(), report.size)
+        assertEquals(bytes.size.toLong(), report.size)
         assertContentEquals(bytes, bob.content().read(hash))
         assertEquals(FetchSource.Cache, bob.fetch(hash).source)
 
         // Alice's node counted the upload, and told her app.
         val stats = node.stats()
-        assertEquals(bytes.size.toULong(), stats.bytesServed)
-        assertEquals(1uL, stats.hits)
-        assertEquals(bytes.size.toULong(), stats.uploadedThisMonthBytes)
+        assertEquals(bytes.size.toLong(), stats.bytesServed)
+        assertEquals(1L, stats.hits)
+        assertEquals(bytes.size.toLong(), stats.uploadedThisMonthBytes)
         var heard: SdkEvent.NodeStats? = null
         repeat(50) {
             heard = aliceEvents.events.filterIsInstance<SdkEvent.NodeStats>()
-                .lastOrNull { it.stats.bytesServed == bytes.size.toULong() }
+                .lastOrNull { it.stats.bytesServed == bytes.size.toLong() }
             if (heard != null) return@repeat
             delay(100)
         }
-        assertEquals(1uL, heard?.stats?.hits, "a NodeStats event with the upload")
+        assertEquals(1L, heard?.stats?.hits, "a NodeStats event with the upload")
 
         // Alice stops serving: Carol gets the item from the origin.
         node.stop()

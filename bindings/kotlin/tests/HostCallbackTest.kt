@@ -58,10 +58,10 @@ class HostCallbackTest {
         val granted = alice.consent().grant("2026-11", ConsentPolicy())
         assertTrue(granted.reported, "the outbox worker sent the consent: $granted")
         alice.setNetwork(NetworkKind.WIFI)
-        alice.setBattery(90u, true)
+        alice.setBattery(90, true)
         val bytes = ByteArray(30_000) { ((it * 13) % 251).toByte() }
         val hash = publish(bytes)
-        assertTrue(alice.node().sync().fetched >= 1uL)
+        assertTrue(alice.node().sync().fetched >= 1L)
         val node = alice.node().start("127.0.0.1:0")
         val beat = node.heartbeatNow()
         assertTrue(alice.points().balance().balance >= beat.balance)
@@ -74,14 +74,14 @@ class HostCallbackTest {
         // decision is sent and answered.
         val revoked = alice.consent().revoke(false)
         assertTrue(revoked.reported, "the worker survived the listener: $revoked")
-        assertEquals(0uL, alice.outbox().drain(10_000uL).pending)
+        assertEquals(0L, alice.outbox().drain(10_000L).pending)
 
         val failures = hostCallbackFailures().eventListener - failuresBefore
         assertTrue(listener.calls.get() > 10, "the listener was called: ${listener.calls.get()}")
-        assertEquals(listener.calls.get().toULong(), failures, "every throw was counted")
+        assertEquals(listener.calls.get().toLong(), failures, "every throw was counted")
         val reports = logger.lines.filter { it.contains("a host callback failed") }
         assertTrue(reports.size <= 1, "reported once, not per event: $reports")
-        if (failuresBefore == 0uL) {
+        if (failuresBefore == 0L) {
             assertEquals(1, reports.size, "the first failure is reported: ${logger.lines}")
             assertTrue(reports[0].contains("event listener"), reports[0])
         }
@@ -101,15 +101,15 @@ class HostCallbackTest {
         val state = sdk.consent().grant("2026-11", ConsentPolicy())
         assertTrue(state.reported)
         sdk.setNetwork(NetworkKind.WIFI)
-        sdk.setBattery(80u, true)
+        sdk.setBattery(80, true)
         val node = sdk.node().start("127.0.0.1:0")
         node.heartbeatNow()
         node.stop()
-        assertEquals(0uL, sdk.outbox().drain(10_000uL).pending)
+        assertEquals(0L, sdk.outbox().drain(10_000L).pending)
         assertTrue(events.events.any { it is SdkEvent.Registered }, "events still flow")
 
         assertTrue(logger.calls.get() > 0, "the logger was called")
-        assertEquals(logger.calls.get().toULong(), hostCallbackFailures().logger - failuresBefore)
+        assertEquals(logger.calls.get().toLong(), hostCallbackFailures().logger - failuresBefore)
         sdk.shutdown()
     }
 }

@@ -22,7 +22,7 @@ suspend fun memberNode(sdk: EdgePoints, name: String): NodeHandle {
     sdk.members().login(name, PASSWORD)
     sdk.consent().grant("2026-12", ConsentPolicy())
     sdk.setNetwork(NetworkKind.WIFI)
-    sdk.setBattery(90u, true)
+    sdk.setBattery(90, true)
     val node = sdk.node().start("127.0.0.1:0")
     node.heartbeatNow()
     return node
@@ -46,7 +46,7 @@ class LoyaltyTest {
         till.merchant().enrol(createMerchant("Chez Points", "Canal Saint-Martin"))
         val priced = lunchDeal("Soup for points").copy(
             title = "Soup for four points",
-            pointsPrice = PointsPrice(points = 4uL, refundOnRollbackPercent = 100u, refundOnExpiryPercent = 0u),
+            pointsPrice = PointsPrice(points = 4L, refundOnRollbackPercent = 100, refundOnExpiryPercent = 0),
         )
         val activityId = till.merchant().submit(till.merchant().writeActivity(null, priced).activityId).activityId
 
@@ -56,45 +56,46 @@ class LoyaltyTest {
         val share = sdk.coupons().share(activityId, "wechat")
         sdk.coupons().activity(activityId, share.referralCode)
         earn(node, 3)
-        assertEquals(3uL, sdk.points().balance().balance)
+        assertEquals(3L, sdk.points().balance().balance)
 
         // Not enough: typed, and nothing changes.
         val short = assertFailsWith<EdgePointsException.NotEnoughPoints> {
             sdk.coupons().claim(activityId, null)
         }
-        assertEquals(3uL, short.balance)
-        assertEquals(4uL, short.needed)
+        assertEquals(3L, short.balance)
+        assertEquals(4L, short.needed)
+        assertEquals("not enough points: the balance is 3, 4 are needed", short.message)
         assertTrue(sdk.coupons().held().isEmpty())
         assertFailsWith<EdgePointsException.NotEnoughPoints> { sdk.points().redeemReward("harbour-coffee") }
 
         earn(node, 2)
         val coupon = sdk.coupons().claim(activityId, null)
-        assertEquals(4uL, coupon.pointsPaid)
-        assertEquals(1uL, sdk.points().balance().balance)
+        assertEquals(4L, coupon.pointsPaid)
+        assertEquals(1L, sdk.points().balance().balance)
         val spent = events.events.filterIsInstance<SdkEvent.PointsSpent>()
-        assertEquals(listOf(4uL), spent.map { it.points })
+        assertEquals(listOf(4L), spent.map { it.points })
         assertEquals(LedgerReason.COUPON_PURCHASE, spent.single().reason)
-        val purchase = sdk.points().ledger(0uL).entries.single { it.reason == LedgerReason.COUPON_PURCHASE }
+        val purchase = sdk.points().ledger(0L).entries.single { it.reason == LedgerReason.COUPON_PURCHASE }
         assertEquals(-4L, purchase.points)
         assertEquals(coupon.serial, purchase.couponSerial)
 
         // Given back: the points come back, once.
-        assertEquals(4uL, sdk.coupons().giveBack(coupon.serial))
-        assertEquals(5uL, sdk.points().balance().balance)
-        val ledger = sdk.points().ledger(0uL).entries
+        assertEquals(4L, sdk.coupons().giveBack(coupon.serial))
+        assertEquals(5L, sdk.points().balance().balance)
+        val ledger = sdk.points().ledger(0L).entries
         assertEquals(1, ledger.count { it.reason == LedgerReason.COUPON_REFUND })
         assertEquals(sdk.points().balance().balance.toLong(), ledger.sumOf { it.points })
-        assertTrue(events.events.any { it is SdkEvent.CouponGivenBack && it.refundedPoints == 4uL })
+        assertTrue(events.events.any { it is SdkEvent.CouponGivenBack && it.refundedPoints == 4L })
 
         val funnel = till.merchant().funnel(activityId)
-        assertEquals(1uL, funnel.total.views)
-        assertEquals(1uL, funnel.total.shares)
-        assertEquals(1uL, funnel.total.claims)
-        assertEquals(1uL, funnel.total.claimsRolledBack)
-        assertEquals(4uL, funnel.total.pointsTaken)
-        assertEquals(4uL, funnel.total.pointsRefunded)
+        assertEquals(1L, funnel.total.views)
+        assertEquals(1L, funnel.total.shares)
+        assertEquals(1L, funnel.total.claims)
+        assertEquals(1L, funnel.total.claimsRolledBack)
+        assertEquals(4L, funnel.total.pointsTaken)
+        assertEquals(4L, funnel.total.pointsRefunded)
         assertEquals(listOf("direct", "wechat"), funnel.channels.map { it.channel })
-        assertEquals(1uL, funnel.channels.single { it.channel == "wechat" }.counts.views)
+        assertEquals(1L, funnel.channels.single { it.channel == "wechat" }.counts.views)
         // A customer's device is no merchant's.
         assertFailsWith<EdgePointsException.Rejected> { sdk.merchant().funnel(activityId) }
         node.stop()

@@ -58,7 +58,7 @@ class MembersTest {
         assertEquals(listOf<Any>(), sdk.members().heartbeatNow(), "acknowledged, not again")
         val heard = events.events.filterIsInstance<SdkEvent.NoticeReceived>().map { it.notice.text }
         assertEquals(listOf("hello from QA"), heard, "the app heard it once")
-        assertEquals(listOf("message"), sdk.members().notices(10u).map { it.kind })
+        assertEquals(listOf("message"), sdk.members().notices(10).map { it.kind })
 
         sdk.members().logout()
         assertEquals(MemberState.LoggedOut, sdk.members().state())

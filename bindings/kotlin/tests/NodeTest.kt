@@ -33,7 +33,7 @@ class NodeTest {
         val tampered = bytes.copyOf().also { it[123] = (it[123] + 1).toByte() }
         val other = contentHashOf(ByteArray(10))
         assertFailsWith<EdgePointsException.ContentRejected> { sdk.content().ingest(other, tampered) }
-        assertEquals(1uL, sdk.content().stats().items)
+        assertEquals(1L, sdk.content().stats().items)
         sdk.shutdown()
     }
 
@@ -43,7 +43,7 @@ class NodeTest {
         assertEquals(ServingGate.NoConsent, sdk.servingGate())
         sdk.consent().grant("2026-11", ConsentPolicy())
         sdk.setNetwork(NetworkKind.WIFI)
-        sdk.setBattery(90u, true)
+        sdk.setBattery(90, true)
         assertEquals(ServingGate.Serving, sdk.servingGate())
         val node = sdk.node().start("127.0.0.1:0")
         val address = assertNotNull(node.localAddr(), "a running node has an address")
@@ -54,15 +54,15 @@ class NodeTest {
         assertEquals(401, response.statusCode(), "no ticket, no content")
         val stats = node.stats()
         // The control plane's reachability probe is a request too.
-        assertTrue(stats.requests >= 1uL, "$stats")
-        assertEquals(1uL, stats.rejected["no_ticket"])
+        assertTrue(stats.requests >= 1L, "$stats")
+        assertEquals(1L, stats.rejected["no_ticket"])
         assertEquals(listOf(address), node.reachableAddresses(), "the control plane reached the node")
         val presence = sdk.presence().status()
         assertEquals("http://$address", presence.servingUrl)
         assertEquals(listOf(address), presence.reachableAddresses)
         assertTrue(presence.seenFrom?.startsWith("127.0.0.1:") == true, "$presence")
         assertTrue(presence.heartbeats.lastAccepted != null, "start sent a heartbeat: $presence")
-        assertEquals(0u, presence.heartbeats.failuresSince)
+        assertEquals(0, presence.heartbeats.failuresSince)
         node.stop()
         assertEquals(null, node.localAddr())
         node.stop() // a second stop does nothing

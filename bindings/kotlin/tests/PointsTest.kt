@@ -35,31 +35,31 @@ class PointsTest {
         val sdk = open(newDataDir(), events)
         sdk.consent().grant("2026-11", ConsentPolicy())
         sdk.setNetwork(NetworkKind.WIFI)
-        sdk.setBattery(90u, true)
+        sdk.setBattery(90, true)
         val node = sdk.node().start("127.0.0.1:0")
-        assertEquals(0uL, sdk.points().balance().balance)
+        assertEquals(0L, sdk.points().balance().balance)
 
         // Three minutes of heartbeats, 30 s apart on the mock's clock.
         node.heartbeatNow()
-        var credited = 0uL
+        var credited = 0L
         repeat(6) {
             advanceClock(30_000)
             credited += node.heartbeatNow().creditedPoints
         }
-        assertEquals(3uL, credited, "one point per full minute by default")
+        assertEquals(3L, credited, "one point per full minute by default")
 
         val balance = sdk.points().balance()
-        assertEquals(3uL, balance.balance)
+        assertEquals(3L, balance.balance)
         assertEquals(sdk.deviceId(), balance.owner)
-        assertTrue(balance.onlineMs >= 180_000uL, "$balance")
-        val ledger = sdk.points().ledger(0uL)
+        assertTrue(balance.onlineMs >= 180_000L, "$balance")
+        val ledger = sdk.points().ledger(0L)
         assertEquals(3L, ledger.entries.sumOf { it.points })
         assertTrue(ledger.entries.all { it.reason == LedgerReason.ONLINE_TIME }, "$ledger")
         assertEquals(null, ledger.nextAfter)
 
         val heard = events.events.filterIsInstance<SdkEvent.PointsCredited>()
-        assertEquals(3uL, heard.sumOf { it.points }, "every credit was an event")
-        assertEquals(3uL, heard.last().balance)
+        assertEquals(3L, heard.sumOf { it.points }, "every credit was an event")
+        assertEquals(3L, heard.last().balance)
         assertTrue(heard.all { it.reason == LedgerReason.ONLINE_TIME })
         node.stop()
         sdk.shutdown()
@@ -74,24 +74,24 @@ class PointsTest {
         val alice = open(newDataDir(), events)
         alice.consent().grant("2026-11", ConsentPolicy())
         alice.setNetwork(NetworkKind.WIFI)
-        alice.setBattery(90u, true)
+        alice.setBattery(90, true)
         alice.node().sync()
         val node = alice.node().start("127.0.0.1:0")
 
         val bob = open(newDataDir())
         val report = bob.fetch(hash)
         assertTrue(report.receiptQueued, "Bob signed a receipt for Alice's delivery: $report")
-        assertEquals(0uL, bob.outbox().drain(20_000uL).pending)
+        assertEquals(0L, bob.outbox().drain(20_000L).pending)
 
         val beat = node.heartbeatNow()
-        assertEquals(2uL, beat.deliveryPoints, "$beat")
+        assertEquals(2L, beat.deliveryPoints, "$beat")
         val balance = alice.points().balance()
-        assertEquals(2_100_000uL, balance.deliveredBytes)
-        val deliveries = alice.points().ledger(0uL).entries.filter { it.reason == LedgerReason.DELIVERY }
+        assertEquals(2_100_000L, balance.deliveredBytes)
+        val deliveries = alice.points().ledger(0L).entries.filter { it.reason == LedgerReason.DELIVERY }
         assertEquals(listOf(2L), deliveries.map { it.points })
         val heard = events.events.filterIsInstance<SdkEvent.PointsCredited>()
             .filter { it.reason == LedgerReason.DELIVERY }
-        assertEquals(listOf(2uL), heard.map { it.points }, "the app heard of the delivery credit")
+        assertEquals(listOf(2L), heard.map { it.points }, "the app heard of the delivery credit")
         node.stop()
         alice.shutdown()
         bob.shutdown()

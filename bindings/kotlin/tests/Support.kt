@@ -19,15 +19,15 @@ val controlPlane: String = System.getProperty("edgepoints.controlPlane")
 
 fun newDataDir(): Path = Files.createTempDirectory("edgepoints-kt")
 
-fun config(dataDir: Path, endpoints: List<String> = listOf(controlPlane), maxAttempts: UInt = 4u) =
+fun config(dataDir: Path, endpoints: List<String> = listOf(controlPlane), maxAttempts: Int = 4) =
     EdgePointsConfig(
         endpoints = endpoints,
         dataDir = dataDir.toString(),
-        requestTimeoutMs = 5_000uL,
-        connectTimeoutMs = 2_000uL,
+        requestTimeoutMs = 5_000L,
+        connectTimeoutMs = 2_000L,
         maxAttempts = maxAttempts,
-        retryBaseDelayMs = 20uL,
-        retryMaxDelayMs = 200uL,
+        retryBaseDelayMs = 20L,
+        retryMaxDelayMs = 200L,
         platform = "jvm-test",
         appVersion = "1.0",
     )
