@@ -15,6 +15,7 @@ use crate::host::{HostState, NetworkKind};
 use crate::node::EdgeNode;
 use crate::outbox::Outbox;
 use crate::policy::ServingGate;
+use crate::secrets::{SecretStore, SecretStoreBridge};
 use crate::EdgePointsError;
 
 /// Settings for one instance. Durations in milliseconds.
@@ -143,16 +144,23 @@ pub struct EdgePoints {
 #[uniffi::export(async_runtime = "tokio")]
 impl EdgePoints {
     /// Opens the SDK on `config.data_dir`. No network I/O; cheap enough for
-    /// the main thread, though disk I/O is best kept off it.
-    #[uniffi::constructor]
+    /// the main thread, though disk I/O is best kept off it. `listener` gets
+    /// the events (see `SdkEvents` for a `Flow`); `secret_store` keeps the
+    /// device key and the member session in the platform keystore (without
+    /// one they stay in the SDK's database file).
+    #[uniffi::constructor(default(listener = None, secret_store = None))]
     pub fn new(
         config: EdgePointsConfig,
         listener: Option<Arc<dyn EventListener>>,
+        secret_store: Option<Arc<dyn SecretStore>>,
     ) -> Result<Arc<Self>, EdgePointsError> {
-        let listener = listener.map(|l| Arc::new(ListenerBridge(l)) as Arc<dyn core::EventListener>);
+        let host = core::HostServices {
+            listener: listener.map(|l| Arc::new(ListenerBridge(l)) as Arc<dyn core::EventListener>),
+            secret_store: secret_store.map(|s| Arc::new(SecretStoreBridge(s)) as Arc<dyn core::SecretStore>),
+        };
         // The SDK's background work runs on the bindings' runtime.
         let _runtime = crate::runtime::runtime()?.enter();
-        let inner = core::EdgePoints::open(config.try_into()?, listener)?;
+        let inner = core::EdgePoints::open_with(config.try_into()?, host)?;
         Ok(Arc::new(EdgePoints { inner }))
     }
 

@@ -84,6 +84,18 @@ pub enum EdgePointsError {
     /// No source delivered the item intact now; safe to try again later.
     #[error("content unavailable: {reason}")]
     ContentUnavailable { hash: String, reason: String },
+    /// The secret store (the app's keystore, or the SDK's database) failed;
+    /// nothing changed. Try again when it works (e.g. after the user
+    /// unlocked the phone).
+    #[error("secret store failed: {reason}")]
+    SecretStore { reason: String },
+    /// A secret the SDK had is gone from the secret store (e.g. the
+    /// keystore was wiped). For the device key the SDK does not make a new
+    /// one: that would be a new device, its points and coupons lost; erase
+    /// the data directory to start over as a new device. For the member
+    /// session, log out and in again.
+    #[error("{secret} is missing from the secret store")]
+    SecretLost { secret: String },
     /// The local database or data directory failed.
     #[error("storage failure: {reason}")]
     Storage { reason: String },
@@ -147,6 +159,8 @@ impl From<CoreError> for EdgePointsError {
             CoreError::Internal(reason) => EdgePointsError::Internal { reason },
             CoreError::ContentRejected { hash, reason } => EdgePointsError::ContentRejected { hash, reason },
             CoreError::ContentUnavailable { hash, reason } => EdgePointsError::ContentUnavailable { hash, reason },
+            CoreError::SecretStore(reason) => EdgePointsError::SecretStore { reason },
+            CoreError::SecretLost { secret } => EdgePointsError::SecretLost { secret },
             CoreError::Store(store) => EdgePointsError::Storage {
                 reason: store.to_string(),
             },

@@ -25,6 +25,7 @@ mod policy;
 mod presence;
 mod rental;
 mod runtime;
+mod secrets;
 
 pub use consent::{Consent, ConsentPolicy, ConsentState, ConsentStatus};
 pub use content::{content_hash_of, CacheStats, ContentCache};
@@ -52,5 +53,6 @@ pub use rental::{
     MemberCardBound, Rental, RentalPhase, RentalRecord, RentalStatus, Station, Vehicle, VehicleCommand, VehicleLink,
     VehicleLinkError, VehicleReading, VehicleRefusal, VehicleState,
 };
+pub use secrets::{SecretStore, SecretStoreError};
 
 uniffi::setup_scaffolding!();

@@ -12,6 +12,7 @@ use crate::host::{self, HostState, NetworkKind};
 use crate::identity::DeviceIdentity;
 use crate::outbox::{self, Outbox};
 use crate::registration::{self, Registration};
+use crate::secrets::{SecretStore, Secrets};
 use crate::shared::Shared;
 use crate::store::Store;
 use crate::transport::Transport;
@@ -22,6 +23,16 @@ const LOCK_FILE: &str = "edgepoints.lock";
 
 /// Finished outbox entries are kept this long for the app to inspect.
 const KEEP_FINISHED: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// What the host provides besides its [`Config`].
+#[derive(Clone, Default)]
+pub struct HostServices {
+    /// Receives the SDK's events.
+    pub listener: Option<Arc<dyn EventListener>>,
+    /// Keeps the device key and the member session key (the platform
+    /// keystore on phones); `None` keeps them in the SDK's database.
+    pub secret_store: Option<Arc<dyn SecretStore>>,
+}
 
 /// Stops the background work when the last handle goes away.
 struct Lifecycle {
@@ -56,6 +67,22 @@ impl EdgePoints {
     /// second gets [`Error::DataDirectoryInUse`] rather than two writers
     /// racing.
     pub fn open(config: Config, listener: Option<Arc<dyn EventListener>>) -> Result<EdgePoints, Error> {
+        EdgePoints::open_with(
+            config,
+            HostServices {
+                listener,
+                ..HostServices::default()
+            },
+        )
+    }
+
+    /// [`EdgePoints::open`] with everything the host provides: the event
+    /// listener and, on phones, the platform keystore for the device key and
+    /// the member session ([`SecretStore`]). A store that fails, or lost the
+    /// device key, fails the open ([`Error::SecretStore`],
+    /// [`Error::SecretLost`]) rather than making a new identity.
+    pub fn open_with(config: Config, host: HostServices) -> Result<EdgePoints, Error> {
+        let HostServices { listener, secret_store } = host;
         config.validate()?;
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;
         std::fs::create_dir_all(&config.data_dir).map_err(StoreError::Io)?;
@@ -71,7 +98,8 @@ impl EdgePoints {
             Err(std::fs::TryLockError::Error(e)) => return Err(StoreError::Io(e).into()),
         }
         let store = Store::open(&config.data_dir)?;
-        let identity = DeviceIdentity::load_or_create(&store)?;
+        let secrets = Secrets::open(&store, secret_store)?;
+        let identity = DeviceIdentity::load_or_create(&store, &secrets)?;
         let transport = Transport::new(&config, identity.device_id().as_str())?;
         let pruned = store.with(|c| outbox::prune(c, KEEP_FINISHED))?;
         let content = crate::content::ContentState::open(
@@ -91,6 +119,7 @@ impl EdgePoints {
         let shared = Arc::new(Shared::new(
             config,
             store,
+            secrets,
             identity,
             transport,
             EventSink::new(listener),

@@ -144,6 +144,19 @@ pub enum Error {
     #[error("content {hash} could not be fetched: {reason}")]
     ContentUnavailable { hash: String, reason: String },
 
+    /// The secret store (the host's keystore, or the database's table)
+    /// failed; nothing changed. Safe to try again when it works.
+    #[error("secret store failed: {0}")]
+    SecretStore(String),
+
+    /// The database says a secret exists that the secret store no longer
+    /// has (e.g. the app's keystore entry was wiped). The SDK does not make
+    /// a new one: for the device key that would be a new device, its points
+    /// and coupons lost. To start over as a new device, erase the data
+    /// directory; a lost member session needs a new login.
+    #[error("{secret} is missing from the secret store")]
+    SecretLost { secret: String },
+
     #[error(transparent)]
     Store(#[from] StoreError),
 }

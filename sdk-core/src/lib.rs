@@ -39,6 +39,7 @@ mod policy;
 mod presence;
 mod registration;
 mod rental;
+mod secrets;
 mod shared;
 mod store;
 mod time;
@@ -48,7 +49,7 @@ pub use config::{Config, NodeLimits};
 pub use consent::{Consent, ConsentState, ConsentStatus};
 pub use content::{CacheStats, ContentCache};
 pub use coupons::{CouponPresentation, Coupons, HeldCoupon, Merchant, MerchantIdentity, QueuedRedemption, Validation};
-pub use edgepoints::EdgePoints;
+pub use edgepoints::{EdgePoints, HostServices};
 pub use edgepoints_protocol::coupons::activities::{
     Activity, ActivityDraft, ActivityState, FieldFinding, Share, StateChange, Template, TemplateKind, TemplateLimits,
 };
@@ -83,5 +84,6 @@ pub use policy::ServingGate;
 pub use presence::{HeartbeatState, Presence, PresenceStatus};
 pub use registration::Registration;
 pub use rental::{CommandInFlight, CommandOutcome, Rental, RentalPhase, RentalStatus, VehicleLink, VehicleLinkError};
+pub use secrets::{SecretStore, SecretStoreError, DEVICE_KEY, MEMBER_SESSION};
 pub use store::DATABASE_FILE;
 pub use transport::{OutlierPolicy, RetryBudgetPolicy, RetryPolicy};

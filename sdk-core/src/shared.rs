@@ -13,6 +13,7 @@ use crate::events::EventSink;
 use crate::identity::DeviceIdentity;
 use crate::policy::ServingGate;
 use crate::presence::PresenceState;
+use crate::secrets::Secrets;
 use crate::store::Store;
 use crate::transport::Transport;
 use crate::{Config, Error};
@@ -27,6 +28,8 @@ use crate::{Config, Error};
 pub(crate) struct Shared {
     config: Config,
     store: Store,
+    /// The device key and the member session key (in the host's keystore if it gave one).
+    secrets: Secrets,
     identity: DeviceIdentity,
     transport: Transport,
     events: EventSink,
@@ -65,6 +68,7 @@ impl Shared {
     pub(crate) fn new(
         config: Config,
         store: Store,
+        secrets: Secrets,
         identity: DeviceIdentity,
         transport: Transport,
         events: EventSink,
@@ -76,6 +80,7 @@ impl Shared {
         Shared {
             config,
             store,
+            secrets,
             identity,
             transport,
             events,
@@ -111,6 +116,10 @@ impl Shared {
 
     pub(crate) fn store(&self) -> &Store {
         &self.store
+    }
+
+    pub(crate) fn secrets(&self) -> &Secrets {
+        &self.secrets
     }
 
     pub(crate) fn identity(&self) -> &DeviceIdentity {

@@ -241,7 +241,7 @@ fn sdk_signed_heartbeat(sdk: &EdgePoints, heartbeat: Heartbeat) -> Vec<u8> {
     let database = sdk.config().data_dir.join(edgepoints_core::DATABASE_FILE);
     let connection = rusqlite::Connection::open(database).unwrap();
     let secret: Vec<u8> = connection
-        .query_row("SELECT secret_key FROM device_key", [], |r| r.get(0))
+        .query_row("SELECT secret FROM secrets WHERE name = 'device-key'", [], |r| r.get(0))
         .unwrap();
     let key = ed25519_dalek::SigningKey::from_bytes(&secret.try_into().unwrap());
     let envelope = SignedEnvelope::sign(Purpose::Heartbeat, heartbeat.device_id.as_str(), &key, &heartbeat);

@@ -228,7 +228,14 @@ impl Members {
                 )
                 .await?;
                 let opened: edgepoints_protocol::MemberSession = parse("login answer", &body)?;
-                let before = session::load(shared)?.filter(|s| s.live);
+                // A session whose key is lost cannot be ended on the
+                // control plane (its idle timeout ends it); the new one
+                // replaces it here all the same.
+                let before = match session::load(shared) {
+                    Err(Error::SecretLost { .. }) => None,
+                    other => other?.filter(|s| s.live),
+                };
+                session::keep_key(shared, &opened)?;
                 shared.store().with(|c| {
                     let tx = c.transaction()?;
                     if let Some(before) = &before {
@@ -259,23 +266,33 @@ impl Members {
     pub fn logout(&self) -> Result<(), Error> {
         let shared = self.shared();
         shared.ensure_open()?;
-        let Some(stored) = session::load(shared)? else {
+        let Some((session, live)) = session::record(shared)? else {
             return Err(Error::NotLoggedIn);
+        };
+        // Without its key the session cannot be ended on the control plane
+        // (its idle timeout ends it there); here it ends all the same.
+        let stored = match session::load(shared) {
+            Err(Error::SecretLost { secret }) => {
+                tracing::warn!(%secret, "logging out without the session key");
+                None
+            }
+            other => other?,
         };
         shared.store().with(|c| {
             let tx = c.transaction()?;
-            if stored.live {
-                queue_logout(shared, &tx, &stored)?;
+            if let Some(stored) = stored.as_ref().filter(|_| live) {
+                queue_logout(shared, &tx, stored)?;
             }
             tx.execute("DELETE FROM member_session", [])?;
             tx.commit()?;
             Ok(())
         })?;
+        session::forget_key(shared)?;
         shared.outbox_wake().notify_one();
         session::follow(shared, None);
-        tracing::info!(member_id = %stored.session.member_id, "member logged out");
+        tracing::info!(member_id = %session.member_id, "member logged out");
         shared.events().emit(Event::LoggedOut {
-            member_id: stored.session.member_id,
+            member_id: session.member_id,
         });
         Ok(())
     }
@@ -307,6 +324,7 @@ impl Members {
                     c.execute("DELETE FROM member_session", [])?;
                     Ok(())
                 })?;
+                session::forget_key(shared)?;
                 session::follow(shared, None);
                 tracing::info!(member_id = %ended.member_id, sessions = ended.sessions_ended, "member account closed");
                 shared.events().emit(Event::LoggedOut {
@@ -320,13 +338,11 @@ impl Members {
     /// Where the member side stands, from the store (no network).
     pub fn state(&self) -> Result<MemberState, Error> {
         self.shared().ensure_open()?;
-        Ok(match session::load(self.shared())? {
+        Ok(match session::record(self.shared())? {
             None => MemberState::LoggedOut,
-            Some(stored) if stored.live => MemberState::LoggedIn {
-                session: stored.session,
-            },
-            Some(stored) => MemberState::Expired {
-                member_id: stored.session.member_id,
+            Some((session, true)) => MemberState::LoggedIn { session },
+            Some((session, false)) => MemberState::Expired {
+                member_id: session.member_id,
             },
         })
     }

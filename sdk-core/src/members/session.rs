@@ -8,6 +8,7 @@ use serde::de::DeserializeOwned;
 
 use super::MemberSession;
 use crate::events::Event;
+use crate::secrets::MEMBER_SESSION;
 use crate::shared::Shared;
 use crate::{Error, StoreError};
 
@@ -19,28 +20,53 @@ pub(crate) struct StoredSession {
     pub live: bool,
 }
 
-pub(crate) fn load(shared: &Shared) -> Result<Option<StoredSession>, StoreError> {
+/// What names a session in the database without being its key: a hash of
+/// the key (the key itself is in the secret store).
+pub(crate) fn tag(key: &str) -> String {
+    blake3::hash(key.as_bytes()).to_hex()[..32].to_owned()
+}
+
+/// The stored session without its key (what the app may see).
+pub(crate) fn record(shared: &Shared) -> Result<Option<(MemberSession, bool)>, StoreError> {
     shared.store().with(|c| {
         Ok(c.query_row(
-            "SELECT member_id, member, session_key, created_at_ms, idle_expires_at_ms, absolute_expires_at_ms, state
+            "SELECT member_id, member, created_at_ms, idle_expires_at_ms, absolute_expires_at_ms, state
              FROM member_session",
             [],
             |r| {
-                Ok(StoredSession {
-                    session: MemberSession {
+                Ok((
+                    MemberSession {
                         member_id: r.get(0)?,
                         member: r.get(1)?,
-                        created_at_ms: r.get::<_, i64>(3)? as u64,
-                        idle_expires_at_ms: r.get::<_, i64>(4)? as u64,
-                        absolute_expires_at_ms: r.get::<_, i64>(5)? as u64,
+                        created_at_ms: r.get::<_, i64>(2)? as u64,
+                        idle_expires_at_ms: r.get::<_, i64>(3)? as u64,
+                        absolute_expires_at_ms: r.get::<_, i64>(4)? as u64,
                     },
-                    key: r.get(2)?,
-                    live: r.get::<_, String>(6)? == "live",
-                })
+                    r.get::<_, String>(5)? == "live",
+                ))
             },
         )
         .optional()?)
     })
+}
+
+/// The stored session with its key. A live session whose key the secret
+/// store lost is [`Error::SecretLost`] (log out, and in again); an expired
+/// one needs no key.
+pub(crate) fn load(shared: &Shared) -> Result<Option<StoredSession>, Error> {
+    let Some((session, live)) = record(shared)? else {
+        return Ok(None);
+    };
+    let key = match shared.secrets().load(MEMBER_SESSION)? {
+        Some(key) => String::from_utf8(key).map_err(|_| StoreError::Corrupt("the session key is not text".into()))?,
+        None if live => {
+            return Err(Error::SecretLost {
+                secret: format!("the session key of member {}", session.member_id),
+            })
+        }
+        None => String::new(),
+    };
+    Ok(Some(StoredSession { session, key, live }))
 }
 
 /// The live session, or why member calls cannot be made now.
@@ -54,21 +80,33 @@ pub(crate) fn live(shared: &Shared) -> Result<StoredSession, Error> {
     }
 }
 
-/// Stores a new live session in the caller's transaction, replacing any.
+/// Keeps a new session's key in the secret store: before
+/// [`store`] records the session, so a recorded live session has its key.
+pub(crate) fn keep_key(shared: &Shared, session: &edgepoints_protocol::MemberSession) -> Result<(), Error> {
+    shared.secrets().save(MEMBER_SESSION, session.session_key.as_bytes())
+}
+
+/// Forgets the session's key, after its record is gone.
+pub(crate) fn forget_key(shared: &Shared) -> Result<(), Error> {
+    shared.secrets().delete(MEMBER_SESSION)
+}
+
+/// Records a new live session in the caller's transaction, replacing any
+/// (its key was kept by [`keep_key`]).
 pub(crate) fn store(
     tx: &rusqlite::Transaction<'_>,
     session: &edgepoints_protocol::MemberSession,
 ) -> Result<(), StoreError> {
     tx.execute(
-        "INSERT INTO member_session (singleton, member_id, member, session_key, created_at_ms,
+        "INSERT INTO member_session (singleton, member_id, member, session_tag, created_at_ms,
                                      idle_expires_at_ms, absolute_expires_at_ms, state)
          VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, 'live')
-         ON CONFLICT (singleton) DO UPDATE SET member_id = ?1, member = ?2, session_key = ?3,
+         ON CONFLICT (singleton) DO UPDATE SET member_id = ?1, member = ?2, session_tag = ?3,
              created_at_ms = ?4, idle_expires_at_ms = ?5, absolute_expires_at_ms = ?6, state = 'live'",
         params![
             session.member_id,
             session.member,
-            session.session_key,
+            tag(&session.session_key),
             session.created_at_ms as i64,
             session.idle_expires_at_ms as i64,
             session.absolute_expires_at_ms as i64
@@ -82,9 +120,9 @@ pub(crate) fn renewed(shared: &Shared, session: &edgepoints_protocol::MemberSess
     shared.store().with(|c| {
         c.execute(
             "UPDATE member_session SET idle_expires_at_ms = ?2, absolute_expires_at_ms = ?3
-             WHERE session_key = ?1 AND state = 'live'",
+             WHERE session_tag = ?1 AND state = 'live'",
             params![
-                session.session_key,
+                tag(&session.session_key),
                 session.idle_expires_at_ms as i64,
                 session.absolute_expires_at_ms as i64
             ],
@@ -109,11 +147,12 @@ pub(crate) fn follow(shared: &Shared, member_id: Option<&str>) {
     });
 }
 
-/// At open: resumes a stored live session.
+/// At open: resumes a stored live session (its key is read when a call
+/// needs it).
 pub(crate) fn resume(shared: &Shared) -> Result<(), StoreError> {
-    if let Some(stored) = load(shared)?.filter(|s| s.live) {
-        tracing::info!(member_id = %stored.session.member_id, "member session resumed");
-        follow(shared, Some(&stored.session.member_id));
+    if let Some((session, true)) = record(shared)? {
+        tracing::info!(member_id = %session.member_id, "member session resumed");
+        follow(shared, Some(&session.member_id));
     }
     Ok(())
 }
@@ -124,8 +163,8 @@ pub(crate) fn resume(shared: &Shared) -> Result<(), StoreError> {
 pub(crate) fn expired(shared: &Shared, stored: &StoredSession) -> Result<Error, StoreError> {
     let changed = shared.store().with(|c| {
         Ok(c.execute(
-            "UPDATE member_session SET state = 'expired' WHERE session_key = ?1 AND state = 'live'",
-            [&stored.key],
+            "UPDATE member_session SET state = 'expired' WHERE session_tag = ?1 AND state = 'live'",
+            [tag(&stored.key)],
         )?)
     })?;
     if changed > 0 {

@@ -1,4 +1,5 @@
-//! The SDK's one SQLite file: device key, registration, consent, host state,
+//! The SDK's one SQLite file: the device's identity (and its secrets, unless
+//! the host keeps them), registration, consent, host state,
 //! the outbox, the content index, the node's announcement revision and
 //! monthly upload (the tables are in [`schema`]).
 //!
@@ -9,7 +10,7 @@
 mod schema;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use rusqlite::Connection;
@@ -22,8 +23,10 @@ use schema::SCHEMA_VERSION;
 /// File name of the database inside the data directory.
 pub const DATABASE_FILE: &str = "edgepoints.sqlite3";
 
+/// The database. Cheap to clone: clones share the one connection.
+#[derive(Clone)]
 pub(crate) struct Store {
-    connection: Mutex<Connection>,
+    connection: Arc<Mutex<Connection>>,
     path: PathBuf,
 }
 
@@ -38,9 +41,13 @@ impl Store {
         connection.pragma_update(None, "journal_mode", "WAL")?;
         connection.pragma_update(None, "synchronous", "FULL")?;
         connection.pragma_update(None, "foreign_keys", true)?;
+        // Deleted rows are overwritten, not left in free pages: a secret
+        // moved to the host's keystore (or a finished call's signed body)
+        // must not stay readable in the file.
+        connection.pragma_update(None, "secure_delete", true)?;
         schema::migrate(&mut connection)?;
         Ok(Store {
-            connection: Mutex::new(connection),
+            connection: Arc::new(Mutex::new(connection)),
             path,
         })
     }

@@ -7,7 +7,7 @@ use rusqlite::{Connection, Transaction};
 use crate::StoreError;
 
 /// The version this SDK writes.
-pub(crate) const SCHEMA_VERSION: u32 = 9;
+pub(crate) const SCHEMA_VERSION: u32 = 10;
 
 pub(super) fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
     let found: u32 = connection.query_row("PRAGMA user_version", [], |row| row.get(0))?;
@@ -256,9 +256,142 @@ fn upgrade_from(tx: &Transaction<'_>, version: u32) -> Result<(), StoreError> {
             ALTER TABLE coupons ADD COLUMN given_back_at_ms INTEGER;
             ",
         )?,
+        9 => {
+            tx.execute_batch(
+                "
+                -- Secrets, by name, when the host keeps none in the
+                -- platform's keystore (see `secrets.rs`): the device key and
+                -- the member session key move here from their tables.
+                CREATE TABLE secrets (
+                    name    TEXT PRIMARY KEY,
+                    secret  BLOB NOT NULL
+                );
+                INSERT INTO secrets (name, secret) SELECT 'device-key', secret_key FROM device_key;
+                INSERT INTO secrets (name, secret)
+                    SELECT 'member-session', CAST(session_key AS BLOB) FROM member_session;
+                -- The device key's record: whose key it is and since when.
+                CREATE TABLE device_identity (
+                    singleton       INTEGER PRIMARY KEY CHECK (singleton = 1),
+                    device_id       TEXT NOT NULL,
+                    created_at_ms   INTEGER NOT NULL
+                );
+                INSERT INTO device_identity SELECT singleton, device_id, created_at_ms FROM device_key;
+                DROP TABLE device_key;
+                -- The session is named by a hash of its key (`session_tag`),
+                -- so the key itself need not be here.
+                CREATE TABLE member_session_v10 (
+                    singleton               INTEGER PRIMARY KEY CHECK (singleton = 1),
+                    member_id               TEXT NOT NULL,
+                    member                  TEXT NOT NULL,
+                    session_tag             TEXT NOT NULL,
+                    created_at_ms           INTEGER NOT NULL,
+                    idle_expires_at_ms      INTEGER NOT NULL,
+                    absolute_expires_at_ms  INTEGER NOT NULL,
+                    state                   TEXT NOT NULL CHECK (state IN ('live', 'expired'))
+                );
+                ",
+            )?;
+            let sessions: Vec<(i64, String)> = {
+                let mut statement = tx.prepare("SELECT singleton, session_key FROM member_session")?;
+                let rows = statement.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                rows.collect::<Result<_, _>>()?
+            };
+            for (singleton, key) in sessions {
+                tx.execute(
+                    "INSERT INTO member_session_v10
+                     SELECT singleton, member_id, member, ?2, created_at_ms, idle_expires_at_ms,
+                            absolute_expires_at_ms, state
+                     FROM member_session WHERE singleton = ?1",
+                    rusqlite::params![singleton, crate::members::session::tag(&key)],
+                )?;
+            }
+            tx.execute_batch(
+                "
+                DROP TABLE member_session;
+                ALTER TABLE member_session_v10 RENAME TO member_session;
+                ",
+            )?;
+        }
         other => {
             return Err(StoreError::Corrupt(format!("no migration from schema version {other}")));
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database as schema 9 left it: the device key and the session key
+    /// in their tables.
+    fn schema_9_database(path: &std::path::Path) {
+        let mut connection = Connection::open(path).unwrap();
+        for from in 0..9 {
+            let tx = connection.transaction().unwrap();
+            upgrade_from(&tx, from).unwrap();
+            tx.pragma_update(None, "user_version", from + 1).unwrap();
+            tx.commit().unwrap();
+        }
+        connection
+            .execute_batch(
+                "INSERT INTO device_key VALUES (1, 'dev-1', zeroblob(32), 5);
+                 INSERT INTO member_session VALUES (1, 'm-1', 'pia', 'the-session-key', 1, 2, 3, 'live');",
+            )
+            .unwrap();
+    }
+
+    #[test]
+    fn schema_10_moves_the_secrets_out_of_their_tables_and_keeps_the_session() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        schema_9_database(&path);
+        let mut connection = Connection::open(&path).unwrap();
+        migrate(&mut connection).unwrap();
+        let secrets: Vec<(String, Vec<u8>)> = connection
+            .prepare("SELECT name, secret FROM secrets ORDER BY name")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            secrets,
+            vec![
+                ("device-key".to_owned(), vec![0; 32]),
+                ("member-session".to_owned(), b"the-session-key".to_vec())
+            ]
+        );
+        let identity: (String, i64) = connection
+            .query_row("SELECT device_id, created_at_ms FROM device_identity", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!(identity, ("dev-1".to_owned(), 5));
+        let session: (String, String, String) = connection
+            .query_row("SELECT member_id, session_tag, state FROM member_session", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .unwrap();
+        assert_eq!(
+            session,
+            (
+                "m-1".to_owned(),
+                crate::members::session::tag("the-session-key"),
+                "live".to_owned()
+            )
+        );
+        // No column holds a secret any more.
+        let columns: String = connection
+            .query_row(
+                "SELECT group_concat(sql) FROM sqlite_master WHERE name IN ('device_identity', 'member_session')",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(
+            !columns.contains("secret_key") && !columns.contains("session_key"),
+            "{columns}"
+        );
+    }
 }
