@@ -9,17 +9,26 @@ use crate::EdgePointsError;
 /// Under which conditions the user lets the phone serve others.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct ConsentPolicy {
+    /// Serve on Wi-Fi (and other unmetered networks).
     #[uniffi(default = true)]
     pub serve_on_wifi: bool,
+    /// Serve on a metered mobile network too.
     #[uniffi(default = false)]
     pub serve_on_cellular: bool,
+    /// Serve only while the phone is charging.
     #[uniffi(default = false)]
     pub charging_only: bool,
-    /// 0 to 100.
+    /// Stop serving below this battery level, 0 to 100 (not while charging).
     #[uniffi(default = 30)]
     pub min_battery_percent: i32,
+    /// Most bytes served per calendar month; 0 allows none.
     #[uniffi(default = 5368709120)]
     pub monthly_upload_cap_bytes: i64,
+    /// Keep serving while the app is in the background (on Android, from a
+    /// foreground service); off, the node pauses when the app leaves the
+    /// screen (`setForeground(false)`).
+    #[uniffi(default = false)]
+    pub serve_in_background: bool,
 }
 
 impl TryFrom<ConsentPolicy> for core::ConsentPolicy {
@@ -31,6 +40,7 @@ impl TryFrom<ConsentPolicy> for core::ConsentPolicy {
             charging_only: p.charging_only,
             min_battery_percent: unsigned("min_battery_percent", p.min_battery_percent)?,
             monthly_upload_cap_bytes: unsigned("monthly_upload_cap_bytes", p.monthly_upload_cap_bytes)?,
+            serve_in_background: p.serve_in_background,
         })
     }
 }
@@ -43,6 +53,7 @@ impl From<core::ConsentPolicy> for ConsentPolicy {
             charging_only: p.charging_only,
             min_battery_percent: p.min_battery_percent.signed(),
             monthly_upload_cap_bytes: p.monthly_upload_cap_bytes.signed(),
+            serve_in_background: p.serve_in_background,
         }
     }
 }

@@ -274,6 +274,16 @@ impl EdgePoints {
         Ok(self.inner.set_foreground(foreground)?.into())
     }
 
+    /// Runs the SDK's pending work for at most `timeout_ms`: sends what the
+    /// outbox holds, keeps the member's session (bringing their notices),
+    /// and syncs the cache if consent and the policy allow it now. Call it
+    /// from Android's WorkManager or an iOS background task; what does not
+    /// fit waits for the next run (`finished` says whether all of it did).
+    pub async fn run_pending(&self, timeout_ms: i64) -> Result<crate::background::BackgroundRun, EdgePointsError> {
+        let budget = millis("timeout_ms", timeout_ms)?;
+        Ok(self.inner.run_pending(budget).await?.into())
+    }
+
     /// Ends the instance; the data directory can then be opened again.
     pub async fn shutdown(&self) {
         self.inner.shutdown().await

@@ -5,6 +5,7 @@
 //! Kotlin and Swift sources are generated from the built library in library
 //! mode (see `bindings/generate.sh`).
 
+mod background;
 mod consent;
 mod content;
 mod coupons;
@@ -27,6 +28,7 @@ mod rental;
 mod runtime;
 mod secrets;
 
+pub use background::BackgroundRun;
 pub use consent::{Consent, ConsentPolicy, ConsentState, ConsentStatus};
 pub use content::{content_hash_of, CacheStats, ContentCache};
 pub use coupons::{

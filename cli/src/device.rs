@@ -83,6 +83,9 @@ enum DeviceAction {
         min_battery: u8,
         #[arg(long, default_value_t = 5 * 1024 * 1024 * 1024)]
         monthly_cap_bytes: u64,
+        /// Keep serving while the app is in the background.
+        #[arg(long)]
+        in_background: bool,
     },
     /// Revoke consent.
     Revoke {
@@ -152,6 +155,7 @@ async fn act(sdk: &EdgePoints, action: DeviceAction) -> CliResult {
             charging_only,
             min_battery,
             monthly_cap_bytes,
+            in_background,
         } => {
             let policy = ConsentPolicy {
                 serve_on_wifi: !no_wifi,
@@ -159,6 +163,7 @@ async fn act(sdk: &EdgePoints, action: DeviceAction) -> CliResult {
                 charging_only,
                 min_battery_percent: min_battery,
                 monthly_upload_cap_bytes: monthly_cap_bytes,
+                serve_in_background: in_background,
             };
             let state = sdk.consent().grant(&terms_version, policy).await?;
             println!("{}", describe_consent(&state));

@@ -15,10 +15,17 @@ pub struct ConsentPolicy {
     pub min_battery_percent: u8,
     /// Upload budget per calendar month; 0 means the user allows none.
     pub monthly_upload_cap_bytes: u64,
+    /// Keep serving while the app is in the background (on Android, from a
+    /// foreground service). Off, the node pauses when the app leaves the
+    /// screen. A decision stored before this option existed does not allow
+    /// it: the user never said so.
+    #[serde(default)]
+    pub serve_in_background: bool,
 }
 
 impl Default for ConsentPolicy {
-    /// The conservative default: Wi-Fi only, on any battery above 30 %, 5 GiB a month.
+    /// The conservative default: Wi-Fi only, on any battery above 30 %, 5 GiB a
+    /// month, while the app is on screen.
     fn default() -> Self {
         ConsentPolicy {
             serve_on_wifi: true,
@@ -26,6 +33,7 @@ impl Default for ConsentPolicy {
             charging_only: false,
             min_battery_percent: 30,
             monthly_upload_cap_bytes: 5 * 1024 * 1024 * 1024,
+            serve_in_background: false,
         }
     }
 }

@@ -19,6 +19,7 @@
 //! This crate knows nothing of FFI: the `edgepoints-ffi` crate wraps it for
 //! Kotlin and Swift.
 
+mod background;
 mod config;
 mod consent;
 mod content;
@@ -45,6 +46,7 @@ mod store;
 mod time;
 pub mod transport;
 
+pub use background::BackgroundRun;
 pub use config::{Config, NodeLimits};
 pub use consent::{Consent, ConsentState, ConsentStatus};
 pub use content::{CacheStats, ContentCache};

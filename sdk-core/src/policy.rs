@@ -1,5 +1,6 @@
 //! Whether this phone may serve right now: the user's consent and policy
-//! against what the host last reported (network, battery, charging).
+//! against what the host last reported (network, battery, charging, and
+//! whether the app is on screen).
 
 use crate::{ConsentPolicy, ConsentState, ConsentStatus, HostState, NetworkKind};
 
@@ -33,6 +34,9 @@ fn pause_reason(policy: &ConsentPolicy, host: &HostState) -> Option<String> {
         NetworkKind::Wifi if !policy.serve_on_wifi => return Some("not allowed on Wi-Fi".into()),
         NetworkKind::Cellular if !policy.serve_on_cellular => return Some("not allowed on cellular".into()),
         _ => {}
+    }
+    if !host.foreground && !policy.serve_in_background {
+        return Some("the app is in the background".into());
     }
     if policy.charging_only && !host.charging {
         return Some("serving only while charging".into());
@@ -99,6 +103,19 @@ mod tests {
             ServingGate::decide(&charging_only, &host(NetworkKind::Wifi, 90, false)),
             ServingGate::Paused { .. }
         ));
+        let mut backgrounded = host(NetworkKind::Wifi, 90, true);
+        backgrounded.foreground = false;
+        assert_eq!(
+            ServingGate::decide(&wifi_only, &backgrounded),
+            ServingGate::Paused {
+                reason: "the app is in the background".into()
+            }
+        );
+        let in_background = granted(ConsentPolicy {
+            serve_in_background: true,
+            ..ConsentPolicy::default()
+        });
+        assert_eq!(ServingGate::decide(&in_background, &backgrounded), ServingGate::Serving);
         let revoked = ConsentState {
             status: ConsentStatus::Revoked { purge_cache: false },
             ..wifi_only

@@ -27,7 +27,7 @@ fun main() {
     core.run(EdgePointsTest::class.java, ConsentTest::class.java, OutboxTest::class.java, NodeTest::class.java,
         FetchTest::class.java, PointsTest::class.java, HostCallbackTest::class.java, MembersTest::class.java, CouponsTest::class.java,
         RentalTest::class.java, LoyaltyTest::class.java, KotlinApiTest::class.java,
-        SecretStoreTest::class.java)
+        SecretStoreTest::class.java, LifecycleTest::class.java)
     println("${finished - failed} passed, $failed failed")
     exitProcess(if (failed == 0 && finished > 0) 0 else 1)
 }

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use edgepoints_core::{ConsentPolicy, FetchSource, NetworkKind, NodeHandle};
+use edgepoints_core::{ConsentPolicy, FetchSource, NetworkKind, NodeHandle, ServingGate};
 use edgepoints_mock_server::{origin, points, ControlPlane};
 use edgepoints_protocol::paths::routes;
 use serde_json::json;
@@ -98,6 +98,18 @@ impl Tour {
         carol.set_network(NetworkKind::Wifi)?;
         carol.set_battery(70, true)?;
         carol.set_location(Some(PARIS))?;
+        // Her app is still in the background, where the default policy
+        // does not serve: the node waits until she opens it.
+        let gate = carol.serving_gate();
+        check(
+            matches!(&gate, ServingGate::Paused { reason } if reason.contains("background")),
+            "with the app in the background the default policy keeps the node paused",
+        )?;
+        carol.set_foreground(true)?;
+        check(
+            carol.serving_gate() == ServingGate::Serving,
+            "Carol opens the app: the node may serve",
+        )?;
         let synced = carol.node().sync().await?;
         let carol_node = carol.node().start("127.0.0.1:0".parse()?).await?;
         say(format!(

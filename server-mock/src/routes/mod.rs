@@ -81,10 +81,22 @@ pub(crate) fn router(control_plane: Arc<ControlPlane>, stats: Arc<InstanceStats>
             control_plane.clone(),
             faults::count_requests,
         ));
-    // The origin is faulted too (QA corrupts it to test verification), but
-    // it is a plain read: no idempotency.
+    // Public reads — the manifest, the origin (QA corrupts it to test
+    // verification), coupons, rewards, cars and stations — are faulted and
+    // counted too, but need no idempotency.
     let origin = Router::new()
         .route(templates::ORIGIN, get(content::origin))
+        .route(templates::COUPON_TEMPLATES, get(coupons::list_templates))
+        .route(templates::ACTIVITIES, get(coupons::list_live))
+        .route(templates::ACTIVITY, get(coupons::one_live))
+        .route(templates::COUPON_TRUST_LIST, get(coupons::trust_list))
+        .route(templates::REWARDS, get(loyalty::offered_rewards))
+        .route(templates::COUPON_REVOCATIONS, get(coupons::revocations))
+        .route(templates::VEHICLES, get(rental::search))
+        .route(templates::VEHICLE, get(rental::vehicle))
+        .route(templates::STATIONS, get(rental::stations))
+        .route(templates::STATION, get(rental::station))
+        .route(templates::MANIFEST, get(content::manifest))
         .route_layer(middleware::from_fn_with_state(control_plane.clone(), faults::layer))
         .route_layer(middleware::from_fn_with_state(
             control_plane.clone(),
@@ -111,15 +123,9 @@ pub(crate) fn router(control_plane: Arc<ControlPlane>, stats: Arc<InstanceStats>
             "/admin/members/{member_id}/notices",
             get(members::pending_notices).post(members::post_notice),
         )
-        .route(templates::COUPON_TEMPLATES, get(coupons::list_templates))
-        .route(templates::ACTIVITIES, get(coupons::list_live))
-        .route(templates::ACTIVITY, get(coupons::one_live))
-        .route(templates::COUPON_TRUST_LIST, get(coupons::trust_list))
-        .route(templates::REWARDS, get(loyalty::offered_rewards))
         .route("/admin/rewards", get(loyalty::all_rewards).put(loyalty::put_reward))
         .route("/admin/points/check", get(loyalty::check))
         .route("/admin/activities/{activity_id}/funnel", get(coupons::admin_funnel))
-        .route(templates::COUPON_REVOCATIONS, get(coupons::revocations))
         .route("/admin/coupons/{activity_id}/{serial}/revoke", post(coupons::revoke))
         .route(
             "/admin/merchants",
@@ -134,10 +140,6 @@ pub(crate) fn router(control_plane: Arc<ControlPlane>, stats: Arc<InstanceStats>
             "/admin/devices/{device_id}/offline-budget",
             axum::routing::put(coupons::set_offline_budget),
         )
-        .route(templates::VEHICLES, get(rental::search))
-        .route(templates::VEHICLE, get(rental::vehicle))
-        .route(templates::STATIONS, get(rental::stations))
-        .route(templates::STATION, get(rental::station))
         .route("/admin/vehicles", get(rental::admin_vehicles).post(rental::add_vehicle))
         .route("/admin/vehicles/{vehicle_id}", put(rental::edit_vehicle))
         .route("/admin/vehicles/{vehicle_id}/car", get(rental::car))
@@ -159,7 +161,6 @@ pub(crate) fn router(control_plane: Arc<ControlPlane>, stats: Arc<InstanceStats>
         .route("/admin/queues/settings", put(rental::set_worker_settings))
         .route("/admin/queues/{stream}/crash", post(rental::crash_worker))
         .route(templates::HEALTHZ, get(|| async { "ok" }))
-        .route(templates::MANIFEST, get(content::manifest))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, ProblemCode::NotFound, "no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
