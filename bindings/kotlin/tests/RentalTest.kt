@@ -152,4 +152,30 @@ class RentalTest {
         first.shutdown()
         second.shutdown()
     }
+
+    @Test
+    fun aHoldThatRunsOutExpiresTheReservationAndFreesTheCar() = runBlocking {
+        val events = RecordingListener()
+        val sdk = open(newDataDir(), events)
+        val other = open(newDataDir())
+        val name = freshMember()
+        sdk.members().signUp(name, PASSWORD)
+        sdk.members().login(name, PASSWORD)
+        assertEquals(RentalPhase.RESERVED, sdk.rental().reserve("ev-102").phase)
+        // Sixteen minutes on the mock's clock: past the 15-minute hold (and
+        // the member's idle session, so a new login first).
+        advanceClock(16 * 60 * 1000L)
+        sdk.members().login(name, PASSWORD)
+        assertEquals(RentalPhase.EXPIRED, sdk.rental().reconcile().phase)
+        assertTrue(events.events.any { it is SdkEvent.RentalChanged && it.phase == RentalPhase.EXPIRED })
+        assertFailsWith<EdgePointsException.RentalState> { sdk.rental().start() }
+        // The car is free for anyone.
+        val otherName = freshMember()
+        other.members().signUp(otherName, PASSWORD)
+        other.members().login(otherName, PASSWORD)
+        assertEquals(RentalPhase.RESERVED, other.rental().reserve("ev-102").phase)
+        assertEquals(RentalPhase.CANCELLED, other.rental().cancel().phase)
+        sdk.shutdown()
+        other.shutdown()
+    }
 }
