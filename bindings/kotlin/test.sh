@@ -45,18 +45,9 @@ if [ ! -f "$test_jar" ]; then
 fi
 
 # A mock control plane for the tests; stopped on exit whatever happens.
-mock_log="$build/mock-server.log"
-"$mock_bin" --listen 127.0.0.1:0 >"$mock_log" 2>"$build/mock-server.err" &
-mock_pid=$!
-trap 'kill "$mock_pid" 2>/dev/null || true; wait "$mock_pid" 2>/dev/null || true' EXIT
-url=""
-for _ in $(seq 1 100); do
-  url="$(sed -n 's/^edgepoints-mock-server listening on //p' "$mock_log" | head -n 1)"
-  [ -n "$url" ] && break
-  kill -0 "$mock_pid" 2>/dev/null || { cat "$build/mock-server.err" >&2; exit 1; }
-  sleep 0.1
-done
-[ -n "$url" ] || { echo "mock server did not start" >&2; exit 1; }
+. scripts/lib/mock-server.sh
+start_mock_server "$mock_bin" "$build"
+url="$MOCK_URL"
 echo "mock control plane at $url" >&2
 
 timeout 600 java -Xmx512m -XX:+UseSerialGC \

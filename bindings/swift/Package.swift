@@ -1,8 +1,10 @@
 // swift-tools-version:5.9
-// The edgepoints SDK as a Swift package: the generated Swift bindings over
-// the Rust static library packaged as an XCFramework.
-// `build-xcframework.sh` (macOS) fills Sources/EdgePointsSDK and builds
-// EdgePointsSDKFFI.xcframework before this package can build.
+// The edgepoints SDK as a Swift package: the generated Swift bindings and a
+// hand-written companion (SdkEvents.swift) over the Rust static library,
+// packaged as an XCFramework with iOS device, iOS simulator and macOS slices.
+// `build-xcframework.sh` (macOS) writes the generated Swift and builds
+// EdgePointsSDKFFI.xcframework before this package can build; `test.sh`
+// runs the tests against a mock control plane.
 import PackageDescription
 
 let package = Package(
@@ -16,7 +18,13 @@ let package = Package(
         .target(
             name: "EdgePointsSDK",
             dependencies: ["EdgePointsSDKFFI"],
-            path: "Sources/EdgePointsSDK"
+            path: "Sources/EdgePointsSDK",
+            exclude: ["README.md"]
+        ),
+        .testTarget(
+            name: "EdgePointsSDKTests",
+            dependencies: ["EdgePointsSDK"],
+            path: "Tests/EdgePointsSDKTests"
         ),
     ]
 )
