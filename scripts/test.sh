@@ -27,6 +27,11 @@ cargo test --workspace --locked --doc -q
 section "phone targets (cargo check)"
 scripts/check-mobile-targets.sh
 
+# The hosted-runner workflows cannot run here (no NDK, no Xcode): their
+# YAML, the scripts they run and the packages those build are checked.
+section "hosted workflows (checked, not run)"
+python3 scripts/check-workflows.py
+
 section "Kotlin binding tests (JVM)"
 bindings/kotlin/test.sh
 

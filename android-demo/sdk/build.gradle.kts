@@ -1,5 +1,7 @@
 // The edgepoints SDK as an Android library (AAR): the generated Kotlin
-// bindings plus the native libraries that build-sdk.sh puts in jniLibs.
+// bindings, the hand-written Kotlin beside them (bindings/kotlin/src: events
+// as a Flow), the native libraries that build-sdk.sh puts in jniLibs, and
+// the consumer ProGuard rules that keep what JNA reaches by reflection.
 plugins {
     id("com.android.library")
     id("org.jetbrains.kotlin.android")
@@ -13,6 +15,7 @@ android {
         consumerProguardFiles("consumer-rules.pro")
     }
     sourceSets["main"].java.srcDir("build/generated-bindings/kotlin")
+    sourceSets["main"].java.srcDir("../../bindings/kotlin/src")
     compileOptions {
         sourceCompatibility = JavaVersion.VERSION_17
         targetCompatibility = JavaVersion.VERSION_17
