@@ -1,109 +1,89 @@
 package dev.edgepoints.demo
 
 import android.os.Bundle
-import android.util.Log
-import android.widget.Button
-import android.widget.LinearLayout
-import android.widget.ScrollView
-import android.widget.TextView
-import androidx.appcompat.app.AppCompatActivity
-import androidx.lifecycle.lifecycleScope
-import dev.edgepoints.sdk.ConsentPolicy
-import dev.edgepoints.sdk.EdgePoints
-import dev.edgepoints.sdk.EdgePointsConfig
-import dev.edgepoints.sdk.EdgePointsException
-import dev.edgepoints.sdk.EventListener
-import dev.edgepoints.sdk.LogLevel
-import dev.edgepoints.sdk.Logger
-import dev.edgepoints.sdk.NetworkKind
-import dev.edgepoints.sdk.SdkEvent
-import dev.edgepoints.sdk.setLogger
-import kotlinx.coroutines.launch
-import java.io.File
+import androidx.activity.ComponentActivity
+import androidx.activity.compose.setContent
+import androidx.compose.foundation.layout.padding
+import androidx.compose.material3.AlertDialog
+import androidx.compose.material3.MaterialTheme
+import androidx.compose.material3.NavigationBar
+import androidx.compose.material3.NavigationBarItem
+import androidx.compose.material3.Scaffold
+import androidx.compose.material3.Text
+import androidx.compose.material3.TextButton
+import androidx.compose.runtime.Composable
+import androidx.compose.runtime.getValue
+import androidx.compose.runtime.mutableStateOf
+import androidx.compose.runtime.saveable.rememberSaveable
+import androidx.compose.runtime.setValue
+import androidx.compose.ui.Modifier
+import androidx.lifecycle.compose.collectAsStateWithLifecycle
+import dev.edgepoints.demo.ui.ConsentScreen
+import dev.edgepoints.demo.ui.CouponsScreen
+import dev.edgepoints.demo.ui.NodeScreen
+import dev.edgepoints.demo.ui.PointsScreen
+import dev.edgepoints.demo.ui.RentalScreen
+import dev.edgepoints.demo.ui.SettingsScreen
+import dev.edgepoints.demo.ui.TillScreen
 
-/** SDK logs to Logcat. */
-private object LogcatLogger : Logger {
-    override fun log(level: LogLevel, target: String, message: String) {
-        val priority = when (level) {
-            LogLevel.ERROR -> Log.ERROR
-            LogLevel.WARN -> Log.WARN
-            LogLevel.INFO -> Log.INFO
-            LogLevel.DEBUG -> Log.DEBUG
-            LogLevel.TRACE -> Log.VERBOSE
+/** The demo's screens, one per flow. */
+enum class Screen(val label: String) {
+    Consent("Consent"),
+    Node("Node"),
+    Points("Points"),
+    Coupons("Coupons"),
+    Till("Till"),
+    Rental("Rental"),
+    Settings("Settings"),
+}
+
+class MainActivity : ComponentActivity() {
+    override fun onCreate(savedInstanceState: Bundle?) {
+        super.onCreate(savedInstanceState)
+        val app = application as DemoApplication
+        setContent {
+            MaterialTheme {
+                DemoApp(app)
+            }
         }
-        Log.println(priority, "edgepoints", "$target: $message")
     }
 }
 
-class MainActivity : AppCompatActivity() {
-    // The emulator reaches the developer machine's mock control plane here.
-    private val controlPlane = "http://10.0.2.2:8080"
-    private lateinit var sdk: EdgePoints
-    private lateinit var status: TextView
-    private lateinit var events: TextView
-
-    override fun onCreate(savedInstanceState: Bundle?) {
-        super.onCreate(savedInstanceState)
-        setLogger(LogcatLogger, LogLevel.INFO)
-        status = TextView(this)
-        events = TextView(this)
-        val grant = Button(this).apply { text = "Share this phone (grant consent)" }
-        val revoke = Button(this).apply { text = "Stop sharing (revoke)" }
-        val column = LinearLayout(this).apply {
-            orientation = LinearLayout.VERTICAL
-            setPadding(32, 32, 32, 32)
-            addView(status)
-            addView(grant)
-            addView(revoke)
-            addView(events)
-        }
-        setContentView(ScrollView(this).apply { addView(column) })
-
-        sdk = EdgePoints(
-            EdgePointsConfig(
-                endpoints = listOf(controlPlane),
-                dataDir = File(filesDir, "edgepoints").path,
-                platform = "android",
-                appVersion = "demo",
-            ),
-            object : EventListener {
-                override fun onEvent(event: SdkEvent) {
-                    runOnUiThread { events.text = "$event\n${events.text}" }
+@Composable
+fun DemoApp(app: DemoApplication) {
+    val state = app.state
+    var screen by rememberSaveable { mutableStateOf(Screen.Consent) }
+    val message by state.message.collectAsStateWithLifecycle()
+    Scaffold(
+        bottomBar = {
+            NavigationBar {
+                Screen.entries.forEach { each ->
+                    NavigationBarItem(
+                        selected = screen == each,
+                        onClick = { screen = each },
+                        icon = {},
+                        label = { Text(each.label) },
+                    )
                 }
-            },
+            }
+        },
+    ) { padding ->
+        val modifier = Modifier.padding(padding)
+        when (screen) {
+            Screen.Consent -> ConsentScreen(state, modifier)
+            Screen.Node -> NodeScreen(state, modifier)
+            Screen.Points -> PointsScreen(state, modifier)
+            Screen.Coupons -> CouponsScreen(state, modifier)
+            Screen.Till -> TillScreen(state, modifier)
+            Screen.Rental -> RentalScreen(state, modifier)
+            Screen.Settings -> SettingsScreen(app, modifier)
+        }
+    }
+    message?.let { text ->
+        AlertDialog(
+            onDismissRequest = state::dismissMessage,
+            confirmButton = { TextButton(onClick = state::dismissMessage) { Text("OK") } },
+            text = { Text(text) },
         )
-        sdk.setNetwork(NetworkKind.WIFI)
-        showStatus()
-        grant.setOnClickListener {
-            lifecycleScope.launch {
-                try {
-                    sdk.register()
-                    sdk.consent().grant("2026-11", ConsentPolicy(chargingOnly = true))
-                } catch (e: EdgePointsException) {
-                    events.text = "error: ${e.message}\n${events.text}"
-                }
-                showStatus()
-            }
-        }
-        revoke.setOnClickListener {
-            lifecycleScope.launch {
-                try {
-                    sdk.consent().revoke(true)
-                } catch (e: EdgePointsException) {
-                    events.text = "error: ${e.message}\n${events.text}"
-                }
-                showStatus()
-            }
-        }
-    }
-
-    private fun showStatus() {
-        status.text = "device ${sdk.deviceId()}\nconsent ${sdk.consent().state().status}"
-    }
-
-    override fun onDestroy() {
-        // lifecycleScope is already cancelled here; shutdown is quick.
-        kotlinx.coroutines.runBlocking { sdk.shutdown() }
-        super.onDestroy()
     }
 }
