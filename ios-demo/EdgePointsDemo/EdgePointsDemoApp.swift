@@ -1,101 +1,69 @@
+import BackgroundTasks
 import EdgePointsSDK
+import os
 import SwiftUI
 
-/// Receives SDK events on an SDK thread and publishes them on the main one.
-final class EventLog: EventListener, ObservableObject, @unchecked Sendable {
-    @Published var lines: [String] = []
-
-    func onEvent(event: SdkEvent) {
-        let line = String(describing: event)
-        DispatchQueue.main.async { self.lines.insert(line, at: 0) }
-    }
-}
-
-@MainActor
-final class DemoModel: ObservableObject {
-    @Published var deviceId = "-"
-    @Published var consent = "-"
-    @Published var error: String?
-    let events = EventLog()
-    private var sdk: EdgePoints?
-
-    /// The mock control plane on the developer's Mac, seen from the simulator.
-    let controlPlane = "http://127.0.0.1:8080"
-
-    func start() {
-        do {
-            let dir = FileManager.default.urls(for: .applicationSupportDirectory, in: .userDomainMask)[0]
-                .appendingPathComponent("edgepoints")
-            let sdk = try EdgePoints(
-                config: EdgePointsConfig(
-                    endpoints: [controlPlane], dataDir: dir.path, platform: "ios", appVersion: "demo"),
-                listener: events)
-            self.sdk = sdk
-            deviceId = sdk.deviceId()
-            consent = String(describing: try sdk.consent().state().status)
-        } catch {
-            self.error = "\(error)"
-        }
-    }
-
-    func grant() async {
-        guard let sdk else { return }
-        do {
-            _ = try await sdk.register()
-            let state = try await sdk.consent().grant(termsVersion: "2026-11", policy: ConsentPolicy())
-            consent = String(describing: state.status)
-        } catch {
-            self.error = "\(error)"
-        }
-    }
-
-    func revoke() async {
-        guard let sdk else { return }
-        do {
-            consent = String(describing: try await sdk.consent().revoke(purgeCache: true).status)
-        } catch {
-            self.error = "\(error)"
-        }
-    }
-}
-
-struct ContentView: View {
-    @StateObject private var model = DemoModel()
-    @ObservedObject private var log: EventLog
-
-    init() {
-        let model = DemoModel()
-        _model = StateObject(wrappedValue: model)
-        log = model.events
-    }
-
-    var body: some View {
-        NavigationView {
-            List {
-                Section("Device") {
-                    Text(model.deviceId).font(.footnote.monospaced())
-                    Text(model.consent)
-                }
-                Section {
-                    Button("Share this phone (grant consent)") { Task { await model.grant() } }
-                    Button("Stop sharing (revoke)") { Task { await model.revoke() } }
-                }
-                if let error = model.error {
-                    Section("Error") { Text(error).foregroundColor(.red) }
-                }
-                Section("Events") {
-                    ForEach(log.lines, id: \.self) { Text($0).font(.caption) }
-                }
-            }
-            .navigationTitle("edgepoints")
-        }
-        .onAppear { model.start() }
-    }
-}
+/// The background task that runs the SDK's pending work (the outbox, the
+/// member's session and notices, a manifest sync where the policy allows).
+let pendingWorkTask = "dev.edgepoints.demo.pending"
 
 @main
 struct EdgePointsDemoApp: App {
+    @StateObject private var model = DemoModel()
+    @Environment(\.scenePhase) private var scenePhase
+
+    init() {
+        setLogger(logger: OSLogLogger(), maxLevel: .info)
+    }
+
     var body: some Scene {
-        WindowGroup { ContentView() }
+        WindowGroup {
+            ContentView()
+                .environmentObject(model)
+                .task {
+                    model.open()
+                    registerBackgroundWork()
+                }
+        }
+        // The consent policy decides whether the node serves in the
+        // background; the app only says where it is.
+        .onChange(of: scenePhase) { phase in
+            model.setForeground(phase == .active)
+            if phase == .background { scheduleBackgroundWork() }
+        }
+    }
+
+    private func registerBackgroundWork() {
+        BGTaskScheduler.shared.register(forTaskWithIdentifier: pendingWorkTask, using: nil) { task in
+            guard let refresh = task as? BGAppRefreshTask else { return task.setTaskCompleted(success: false) }
+            scheduleBackgroundWork()
+            let work = Task { @MainActor in
+                let finished = await model.runPending()
+                refresh.setTaskCompleted(success: finished)
+            }
+            // iOS ends the task when it wants the time back; what did not
+            // fit waits for the next run (the SDK's state stays whole).
+            refresh.expirationHandler = { work.cancel() }
+        }
+    }
+
+    private func scheduleBackgroundWork() {
+        let request = BGAppRefreshTaskRequest(identifier: pendingWorkTask)
+        request.earliestBeginDate = Date(timeIntervalSinceNow: 15 * 60)
+        try? BGTaskScheduler.shared.submit(request)
+    }
+}
+
+/// SDK logs to the unified log (Console.app, `log stream`).
+final class OSLogLogger: EdgePointsSDK.Logger, @unchecked Sendable {
+    private let osLog = os.Logger(subsystem: "dev.edgepoints.demo", category: "sdk")
+
+    func log(level: LogLevel, target: String, message: String) throws {
+        switch level {
+        case .error: osLog.error("\(target, privacy: .public): \(message, privacy: .public)")
+        case .warn: osLog.warning("\(target, privacy: .public): \(message, privacy: .public)")
+        case .info: osLog.info("\(target, privacy: .public): \(message, privacy: .public)")
+        case .debug, .trace: osLog.debug("\(target, privacy: .public): \(message, privacy: .public)")
+        }
     }
 }
