@@ -56,7 +56,7 @@ for line in sys.stdin:
     if name.startswith(("sqlite3", "ecp_nistz256", "ring_core")) or re.match(r"^[a-z_0-9]+$", name) and "sqlite" in name:
         crate = "sqlite3 (C)" if "sqlite" in name else "ring (C and assembly)"
     else:
-        m = re.match(r"[<&*( ]*(?:impl )?(?:dyn )?([A-Za-z_][A-Za-z0-9_]*)(?:::|$)", name)
+        m = re.match(r"[<&*( ]*(?:mut )?(?:impl )?(?:dyn )?([A-Za-z_][A-Za-z0-9_]*)(?:::|$)", name)
         crate = m.group(1) if m else "(other)"
         if crate.startswith("ring_core"):
             crate = "ring (C and assembly)"

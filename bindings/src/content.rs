@@ -71,8 +71,8 @@ impl ContentCache {
     }
 
     /// Deletes every cached item; returns how many.
-    pub fn purge(&self) -> Result<i64, EdgePointsError> {
-        Ok(self.inner.purge()?.signed())
+    pub async fn purge(&self) -> Result<i64, EdgePointsError> {
+        Ok(self.inner.purge().await?.signed())
     }
 
     /// How full the cache is.

@@ -206,10 +206,18 @@ impl ContentCache {
         Ok(removed)
     }
 
-    /// Deletes every cached item; returns how many.
-    pub fn purge(&self) -> Result<u64, Error> {
+    /// Deletes every cached item; returns how many. The files go on the
+    /// runtime's blocking pool: a large cache takes a while to delete.
+    pub async fn purge(&self) -> Result<u64, Error> {
         self.sdk.shared().ensure_open()?;
-        purge(self.sdk.shared()).map_err(Error::from)
+        let sdk = self.sdk.clone();
+        self.sdk
+            .on_runtime(async move {
+                tokio::task::spawn_blocking(move || purge(sdk.shared()).map_err(Error::from))
+                    .await
+                    .map_err(|e| Error::Internal(format!("purging the cache ended abnormally: {e}")))?
+            })
+            .await
     }
 
     pub fn stats(&self) -> Result<CacheStats, Error> {
