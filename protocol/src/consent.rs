@@ -6,6 +6,7 @@ use crate::DeviceId;
 
 /// Under which conditions the user lets the phone serve others.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConsentPolicy {
     pub serve_on_wifi: bool,
     pub serve_on_cellular: bool,
@@ -71,6 +72,7 @@ pub fn validate_terms_version(version: &str) -> Result<(), PolicyError> {
 
 /// What the user decided.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "decision", rename_all = "snake_case")]
 pub enum ConsentDecision {
     Granted {
@@ -88,6 +90,7 @@ pub enum ConsentDecision {
 /// plane keeps the highest it has seen, so a late retry of an older decision
 /// can never overwrite a newer one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConsentReport {
     pub device_id: DeviceId,
     pub revision: u64,
@@ -98,6 +101,7 @@ pub struct ConsentReport {
 
 /// The control plane's answer to a consent report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConsentRecorded {
     pub device_id: DeviceId,
     /// The revision the control plane now holds (may be newer than the report's).

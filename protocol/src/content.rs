@@ -15,7 +15,9 @@ pub const CHUNK_SIZE: u64 = 1024 * 1024;
 
 /// The BLAKE3 hash of an item's bytes, as 64 lowercase hex digits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(try_from = "String", into = "String")]
+#[cfg_attr(feature = "openapi", schema(value_type = String, pattern = "^[0-9a-f]{64}$"))]
 pub struct ContentHash([u8; 32]);
 
 /// Why a string is not a content hash.

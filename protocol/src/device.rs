@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 /// its Ed25519 public key, in hex. Derived, so a device cannot claim an id
 /// that is not its key's.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(try_from = "String", into = "String")]
+#[cfg_attr(feature = "openapi", schema(value_type = String, pattern = "^dev_[0-9a-f]{32}$"))]
 pub struct DeviceId(String);
 
 const PREFIX: &str = "dev_";
@@ -61,6 +63,7 @@ impl std::fmt::Display for DeviceId {
 
 /// Payload of a registration, signed by the key it announces.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeviceRegistration {
     pub device_id: DeviceId,
     /// base64url Ed25519 public key; `device_id` must be derived from it.
@@ -73,6 +76,7 @@ pub struct DeviceRegistration {
 
 /// The control plane's answer to a registration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeviceRegistered {
     pub device_id: DeviceId,
     /// When the control plane first registered this device (ms since the Unix epoch).

@@ -162,6 +162,7 @@ pub enum EnvelopeError {
 
 /// A payload with the signature of the key named by `key_id`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SignedEnvelope {
     pub purpose: String,
     pub key_id: String,

@@ -15,6 +15,7 @@ pub const MAX_PRICE_POINTS: u64 = 1_000_000;
 
 /// An activity's points price, and how much of it comes back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PointsPrice {
     /// Points debited per coupon claimed (1 to [`MAX_PRICE_POINTS`]).
     pub points: u64,
@@ -51,6 +52,7 @@ impl PointsPrice {
 
 /// What a reward gives.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum RewardKind {
     /// Money off the member's next rental, taken off its fee when it is
@@ -62,6 +64,7 @@ pub enum RewardKind {
 
 /// A reward of the catalogue.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Reward {
     /// 1 to 40 of `a-z`, `0-9`, `-`.
     pub reward_id: String,
@@ -109,6 +112,7 @@ impl Reward {
 
 /// A member redeems a reward (signed by the device, with the session).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RewardRedemption {
     pub device_id: DeviceId,
     pub session_key: String,
@@ -117,6 +121,7 @@ pub struct RewardRedemption {
 
 /// What redeeming a reward gave the member.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RewardGrant {
     /// 16 bytes, hex.
     pub grant_id: String,
@@ -140,6 +145,7 @@ pub struct RewardGrant {
 
 /// One account's standing in the balance check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AccountCheck {
     /// `member:…` or `device:…`.
     pub owner: String,
@@ -152,6 +158,7 @@ pub struct AccountCheck {
 /// The control plane's balance check: every account's balance against its
 /// ledger, and every bought coupon against the debit and refunds it has.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BalanceCheck {
     pub accounts: Vec<AccountCheck>,
     /// Each inconsistency, in words; empty when the books hold.

@@ -7,6 +7,7 @@ use crate::ContentHash;
 
 /// One item of the manifest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ManifestItem {
     pub hash: ContentHash,
     pub size: u64,
@@ -25,6 +26,7 @@ pub struct ManifestItem {
 /// The whole manifest; the payload of a signed envelope with purpose
 /// `cp.manifest`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Manifest {
     /// Increases with every change.
     pub version: u64,

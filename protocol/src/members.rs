@@ -54,6 +54,7 @@ pub fn validate_password(password: &str) -> Result<(), MemberInputError> {
 
 /// Payload of a sign-up, signed by the device it comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MemberSignUp {
     pub device_id: DeviceId,
     pub member: String,
@@ -62,6 +63,7 @@ pub struct MemberSignUp {
 
 /// The control plane's answer to a sign-up.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MemberSignedUp {
     /// The member's stable id (not the name, which the member typed).
     pub member_id: String,
@@ -71,6 +73,7 @@ pub struct MemberSignedUp {
 
 /// Payload of a login, signed by the device the session will belong to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MemberLogin {
     pub device_id: DeviceId,
     pub member: String,
@@ -79,6 +82,7 @@ pub struct MemberLogin {
 
 /// A session the control plane opened.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MemberSession {
     pub member_id: String,
     pub member: String,
@@ -94,6 +98,7 @@ pub struct MemberSession {
 /// Payload of a logout (ends the session) or of an account closing (ends
 /// the account and every session of it; it asks for the password again).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SessionEnd {
     pub device_id: DeviceId,
     pub session_key: String,
@@ -104,6 +109,7 @@ pub struct SessionEnd {
 
 /// The answer to a logout or an account closing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SessionEnded {
     pub member_id: String,
     /// Sessions ended: 1 for a logout, every open one for a closing.
@@ -113,6 +119,7 @@ pub struct SessionEnded {
 /// Idle and absolute session timeouts, and the session heartbeat interval
 /// the control plane asks for, in ms (QA sets them on the mock).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SessionTimeouts {
     pub idle_ms: u64,
     pub absolute_ms: u64,
@@ -155,6 +162,7 @@ impl SessionTimeouts {
 /// the session alive and acknowledges the notices the app has stored, so
 /// the control plane drops them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MemberHeartbeat {
     pub device_id: DeviceId,
     pub session_key: String,
@@ -166,6 +174,7 @@ pub struct MemberHeartbeat {
 
 /// The answer to a member heartbeat.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MemberHeartbeatAccepted {
     /// The session, its idle expiry renewed.
     pub session: MemberSession,
@@ -181,6 +190,7 @@ pub const MAX_NOTICES_PER_ANSWER: usize = 50;
 
 /// A message the control plane pushes to a member.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Notice {
     /// Unique; the device stores it so each notice reaches the app once.
     pub notice_id: String,
@@ -205,6 +215,7 @@ pub mod notice_kinds {
 
 /// QA posts a notice to a member.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NoticePost {
     #[serde(default = "default_notice_kind")]
     pub kind: String,

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// Where the request stands on the control plane.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum OperationState {
     /// Never seen, or released after a failure that did not commit: safe to send.
@@ -18,6 +19,7 @@ pub enum OperationState {
 
 /// The answer of the sync-status route.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OperationStatus {
     pub idempotency_key: String,
     pub state: OperationState,

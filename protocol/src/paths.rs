@@ -24,6 +24,9 @@ macro_rules! route_table {
         /// name them.
         pub mod routes {
             $( $(#[$doc])* pub const $name: &str = concat!($method, " ", $template); )*
+
+            /// Every route key of the table, in its order.
+            pub const ALL: &[&str] = &[$( $name ),*];
         }
     };
 }

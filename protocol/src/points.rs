@@ -11,6 +11,7 @@ use crate::DeviceId;
 /// restart goes on from the last one): the control plane refuses a
 /// duplicate, replayed or out-of-order heartbeat, and credits nothing for it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Heartbeat {
     pub device_id: DeviceId,
     pub seq: u64,
@@ -27,6 +28,7 @@ pub struct Heartbeat {
 
 /// The control plane's answer to an accepted heartbeat.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HeartbeatAccepted {
     pub seq: u64,
     /// When to send the next one (the node adds ±10 % jitter).
@@ -46,6 +48,7 @@ pub struct HeartbeatAccepted {
 
 /// How the control plane turns service into points.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PointsRules {
     /// The heartbeat interval the control plane asks for.
     pub heartbeat_interval_ms: u64,
@@ -81,6 +84,7 @@ impl Default for PointsRules {
 
 /// Why points were credited or spent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum LedgerReason {
     OnlineTime,
@@ -109,6 +113,7 @@ impl LedgerReason {
 
 /// The coupon a ledger entry pays for or refunds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LedgerCoupon {
     pub activity_id: String,
     pub serial: String,
@@ -116,6 +121,7 @@ pub struct LedgerCoupon {
 
 /// One change in an owner's ledger.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LedgerEntry {
     /// Position in the ledger, from 1.
     pub id: u64,
@@ -140,6 +146,7 @@ pub struct LedgerEntry {
 
 /// An owner's points.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PointsBalance {
     /// Whose points: the member when one is logged in, else the device.
     pub owner: String,
@@ -156,6 +163,7 @@ pub struct PointsBalance {
 
 /// A page of the ledger, oldest first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LedgerPage {
     pub entries: Vec<LedgerEntry>,
     /// The `after` of the next page, if there is more.

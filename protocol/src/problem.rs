@@ -8,6 +8,7 @@ pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
 /// Machine-readable reason carried in [`Problem::code`]; clients branch on it,
 /// never on the human-readable title.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ProblemCode {
     MalformedRequest,
@@ -158,6 +159,7 @@ impl ProblemCode {
 
 /// One error response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Problem {
     #[serde(rename = "type")]
     pub type_uri: String,
@@ -175,6 +177,7 @@ pub struct Problem {
 
 /// How far a balance falls short of a price.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PointsShortfall {
     pub balance: u64,
     pub needed: u64,

@@ -53,6 +53,7 @@ pub fn is_valid_nonce(nonce: &str) -> bool {
 /// The node's signed word about one response: which bytes of which item
 /// it is sending to which consumer, against which nonce.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeliveryStatement {
     pub node_id: DeviceId,
     /// The consumer the ticket names.
@@ -69,6 +70,7 @@ pub struct DeliveryStatement {
 
 /// A consumer's signed receipt for a delivery it verified.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Receipt {
     pub consumer_id: DeviceId,
     pub node_id: DeviceId,
@@ -84,6 +86,7 @@ pub struct Receipt {
 
 /// The control plane's answer to an accepted receipt.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReceiptAccepted {
     pub node_id: DeviceId,
     /// Bytes counted toward the node's delivery points (0 for a repeat

@@ -9,6 +9,7 @@ pub const CONTACT_CATEGORY: &str = "contact";
 
 /// One word the review looks for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReviewWord {
     pub word: String,
     /// What kind of word it is: `fraud`, `adult`, `gambling`, `profanity`, …
@@ -18,6 +19,7 @@ pub struct ReviewWord {
 /// A tenant's review rules: words to find, and phrases that are fine
 /// although they contain one (`三黄片`, a medicine, contains `黄片`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReviewRules {
     pub words: Vec<ReviewWord>,
     #[serde(default)]
@@ -26,6 +28,7 @@ pub struct ReviewRules {
 
 /// One thing the review found, located in the original text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Finding {
     /// The word's category, or [`CONTACT_CATEGORY`].
     pub category: String,

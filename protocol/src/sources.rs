@@ -13,6 +13,7 @@ pub const MAX_ANNOUNCED_HOLDINGS: usize = 4096;
 /// device. Announcements are state, not events: the control plane keeps the
 /// one with the highest `revision`, so a late retry never undoes a newer one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NodeAnnouncement {
     pub device_id: DeviceId,
     pub revision: u64,
@@ -39,6 +40,7 @@ pub const MAX_ANNOUNCED_ADDRESSES: usize = 16;
 /// The node's answer to a reachability probe (`GET /probe/{nonce}`),
 /// signed by the device key, so only the device itself can pass it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProbeAnswer {
     pub device_id: DeviceId,
     pub nonce: String,
@@ -46,6 +48,7 @@ pub struct ProbeAnswer {
 
 /// A coarse position (a city, not a street), as a host may share it.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Location {
     pub latitude: f64,
     pub longitude: f64,
@@ -86,6 +89,7 @@ pub const LOCATION_HEADER: &str = "Edgepoints-Location";
 
 /// The control plane's answer to an announcement.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NodeAnnounced {
     pub device_id: DeviceId,
     pub current_revision: u64,
@@ -101,6 +105,7 @@ pub struct NodeAnnounced {
 
 /// One node that can serve an item to the asking device.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NodeSource {
     pub node_id: DeviceId,
     pub url: String,
@@ -114,6 +119,7 @@ pub struct NodeSource {
 
 /// Where an item can be fetched, best first; the origins last.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ContentSources {
     pub content: ContentHash,
     pub size: u64,
@@ -124,6 +130,7 @@ pub struct ContentSources {
 
 /// Which source served the wrong bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum FailedSource {
     Node { node_id: DeviceId },
@@ -134,6 +141,7 @@ pub enum FailedSource {
 /// to the item's name. The control plane stops routing to that node for
 /// that item.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HashFailureReport {
     pub reporter: DeviceId,
     pub content: ContentHash,
@@ -146,6 +154,7 @@ pub struct HashFailureReport {
 /// What the control plane made of a report about a node, after fetching
 /// the item from that node itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ReportVerdict {
     /// The node served the control plane wrong bytes too: it is not routed
@@ -164,6 +173,7 @@ pub enum ReportVerdict {
 
 /// The control plane's answer to a hash-failure report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HashFailureRecorded {
     /// How many standing reports the control plane holds about this source
     /// and item (refuted ones do not count).

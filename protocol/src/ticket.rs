@@ -19,6 +19,7 @@ pub const TICKET_HEADER: &str = "Edgepoints-Ticket";
 
 /// What a ticket allows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AccessTicket {
     /// The node that may serve.
     pub node_id: DeviceId,

@@ -29,7 +29,7 @@ use crate::store::{get_json, update_json, StateStore, StoreError};
 use crate::{ControlPlane, InstanceStats};
 
 /// What a fault does to a matching request.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum FaultAction {
     /// Answer with `status` without running the request.
@@ -55,7 +55,7 @@ fn default_status() -> u16 {
 }
 
 /// One fault rule. Set over `POST /admin/faults`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FaultRule {
     /// `METHOD /path/{param}`, e.g. `POST /v1/devices`; none for every API route.
     #[serde(default)]
@@ -98,7 +98,7 @@ impl FaultRule {
 }
 
 /// A rule with its progress: hits left and the state of its random sequence.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ActiveFault {
     #[serde(flatten)]
     pub rule: FaultRule,
@@ -212,7 +212,11 @@ async fn strikes_after_run(store: &dyn StateStore, route: &str, action: FaultAct
 
 /// Whether the answer to a committed request is to be lost.
 pub(crate) async fn drop_after_commit(store: &dyn StateStore, route: &str) -> Result<bool, StoreError> {
-    strikes_after_run(store, route, FaultAction::DropAfterCommit).await
+    let hit = strikes_after_run(store, route, FaultAction::DropAfterCommit).await?;
+    if hit {
+        crate::metrics::fault_fired(route, "drop_after_commit");
+    }
+    Ok(hit)
 }
 
 /// Flips a byte of the answer's body if a tamper rule hits this request.
@@ -232,6 +236,7 @@ async fn tamper(store: &dyn StateStore, route: &str, response: Response) -> Resp
         *middle ^= 0x01;
     }
     tracing::info!(%route, "injected tampering");
+    crate::metrics::fault_fired(route, "tamper");
     Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
@@ -261,6 +266,7 @@ pub(crate) async fn layer(State(control_plane): State<Arc<ControlPlane>>, reques
         Err(error) => return ApiError::from(error).into_response(),
     };
     if !verdict.delay.is_zero() {
+        crate::metrics::fault_fired(&route, "delay");
         tokio::time::sleep(verdict.delay).await;
     }
     match verdict.fail {
@@ -270,6 +276,7 @@ pub(crate) async fn layer(State(control_plane): State<Arc<ControlPlane>>, reques
         }
         Some(status) => {
             tracing::info!(%route, %status, "injected fault");
+            crate::metrics::fault_fired(&route, "fail");
             let mut response = ApiError::new(status, ProblemCode::InjectedFault, "injected fault")
                 .detail(format!("fault injected on {route}"))
                 .into_response();

@@ -28,8 +28,9 @@ const TABLE: &str = crate::state::keys::GEO_PREFIXES;
 pub const MAX_PREFIXES: usize = 10_000;
 
 /// One row: the addresses in `prefix` are at `location`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GeoPrefix {
+    #[schema(value_type = String, example = "10.1.0.0/16")]
     pub prefix: IpNet,
     pub location: Location,
     /// For people reading the table: "Paris, ISP A".

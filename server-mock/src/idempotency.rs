@@ -47,7 +47,7 @@ pub const IN_FLIGHT_LEASE: Duration = Duration::from_secs(30);
 const ANONYMOUS_SCOPE: &str = "-";
 
 /// What the store holds per (scope, key).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum Record {
     InFlight {
@@ -218,6 +218,7 @@ async fn run_once(control_plane: Arc<ControlPlane>, request: Request, next: Next
                 tracing::info!(%route, "injected fault: replayed answer dropped");
                 return Ok(Response::new(Body::new(LostAnswer)));
             }
+            crate::metrics::idempotent_replay(&route);
             return Ok(replay(stored));
         }
         Claim::InProgress => {

@@ -24,7 +24,9 @@ pub mod geo;
 pub mod idempotency;
 pub mod loyalty;
 pub mod members;
+pub mod metrics;
 pub mod notices;
+pub mod openapi;
 pub mod origin;
 pub mod points;
 mod probe;
@@ -104,6 +106,8 @@ impl MockServer {
 
     /// One more instance over an existing control-plane state.
     pub async fn start_with(listen: SocketAddr, control_plane: Arc<ControlPlane>) -> std::io::Result<MockServer> {
+        // Counters record only once a recorder is installed.
+        metrics::recorder();
         control_plane.start_background();
         if control_plane.hosts_vehicles() {
             control_plane.host_vehicles().await.map_err(std::io::Error::other)?;

@@ -34,7 +34,7 @@ const SALT_BYTES: usize = 16;
 const HASH_BYTES: usize = 32;
 
 /// One member account.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MemberRecord {
     pub member_id: String,
     /// The normalised name.
@@ -45,7 +45,7 @@ pub struct MemberRecord {
 }
 
 /// Failed logins for one member name since the last success.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 struct LoginFailures {
     count: u32,
     last_at_ms: u64,
@@ -63,7 +63,7 @@ impl LoginFailures {
 }
 
 /// A server session, as the shared state holds it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SessionRecord {
     pub session_key: String,
     pub member_id: String,

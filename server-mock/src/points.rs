@@ -65,7 +65,7 @@ pub async fn set_rules(control_plane: &ControlPlane, rules: PointsRules) -> Resu
 }
 
 /// A balance and its ledger, within a daily cap: a device's, or a member's.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Account {
     pub balance: u64,
     /// Points per control-plane day (days since the epoch), the last few.
@@ -180,7 +180,7 @@ pub struct NotEnoughPoints {
 }
 
 /// Points a device's service earned, before the cap of whoever gets them.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Earned {
     pub points: u64,
     pub reason: LedgerReason,
@@ -195,7 +195,7 @@ pub struct Earned {
 
 /// Points a device earned for the member logged in on it, waiting to be
 /// moved to the member's account (see [`settle`]).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Owed {
     /// Position among the device's owed credits, from 1.
     pub n: u64,
@@ -204,7 +204,7 @@ pub struct Owed {
 }
 
 /// One device's presence and points.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DevicePoints {
     pub last_seq: u64,
     pub last_heartbeat_ms: u64,
@@ -257,7 +257,7 @@ impl DevicePoints {
 }
 
 /// A member's points: what the devices they were logged in on earned.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MemberPoints {
     pub account: Account,
     /// Per device, the last of its owed credits this account took: a
@@ -274,7 +274,7 @@ pub struct MemberPoints {
 }
 
 /// What is remembered of a receipt taken for a node.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TakenReceipt {
     pub consumer: String,
     pub content: String,

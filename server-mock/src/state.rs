@@ -171,7 +171,7 @@ impl ControlPlaneKey {
 }
 
 /// One registered device.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DeviceRecord {
     pub device_id: DeviceId,
     pub public_key: String,
@@ -196,7 +196,7 @@ impl DeviceRecord {
 }
 
 /// The newest consent decision a device reported.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ConsentRecord {
     pub revision: u64,
     pub decision: ConsentDecision,
@@ -205,7 +205,7 @@ pub struct ConsentRecord {
 }
 
 /// A device's edge node as last announced.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NodeRecord {
     pub device_id: DeviceId,
     pub revision: u64,
@@ -242,14 +242,14 @@ impl NodeRecord {
 
 /// Idempotency keys whose request ran more than once: always empty unless
 /// exactly-once is broken.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Executions {
     pub keys: u64,
     pub duplicates: Vec<String>,
 }
 
 /// The JSON of `GET /admin/state` (read back by [`crate::testing::AdminClient`]).
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StateDump {
     pub control_plane_key_id: String,
     pub control_plane_public_key: String,

@@ -31,7 +31,7 @@ const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
 /// that rots right after a false report is still caught.
 const CHECK_STANDS_MS: u64 = 60_000;
 
-#[derive(Clone, Copy, Serialize, Deserialize)]
+#[derive(Clone, Copy, Serialize, Deserialize, utoipa::ToSchema)]
 struct StandingCheck {
     verdict: ReportVerdict,
     at_ms: u64,

@@ -8,6 +8,7 @@ use crate::{ContentHash, DeviceId};
 
 /// What kind of promotion an activity is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum TemplateKind {
     /// `percent_off` percent off, from `min_spend_cents`.
@@ -20,6 +21,7 @@ pub enum TemplateKind {
 
 /// A template: its kind and the limits of its fields.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Template {
     pub kind: TemplateKind,
     pub name: String,
@@ -27,6 +29,7 @@ pub struct Template {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TemplateLimits {
     pub max_title_chars: u32,
     pub max_description_chars: u32,
@@ -74,6 +77,7 @@ pub fn templates() -> Vec<Template> {
 
 /// What a merchant enters.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ActivityDraft {
     pub template: TemplateKind,
     pub title: String,
@@ -183,6 +187,7 @@ pub fn draft_problems(draft: &ActivityDraft) -> Vec<String> {
 
 /// Where an activity stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ActivityState {
     /// Being written; only its merchant sees it.
@@ -201,6 +206,7 @@ pub enum ActivityState {
 /// A finding of the review, and the field of the draft it is in
 /// (`title`, `description`, `shop`, `gift`, `staff[1]`, `featured_items[0]`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FieldFinding {
     pub field: String,
     #[serde(flatten)]
@@ -209,6 +215,7 @@ pub struct FieldFinding {
 
 /// One change of state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StateChange {
     pub state: ActivityState,
     pub at_ms: u64,
@@ -216,6 +223,7 @@ pub struct StateChange {
 
 /// An activity as the control plane answers it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Activity {
     /// 16 bytes, hex.
     pub activity_id: String,
@@ -235,6 +243,7 @@ pub struct Activity {
 
 /// A merchant device enrols with a one-time code.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MerchantEnrolment {
     pub device_id: DeviceId,
     pub code: String,
@@ -242,6 +251,7 @@ pub struct MerchantEnrolment {
 
 /// The answer to an enrolment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MerchantEnrolled {
     pub merchant_id: String,
     pub name: String,
@@ -251,6 +261,7 @@ pub struct MerchantEnrolled {
 /// A merchant device writes a draft: a new activity, or (with its id) a
 /// draft or rejected one edited, which is a draft again.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ActivityWrite {
     pub device_id: DeviceId,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -260,6 +271,7 @@ pub struct ActivityWrite {
 
 /// What a merchant device does to an activity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ActivityStep {
     /// Draft → submitted → reviewed: live, or rejected with the findings.
@@ -269,6 +281,7 @@ pub enum ActivityStep {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ActivityAction {
     pub device_id: DeviceId,
     pub activity_id: String,
@@ -277,6 +290,7 @@ pub struct ActivityAction {
 
 /// A customer claims a coupon of a live activity.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CouponClaim {
     pub device_id: DeviceId,
     pub activity_id: String,
@@ -291,6 +305,7 @@ pub struct CouponClaim {
 
 /// A claimed coupon.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClaimedCoupon {
     /// The signed token, as text (`EPC1:…`).
     pub token: String,
@@ -310,6 +325,7 @@ pub struct ClaimedCoupon {
 /// A holder gives an unused coupon back: the claim is rolled back, the
 /// coupon revoked, and a bought one refunded as its activity's rule says.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClaimRollback {
     pub device_id: DeviceId,
     pub activity_id: String,
@@ -318,6 +334,7 @@ pub struct ClaimRollback {
 
 /// A claim rolled back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClaimRolledBack {
     pub activity_id: String,
     pub serial: String,
@@ -327,6 +344,7 @@ pub struct ClaimRolledBack {
 
 /// A merchant or customer shares a live activity to a channel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ShareRequest {
     pub device_id: DeviceId,
     pub activity_id: String,
@@ -337,6 +355,7 @@ pub struct ShareRequest {
 
 /// A recorded share and its link.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Share {
     /// Short and unguessable (10 characters, 50 bits); claims through it
     /// are the sharer's referrals.

@@ -11,6 +11,7 @@ pub const DIRECT: &str = "direct";
 
 /// The counts of one slice of the funnel.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FunnelCounts {
     /// Reads of the activity's page (`GET /v1/activities/{id}`), through
     /// the channel's referral codes (or none, for `direct`).
@@ -55,6 +56,7 @@ impl FunnelCounts {
 
 /// One channel's slice.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ChannelFunnel {
     /// `wechat`, `sms`, … or [`DIRECT`].
     pub channel: String,
@@ -64,6 +66,7 @@ pub struct ChannelFunnel {
 
 /// An activity's funnel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ActivityFunnel {
     pub activity_id: String,
     pub title: String,
@@ -76,6 +79,7 @@ pub struct ActivityFunnel {
 
 /// A merchant's device asks the control plane about a presentation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ValidationRequest {
     pub device_id: crate::DeviceId,
     pub presentation: String,
@@ -83,6 +87,7 @@ pub struct ValidationRequest {
 
 /// Where a coupon stands, as the control plane knows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CouponStanding {
     /// Redeemable now.
@@ -96,6 +101,7 @@ pub enum CouponStanding {
 
 /// The control plane's answer about a genuine coupon of this merchant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OnlineValidation {
     pub serial: String,
     pub activity_id: String,

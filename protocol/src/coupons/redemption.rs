@@ -6,6 +6,7 @@ use crate::DeviceId;
 
 /// A merchant device redeems the coupon behind a presentation it checked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RedemptionRequest {
     pub device_id: DeviceId,
     /// The presentation as scanned (`EPP1:…`).
@@ -16,6 +17,7 @@ pub struct RedemptionRequest {
 
 /// A redemption the control plane recorded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Redemption {
     /// 16 bytes, hex.
     pub redemption_id: String,
@@ -29,6 +31,7 @@ pub struct Redemption {
 
 /// A merchant device gives a use back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RollbackRequest {
     pub device_id: DeviceId,
     pub activity_id: String,
@@ -37,6 +40,7 @@ pub struct RollbackRequest {
 
 /// The answer to a rollback.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RolledBack {
     pub redemption_id: String,
     pub serial: String,
@@ -52,6 +56,7 @@ pub const MAX_ORDER_REF: usize = 64;
 /// A page of the revocation log: truncated hashes of revoked serials (see
 /// [`super::revocation_tag`]), in the order revoked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RevocationPage {
     /// Hex of 8-byte tags.
     pub tags: Vec<String>,
@@ -62,6 +67,7 @@ pub struct RevocationPage {
 /// A redemption a merchant device made while offline, signed by it, sent
 /// when it is back online.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OfflineRedemption {
     pub device_id: DeviceId,
     pub presentation: String,
@@ -78,6 +84,7 @@ pub struct OfflineRedemption {
 
 /// One till's record of a redemption, as a conflict reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RedemptionSide {
     pub device_id: DeviceId,
     pub order_ref: String,
@@ -89,6 +96,7 @@ pub struct RedemptionSide {
 /// The same coupon redeemed twice: the first the control plane accepted
 /// stands; the second is reported to both tills.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RedemptionConflict {
     pub conflict_id: String,
     pub serial: String,
@@ -99,6 +107,7 @@ pub struct RedemptionConflict {
 
 /// What became of an offline redemption.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Settlement {
     /// It was the first: it stands.
@@ -110,6 +119,7 @@ pub enum Settlement {
 /// How much a merchant device may redeem offline: the exposure the
 /// merchant accepts while a till cannot reach the control plane.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OfflineBudget {
     /// Offline redemptions per device and control-plane day.
     pub max_count: u32,

@@ -14,6 +14,7 @@ use crate::envelope::{decode_public_key, encode_public_key};
 
 /// One issuing key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct IssuerKey {
     /// [`KeyId`] in hex.
     pub key_id: String,
@@ -44,6 +45,7 @@ impl IssuerKey {
 
 /// The signed payload of a trust list (purpose `cp.trust-list`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TrustList {
     /// Grows with every change; a device keeps the highest it has seen.
     pub version: u64,

@@ -9,6 +9,7 @@ use super::trust::TrustedKeys;
 
 /// Why a presentation is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, thiserror::Error)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Refusal {
     #[error("not a coupon presentation")]

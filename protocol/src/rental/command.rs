@@ -22,6 +22,7 @@ pub const MAX_LINK_BYTES: usize = 16 * 1024;
 
 /// What a member may ask the car.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CommandKind {
     Unlock,
@@ -44,6 +45,7 @@ impl CommandKind {
 
 /// A command, signed by the member device.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VehicleCommand {
     pub vehicle_id: String,
     pub serial: String,
@@ -55,6 +57,7 @@ pub struct VehicleCommand {
 
 /// A question about the car's state, signed by the member device.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StatusQuery {
     pub vehicle_id: String,
     pub serial: String,
@@ -68,6 +71,7 @@ pub struct StatusQuery {
 
 /// What the phone sends the car.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum LinkRequest {
     Command {
@@ -88,6 +92,7 @@ impl LinkRequest {
 
 /// What the car measures.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VehicleReading {
     pub locked: bool,
     pub doors_closed: bool,
@@ -100,6 +105,7 @@ pub struct VehicleReading {
 
 /// How the car took a request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Outcome {
     Accepted,
@@ -108,6 +114,7 @@ pub enum Outcome {
 
 /// What became of a command the car was asked about.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "fate", rename_all = "snake_case")]
 pub enum CommandFate {
     Accepted,
@@ -120,6 +127,7 @@ pub enum CommandFate {
 
 /// The car's answer, signed with its own key (key id: the vehicle id).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VehicleAnswer {
     pub vehicle_id: String,
     /// The credential the request came under, when it could be read.

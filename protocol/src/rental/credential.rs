@@ -15,6 +15,7 @@ pub const CREDENTIAL_LIFETIME_S: u64 = 24 * 3600;
 
 /// What a credential says.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VehicleCredential {
     pub vehicle_id: String,
     pub rental_id: String,

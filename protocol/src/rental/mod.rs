@@ -29,6 +29,7 @@ pub const MAX_SEARCH_RADIUS_KM: f64 = 100.0;
 
 /// A charging connector at a station.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Connector {
     pub connector_id: String,
     pub power_kw: u32,
@@ -37,6 +38,7 @@ pub struct Connector {
 
 /// A connector's state, as a charge point reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ConnectorStatus {
     Available,
@@ -47,6 +49,7 @@ pub enum ConnectorStatus {
 
 /// A station: where rentals start and end, with parking and connectors.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Station {
     pub station_id: String,
     pub name: String,
@@ -59,6 +62,7 @@ pub struct Station {
 
 /// What a vehicle is doing, as the control plane knows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum VehicleState {
     Available,
@@ -71,6 +75,7 @@ pub enum VehicleState {
 
 /// A vehicle, as the control plane last knew it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Vehicle {
     pub vehicle_id: String,
     pub plate: String,
@@ -95,6 +100,7 @@ pub struct Vehicle {
 
 /// Payload of a reservation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReserveVehicle {
     pub device_id: DeviceId,
     pub session_key: String,
@@ -103,6 +109,7 @@ pub struct ReserveVehicle {
 
 /// Which step a [`RentalStep`] asks for; must match its route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum StepKind {
     Cancel,
@@ -127,6 +134,7 @@ impl StepKind {
 /// Payload of a rental step. `vehicle_answer` is the vehicle's signed
 /// [`command::VehicleAnswer`] for a confirm or an end.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RentalStep {
     pub device_id: DeviceId,
     pub session_key: String,
@@ -138,6 +146,7 @@ pub struct RentalStep {
 
 /// A rental's state on the control plane.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RentalState {
     Reserved,
@@ -169,6 +178,7 @@ impl RentalState {
 
 /// One line of a bill.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FeeLine {
     /// `time`, `distance`, `one_way`, `low_battery`.
     pub item: String,
@@ -178,6 +188,7 @@ pub struct FeeLine {
 
 /// What a rental costs, computed by the control plane at its end.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Fee {
     /// What the member pays: the lines, less the credits.
     pub total_cents: u64,
@@ -191,6 +202,7 @@ pub struct Fee {
 
 /// A rental as the control plane holds it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Rental {
     pub rental_id: String,
     pub member_id: String,
@@ -228,6 +240,7 @@ pub struct Rental {
 /// Payload binding a card to the member (a card number as printed; only
 /// its hash is kept, see [`card`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MemberCardBinding {
     pub device_id: DeviceId,
     pub session_key: String,
@@ -236,6 +249,7 @@ pub struct MemberCardBinding {
 
 /// The answer to a card binding.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MemberCardBound {
     pub member_id: String,
     /// The last four characters, to show.
@@ -246,6 +260,7 @@ pub struct MemberCardBound {
 /// Payload of a charging reservation, modelled on OCPP's ReserveNow: a
 /// connector (any free one when `None`) for a window.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ChargingRequest {
     pub device_id: DeviceId,
     pub session_key: String,
@@ -258,6 +273,7 @@ pub struct ChargingRequest {
 
 /// How a charge point answered a reservation, as OCPP's ReserveNow does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ChargingReservationStatus {
     Accepted,
@@ -271,6 +287,7 @@ pub enum ChargingReservationStatus {
 
 /// The answer to a charging reservation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ChargingReservation {
     /// Set when accepted.
     pub reservation_id: Option<String>,

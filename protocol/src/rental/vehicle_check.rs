@@ -28,6 +28,7 @@ pub const CLOCK_TOLERANCE_S: u64 = 60;
 
 /// Why a car refused, modelled on a vehicle access protocol's reasons.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, thiserror::Error)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum VehicleRefusal {
     #[error("the credential or command is for another vehicle")]

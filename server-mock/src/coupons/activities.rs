@@ -23,7 +23,7 @@ use crate::store::{get_json, scan_json, update_json, update_json_pair, StoreErro
 use crate::ControlPlane;
 
 /// A coupon as the control plane remembers it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CouponRecord {
     pub holder: DeviceId,
     pub claimed_at_ms: u64,
@@ -57,7 +57,7 @@ pub struct CouponRecord {
 }
 
 /// The points a coupon was bought with.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Payment {
     pub member_id: String,
     pub points: u64,
@@ -66,7 +66,7 @@ pub struct Payment {
 }
 
 /// Why a bought coupon's points came back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RefundCause {
     ClaimRolledBack,
@@ -77,7 +77,7 @@ pub enum RefundCause {
 }
 
 /// A bought coupon's settlement, once it can no longer be used.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Refund {
     pub cause: RefundCause,
     pub points: u64,
@@ -136,7 +136,7 @@ impl CouponRecord {
 }
 
 /// One activity, whole.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ActivityRecord {
     pub activity: Activity,
     pub tenant: String,

@@ -15,14 +15,14 @@ use crate::state::keys;
 use crate::store::{update_json, StoreError};
 use crate::ControlPlane;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 struct StoredKey {
     secret: String,
     valid_from_s: u64,
     retired_at_s: Option<u64>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 struct IssuerKeys {
     /// Grows with every change, as the trust list's version.
     version: u64,

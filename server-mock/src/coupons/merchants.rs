@@ -12,7 +12,7 @@ use crate::store::{get_json, put_json, scan_json, StoreError};
 use crate::ControlPlane;
 
 /// A merchant and its shops.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MerchantRecord {
     /// 16 bytes, hex.
     pub merchant_id: String,
@@ -27,7 +27,7 @@ pub struct MerchantRecord {
 }
 
 /// A merchant as QA made it, with a first enrolment code.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MerchantCreated {
     #[serde(flatten)]
     pub merchant: MerchantRecord,
@@ -35,7 +35,7 @@ pub struct MerchantCreated {
 }
 
 /// Another enrolment code of a merchant.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EnrolmentCode {
     pub enrolment_code: String,
 }

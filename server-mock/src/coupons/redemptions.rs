@@ -23,7 +23,7 @@ use crate::store::{update_json, StoreError};
 use crate::ControlPlane;
 
 /// A coupon's redemption, as the activity's record keeps it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RedemptionRecord {
     pub redemption_id: String,
     pub device: DeviceId,
@@ -50,7 +50,7 @@ impl RedemptionRecord {
 
 /// A device's offline redemptions: the last counter taken, and the day's
 /// count against its budget.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 struct OfflineLedger {
     last_counter: u64,
     day: u64,

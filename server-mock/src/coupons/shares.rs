@@ -14,7 +14,7 @@ use crate::store::{get_json, put_json, StoreError};
 use crate::ControlPlane;
 
 /// A share as the control plane records it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ShareRecord {
     pub referral_code: String,
     pub activity_id: String,

@@ -10,7 +10,7 @@ use crate::state::keys;
 use crate::store::{get_json, put_json, StoreError};
 use crate::ControlPlane;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CardRecord {
     pub card_hash: String,
     pub card_hint: String,

@@ -20,7 +20,7 @@ pub(crate) fn vehicle_key(id: &str) -> String {
 
 /// A station, its connectors' own state, the reservations on them and
 /// the cars plugged in.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StationRecord {
     pub station_id: String,
     pub name: String,
@@ -33,7 +33,7 @@ pub struct StationRecord {
 }
 
 /// A connector: its power, whether it is out of order, and the car on it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ConnectorRecord {
     pub connector_id: String,
     pub power_kw: u32,
@@ -83,7 +83,7 @@ impl StationRecord {
 }
 
 /// A vehicle: what the control plane last knew of it, and who holds it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct VehicleRecord {
     pub vehicle_id: String,
     pub plate: String,
@@ -131,7 +131,7 @@ impl VehicleRecord {
 
 /// What QA gives to add or change a vehicle (every field but the id may
 /// be left out when changing).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct VehicleEdit {
     #[serde(default)]
     pub plate: Option<String>,

@@ -22,7 +22,7 @@ const HOUR_MS: u64 = 3_600_000;
 const DAY_MS: u64 = 24 * HOUR_MS;
 
 /// A connector held for a member.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ConnectorReservation {
     pub reservation_id: String,
     pub connector_id: String,
@@ -32,14 +32,14 @@ pub struct ConnectorReservation {
 }
 
 /// When charging is cheap: hours of the day (UTC, on the mock clock).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OffPeakWindow {
     pub start_hour: u8,
     /// May be below `start_hour`: the window runs over midnight.
     pub end_hour: u8,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ChargingTariff {
     /// Empty: charge at once.
     pub off_peak: Vec<OffPeakWindow>,
@@ -92,7 +92,7 @@ pub async fn set_tariff(control_plane: &ControlPlane, tariff: &ChargingTariff) -
 }
 
 /// A car's charging at a connector: when it is plugged and when it is full.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ChargingPlan {
     pub rental_id: String,
     pub member_id: String,

@@ -9,7 +9,7 @@ use crate::state::keys;
 use crate::store::{get_json, put_json, StoreError};
 use crate::ControlPlane;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RentalTariff {
     pub currency: String,
     /// Per started minute.

@@ -423,7 +423,7 @@ pub(crate) async fn release_after_end(control_plane: &ControlPlane, rental: &Ren
 }
 
 /// What QA sees of rentals.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RentalsView {
     pub rentals: Vec<RentalRecord>,
 }

@@ -23,7 +23,7 @@ use crate::store::{get_json, put_json, scan_json, PendingEntry, StoreError, Stre
 use crate::ControlPlane;
 
 /// The two workers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Worker {
     Billing,
@@ -52,7 +52,7 @@ impl Worker {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BillingMessage {
     pub rental_id: String,
     pub member_id: String,
@@ -61,7 +61,7 @@ pub struct BillingMessage {
     pub ended_at_ms: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SmsMessage {
     pub rental_id: String,
     pub member_id: String,
@@ -86,7 +86,7 @@ pub(crate) fn sms_message(message: &SmsMessage) -> StreamMessage {
 }
 
 /// A bill the billing service made, under the message id it came from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Bill {
     pub message_id: String,
     pub rental_id: String,
@@ -100,7 +100,7 @@ pub struct Bill {
 }
 
 /// A text the SMS gateway sent, under the message id it came from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SentSms {
     pub message_id: String,
     pub rental_id: String,
@@ -113,7 +113,7 @@ pub struct SentSms {
 }
 
 /// Where a consumer QA asked to die dies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CrashPoint {
     /// Having read the next message, before doing anything.
@@ -122,7 +122,7 @@ pub enum CrashPoint {
     AfterWork,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WorkerSettings {
     /// How long a message stays pending with a silent consumer before
     /// another claims it.
@@ -374,7 +374,7 @@ pub(crate) async fn run(control_plane: Weak<ControlPlane>, worker: Worker, insta
 }
 
 /// One stream as QA sees it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StreamState {
     pub stream: String,
     pub group: String,
@@ -385,7 +385,7 @@ pub struct StreamState {
 }
 
 /// The queue and what the workers did.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct QueueView {
     pub streams: Vec<StreamState>,
     pub bills: Vec<Bill>,

@@ -8,6 +8,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use edgepoints_protocol::paths::templates;
 use edgepoints_protocol::{ContentHash, ManifestItem, ProblemCode, SignedEnvelope};
 
 use crate::problem::ApiError;
@@ -18,11 +19,24 @@ fn not_found() -> ApiError {
 }
 
 /// `GET /v1/manifest`.
+#[utoipa::path(
+    get,
+    path = templates::MANIFEST,
+    tag = "content",
+    responses((status = 200, body = SignedEnvelope), crate::openapi::Problems),
+)]
 pub(super) async fn manifest(State(control_plane): State<Arc<ControlPlane>>) -> Result<Json<SignedEnvelope>, ApiError> {
     Ok(Json(origin::signed_manifest(&control_plane).await?))
 }
 
 /// `GET /origin/{hash}`: the bytes as published.
+#[utoipa::path(
+    get,
+    path = templates::ORIGIN,
+    tag = "content",
+    params(("hash" = String, Path, description = "The item's BLAKE3 hash, 64 hex digits")),
+    responses((status = 200, description = "The item's bytes", content_type = "application/octet-stream", body = Vec<u8>), crate::openapi::Problems),
+)]
 pub(super) async fn origin(
     State(control_plane): State<Arc<ControlPlane>>,
     Path(hash): Path<String>,
@@ -33,6 +47,14 @@ pub(super) async fn origin(
 }
 
 /// `POST /admin/content?priority=N`: publishes the body.
+#[utoipa::path(
+    post,
+    path = "/admin/content",
+    tag = "admin",
+    params(("priority" = Option<u32>, Query, description = "Higher is synced first (default 1)")),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The item's bytes (up to 64 MiB)"),
+    responses((status = 201, body = ManifestItem), crate::openapi::Problems),
+)]
 pub(super) async fn publish(
     State(control_plane): State<Arc<ControlPlane>>,
     Query(query): Query<HashMap<String, String>>,
@@ -54,6 +76,13 @@ pub(super) async fn publish(
 }
 
 /// `DELETE /admin/content/{hash}`: withdraws an item.
+#[utoipa::path(
+    delete,
+    path = "/admin/content/{hash}",
+    tag = "admin",
+    params(("hash" = String, Path)),
+    responses((status = 204), crate::openapi::Problems),
+)]
 pub(super) async fn withdraw(
     State(control_plane): State<Arc<ControlPlane>>,
     Path(hash): Path<String>,

@@ -17,6 +17,7 @@ use edgepoints_protocol::coupons::redemption::{
 };
 use edgepoints_protocol::coupons::TrustList;
 use edgepoints_protocol::envelope::decode_public_key;
+use edgepoints_protocol::paths::templates;
 use edgepoints_protocol::{DeviceId, ProblemCode, Purpose, SignedEnvelope};
 use serde::Deserialize;
 
@@ -63,6 +64,14 @@ device_payload!(
 /// `POST /v1/devices/{device_id}/offline-redemptions`: settles a redemption
 /// made offline; a conflict is an answer (both tills hear of it), not a
 /// refusal.
+#[utoipa::path(
+    post,
+    path = templates::DEVICE_OFFLINE_REDEMPTIONS,
+    tag = "coupons",
+    params(("device_id" = String, Path), crate::openapi::IdempotencyKey),
+    request_body(content = SignedEnvelope, description = "A `SignedEnvelope` of `edgepoints_protocol::coupons::redemption::OfflineRedemption`, signed by the device of the path"),
+    responses((status = 200, body = edgepoints_protocol::coupons::redemption::Settlement), crate::openapi::Problems),
+)]
 pub(super) async fn settle_offline(
     State(control_plane): State<Arc<ControlPlane>>,
     DeviceSigned { device_id, payload }: DeviceSigned<edgepoints_protocol::coupons::redemption::OfflineRedemption>,
@@ -77,6 +86,13 @@ pub(super) async fn settle_offline(
 }
 
 /// `GET /v1/devices/{device_id}/offline-budget` (a signed read).
+#[utoipa::path(
+    get,
+    path = templates::DEVICE_OFFLINE_BUDGET,
+    tag = "coupons",
+    params(("device_id" = String, Path), crate::openapi::SignedRead),
+    responses((status = 200, body = edgepoints_protocol::coupons::redemption::OfflineBudget), crate::openapi::Problems),
+)]
 pub(super) async fn offline_budget(
     State(control_plane): State<Arc<ControlPlane>>,
     Path(device_id): Path<String>,
@@ -89,6 +105,13 @@ pub(super) async fn offline_budget(
 }
 
 /// `GET /v1/devices/{device_id}/redemption-conflicts` (a signed read).
+#[utoipa::path(
+    get,
+    path = templates::DEVICE_REDEMPTION_CONFLICTS,
+    tag = "coupons",
+    params(("device_id" = String, Path), crate::openapi::SignedRead),
+    responses((status = 200, body = Vec<edgepoints_protocol::coupons::redemption::RedemptionConflict>), crate::openapi::Problems),
+)]
 pub(super) async fn conflicts(
     State(control_plane): State<Arc<ControlPlane>>,
     Path(device_id): Path<String>,
@@ -101,6 +124,14 @@ pub(super) async fn conflicts(
 }
 
 /// `POST /v1/devices/{device_id}/shares`: records a share and gives its link.
+#[utoipa::path(
+    post,
+    path = templates::DEVICE_SHARES,
+    tag = "coupons",
+    params(("device_id" = String, Path), crate::openapi::IdempotencyKey),
+    request_body(content = SignedEnvelope, description = "A `SignedEnvelope` of `ShareRequest`, signed by the device of the path"),
+    responses((status = 201, body = Share), crate::openapi::Problems),
+)]
 pub(super) async fn share(
     State(control_plane): State<Arc<ControlPlane>>,
     headers: axum::http::HeaderMap,
@@ -162,6 +193,14 @@ fn redeem_refused(refused: RedeemRefused) -> ApiError {
 }
 
 /// `POST /v1/devices/{device_id}/redemptions`: redeems a coupon, once.
+#[utoipa::path(
+    post,
+    path = templates::DEVICE_REDEMPTIONS,
+    tag = "coupons",
+    params(("device_id" = String, Path), crate::openapi::IdempotencyKey),
+    request_body(content = SignedEnvelope, description = "A `SignedEnvelope` of `RedemptionRequest`, signed by the device of the path"),
+    responses((status = 201, body = Redemption), crate::openapi::Problems),
+)]
 pub(super) async fn redeem(
     State(control_plane): State<Arc<ControlPlane>>,
     DeviceSigned { device_id, payload }: DeviceSigned<RedemptionRequest>,
@@ -177,6 +216,14 @@ pub(super) async fn redeem(
 }
 
 /// `POST /v1/devices/{device_id}/rollbacks`: gives a use back, in the window.
+#[utoipa::path(
+    post,
+    path = templates::DEVICE_ROLLBACKS,
+    tag = "coupons",
+    params(("device_id" = String, Path), crate::openapi::IdempotencyKey),
+    request_body(content = SignedEnvelope, description = "A `SignedEnvelope` of `RollbackRequest`, signed by the device of the path"),
+    responses((status = 200, body = RolledBack), crate::openapi::Problems),
+)]
 pub(super) async fn rollback(
     State(control_plane): State<Arc<ControlPlane>>,
     DeviceSigned { device_id, payload }: DeviceSigned<RollbackRequest>,
@@ -215,6 +262,14 @@ fn activity_refused(refused: ActivityRefused) -> ApiError {
 }
 
 /// `POST /v1/devices/{device_id}/merchant-enrolment`.
+#[utoipa::path(
+    post,
+    path = templates::DEVICE_MERCHANT_ENROLMENT,
+    tag = "coupons",
+    params(("device_id" = String, Path), crate::openapi::IdempotencyKey),
+    request_body(content = SignedEnvelope, description = "A `SignedEnvelope` of `MerchantEnrolment`, signed by the device of the path"),
+    responses((status = 200, body = MerchantEnrolled), crate::openapi::Problems),
+)]
 pub(super) async fn enrol(
     State(control_plane): State<Arc<ControlPlane>>,
     DeviceSigned { device_id, payload }: DeviceSigned<MerchantEnrolment>,
@@ -236,6 +291,14 @@ pub(super) async fn enrol(
 }
 
 /// `POST /v1/devices/{device_id}/activities`: a new draft, or an edit.
+#[utoipa::path(
+    post,
+    path = templates::DEVICE_ACTIVITIES,
+    tag = "coupons",
+    params(("device_id" = String, Path), crate::openapi::IdempotencyKey),
+    request_body(content = SignedEnvelope, description = "A `SignedEnvelope` of `ActivityWrite`, signed by the device of the path"),
+    responses((status = 201, body = Activity), crate::openapi::Problems),
+)]
 pub(super) async fn write(
     State(control_plane): State<Arc<ControlPlane>>,
     DeviceSigned { device_id, payload }: DeviceSigned<ActivityWrite>,
@@ -254,6 +317,14 @@ pub(super) async fn write(
 }
 
 /// `POST /v1/devices/{device_id}/activity-actions`: submit or withdraw.
+#[utoipa::path(
+    post,
+    path = templates::DEVICE_ACTIVITY_ACTIONS,
+    tag = "coupons",
+    params(("device_id" = String, Path), crate::openapi::IdempotencyKey),
+    request_body(content = SignedEnvelope, description = "A `SignedEnvelope` of `ActivityAction`, signed by the device of the path"),
+    responses((status = 200, body = Activity), crate::openapi::Problems),
+)]
 pub(super) async fn act(
     State(control_plane): State<Arc<ControlPlane>>,
     DeviceSigned { device_id, payload }: DeviceSigned<ActivityAction>,
@@ -265,12 +336,25 @@ pub(super) async fn act(
 }
 
 /// `GET /v1/coupon-templates`.
+#[utoipa::path(
+    get,
+    path = templates::COUPON_TEMPLATES,
+    tag = "coupons",
+    responses((status = 200, body = Vec<Template>), crate::openapi::Problems),
+)]
 pub(super) async fn list_templates() -> Json<Vec<Template>> {
     Json(templates())
 }
 
 /// `GET /v1/activities`: every live activity, nearest first when the
 /// request carries `Edgepoints-Location`.
+#[utoipa::path(
+    get,
+    path = templates::ACTIVITIES,
+    tag = "coupons",
+    params(("Edgepoints-Location" = Option<String>, Header, description = "`latitude,longitude`: nearest shop first")),
+    responses((status = 200, body = Vec<Activity>), crate::openapi::Problems),
+)]
 pub(super) async fn list_live(
     State(control_plane): State<Arc<ControlPlane>>,
     headers: axum::http::HeaderMap,
@@ -282,15 +366,24 @@ pub(super) async fn list_live(
     Ok(Json(activities::live(&control_plane, near).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct ViewQuery {
     /// The referral code of the share link the page was opened through.
     #[serde(default, rename = "ref")]
+    #[param(rename = "ref")]
     referral: Option<String>,
 }
 
 /// `GET /v1/activities/{activity_id}[?ref=code]`: a live activity; counted
 /// as a view in its funnel, for the channel of the share it came through.
+#[utoipa::path(
+    get,
+    path = templates::ACTIVITY,
+    tag = "coupons",
+    params(("activity_id" = String, Path), ViewQuery),
+    responses((status = 200, body = Activity), crate::openapi::Problems),
+)]
 pub(super) async fn one_live(
     State(control_plane): State<Arc<ControlPlane>>,
     Path(activity_id): Path<String>,
@@ -309,6 +402,14 @@ pub(super) async fn one_live(
 /// `POST /v1/devices/{device_id}/claims`: a coupon, held by the device's
 /// key; for an activity priced in points, paid by the member whose session
 /// the claim carries.
+#[utoipa::path(
+    post,
+    path = templates::DEVICE_CLAIMS,
+    tag = "coupons",
+    params(("device_id" = String, Path), crate::openapi::IdempotencyKey),
+    request_body(content = SignedEnvelope, description = "A `SignedEnvelope` of `CouponClaim`, signed by the device of the path"),
+    responses((status = 201, body = ClaimedCoupon), crate::openapi::Problems),
+)]
 pub(super) async fn claim(
     State(control_plane): State<Arc<ControlPlane>>,
     headers: axum::http::HeaderMap,
@@ -392,6 +493,14 @@ pub(super) fn not_enough_points(short: crate::points::NotEnoughPoints) -> ApiErr
 
 /// `POST /v1/devices/{device_id}/claim-rollbacks`: the holder gives an
 /// unused coupon back (refunded as its activity's rule says).
+#[utoipa::path(
+    post,
+    path = templates::DEVICE_CLAIM_ROLLBACKS,
+    tag = "coupons",
+    params(("device_id" = String, Path), crate::openapi::IdempotencyKey),
+    request_body(content = SignedEnvelope, description = "A `SignedEnvelope` of `ClaimRollback`, signed by the device of the path"),
+    responses((status = 200, body = ClaimRolledBack), crate::openapi::Problems),
+)]
 pub(super) async fn roll_back_claim(
     State(control_plane): State<Arc<ControlPlane>>,
     DeviceSigned { device_id, payload }: DeviceSigned<ClaimRollback>,
@@ -409,6 +518,14 @@ pub(super) async fn roll_back_claim(
 
 /// `POST /v1/devices/{device_id}/validations`: where the coupon behind a
 /// presentation stands, for a till that is online.
+#[utoipa::path(
+    post,
+    path = templates::DEVICE_VALIDATIONS,
+    tag = "coupons",
+    params(("device_id" = String, Path), crate::openapi::IdempotencyKey),
+    request_body(content = SignedEnvelope, description = "A `SignedEnvelope` of `ValidationRequest`, signed by the device of the path"),
+    responses((status = 200, body = OnlineValidation), crate::openapi::Problems),
+)]
 pub(super) async fn validate(
     State(control_plane): State<Arc<ControlPlane>>,
     DeviceSigned { device_id, payload }: DeviceSigned<ValidationRequest>,
@@ -421,6 +538,13 @@ pub(super) async fn validate(
 
 /// `GET /v1/devices/{device_id}/activities/{activity_id}/funnel` (a signed
 /// read by a device of the activity's merchant).
+#[utoipa::path(
+    get,
+    path = templates::DEVICE_ACTIVITY_FUNNEL,
+    tag = "coupons",
+    params(("device_id" = String, Path), ("activity_id" = String, Path), crate::openapi::SignedRead),
+    responses((status = 200, body = ActivityFunnel), crate::openapi::Problems),
+)]
 pub(super) async fn device_funnel(
     State(control_plane): State<Arc<ControlPlane>>,
     Path((device_id, activity_id)): Path<(String, String)>,
@@ -440,6 +564,13 @@ pub(super) async fn device_funnel(
 }
 
 /// `GET /admin/activities/{activity_id}/funnel`.
+#[utoipa::path(
+    get,
+    path = "/admin/activities/{activity_id}/funnel",
+    tag = "admin",
+    params(("activity_id" = String, Path)),
+    responses((status = 200, body = ActivityFunnel), crate::openapi::Problems),
+)]
 pub(super) async fn admin_funnel(
     State(control_plane): State<Arc<ControlPlane>>,
     Path(activity_id): Path<String>,
@@ -451,13 +582,19 @@ pub(super) async fn admin_funnel(
 }
 
 /// `GET /v1/coupons/trust-list`: the issuing keys, signed.
+#[utoipa::path(
+    get,
+    path = templates::COUPON_TRUST_LIST,
+    tag = "coupons",
+    responses((status = 200, body = SignedEnvelope), crate::openapi::Problems),
+)]
 pub(super) async fn trust_list(
     State(control_plane): State<Arc<ControlPlane>>,
 ) -> Result<Json<SignedEnvelope>, ApiError> {
     Ok(Json(issuer::signed_trust_list(&control_plane).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(super) struct NewMerchant {
     name: String,
     shops: Vec<String>,
@@ -469,6 +606,13 @@ pub(super) struct NewMerchant {
 }
 
 /// `POST /admin/merchants` `{"name", "shops", "tenant"?}`.
+#[utoipa::path(
+    post,
+    path = "/admin/merchants",
+    tag = "admin",
+    request_body = NewMerchant,
+    responses((status = 201, body = MerchantCreated), crate::openapi::Problems),
+)]
 pub(super) async fn create_merchant(
     State(control_plane): State<Arc<ControlPlane>>,
     Json(new): Json<NewMerchant>,
@@ -504,6 +648,12 @@ pub(super) async fn create_merchant(
 }
 
 /// `GET /admin/merchants`.
+#[utoipa::path(
+    get,
+    path = "/admin/merchants",
+    tag = "admin",
+    responses((status = 200, body = Vec<MerchantRecord>), crate::openapi::Problems),
+)]
 pub(super) async fn list_merchants(
     State(control_plane): State<Arc<ControlPlane>>,
 ) -> Result<Json<Vec<MerchantRecord>>, ApiError> {
@@ -511,6 +661,13 @@ pub(super) async fn list_merchants(
 }
 
 /// `POST /admin/merchants/{merchant_id}/enrolment-codes`: another code.
+#[utoipa::path(
+    post,
+    path = "/admin/merchants/{merchant_id}/enrolment-codes",
+    tag = "admin",
+    params(("merchant_id" = String, Path)),
+    responses((status = 201, body = EnrolmentCode), crate::openapi::Problems),
+)]
 pub(super) async fn new_code(
     State(control_plane): State<Arc<ControlPlane>>,
     Path(merchant_id): Path<String>,
@@ -523,11 +680,24 @@ pub(super) async fn new_code(
 }
 
 /// `POST /admin/coupon-keys/rotate`: a new issuing key; the old one retired.
+#[utoipa::path(
+    post,
+    path = "/admin/coupon-keys/rotate",
+    tag = "admin",
+    responses((status = 200, body = TrustList), crate::openapi::Problems),
+)]
 pub(super) async fn rotate_keys(State(control_plane): State<Arc<ControlPlane>>) -> Result<Json<TrustList>, ApiError> {
     Ok(Json(issuer::rotate(&control_plane).await?))
 }
 
 /// `GET /v1/coupons/revocations/{after}`: the revocation log's delta.
+#[utoipa::path(
+    get,
+    path = templates::COUPON_REVOCATIONS,
+    tag = "coupons",
+    params(("after" = String, Path)),
+    responses((status = 200, body = edgepoints_protocol::coupons::redemption::RevocationPage), crate::openapi::Problems),
+)]
 pub(super) async fn revocations(
     State(control_plane): State<Arc<ControlPlane>>,
     Path(after): Path<u64>,
@@ -536,6 +706,13 @@ pub(super) async fn revocations(
 }
 
 /// `POST /admin/coupons/{activity_id}/{serial}/revoke`.
+#[utoipa::path(
+    post,
+    path = "/admin/coupons/{activity_id}/{serial}/revoke",
+    tag = "admin",
+    params(("activity_id" = String, Path), ("serial" = String, Path)),
+    responses((status = 204), crate::openapi::Problems),
+)]
 pub(super) async fn revoke(
     State(control_plane): State<Arc<ControlPlane>>,
     Path((activity_id, serial)): Path<(String, String)>,
@@ -547,7 +724,7 @@ pub(super) async fn revoke(
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(super) struct BudgetSetting {
     max_count: u32,
     #[serde(default)]
@@ -556,6 +733,14 @@ pub(super) struct BudgetSetting {
 
 /// `PUT /admin/devices/{device_id}/offline-budget`
 /// `{"max_count": N, "max_value_cents": V?}`.
+#[utoipa::path(
+    put,
+    path = "/admin/devices/{device_id}/offline-budget",
+    tag = "admin",
+    params(("device_id" = String, Path)),
+    request_body = BudgetSetting,
+    responses((status = 204), crate::openapi::Problems),
+)]
 pub(super) async fn set_offline_budget(
     State(control_plane): State<Arc<ControlPlane>>,
     Path(device_id): Path<String>,

@@ -8,7 +8,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use edgepoints_protocol::consent::validate_terms_version;
 use edgepoints_protocol::envelope::decode_public_key;
+use edgepoints_protocol::paths::templates;
 use edgepoints_protocol::request_auth::{verify_request, RequestAuthError, DEVICE_SIGNATURE_HEADER};
+use edgepoints_protocol::SignedEnvelope;
 use edgepoints_protocol::{
     paths, ConsentDecision, ConsentRecorded, ConsentReport, DeviceId, DeviceRegistered, DeviceRegistration,
     EnvelopeError, OperationState, OperationStatus, ProblemCode, Purpose,
@@ -103,6 +105,14 @@ pub(super) fn parse_device_id(text: &str) -> Result<DeviceId, ApiError> {
 }
 
 /// `POST /v1/devices`: a registration signed by the key it announces.
+#[utoipa::path(
+    post,
+    path = templates::DEVICES,
+    tag = "devices",
+    params(crate::openapi::IdempotencyKey),
+    request_body(content = SignedEnvelope, description = "A `SignedEnvelope` of `DeviceRegistration`, signed by the key it registers"),
+    responses((status = 201, body = DeviceRegistered), (status = 200, body = DeviceRegistered, description = "Registered before"), crate::openapi::Problems),
+)]
 pub(super) async fn register(
     State(control_plane): State<Arc<ControlPlane>>,
     body: Bytes,
@@ -169,6 +179,14 @@ pub(super) async fn register(
 }
 
 /// `PUT /v1/devices/{device_id}/consent`: the device's newest decision.
+#[utoipa::path(
+    put,
+    path = templates::DEVICE_CONSENT,
+    tag = "devices",
+    params(("device_id" = String, Path), crate::openapi::IdempotencyKey),
+    request_body(content = SignedEnvelope, description = "A `SignedEnvelope` of `ConsentReport`, signed by the device of the path"),
+    responses((status = 200, body = ConsentRecorded), crate::openapi::Problems),
+)]
 pub(super) async fn report_consent(
     State(control_plane): State<Arc<ControlPlane>>,
     DeviceSigned {
@@ -226,6 +244,13 @@ pub(super) async fn report_consent(
 }
 
 /// `GET /v1/devices/{device_id}/operations/{key}`: sync status, a signed read.
+#[utoipa::path(
+    get,
+    path = templates::DEVICE_OPERATION,
+    tag = "devices",
+    params(("device_id" = String, Path), ("idempotency_key" = String, Path), crate::openapi::SignedRead),
+    responses((status = 200, body = OperationStatus), crate::openapi::Problems),
+)]
 pub(super) async fn operation_status(
     State(control_plane): State<Arc<ControlPlane>>,
     Path((device_id, idempotency_key)): Path<(String, String)>,

@@ -7,6 +7,8 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use edgepoints_protocol::loyalty::{BalanceCheck, Reward, RewardGrant, RewardRedemption};
+use edgepoints_protocol::paths::templates;
+use edgepoints_protocol::SignedEnvelope;
 use edgepoints_protocol::{paths, DeviceId, ProblemCode, Purpose};
 
 use super::auth::{DevicePayload, DeviceSigned};
@@ -27,6 +29,12 @@ impl DevicePayload for RewardRedemption {
 }
 
 /// `GET /v1/rewards`: the rewards offered now.
+#[utoipa::path(
+    get,
+    path = templates::REWARDS,
+    tag = "loyalty",
+    responses((status = 200, body = Vec<Reward>), crate::openapi::Problems),
+)]
 pub(super) async fn offered_rewards(
     State(control_plane): State<Arc<ControlPlane>>,
 ) -> Result<Json<Vec<Reward>>, ApiError> {
@@ -37,6 +45,14 @@ pub(super) async fn offered_rewards(
 
 /// `POST /v1/devices/{device_id}/reward-redemptions`: the member's points
 /// for a reward, once.
+#[utoipa::path(
+    post,
+    path = templates::DEVICE_REWARD_REDEMPTIONS,
+    tag = "loyalty",
+    params(("device_id" = String, Path), crate::openapi::IdempotencyKey),
+    request_body(content = SignedEnvelope, description = "A `SignedEnvelope` of `RewardRedemption`, signed by the device of the path"),
+    responses((status = 201, body = RewardGrant), crate::openapi::Problems),
+)]
 pub(super) async fn redeem_reward(
     State(control_plane): State<Arc<ControlPlane>>,
     headers: HeaderMap,
@@ -63,6 +79,13 @@ pub(super) async fn redeem_reward(
 }
 
 /// `GET /v1/devices/{device_id}/member/grants`: the member's grants.
+#[utoipa::path(
+    get,
+    path = templates::DEVICE_MEMBER_GRANTS,
+    tag = "loyalty",
+    params(("device_id" = String, Path), crate::openapi::MemberRead),
+    responses((status = 200, body = Vec<RewardGrant>), crate::openapi::Problems),
+)]
 pub(super) async fn grants(
     State(control_plane): State<Arc<ControlPlane>>,
     Path(device_id): Path<String>,
@@ -75,11 +98,24 @@ pub(super) async fn grants(
 }
 
 /// `GET /admin/rewards`: every reward, offered or not.
+#[utoipa::path(
+    get,
+    path = "/admin/rewards",
+    tag = "admin",
+    responses((status = 200, body = Vec<Reward>), crate::openapi::Problems),
+)]
 pub(super) async fn all_rewards(State(control_plane): State<Arc<ControlPlane>>) -> Result<Json<Vec<Reward>>, ApiError> {
     Ok(Json(rewards::catalogue(&control_plane).await?))
 }
 
 /// `PUT /admin/rewards` with a reward: added, or replacing its namesake.
+#[utoipa::path(
+    put,
+    path = "/admin/rewards",
+    tag = "admin",
+    request_body = Reward,
+    responses((status = 204), crate::openapi::Problems),
+)]
 pub(super) async fn put_reward(
     State(control_plane): State<Arc<ControlPlane>>,
     Json(reward): Json<Reward>,
@@ -97,6 +133,12 @@ pub(super) async fn put_reward(
 
 /// `GET /admin/points/check`: every balance against its ledger, every
 /// bought coupon and grant against its debit.
+#[utoipa::path(
+    get,
+    path = "/admin/points/check",
+    tag = "admin",
+    responses((status = 200, body = BalanceCheck), crate::openapi::Problems),
+)]
 pub(super) async fn check(State(control_plane): State<Arc<ControlPlane>>) -> Result<Json<BalanceCheck>, ApiError> {
     Ok(Json(crate::loyalty::integrity::check(&control_plane).await?))
 }

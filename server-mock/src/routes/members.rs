@@ -7,6 +7,8 @@ use std::sync::Arc;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
+use edgepoints_protocol::paths::templates;
+use edgepoints_protocol::SignedEnvelope;
 use edgepoints_protocol::{
     paths, DeviceId, LedgerPage, MemberHeartbeat, MemberHeartbeatAccepted, MemberLogin, MemberSession, MemberSignUp,
     MemberSignedUp, Notice, NoticePost, PointsBalance, ProblemCode, Purpose, SessionEnd, SessionEnded, SessionTimeouts,
@@ -102,6 +104,14 @@ pub(super) fn endpoint(headers: &HeaderMap) -> Option<String> {
 }
 
 /// `POST /v1/devices/{device_id}/members`: a new account.
+#[utoipa::path(
+    post,
+    path = templates::DEVICE_MEMBERS,
+    tag = "members",
+    params(("device_id" = String, Path), crate::openapi::IdempotencyKey),
+    request_body(content = SignedEnvelope, description = "A `SignedEnvelope` of `MemberSignUp`, signed by the device of the path"),
+    responses((status = 201, body = MemberSignedUp), crate::openapi::Problems),
+)]
 pub(super) async fn sign_up(
     State(control_plane): State<Arc<ControlPlane>>,
     DeviceSigned { payload, .. }: DeviceSigned<MemberSignUp>,
@@ -130,6 +140,14 @@ pub(super) async fn sign_up(
 }
 
 /// `POST /v1/devices/{device_id}/login`: a new session for the device.
+#[utoipa::path(
+    post,
+    path = templates::DEVICE_LOGIN,
+    tag = "members",
+    params(("device_id" = String, Path), crate::openapi::IdempotencyKey),
+    request_body(content = SignedEnvelope, description = "A `SignedEnvelope` of `MemberLogin`, signed by the device of the path"),
+    responses((status = 200, body = MemberSession), crate::openapi::Problems),
+)]
 pub(super) async fn login(
     State(control_plane): State<Arc<ControlPlane>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -157,6 +175,14 @@ fn ended(session: &SessionRecord, sessions_ended: u32) -> Json<SessionEnded> {
 }
 
 /// `POST /v1/devices/{device_id}/logout`: ends the session.
+#[utoipa::path(
+    post,
+    path = templates::DEVICE_LOGOUT,
+    tag = "members",
+    params(("device_id" = String, Path), crate::openapi::IdempotencyKey),
+    request_body(content = SignedEnvelope, description = "A `SignedEnvelope` of `SessionEnd`, signed by the device of the path"),
+    responses((status = 200, body = SessionEnded), crate::openapi::Problems),
+)]
 pub(super) async fn logout(
     State(control_plane): State<Arc<ControlPlane>>,
     DeviceSigned { device_id, payload }: DeviceSigned<SessionEnd>,
@@ -169,6 +195,14 @@ pub(super) async fn logout(
 
 /// `POST /v1/devices/{device_id}/members/close`: ends the account and its
 /// sessions; the password is asked again.
+#[utoipa::path(
+    post,
+    path = templates::DEVICE_MEMBER_CLOSE,
+    tag = "members",
+    params(("device_id" = String, Path), crate::openapi::IdempotencyKey),
+    request_body(content = SignedEnvelope, description = "A `SignedEnvelope` of `SessionEnd`, signed by the device of the path"),
+    responses((status = 200, body = SessionEnded), crate::openapi::Problems),
+)]
 pub(super) async fn close(
     State(control_plane): State<Arc<ControlPlane>>,
     DeviceSigned { device_id, payload }: DeviceSigned<SessionEnd>,
@@ -207,6 +241,13 @@ pub(super) async fn member_read(
 
 /// `GET /v1/devices/{device_id}/session`: a signed read with the session
 /// key; renews the session's idle expiry.
+#[utoipa::path(
+    get,
+    path = templates::DEVICE_SESSION,
+    tag = "members",
+    params(("device_id" = String, Path), crate::openapi::MemberRead),
+    responses((status = 200, body = MemberSession), crate::openapi::Problems),
+)]
 pub(super) async fn session(
     State(control_plane): State<Arc<ControlPlane>>,
     Path(device_id): Path<String>,
@@ -223,6 +264,14 @@ pub(super) async fn session(
 
 /// `POST /v1/devices/{device_id}/member-heartbeats`: keeps the session,
 /// drops the notices it acknowledges, and answers the rest.
+#[utoipa::path(
+    post,
+    path = templates::DEVICE_MEMBER_HEARTBEATS,
+    tag = "members",
+    params(("device_id" = String, Path), crate::openapi::IdempotencyKey),
+    request_body(content = SignedEnvelope, description = "A `SignedEnvelope` of `MemberHeartbeat`, signed by the device of the path"),
+    responses((status = 200, body = MemberHeartbeatAccepted), crate::openapi::Problems),
+)]
 pub(super) async fn heartbeat(
     State(control_plane): State<Arc<ControlPlane>>,
     headers: HeaderMap,
@@ -241,6 +290,13 @@ pub(super) async fn heartbeat(
 }
 
 /// `GET /v1/devices/{device_id}/member/points`: the member's balance.
+#[utoipa::path(
+    get,
+    path = templates::DEVICE_MEMBER_POINTS,
+    tag = "members",
+    params(("device_id" = String, Path), crate::openapi::MemberRead),
+    responses((status = 200, body = PointsBalance), crate::openapi::Problems),
+)]
 pub(super) async fn points(
     State(control_plane): State<Arc<ControlPlane>>,
     Path(device_id): Path<String>,
@@ -255,6 +311,13 @@ pub(super) async fn points(
 }
 
 /// `GET /v1/devices/{device_id}/member/ledger/{after}`: the member's ledger.
+#[utoipa::path(
+    get,
+    path = templates::DEVICE_MEMBER_LEDGER,
+    tag = "members",
+    params(("device_id" = String, Path), ("after" = String, Path), crate::openapi::MemberRead),
+    responses((status = 200, body = LedgerPage), crate::openapi::Problems),
+)]
 pub(super) async fn ledger(
     State(control_plane): State<Arc<ControlPlane>>,
     Path((device_id, after)): Path<(String, u64)>,
@@ -269,6 +332,14 @@ pub(super) async fn ledger(
 }
 
 /// `POST /admin/members/{member_id}/notices`: QA posts a notice.
+#[utoipa::path(
+    post,
+    path = "/admin/members/{member_id}/notices",
+    tag = "admin",
+    params(("member_id" = String, Path)),
+    request_body = NoticePost,
+    responses((status = 201, body = Notice), crate::openapi::Problems),
+)]
 pub(super) async fn post_notice(
     State(control_plane): State<Arc<ControlPlane>>,
     Path(member_id): Path<String>,
@@ -299,6 +370,13 @@ pub(super) async fn post_notice(
 }
 
 /// `GET /admin/members/{member_id}/notices`: notices not yet acknowledged.
+#[utoipa::path(
+    get,
+    path = "/admin/members/{member_id}/notices",
+    tag = "admin",
+    params(("member_id" = String, Path)),
+    responses((status = 200, body = Vec<Notice>), crate::openapi::Problems),
+)]
 pub(super) async fn pending_notices(
     State(control_plane): State<Arc<ControlPlane>>,
     Path(member_id): Path<String>,
@@ -307,6 +385,12 @@ pub(super) async fn pending_notices(
 }
 
 /// `GET /admin/sessions`: every open session.
+#[utoipa::path(
+    get,
+    path = "/admin/sessions",
+    tag = "admin",
+    responses((status = 200, body = Vec<SessionRecord>), crate::openapi::Problems),
+)]
 pub(super) async fn list_sessions(
     State(control_plane): State<Arc<ControlPlane>>,
 ) -> Result<Json<Vec<SessionRecord>>, ApiError> {
@@ -314,6 +398,13 @@ pub(super) async fn list_sessions(
 }
 
 /// `DELETE /admin/sessions/{key}`: ends a session, as an expiry would.
+#[utoipa::path(
+    delete,
+    path = "/admin/sessions/{key}",
+    tag = "admin",
+    params(("key" = String, Path)),
+    responses((status = 204), crate::openapi::Problems),
+)]
 pub(super) async fn expire_session(
     State(control_plane): State<Arc<ControlPlane>>,
     Path(key): Path<String>,
@@ -329,6 +420,12 @@ pub(super) async fn expire_session(
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/session-timeouts",
+    tag = "admin",
+    responses((status = 200, body = SessionTimeouts), crate::openapi::Problems),
+)]
 pub(super) async fn timeouts(
     State(control_plane): State<Arc<ControlPlane>>,
 ) -> Result<Json<SessionTimeouts>, ApiError> {
@@ -336,6 +433,13 @@ pub(super) async fn timeouts(
 }
 
 /// `PUT /admin/session-timeouts`: the idle and absolute timeouts.
+#[utoipa::path(
+    put,
+    path = "/admin/session-timeouts",
+    tag = "admin",
+    request_body = SessionTimeouts,
+    responses((status = 200, body = SessionTimeouts), crate::openapi::Problems),
+)]
 pub(super) async fn set_timeouts(
     State(control_plane): State<Arc<ControlPlane>>,
     Json(timeouts): Json<SessionTimeouts>,

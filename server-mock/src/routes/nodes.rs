@@ -15,7 +15,9 @@ use std::time::Duration;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
+use edgepoints_protocol::paths::templates;
 use edgepoints_protocol::sources::{MAX_ANNOUNCED_ADDRESSES, MAX_ANNOUNCED_HOLDINGS};
+use edgepoints_protocol::SignedEnvelope;
 use edgepoints_protocol::{
     paths, AccessTicket, ContentHash, ContentSources, DeviceId, FailedSource, HashFailureRecorded, HashFailureReport,
     Location, NodeAnnounced, NodeAnnouncement, NodeSource, ProblemCode, ReportVerdict, LOCATION_HEADER,
@@ -69,6 +71,14 @@ fn check_node_url(text: &str) -> Result<(), ApiError> {
 }
 
 /// `PUT /v1/devices/{device_id}/node`: the node's newest announcement.
+#[utoipa::path(
+    put,
+    path = templates::DEVICE_NODE,
+    tag = "nodes",
+    params(("device_id" = String, Path), crate::openapi::IdempotencyKey),
+    request_body(content = SignedEnvelope, description = "A `SignedEnvelope` of `NodeAnnouncement`, signed by the device of the path"),
+    responses((status = 200, body = NodeAnnounced), crate::openapi::Problems),
+)]
 pub(super) async fn announce(
     State(control_plane): State<Arc<ControlPlane>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -170,6 +180,13 @@ pub(super) async fn announce(
 
 /// `GET /v1/devices/{device_id}/sources/{hash}`: nodes that can serve the
 /// item to this device, each with a ticket, then the origins.
+#[utoipa::path(
+    get,
+    path = templates::DEVICE_SOURCES,
+    tag = "nodes",
+    params(("device_id" = String, Path), ("hash" = String, Path), crate::openapi::SignedRead),
+    responses((status = 200, body = ContentSources), crate::openapi::Problems),
+)]
 pub(super) async fn sources(
     State(control_plane): State<Arc<ControlPlane>>,
     Path((device_id, hash)): Path<(String, String)>,
@@ -186,6 +203,7 @@ pub(super) async fn sources(
         &paths::device_sources(device_id.as_str(), &hash),
     )
     .await?;
+    crate::metrics::routing_lookup();
     // Only published content is routed: a withdrawn item is served by no one.
     let item = origin::item(&control_plane, &hash).await?.ok_or_else(not_found)?;
     let store = control_plane.store();
@@ -265,6 +283,14 @@ pub(super) async fn sources(
 /// do not hash to the item's name. A report about a node is checked first
 /// (see [`verify`]): unless the node serves the control plane the right
 /// bytes, it is not routed to for the item again.
+#[utoipa::path(
+    post,
+    path = templates::DEVICE_HASH_FAILURES,
+    tag = "nodes",
+    params(("device_id" = String, Path), crate::openapi::IdempotencyKey),
+    request_body(content = SignedEnvelope, description = "A `SignedEnvelope` of `HashFailureReport`, signed by the device of the path"),
+    responses((status = 201, body = HashFailureRecorded), crate::openapi::Problems),
+)]
 pub(super) async fn report_hash_failure(
     State(control_plane): State<Arc<ControlPlane>>,
     DeviceSigned {

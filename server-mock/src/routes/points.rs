@@ -7,6 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use edgepoints_protocol::envelope::decode_public_key;
+use edgepoints_protocol::paths::templates;
 use edgepoints_protocol::receipts::RECEIPT_WINDOW_MS;
 use edgepoints_protocol::{
     paths, AccessTicket, DeliveryStatement, Heartbeat, HeartbeatAccepted, LedgerPage, PointsBalance, PointsRules,
@@ -27,6 +28,14 @@ use crate::ControlPlane;
 const LEDGER_PAGE: usize = 50;
 
 /// `POST /v1/devices/{device_id}/heartbeats`.
+#[utoipa::path(
+    post,
+    path = templates::DEVICE_HEARTBEATS,
+    tag = "points",
+    params(("device_id" = String, Path), crate::openapi::IdempotencyKey),
+    request_body(content = SignedEnvelope, description = "A `SignedEnvelope` of `Heartbeat`, signed by the device of the path"),
+    responses((status = 200, body = HeartbeatAccepted), crate::openapi::Problems),
+)]
 pub(super) async fn heartbeat(
     State(control_plane): State<Arc<ControlPlane>>,
     DeviceSigned {
@@ -48,6 +57,7 @@ pub(super) async fn heartbeat(
     match points::accept_heartbeat(&control_plane, &heartbeat, standing).await? {
         Ok(accepted) => {
             control_plane.count(&keys::applied("heartbeats")).await?;
+            crate::metrics::heartbeat(true);
             update_load(&control_plane, &heartbeat, accepted.next_interval_ms).await?;
             if accepted.credited_points > 0 {
                 tracing::info!(%device_id, points = accepted.credited_points, balance = accepted.balance, "points credited");
@@ -56,6 +66,7 @@ pub(super) async fn heartbeat(
         }
         Err(HeartbeatRefused::OutOfOrder { seq, last }) => {
             control_plane.count(&keys::applied("heartbeats_refused")).await?;
+            crate::metrics::heartbeat(false);
             Err(ApiError::new(
                 StatusCode::CONFLICT,
                 ProblemCode::HeartbeatOutOfOrder,
@@ -91,6 +102,14 @@ fn invalid_receipt(detail: impl Into<String>) -> ApiError {
 /// consumer), that no standing report says this node served the item wrong
 /// (see [`crate::verify`]), and last, atomically with the credit, that the
 /// nonce was not taken.
+#[utoipa::path(
+    post,
+    path = templates::DEVICE_RECEIPTS,
+    tag = "points",
+    params(("device_id" = String, Path), crate::openapi::IdempotencyKey),
+    request_body(content = SignedEnvelope, description = "A `SignedEnvelope` of `Receipt`, signed by the device of the path"),
+    responses((status = 201, body = ReceiptAccepted), crate::openapi::Problems),
+)]
 pub(super) async fn submit_receipt(
     State(control_plane): State<Arc<ControlPlane>>,
     DeviceSigned {
@@ -255,6 +274,13 @@ async fn update_load(
 }
 
 /// `GET /v1/devices/{device_id}/points`: a signed read.
+#[utoipa::path(
+    get,
+    path = templates::DEVICE_POINTS,
+    tag = "points",
+    params(("device_id" = String, Path), crate::openapi::SignedRead),
+    responses((status = 200, body = PointsBalance), crate::openapi::Problems),
+)]
 pub(super) async fn balance(
     State(control_plane): State<Arc<ControlPlane>>,
     Path(device_id): Path<String>,
@@ -272,6 +298,13 @@ pub(super) async fn balance(
 }
 
 /// `GET /v1/devices/{device_id}/ledger/{after}`: a signed read.
+#[utoipa::path(
+    get,
+    path = templates::DEVICE_LEDGER,
+    tag = "points",
+    params(("device_id" = String, Path), ("after" = String, Path), crate::openapi::SignedRead),
+    responses((status = 200, body = LedgerPage), crate::openapi::Problems),
+)]
 pub(super) async fn ledger(
     State(control_plane): State<Arc<ControlPlane>>,
     Path((device_id, after)): Path<(String, u64)>,
@@ -305,17 +338,24 @@ pub(super) fn ledger_page(ledger: Vec<edgepoints_protocol::LedgerEntry>, after: 
     LedgerPage { entries, next_after }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(super) struct Advance {
     advance_ms: u64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(super) struct Clock {
     now_ms: u64,
 }
 
 /// `GET /admin/clock`.
+#[utoipa::path(
+    get,
+    path = "/admin/clock",
+    tag = "admin",
+    request_body = Advance,
+    responses((status = 200, body = Clock), crate::openapi::Problems),
+)]
 pub(super) async fn clock(State(control_plane): State<Arc<ControlPlane>>) -> Result<Json<Clock>, ApiError> {
     Ok(Json(Clock {
         now_ms: points::now(&control_plane).await?,
@@ -323,6 +363,12 @@ pub(super) async fn clock(State(control_plane): State<Arc<ControlPlane>>) -> Res
 }
 
 /// `POST /admin/clock` `{"advance_ms": N}`: moves the clock forward.
+#[utoipa::path(
+    post,
+    path = "/admin/clock",
+    tag = "admin",
+    responses((status = 200, body = Clock), crate::openapi::Problems),
+)]
 pub(super) async fn advance_clock(
     State(control_plane): State<Arc<ControlPlane>>,
     body: Bytes,
@@ -334,11 +380,24 @@ pub(super) async fn advance_clock(
 }
 
 /// `GET /admin/points-rules`.
+#[utoipa::path(
+    get,
+    path = "/admin/points-rules",
+    tag = "admin",
+    request_body = PointsRules,
+    responses((status = 200, body = PointsRules), crate::openapi::Problems),
+)]
 pub(super) async fn rules(State(control_plane): State<Arc<ControlPlane>>) -> Result<Json<PointsRules>, ApiError> {
     Ok(Json(points::rules(&control_plane).await?))
 }
 
 /// `PUT /admin/points-rules`.
+#[utoipa::path(
+    put,
+    path = "/admin/points-rules",
+    tag = "admin",
+    responses((status = 200, body = PointsRules), crate::openapi::Problems),
+)]
 pub(super) async fn set_rules(
     State(control_plane): State<Arc<ControlPlane>>,
     body: Bytes,

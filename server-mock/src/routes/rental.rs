@@ -14,6 +14,7 @@ use edgepoints_protocol::rental::{
     ChargingRequest, ChargingReservation, ChargingReservationStatus, MemberCardBinding, MemberCardBound, Rental,
     RentalStep, ReserveVehicle, Station, StepKind, Vehicle,
 };
+use edgepoints_protocol::SignedEnvelope;
 use edgepoints_protocol::{DeviceId, Location, ProblemCode, Purpose};
 use serde::{Deserialize, Serialize};
 
@@ -104,6 +105,17 @@ fn step_refused(refused: StepRefused) -> ApiError {
 }
 
 /// `GET /v1/vehicles?lat=&lon=&radius_km=`: available vehicles, nearest first.
+#[utoipa::path(
+    get,
+    path = templates::VEHICLES,
+    tag = "rental",
+    params(
+        ("lat" = f64, Query, description = "Latitude of the point to search near"),
+        ("lon" = f64, Query, description = "Longitude of the point to search near"),
+        ("radius_km" = f64, Query, description = "How far to look"),
+    ),
+    responses((status = 200, body = Vec<Vehicle>), crate::openapi::Problems),
+)]
 pub(super) async fn search(
     State(control_plane): State<Arc<ControlPlane>>,
     Query(query): Query<HashMap<String, String>>,
@@ -127,6 +139,13 @@ pub(super) async fn search(
 }
 
 /// `GET /v1/vehicles/{vehicle_id}`.
+#[utoipa::path(
+    get,
+    path = templates::VEHICLE,
+    tag = "rental",
+    params(("vehicle_id" = String, Path)),
+    responses((status = 200, body = Vehicle), crate::openapi::Problems),
+)]
 pub(super) async fn vehicle(
     State(control_plane): State<Arc<ControlPlane>>,
     Path(vehicle_id): Path<String>,
@@ -138,6 +157,12 @@ pub(super) async fn vehicle(
 }
 
 /// `GET /v1/stations`.
+#[utoipa::path(
+    get,
+    path = templates::STATIONS,
+    tag = "rental",
+    responses((status = 200, body = Vec<Station>), crate::openapi::Problems),
+)]
 pub(super) async fn stations(State(control_plane): State<Arc<ControlPlane>>) -> Result<Json<Vec<Station>>, ApiError> {
     let clock = now(&control_plane).await?;
     Ok(Json(
@@ -150,6 +175,13 @@ pub(super) async fn stations(State(control_plane): State<Arc<ControlPlane>>) -> 
 }
 
 /// `GET /v1/stations/{station_id}`.
+#[utoipa::path(
+    get,
+    path = templates::STATION,
+    tag = "rental",
+    params(("station_id" = String, Path)),
+    responses((status = 200, body = Station), crate::openapi::Problems),
+)]
 pub(super) async fn station(
     State(control_plane): State<Arc<ControlPlane>>,
     Path(station_id): Path<String>,
@@ -162,6 +194,14 @@ pub(super) async fn station(
 }
 
 /// `POST /v1/devices/{device_id}/reservations`.
+#[utoipa::path(
+    post,
+    path = templates::DEVICE_RESERVATIONS,
+    tag = "rental",
+    params(("device_id" = String, Path), crate::openapi::IdempotencyKey),
+    request_body(content = SignedEnvelope, description = "A `SignedEnvelope` of `ReserveVehicle`, signed by the device of the path"),
+    responses((status = 201, body = Rental), crate::openapi::Problems),
+)]
 pub(super) async fn reserve(
     State(control_plane): State<Arc<ControlPlane>>,
     headers: HeaderMap,
@@ -221,7 +261,20 @@ async fn rental_step(
 }
 
 macro_rules! step_handler {
-    ($name:ident, $step:expr) => {
+    ($name:ident, $step:expr, $path:expr, $what:literal) => {
+        #[doc = concat!("`POST ", $what, "`: this step of the rental, signed, carrying the member's session.")]
+        #[utoipa::path(
+            post,
+            path = $path,
+            tag = "rental",
+            params(
+                ("device_id" = String, Path),
+                ("rental_id" = String, Path),
+                crate::openapi::IdempotencyKey
+            ),
+            request_body(content = SignedEnvelope, description = "A `SignedEnvelope` of `RentalStep`, signed by the device of the path"),
+            responses((status = 200, body = Rental), crate::openapi::Problems),
+        )]
         pub(super) async fn $name(
             State(control_plane): State<Arc<ControlPlane>>,
             Path((_, rental_id)): Path<(String, String)>,
@@ -233,12 +286,39 @@ macro_rules! step_handler {
     };
 }
 
-step_handler!(cancel, StepKind::Cancel);
-step_handler!(start, StepKind::Start);
-step_handler!(confirm, StepKind::Confirm);
-step_handler!(end, StepKind::End);
+step_handler!(
+    cancel,
+    StepKind::Cancel,
+    templates::DEVICE_RENTAL_CANCEL,
+    "/v1/devices/{device_id}/rentals/{rental_id}/cancel"
+);
+step_handler!(
+    start,
+    StepKind::Start,
+    templates::DEVICE_RENTAL_START,
+    "/v1/devices/{device_id}/rentals/{rental_id}/start"
+);
+step_handler!(
+    confirm,
+    StepKind::Confirm,
+    templates::DEVICE_RENTAL_CONFIRM,
+    "/v1/devices/{device_id}/rentals/{rental_id}/confirm"
+);
+step_handler!(
+    end,
+    StepKind::End,
+    templates::DEVICE_RENTAL_END,
+    "/v1/devices/{device_id}/rentals/{rental_id}/end"
+);
 
 /// `GET /v1/devices/{device_id}/rentals/{rental_id}`.
+#[utoipa::path(
+    get,
+    path = templates::DEVICE_RENTAL,
+    tag = "rental",
+    params(("device_id" = String, Path), ("rental_id" = String, Path), crate::openapi::MemberRead),
+    responses((status = 200, body = Rental), crate::openapi::Problems),
+)]
 pub(super) async fn rental(
     State(control_plane): State<Arc<ControlPlane>>,
     Path((device_id, rental_id)): Path<(String, String)>,
@@ -254,6 +334,13 @@ pub(super) async fn rental(
 }
 
 /// `GET /v1/devices/{device_id}/current-rental`.
+#[utoipa::path(
+    get,
+    path = templates::DEVICE_CURRENT_RENTAL,
+    tag = "rental",
+    params(("device_id" = String, Path), crate::openapi::MemberRead),
+    responses((status = 200, body = Rental), crate::openapi::Problems),
+)]
 pub(super) async fn current_rental(
     State(control_plane): State<Arc<ControlPlane>>,
     Path(device_id): Path<String>,
@@ -269,6 +356,14 @@ pub(super) async fn current_rental(
 }
 
 /// `PUT /v1/devices/{device_id}/member-card`.
+#[utoipa::path(
+    put,
+    path = templates::DEVICE_MEMBER_CARD,
+    tag = "rental",
+    params(("device_id" = String, Path), crate::openapi::IdempotencyKey),
+    request_body(content = SignedEnvelope, description = "A `SignedEnvelope` of `MemberCardBinding`, signed by the device of the path"),
+    responses((status = 200, body = MemberCardBound), crate::openapi::Problems),
+)]
 pub(super) async fn bind_card(
     State(control_plane): State<Arc<ControlPlane>>,
     headers: HeaderMap,
@@ -283,6 +378,14 @@ pub(super) async fn bind_card(
 
 /// `POST /v1/devices/{device_id}/charging-reservations`: 201 when
 /// accepted; the other answers of a charge point are 200 with their status.
+#[utoipa::path(
+    post,
+    path = templates::DEVICE_CHARGING_RESERVATIONS,
+    tag = "rental",
+    params(("device_id" = String, Path), crate::openapi::IdempotencyKey),
+    request_body(content = SignedEnvelope, description = "A `SignedEnvelope` of `ChargingRequest`, signed by the device of the path"),
+    responses((status = 201, body = ChargingReservation), crate::openapi::Problems),
+)]
 pub(super) async fn reserve_charging(
     State(control_plane): State<Arc<ControlPlane>>,
     headers: HeaderMap,
@@ -309,7 +412,7 @@ fn edit_refused(refused: EditRefused) -> ApiError {
 }
 
 /// A vehicle as QA adds it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(super) struct NewVehicle {
     vehicle_id: String,
     #[serde(flatten)]
@@ -317,6 +420,12 @@ pub(super) struct NewVehicle {
 }
 
 /// `GET /admin/vehicles`: every vehicle record, held or not.
+#[utoipa::path(
+    get,
+    path = "/admin/vehicles",
+    tag = "admin",
+    responses((status = 200, body = Vec<VehicleRecord>), crate::openapi::Problems),
+)]
 pub(super) async fn admin_vehicles(
     State(control_plane): State<Arc<ControlPlane>>,
 ) -> Result<Json<Vec<VehicleRecord>>, ApiError> {
@@ -324,6 +433,13 @@ pub(super) async fn admin_vehicles(
 }
 
 /// `POST /admin/vehicles`.
+#[utoipa::path(
+    post,
+    path = "/admin/vehicles",
+    tag = "admin",
+    request_body = NewVehicle,
+    responses((status = 201, body = VehicleRecord), crate::openapi::Problems),
+)]
 pub(super) async fn add_vehicle(
     State(control_plane): State<Arc<ControlPlane>>,
     Json(new): Json<NewVehicle>,
@@ -335,6 +451,14 @@ pub(super) async fn add_vehicle(
 }
 
 /// `PUT /admin/vehicles/{vehicle_id}`.
+#[utoipa::path(
+    put,
+    path = "/admin/vehicles/{vehicle_id}",
+    tag = "admin",
+    params(("vehicle_id" = String, Path)),
+    request_body = VehicleEdit,
+    responses((status = 200, body = VehicleRecord), crate::openapi::Problems),
+)]
 pub(super) async fn edit_vehicle(
     State(control_plane): State<Arc<ControlPlane>>,
     Path(vehicle_id): Path<String>,
@@ -348,6 +472,13 @@ pub(super) async fn edit_vehicle(
 
 /// `GET /admin/vehicles/{vehicle_id}/car`: the car's own view of itself,
 /// when this process hosts it.
+#[utoipa::path(
+    get,
+    path = "/admin/vehicles/{vehicle_id}/car",
+    tag = "admin",
+    params(("vehicle_id" = String, Path)),
+    responses((status = 200, body = crate::vehicles::CarView), crate::openapi::Problems),
+)]
 pub(super) async fn car(
     State(control_plane): State<Arc<ControlPlane>>,
     Path(vehicle_id): Path<String>,
@@ -360,18 +491,32 @@ pub(super) async fn car(
 }
 
 /// `GET /admin/stations`: stations with their reservations and plugs.
+#[utoipa::path(
+    get,
+    path = "/admin/stations",
+    tag = "admin",
+    responses((status = 200, body = Vec<StationRecord>), crate::openapi::Problems),
+)]
 pub(super) async fn admin_stations(
     State(control_plane): State<Arc<ControlPlane>>,
 ) -> Result<Json<Vec<StationRecord>>, ApiError> {
     Ok(Json(catalogue::stations(&control_plane).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(super) struct ConnectorFault {
     faulted: bool,
 }
 
 /// `PUT /admin/stations/{station_id}/connectors/{connector_id}`.
+#[utoipa::path(
+    put,
+    path = "/admin/stations/{station_id}/connectors/{connector_id}",
+    tag = "admin",
+    params(("station_id" = String, Path), ("connector_id" = String, Path)),
+    request_body = ConnectorFault,
+    responses((status = 204), crate::openapi::Problems),
+)]
 pub(super) async fn set_connector(
     State(control_plane): State<Arc<ControlPlane>>,
     Path((station_id, connector_id)): Path<(String, String)>,
@@ -385,18 +530,37 @@ pub(super) async fn set_connector(
 }
 
 /// `GET /admin/rentals`: every rental, newest first.
+#[utoipa::path(
+    get,
+    path = "/admin/rentals",
+    tag = "admin",
+    responses((status = 200, body = Vec<RentalRecord>), crate::openapi::Problems),
+)]
 pub(super) async fn admin_rentals(
     State(control_plane): State<Arc<ControlPlane>>,
 ) -> Result<Json<Vec<RentalRecord>>, ApiError> {
     Ok(Json(rentals::all(&control_plane).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/rental-tariff",
+    tag = "admin",
+    responses((status = 200, body = RentalTariff), crate::openapi::Problems),
+)]
 pub(super) async fn rental_tariff(
     State(control_plane): State<Arc<ControlPlane>>,
 ) -> Result<Json<RentalTariff>, ApiError> {
     Ok(Json(fees::tariff(&control_plane).await?))
 }
 
+#[utoipa::path(
+    put,
+    path = "/admin/rental-tariff",
+    tag = "admin",
+    request_body = RentalTariff,
+    responses((status = 200, body = RentalTariff), crate::openapi::Problems),
+)]
 pub(super) async fn set_rental_tariff(
     State(control_plane): State<Arc<ControlPlane>>,
     Json(tariff): Json<RentalTariff>,
@@ -408,12 +572,25 @@ pub(super) async fn set_rental_tariff(
     Ok(Json(tariff))
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/charging-tariff",
+    tag = "admin",
+    responses((status = 200, body = ChargingTariff), crate::openapi::Problems),
+)]
 pub(super) async fn charging_tariff(
     State(control_plane): State<Arc<ControlPlane>>,
 ) -> Result<Json<ChargingTariff>, ApiError> {
     Ok(Json(charging::tariff(&control_plane).await?))
 }
 
+#[utoipa::path(
+    put,
+    path = "/admin/charging-tariff",
+    tag = "admin",
+    request_body = ChargingTariff,
+    responses((status = 200, body = ChargingTariff), crate::openapi::Problems),
+)]
 pub(super) async fn set_charging_tariff(
     State(control_plane): State<Arc<ControlPlane>>,
     Json(tariff): Json<ChargingTariff>,
@@ -427,17 +604,31 @@ pub(super) async fn set_charging_tariff(
 
 /// `GET /admin/queues`: both streams, their pending entries, what the
 /// workers did.
+#[utoipa::path(
+    get,
+    path = "/admin/queues",
+    tag = "admin",
+    responses((status = 200, body = QueueView), crate::openapi::Problems),
+)]
 pub(super) async fn queues(State(control_plane): State<Arc<ControlPlane>>) -> Result<Json<QueueView>, ApiError> {
     Ok(Json(workers::view(&control_plane).await?))
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub(super) struct Crash {
     at: CrashPoint,
 }
 
 /// `POST /admin/queues/{stream}/crash`: the next consumer of the stream
 /// to take a message dies there.
+#[utoipa::path(
+    post,
+    path = "/admin/queues/{stream}/crash",
+    tag = "admin",
+    params(("stream" = String, Path)),
+    request_body = Crash,
+    responses((status = 204), crate::openapi::Problems),
+)]
 pub(super) async fn crash_worker(
     State(control_plane): State<Arc<ControlPlane>>,
     Path(stream): Path<String>,
@@ -449,6 +640,13 @@ pub(super) async fn crash_worker(
 }
 
 /// `PUT /admin/queues/settings`.
+#[utoipa::path(
+    put,
+    path = "/admin/queues/settings",
+    tag = "admin",
+    request_body = WorkerSettings,
+    responses((status = 200, body = WorkerSettings), crate::openapi::Problems),
+)]
 pub(super) async fn set_worker_settings(
     State(control_plane): State<Arc<ControlPlane>>,
     Json(settings): Json<WorkerSettings>,

@@ -17,6 +17,13 @@ use crate::ControlPlane;
 const MAX_CHECK_TEXT: usize = 1 << 20;
 
 /// `GET /admin/review-rules/{tenant}`.
+#[utoipa::path(
+    get,
+    path = "/admin/review-rules/{tenant}",
+    tag = "admin",
+    params(("tenant" = String, Path)),
+    responses((status = 200, body = ReviewRules), crate::openapi::Problems),
+)]
 pub(super) async fn get_rules(
     State(control_plane): State<Arc<ControlPlane>>,
     Path(tenant): Path<String>,
@@ -25,6 +32,14 @@ pub(super) async fn get_rules(
 }
 
 /// `PUT /admin/review-rules/{tenant}`: replaces the rules, if they compile.
+#[utoipa::path(
+    put,
+    path = "/admin/review-rules/{tenant}",
+    tag = "admin",
+    params(("tenant" = String, Path)),
+    request_body = ReviewRules,
+    responses((status = 200, body = ReviewRules), crate::openapi::Problems),
+)]
 pub(super) async fn set_rules(
     State(control_plane): State<Arc<ControlPlane>>,
     Path(tenant): Path<String>,
@@ -41,13 +56,21 @@ pub(super) async fn set_rules(
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(super) struct CheckText {
     text: String,
 }
 
 /// `POST /admin/review-rules/{tenant}/check` `{"text": …}`: what the review
 /// finds in a text, for QA to try the rules.
+#[utoipa::path(
+    post,
+    path = "/admin/review-rules/{tenant}/check",
+    tag = "admin",
+    params(("tenant" = String, Path)),
+    request_body = CheckText,
+    responses((status = 200, body = Vec<Finding>), crate::openapi::Problems),
+)]
 pub(super) async fn check(
     State(control_plane): State<Arc<ControlPlane>>,
     Path(tenant): Path<String>,

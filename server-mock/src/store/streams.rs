@@ -25,7 +25,7 @@ pub struct StreamEntry {
 }
 
 /// An entry a consumer has been given and has not acknowledged.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct PendingEntry {
     pub id: String,
     pub consumer: String,

@@ -27,7 +27,7 @@ use crate::store::StoreError;
 use crate::ControlPlane;
 
 /// Serials a car must refuse from now on, signed by the control plane.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct VehicleRevocation {
     pub vehicle_id: String,
     pub serials: Vec<String>,

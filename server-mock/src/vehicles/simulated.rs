@@ -66,7 +66,7 @@ pub struct SimulatedVehicle {
 }
 
 /// What QA sees of a car.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CarView {
     pub vehicle_id: String,
     pub locked: bool,
@@ -86,13 +86,13 @@ pub struct CarView {
 }
 
 /// A card held to the car's reader.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CardTap {
     pub card_number: String,
 }
 
 /// What the reader did with a tap.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CardTapped {
     pub outcome: Outcome,
     pub locked: bool,
@@ -469,7 +469,7 @@ impl SimulatedVehicle {
 }
 
 /// QA drives a car.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Drive {
     pub to: Location,
     #[serde(default)]
@@ -478,17 +478,17 @@ pub struct Drive {
     pub battery_used_percent: Option<u8>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 struct Doors {
     closed: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 struct ClockMove {
     advance_s: i64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 struct Faults {
     drop_answers: u32,
 }
