@@ -35,6 +35,9 @@ python3 scripts/check-workflows.py
 section "Kotlin binding tests (JVM)"
 bindings/kotlin/test.sh
 
+section "API fuzzing of the mock (schemathesis, from its OpenAPI description)"
+scripts/fuzz-api.sh
+
 # The benchmarks run here briefly, to show they work; their figures come
 # from full runs (BENCHMARKS.md says how).
 section "benchmarks (smoke runs)"

@@ -13,6 +13,7 @@ pub struct ConsentPolicy {
     /// Serve only while the phone is charging.
     pub charging_only: bool,
     /// Stop serving below this battery level (0–100).
+    #[cfg_attr(feature = "openapi", schema(maximum = 255))]
     pub min_battery_percent: u8,
     /// Upload budget per calendar month; 0 means the user allows none.
     pub monthly_upload_cap_bytes: u64,

@@ -22,9 +22,11 @@ pub struct PointsPrice {
     /// Percent of the price given back when the holder rolls the claim
     /// back (gives an unused coupon back), 0 to 100.
     #[serde(default = "full_refund")]
+    #[cfg_attr(feature = "openapi", schema(maximum = 255))]
     pub refund_on_rollback_percent: u8,
     /// Percent given back when the coupon expires unused, 0 to 100.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(maximum = 255))]
     pub refund_on_expiry_percent: u8,
 }
 

@@ -24,6 +24,7 @@ pub struct OperationStatus {
     pub idempotency_key: String,
     pub state: OperationState,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(maximum = 65535))]
     pub status: Option<u16>,
     /// The stored answer's body, as it was sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]

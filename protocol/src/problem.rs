@@ -164,6 +164,7 @@ pub struct Problem {
     #[serde(rename = "type")]
     pub type_uri: String,
     pub title: String,
+    #[cfg_attr(feature = "openapi", schema(maximum = 65535))]
     pub status: u16,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,

@@ -35,6 +35,7 @@ pub enum FaultAction {
     /// Answer with `status` without running the request.
     Fail {
         #[serde(default = "default_status")]
+        #[schema(maximum = 65535)]
         status: u16,
         /// Seconds to put in a `Retry-After` header, if any.
         #[serde(default, skip_serializing_if = "Option::is_none")]

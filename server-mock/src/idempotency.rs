@@ -56,6 +56,7 @@ pub enum Record {
     },
     Completed {
         fingerprint: String,
+        #[schema(maximum = 65535)]
         status: u16,
         content_type: Option<String>,
         body: String,

@@ -12,10 +12,13 @@ use std::sync::Arc;
 
 use axum::{Extension, Json};
 use edgepoints_protocol::request_auth::DEVICE_SIGNATURE_HEADER;
+use edgepoints_protocol::Purpose;
 use edgepoints_protocol::{Problem, IDEMPOTENCY_KEY_HEADER, SESSION_HEADER};
+use utoipa::openapi::extensions::Extensions;
 use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::schema::Schema;
 use utoipa::openapi::{ContentBuilder, HeaderBuilder, ObjectBuilder, RefOr, Required, Response, ResponseBuilder, Type};
-use utoipa::{IntoParams, IntoResponses, OpenApi};
+use utoipa::{IntoParams, IntoResponses, OpenApi, ToSchema};
 
 /// The document's fixed parts; the paths and schemas come from the router.
 #[derive(OpenApi)]
@@ -49,7 +52,42 @@ pub struct ApiDoc;
 
 /// The finished document, handed to its own route as an extension (the
 /// router's state is the control plane).
-pub(crate) type Document = Arc<utoipa::openapi::OpenApi>;
+pub(crate) type Document = Arc<serde_json::Value>;
+
+/// The document as it is served: utoipa's, with the replays described and
+/// unsigned integers said to be unsigned.
+pub(crate) fn finish(mut document: utoipa::openapi::OpenApi) -> Document {
+    describe_replays(&mut document);
+    let mut value = serde_json::to_value(&document).expect("the document serialises");
+    describe_unsigned(&mut value);
+    Arc::new(value)
+}
+
+/// utoipa writes Rust's `u64` as `int64` with `minimum: 0` (and `u32` as
+/// `int32`), which caps it at `i64::MAX`; the control plane takes the whole
+/// unsigned range, so the document says `uint64`/`uint32` with its maximum.
+fn describe_unsigned(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            let unsigned = map.get("minimum").and_then(|m| m.as_f64()) == Some(0.0) && !map.contains_key("maximum");
+            let format = map.get("format").and_then(|f| f.as_str()).map(str::to_owned);
+            match (unsigned, format.as_deref()) {
+                (true, Some("int64")) => {
+                    map.insert("format".into(), "uint64".into());
+                    map.insert("maximum".into(), serde_json::Value::from(u64::MAX));
+                }
+                (true, Some("int32")) => {
+                    map.insert("format".into(), "uint32".into());
+                    map.insert("maximum".into(), serde_json::Value::from(u32::MAX));
+                }
+                _ => {}
+            }
+            map.values_mut().for_each(describe_unsigned);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(describe_unsigned),
+        _ => {}
+    }
+}
 
 /// `GET /openapi.json`: this description.
 #[utoipa::path(
@@ -58,7 +96,7 @@ pub(crate) type Document = Arc<utoipa::openapi::OpenApi>;
     tag = "health",
     responses((status = 200, description = "This OpenAPI 3.1 document", content_type = "application/json")),
 )]
-pub(crate) async fn serve(Extension(document): Extension<Document>) -> Json<utoipa::openapi::OpenApi> {
+pub(crate) async fn serve(Extension(document): Extension<Document>) -> Json<serde_json::Value> {
     Json(document.as_ref().clone())
 }
 
@@ -140,6 +178,8 @@ impl IntoResponses for Problems {
                 "409",
                 "A conflict: the same Idempotency-Key still running, or the state forbids it now",
             ),
+            ("413", "The body is larger than the route takes"),
+            ("415", "The body is not `application/json`"),
             (
                 "422",
                 "Refused: the same Idempotency-Key with another request, or a request that cannot be",
@@ -191,7 +231,7 @@ pub(crate) fn replayed_header() -> utoipa::openapi::header::Header {
 
 /// Every successful answer of a mutating API route may be a replay: says so
 /// on each of them.
-pub(crate) fn describe_replays(document: &mut utoipa::openapi::OpenApi) {
+fn describe_replays(document: &mut utoipa::openapi::OpenApi) {
     for item in document.paths.paths.values_mut() {
         for operation in [&mut item.post, &mut item.put, &mut item.delete, &mut item.patch]
             .into_iter()
@@ -214,5 +254,81 @@ pub(crate) fn describe_replays(document: &mut utoipa::openapi::OpenApi) {
                 }
             }
         }
+    }
+}
+
+/// What a signed body carries: its purpose and its payload's type.
+pub(crate) trait SignedPayload: ToSchema {
+    const PURPOSE: Purpose;
+}
+
+impl<T: crate::routes::DevicePayload + ToSchema> SignedPayload for T {
+    const PURPOSE: Purpose = <T as crate::routes::DevicePayload>::PURPOSE;
+}
+
+impl SignedPayload for edgepoints_protocol::DeviceRegistration {
+    const PURPOSE: Purpose = Purpose::DeviceRegistration;
+}
+
+/// The body of a signed route as the document shows it: a `SignedEnvelope`
+/// whose `purpose` is fixed, whose `payload` is the base64url of the JSON of
+/// `T`, and which says so in `x-edgepoints-signed` (`purpose`, and a `$ref`
+/// to `T`'s schema, which the document carries) — for readers, and for the
+/// API fuzzer's hook that signs requests as a device.
+pub(crate) struct Signed<T>(std::marker::PhantomData<T>);
+
+// utoipa's macros compose the schema of a generic type from its
+// parameters' schemas (and `PartialSchema` follows from that); `Signed<T>`
+// is whole in itself.
+impl<T: SignedPayload> utoipa::__dev::ComposeSchema for Signed<T> {
+    fn compose(_: Vec<RefOr<Schema>>) -> RefOr<Schema> {
+        let purpose = T::PURPOSE.as_str();
+        let string = |description: String| {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some(description))
+        };
+        let mut extensions = Extensions::default();
+        extensions.insert(
+            "x-edgepoints-signed".to_owned(),
+            serde_json::json!({
+                "purpose": purpose,
+                "payload": { "$ref": format!("#/components/schemas/{}", T::name()) },
+            }),
+        );
+        ObjectBuilder::new()
+            .description(Some(format!(
+                "A signed envelope of a `{}`: Ed25519 over `edgepoints/v1\\n{purpose}\\n{{key_id}}\\n{{payload bytes}}`",
+                T::name()
+            )))
+            .property(
+                "purpose",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some([purpose])),
+            )
+            .property("key_id", string("The signer's device id".into()))
+            .property(
+                "payload",
+                string(format!("base64url (no padding) of the JSON of a `{}`", T::name())),
+            )
+            .property("signature", string("base64url (no padding) of the 64-byte signature".into()))
+            .required("purpose")
+            .required("key_id")
+            .required("payload")
+            .required("signature")
+            .extensions(Some(extensions))
+            .into()
+    }
+}
+
+impl<T: SignedPayload> ToSchema for Signed<T> {
+    fn name() -> std::borrow::Cow<'static, str> {
+        format!("Signed{}", T::name()).into()
+    }
+
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((T::name().into_owned(), T::schema()));
+        T::schemas(schemas);
     }
 }

@@ -36,6 +36,7 @@ pub struct TemplateLimits {
     pub max_items: u32,
     pub max_staff: u32,
     pub max_pictures: u32,
+    #[cfg_attr(feature = "openapi", schema(maximum = 255))]
     pub max_percent_off: u8,
     pub max_amount_off_cents: u64,
     /// Longest validity window, in days.
@@ -92,6 +93,7 @@ pub struct ActivityDraft {
     #[serde(default)]
     pub pictures: Vec<ContentHash>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(maximum = 255))]
     pub percent_off: Option<u8>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amount_off_cents: Option<u64>,

@@ -97,6 +97,7 @@ pub struct VehicleReading {
     pub locked: bool,
     pub doors_closed: bool,
     pub odometer_m: u64,
+    #[cfg_attr(feature = "openapi", schema(maximum = 255))]
     pub battery_percent: u8,
     pub location: Location,
     /// Unix seconds, by the car's clock.

@@ -81,6 +81,7 @@ pub struct Vehicle {
     pub plate: String,
     pub model: String,
     pub location: Location,
+    #[cfg_attr(feature = "openapi", schema(maximum = 255))]
     pub battery_percent: u8,
     pub range_km: u32,
     pub state: VehicleState,
@@ -228,6 +229,7 @@ pub struct Rental {
     #[serde(default)]
     pub end_odometer_m: Option<u64>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(maximum = 255))]
     pub end_battery_percent: Option<u8>,
     #[serde(default)]
     pub fee: Option<Fee>,

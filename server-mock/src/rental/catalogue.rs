@@ -89,6 +89,7 @@ pub struct VehicleRecord {
     pub plate: String,
     pub model: String,
     pub location: Location,
+    #[schema(maximum = 255)]
     pub battery_percent: u8,
     /// Range on a full battery.
     pub full_range_km: u32,
@@ -140,6 +141,7 @@ pub struct VehicleEdit {
     #[serde(default)]
     pub location: Option<Location>,
     #[serde(default)]
+    #[schema(maximum = 255)]
     pub battery_percent: Option<u8>,
     #[serde(default)]
     pub full_range_km: Option<u32>,

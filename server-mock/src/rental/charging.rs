@@ -34,8 +34,10 @@ pub struct ConnectorReservation {
 /// When charging is cheap: hours of the day (UTC, on the mock clock).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OffPeakWindow {
+    #[schema(maximum = 255)]
     pub start_hour: u8,
     /// May be below `start_hour`: the window runs over midnight.
+    #[schema(maximum = 255)]
     pub end_hour: u8,
 }
 

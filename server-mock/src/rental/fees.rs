@@ -18,6 +18,7 @@ pub struct RentalTariff {
     pub per_km_cents: u64,
     pub one_way_cents: u64,
     /// Below this battery at the end, the surcharge applies.
+    #[schema(maximum = 255)]
     pub low_battery_percent: u8,
     pub low_battery_cents: u64,
 }

@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
+use super::extract::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
 use edgepoints_protocol::ProblemCode;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -36,7 +36,6 @@ pub(super) fn router() -> OpenApiRouter<Arc<ControlPlane>> {
     get,
     path = "/admin/geo-prefixes",
     tag = "admin",
-    request_body = Vec<GeoPrefix>,
     responses((status = 200, body = Vec<GeoPrefix>), crate::openapi::Problems),
 )]
 async fn geo_prefixes(State(control_plane): State<Arc<ControlPlane>>) -> Result<Json<Vec<GeoPrefix>>, ApiError> {
@@ -49,6 +48,7 @@ async fn geo_prefixes(State(control_plane): State<Arc<ControlPlane>>) -> Result<
     put,
     path = "/admin/geo-prefixes",
     tag = "admin",
+    request_body = Vec<GeoPrefix>,
     responses((status = 200, body = Vec<GeoPrefix>), crate::openapi::Problems),
 )]
 async fn set_geo_prefixes(

@@ -3,11 +3,12 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::extract::Json;
+use super::extract::{Path, Query};
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use edgepoints_protocol::paths::templates;
 use edgepoints_protocol::{ContentHash, ManifestItem, ProblemCode, SignedEnvelope};
 
@@ -80,7 +81,7 @@ pub(super) async fn publish(
     delete,
     path = "/admin/content/{hash}",
     tag = "admin",
-    params(("hash" = String, Path)),
+    params(("hash" = String, Path, pattern = "^[0-9a-f]{64}$", description = "An item's BLAKE3 hash")),
     responses((status = 204), crate::openapi::Problems),
 )]
 pub(super) async fn withdraw(

@@ -4,9 +4,10 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use super::extract::Json;
+use super::extract::{Path, Query};
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
 use edgepoints_protocol::coupons::activities::{
     templates, Activity, ActivityAction, ActivityState, ActivityWrite, ClaimRollback, ClaimRolledBack, ClaimedCoupon,
     CouponClaim, MerchantEnrolled, MerchantEnrolment, Share, ShareRequest, Template,
@@ -68,8 +69,8 @@ device_payload!(
     post,
     path = templates::DEVICE_OFFLINE_REDEMPTIONS,
     tag = "coupons",
-    params(("device_id" = String, Path), crate::openapi::IdempotencyKey),
-    request_body(content = SignedEnvelope, description = "A `SignedEnvelope` of `edgepoints_protocol::coupons::redemption::OfflineRedemption`, signed by the device of the path"),
+    params(("device_id" = String, Path, pattern = "^dev_[0-9a-f]{32}$", description = "The device's id"), crate::openapi::IdempotencyKey),
+    request_body(content = crate::openapi::Signed<edgepoints_protocol::coupons::redemption::OfflineRedemption>, description = "Signed by the device of the path"),
     responses((status = 200, body = edgepoints_protocol::coupons::redemption::Settlement), crate::openapi::Problems),
 )]
 pub(super) async fn settle_offline(
@@ -90,7 +91,7 @@ pub(super) async fn settle_offline(
     get,
     path = templates::DEVICE_OFFLINE_BUDGET,
     tag = "coupons",
-    params(("device_id" = String, Path), crate::openapi::SignedRead),
+    params(("device_id" = String, Path, pattern = "^dev_[0-9a-f]{32}$", description = "The device's id"), crate::openapi::SignedRead),
     responses((status = 200, body = edgepoints_protocol::coupons::redemption::OfflineBudget), crate::openapi::Problems),
 )]
 pub(super) async fn offline_budget(
@@ -109,7 +110,7 @@ pub(super) async fn offline_budget(
     get,
     path = templates::DEVICE_REDEMPTION_CONFLICTS,
     tag = "coupons",
-    params(("device_id" = String, Path), crate::openapi::SignedRead),
+    params(("device_id" = String, Path, pattern = "^dev_[0-9a-f]{32}$", description = "The device's id"), crate::openapi::SignedRead),
     responses((status = 200, body = Vec<edgepoints_protocol::coupons::redemption::RedemptionConflict>), crate::openapi::Problems),
 )]
 pub(super) async fn conflicts(
@@ -128,8 +129,8 @@ pub(super) async fn conflicts(
     post,
     path = templates::DEVICE_SHARES,
     tag = "coupons",
-    params(("device_id" = String, Path), crate::openapi::IdempotencyKey),
-    request_body(content = SignedEnvelope, description = "A `SignedEnvelope` of `ShareRequest`, signed by the device of the path"),
+    params(("device_id" = String, Path, pattern = "^dev_[0-9a-f]{32}$", description = "The device's id"), crate::openapi::IdempotencyKey),
+    request_body(content = crate::openapi::Signed<ShareRequest>, description = "Signed by the device of the path"),
     responses((status = 201, body = Share), crate::openapi::Problems),
 )]
 pub(super) async fn share(
@@ -197,8 +198,8 @@ fn redeem_refused(refused: RedeemRefused) -> ApiError {
     post,
     path = templates::DEVICE_REDEMPTIONS,
     tag = "coupons",
-    params(("device_id" = String, Path), crate::openapi::IdempotencyKey),
-    request_body(content = SignedEnvelope, description = "A `SignedEnvelope` of `RedemptionRequest`, signed by the device of the path"),
+    params(("device_id" = String, Path, pattern = "^dev_[0-9a-f]{32}$", description = "The device's id"), crate::openapi::IdempotencyKey),
+    request_body(content = crate::openapi::Signed<RedemptionRequest>, description = "Signed by the device of the path"),
     responses((status = 201, body = Redemption), crate::openapi::Problems),
 )]
 pub(super) async fn redeem(
@@ -220,8 +221,8 @@ pub(super) async fn redeem(
     post,
     path = templates::DEVICE_ROLLBACKS,
     tag = "coupons",
-    params(("device_id" = String, Path), crate::openapi::IdempotencyKey),
-    request_body(content = SignedEnvelope, description = "A `SignedEnvelope` of `RollbackRequest`, signed by the device of the path"),
+    params(("device_id" = String, Path, pattern = "^dev_[0-9a-f]{32}$", description = "The device's id"), crate::openapi::IdempotencyKey),
+    request_body(content = crate::openapi::Signed<RollbackRequest>, description = "Signed by the device of the path"),
     responses((status = 200, body = RolledBack), crate::openapi::Problems),
 )]
 pub(super) async fn rollback(
@@ -266,8 +267,8 @@ fn activity_refused(refused: ActivityRefused) -> ApiError {
     post,
     path = templates::DEVICE_MERCHANT_ENROLMENT,
     tag = "coupons",
-    params(("device_id" = String, Path), crate::openapi::IdempotencyKey),
-    request_body(content = SignedEnvelope, description = "A `SignedEnvelope` of `MerchantEnrolment`, signed by the device of the path"),
+    params(("device_id" = String, Path, pattern = "^dev_[0-9a-f]{32}$", description = "The device's id"), crate::openapi::IdempotencyKey),
+    request_body(content = crate::openapi::Signed<MerchantEnrolment>, description = "Signed by the device of the path"),
     responses((status = 200, body = MerchantEnrolled), crate::openapi::Problems),
 )]
 pub(super) async fn enrol(
@@ -295,8 +296,8 @@ pub(super) async fn enrol(
     post,
     path = templates::DEVICE_ACTIVITIES,
     tag = "coupons",
-    params(("device_id" = String, Path), crate::openapi::IdempotencyKey),
-    request_body(content = SignedEnvelope, description = "A `SignedEnvelope` of `ActivityWrite`, signed by the device of the path"),
+    params(("device_id" = String, Path, pattern = "^dev_[0-9a-f]{32}$", description = "The device's id"), crate::openapi::IdempotencyKey),
+    request_body(content = crate::openapi::Signed<ActivityWrite>, description = "Signed by the device of the path"),
     responses((status = 201, body = Activity), crate::openapi::Problems),
 )]
 pub(super) async fn write(
@@ -321,8 +322,8 @@ pub(super) async fn write(
     post,
     path = templates::DEVICE_ACTIVITY_ACTIONS,
     tag = "coupons",
-    params(("device_id" = String, Path), crate::openapi::IdempotencyKey),
-    request_body(content = SignedEnvelope, description = "A `SignedEnvelope` of `ActivityAction`, signed by the device of the path"),
+    params(("device_id" = String, Path, pattern = "^dev_[0-9a-f]{32}$", description = "The device's id"), crate::openapi::IdempotencyKey),
+    request_body(content = crate::openapi::Signed<ActivityAction>, description = "Signed by the device of the path"),
     responses((status = 200, body = Activity), crate::openapi::Problems),
 )]
 pub(super) async fn act(
@@ -406,8 +407,8 @@ pub(super) async fn one_live(
     post,
     path = templates::DEVICE_CLAIMS,
     tag = "coupons",
-    params(("device_id" = String, Path), crate::openapi::IdempotencyKey),
-    request_body(content = SignedEnvelope, description = "A `SignedEnvelope` of `CouponClaim`, signed by the device of the path"),
+    params(("device_id" = String, Path, pattern = "^dev_[0-9a-f]{32}$", description = "The device's id"), crate::openapi::IdempotencyKey),
+    request_body(content = crate::openapi::Signed<CouponClaim>, description = "Signed by the device of the path"),
     responses((status = 201, body = ClaimedCoupon), crate::openapi::Problems),
 )]
 pub(super) async fn claim(
@@ -497,8 +498,8 @@ pub(super) fn not_enough_points(short: crate::points::NotEnoughPoints) -> ApiErr
     post,
     path = templates::DEVICE_CLAIM_ROLLBACKS,
     tag = "coupons",
-    params(("device_id" = String, Path), crate::openapi::IdempotencyKey),
-    request_body(content = SignedEnvelope, description = "A `SignedEnvelope` of `ClaimRollback`, signed by the device of the path"),
+    params(("device_id" = String, Path, pattern = "^dev_[0-9a-f]{32}$", description = "The device's id"), crate::openapi::IdempotencyKey),
+    request_body(content = crate::openapi::Signed<ClaimRollback>, description = "Signed by the device of the path"),
     responses((status = 200, body = ClaimRolledBack), crate::openapi::Problems),
 )]
 pub(super) async fn roll_back_claim(
@@ -522,8 +523,8 @@ pub(super) async fn roll_back_claim(
     post,
     path = templates::DEVICE_VALIDATIONS,
     tag = "coupons",
-    params(("device_id" = String, Path), crate::openapi::IdempotencyKey),
-    request_body(content = SignedEnvelope, description = "A `SignedEnvelope` of `ValidationRequest`, signed by the device of the path"),
+    params(("device_id" = String, Path, pattern = "^dev_[0-9a-f]{32}$", description = "The device's id"), crate::openapi::IdempotencyKey),
+    request_body(content = crate::openapi::Signed<ValidationRequest>, description = "Signed by the device of the path"),
     responses((status = 200, body = OnlineValidation), crate::openapi::Problems),
 )]
 pub(super) async fn validate(
@@ -542,7 +543,7 @@ pub(super) async fn validate(
     get,
     path = templates::DEVICE_ACTIVITY_FUNNEL,
     tag = "coupons",
-    params(("device_id" = String, Path), ("activity_id" = String, Path), crate::openapi::SignedRead),
+    params(("device_id" = String, Path, pattern = "^dev_[0-9a-f]{32}$", description = "The device's id"), ("activity_id" = String, Path), crate::openapi::SignedRead),
     responses((status = 200, body = ActivityFunnel), crate::openapi::Problems),
 )]
 pub(super) async fn device_funnel(
@@ -695,7 +696,7 @@ pub(super) async fn rotate_keys(State(control_plane): State<Arc<ControlPlane>>) 
     get,
     path = templates::COUPON_REVOCATIONS,
     tag = "coupons",
-    params(("after" = String, Path)),
+    params(("after" = u64, Path, description = "The last entry already seen; 0 for the first page")),
     responses((status = 200, body = edgepoints_protocol::coupons::redemption::RevocationPage), crate::openapi::Problems),
 )]
 pub(super) async fn revocations(
@@ -737,7 +738,7 @@ pub(super) struct BudgetSetting {
     put,
     path = "/admin/devices/{device_id}/offline-budget",
     tag = "admin",
-    params(("device_id" = String, Path)),
+    params(("device_id" = String, Path, pattern = "^dev_[0-9a-f]{32}$", description = "The device's id")),
     request_body = BudgetSetting,
     responses((status = 204), crate::openapi::Problems),
 )]

@@ -2,15 +2,15 @@
 
 use std::sync::Arc;
 
+use super::extract::Json;
+use super::extract::Path;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::Json;
 use edgepoints_protocol::consent::validate_terms_version;
 use edgepoints_protocol::envelope::decode_public_key;
 use edgepoints_protocol::paths::templates;
 use edgepoints_protocol::request_auth::{verify_request, RequestAuthError, DEVICE_SIGNATURE_HEADER};
-use edgepoints_protocol::SignedEnvelope;
 use edgepoints_protocol::{
     paths, ConsentDecision, ConsentRecorded, ConsentReport, DeviceId, DeviceRegistered, DeviceRegistration,
     EnvelopeError, OperationState, OperationStatus, ProblemCode, Purpose,
@@ -110,7 +110,7 @@ pub(super) fn parse_device_id(text: &str) -> Result<DeviceId, ApiError> {
     path = templates::DEVICES,
     tag = "devices",
     params(crate::openapi::IdempotencyKey),
-    request_body(content = SignedEnvelope, description = "A `SignedEnvelope` of `DeviceRegistration`, signed by the key it registers"),
+    request_body(content = crate::openapi::Signed<DeviceRegistration>, description = "Signed by the key it registers"),
     responses((status = 201, body = DeviceRegistered), (status = 200, body = DeviceRegistered, description = "Registered before"), crate::openapi::Problems),
 )]
 pub(super) async fn register(
@@ -183,8 +183,8 @@ pub(super) async fn register(
     put,
     path = templates::DEVICE_CONSENT,
     tag = "devices",
-    params(("device_id" = String, Path), crate::openapi::IdempotencyKey),
-    request_body(content = SignedEnvelope, description = "A `SignedEnvelope` of `ConsentReport`, signed by the device of the path"),
+    params(("device_id" = String, Path, pattern = "^dev_[0-9a-f]{32}$", description = "The device's id"), crate::openapi::IdempotencyKey),
+    request_body(content = crate::openapi::Signed<ConsentReport>, description = "Signed by the device of the path"),
     responses((status = 200, body = ConsentRecorded), crate::openapi::Problems),
 )]
 pub(super) async fn report_consent(
@@ -248,7 +248,7 @@ pub(super) async fn report_consent(
     get,
     path = templates::DEVICE_OPERATION,
     tag = "devices",
-    params(("device_id" = String, Path), ("idempotency_key" = String, Path), crate::openapi::SignedRead),
+    params(("device_id" = String, Path, pattern = "^dev_[0-9a-f]{32}$", description = "The device's id"), ("idempotency_key" = String, Path), crate::openapi::SignedRead),
     responses((status = 200, body = OperationStatus), crate::openapi::Problems),
 )]
 pub(super) async fn operation_status(

@@ -3,12 +3,12 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use super::extract::Json;
+use super::extract::Path;
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::Json;
 use edgepoints_protocol::loyalty::{BalanceCheck, Reward, RewardGrant, RewardRedemption};
 use edgepoints_protocol::paths::templates;
-use edgepoints_protocol::SignedEnvelope;
 use edgepoints_protocol::{paths, DeviceId, ProblemCode, Purpose};
 
 use super::auth::{DevicePayload, DeviceSigned};
@@ -49,8 +49,8 @@ pub(super) async fn offered_rewards(
     post,
     path = templates::DEVICE_REWARD_REDEMPTIONS,
     tag = "loyalty",
-    params(("device_id" = String, Path), crate::openapi::IdempotencyKey),
-    request_body(content = SignedEnvelope, description = "A `SignedEnvelope` of `RewardRedemption`, signed by the device of the path"),
+    params(("device_id" = String, Path, pattern = "^dev_[0-9a-f]{32}$", description = "The device's id"), crate::openapi::IdempotencyKey),
+    request_body(content = crate::openapi::Signed<RewardRedemption>, description = "Signed by the device of the path"),
     responses((status = 201, body = RewardGrant), crate::openapi::Problems),
 )]
 pub(super) async fn redeem_reward(
@@ -83,7 +83,7 @@ pub(super) async fn redeem_reward(
     get,
     path = templates::DEVICE_MEMBER_GRANTS,
     tag = "loyalty",
-    params(("device_id" = String, Path), crate::openapi::MemberRead),
+    params(("device_id" = String, Path, pattern = "^dev_[0-9a-f]{32}$", description = "The device's id"), crate::openapi::MemberRead),
     responses((status = 200, body = Vec<RewardGrant>), crate::openapi::Problems),
 )]
 pub(super) async fn grants(

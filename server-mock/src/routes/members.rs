@@ -4,11 +4,11 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, Path, State};
+use super::extract::Json;
+use super::extract::Path;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::Json;
 use edgepoints_protocol::paths::templates;
-use edgepoints_protocol::SignedEnvelope;
 use edgepoints_protocol::{
     paths, DeviceId, LedgerPage, MemberHeartbeat, MemberHeartbeatAccepted, MemberLogin, MemberSession, MemberSignUp,
     MemberSignedUp, Notice, NoticePost, PointsBalance, ProblemCode, Purpose, SessionEnd, SessionEnded, SessionTimeouts,
@@ -108,8 +108,8 @@ pub(super) fn endpoint(headers: &HeaderMap) -> Option<String> {
     post,
     path = templates::DEVICE_MEMBERS,
     tag = "members",
-    params(("device_id" = String, Path), crate::openapi::IdempotencyKey),
-    request_body(content = SignedEnvelope, description = "A `SignedEnvelope` of `MemberSignUp`, signed by the device of the path"),
+    params(("device_id" = String, Path, pattern = "^dev_[0-9a-f]{32}$", description = "The device's id"), crate::openapi::IdempotencyKey),
+    request_body(content = crate::openapi::Signed<MemberSignUp>, description = "Signed by the device of the path"),
     responses((status = 201, body = MemberSignedUp), crate::openapi::Problems),
 )]
 pub(super) async fn sign_up(
@@ -144,8 +144,8 @@ pub(super) async fn sign_up(
     post,
     path = templates::DEVICE_LOGIN,
     tag = "members",
-    params(("device_id" = String, Path), crate::openapi::IdempotencyKey),
-    request_body(content = SignedEnvelope, description = "A `SignedEnvelope` of `MemberLogin`, signed by the device of the path"),
+    params(("device_id" = String, Path, pattern = "^dev_[0-9a-f]{32}$", description = "The device's id"), crate::openapi::IdempotencyKey),
+    request_body(content = crate::openapi::Signed<MemberLogin>, description = "Signed by the device of the path"),
     responses((status = 200, body = MemberSession), crate::openapi::Problems),
 )]
 pub(super) async fn login(
@@ -179,8 +179,8 @@ fn ended(session: &SessionRecord, sessions_ended: u32) -> Json<SessionEnded> {
     post,
     path = templates::DEVICE_LOGOUT,
     tag = "members",
-    params(("device_id" = String, Path), crate::openapi::IdempotencyKey),
-    request_body(content = SignedEnvelope, description = "A `SignedEnvelope` of `SessionEnd`, signed by the device of the path"),
+    params(("device_id" = String, Path, pattern = "^dev_[0-9a-f]{32}$", description = "The device's id"), crate::openapi::IdempotencyKey),
+    request_body(content = crate::openapi::Signed<SessionEnd>, description = "Signed by the device of the path"),
     responses((status = 200, body = SessionEnded), crate::openapi::Problems),
 )]
 pub(super) async fn logout(
@@ -199,8 +199,8 @@ pub(super) async fn logout(
     post,
     path = templates::DEVICE_MEMBER_CLOSE,
     tag = "members",
-    params(("device_id" = String, Path), crate::openapi::IdempotencyKey),
-    request_body(content = SignedEnvelope, description = "A `SignedEnvelope` of `SessionEnd`, signed by the device of the path"),
+    params(("device_id" = String, Path, pattern = "^dev_[0-9a-f]{32}$", description = "The device's id"), crate::openapi::IdempotencyKey),
+    request_body(content = crate::openapi::Signed<SessionEnd>, description = "Signed by the device of the path"),
     responses((status = 200, body = SessionEnded), crate::openapi::Problems),
 )]
 pub(super) async fn close(
@@ -245,7 +245,7 @@ pub(super) async fn member_read(
     get,
     path = templates::DEVICE_SESSION,
     tag = "members",
-    params(("device_id" = String, Path), crate::openapi::MemberRead),
+    params(("device_id" = String, Path, pattern = "^dev_[0-9a-f]{32}$", description = "The device's id"), crate::openapi::MemberRead),
     responses((status = 200, body = MemberSession), crate::openapi::Problems),
 )]
 pub(super) async fn session(
@@ -268,8 +268,8 @@ pub(super) async fn session(
     post,
     path = templates::DEVICE_MEMBER_HEARTBEATS,
     tag = "members",
-    params(("device_id" = String, Path), crate::openapi::IdempotencyKey),
-    request_body(content = SignedEnvelope, description = "A `SignedEnvelope` of `MemberHeartbeat`, signed by the device of the path"),
+    params(("device_id" = String, Path, pattern = "^dev_[0-9a-f]{32}$", description = "The device's id"), crate::openapi::IdempotencyKey),
+    request_body(content = crate::openapi::Signed<MemberHeartbeat>, description = "Signed by the device of the path"),
     responses((status = 200, body = MemberHeartbeatAccepted), crate::openapi::Problems),
 )]
 pub(super) async fn heartbeat(
@@ -294,7 +294,7 @@ pub(super) async fn heartbeat(
     get,
     path = templates::DEVICE_MEMBER_POINTS,
     tag = "members",
-    params(("device_id" = String, Path), crate::openapi::MemberRead),
+    params(("device_id" = String, Path, pattern = "^dev_[0-9a-f]{32}$", description = "The device's id"), crate::openapi::MemberRead),
     responses((status = 200, body = PointsBalance), crate::openapi::Problems),
 )]
 pub(super) async fn points(
@@ -315,7 +315,7 @@ pub(super) async fn points(
     get,
     path = templates::DEVICE_MEMBER_LEDGER,
     tag = "members",
-    params(("device_id" = String, Path), ("after" = String, Path), crate::openapi::MemberRead),
+    params(("device_id" = String, Path, pattern = "^dev_[0-9a-f]{32}$", description = "The device's id"), ("after" = u64, Path, description = "The last entry already seen; 0 for the first page"), crate::openapi::MemberRead),
     responses((status = 200, body = LedgerPage), crate::openapi::Problems),
 )]
 pub(super) async fn ledger(

@@ -8,6 +8,7 @@ mod auth;
 mod content;
 pub(crate) mod coupons;
 mod devices;
+mod extract;
 mod loyalty;
 mod members;
 mod nodes;
@@ -29,6 +30,7 @@ use utoipa_axum::routes;
 
 use crate::problem::ApiError;
 use crate::{faults, idempotency, ControlPlane, InstanceStats};
+pub(crate) use auth::DevicePayload;
 
 pub(crate) fn router(control_plane: Arc<ControlPlane>, stats: Arc<InstanceStats>) -> Router {
     // Layers added later run first: request counting, then idempotency,
@@ -106,7 +108,7 @@ pub(crate) fn router(control_plane: Arc<ControlPlane>, stats: Arc<InstanceStats>
             control_plane.clone(),
             faults::count_requests,
         ));
-    let (router, mut document) = OpenApiRouter::with_openapi(crate::openapi::ApiDoc::openapi())
+    let (router, document) = OpenApiRouter::with_openapi(crate::openapi::ApiDoc::openapi())
         .merge(api)
         .merge(public)
         .merge(admin::router())
@@ -141,7 +143,7 @@ pub(crate) fn router(control_plane: Arc<ControlPlane>, stats: Arc<InstanceStats>
         .routes(routes!(crate::metrics::render))
         .routes(routes!(crate::openapi::serve))
         .split_for_parts();
-    crate::openapi::describe_replays(&mut document);
+    let document = crate::openapi::finish(document);
     router
         // Every matched route is counted and timed; the fallbacks below count
         // themselves as `unmatched`.
@@ -158,7 +160,7 @@ pub(crate) fn router(control_plane: Arc<ControlPlane>, stats: Arc<InstanceStats>
                 "method not allowed",
             )
         })
-        .layer(axum::Extension(Arc::new(document)))
+        .layer(axum::Extension(document))
         .layer(axum::Extension(stats))
         .with_state(control_plane)
 }

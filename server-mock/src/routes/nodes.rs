@@ -12,12 +12,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, Path, State};
+use super::extract::Json;
+use super::extract::Path;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::Json;
 use edgepoints_protocol::paths::templates;
 use edgepoints_protocol::sources::{MAX_ANNOUNCED_ADDRESSES, MAX_ANNOUNCED_HOLDINGS};
-use edgepoints_protocol::SignedEnvelope;
 use edgepoints_protocol::{
     paths, AccessTicket, ContentHash, ContentSources, DeviceId, FailedSource, HashFailureRecorded, HashFailureReport,
     Location, NodeAnnounced, NodeAnnouncement, NodeSource, ProblemCode, ReportVerdict, LOCATION_HEADER,
@@ -75,8 +75,8 @@ fn check_node_url(text: &str) -> Result<(), ApiError> {
     put,
     path = templates::DEVICE_NODE,
     tag = "nodes",
-    params(("device_id" = String, Path), crate::openapi::IdempotencyKey),
-    request_body(content = SignedEnvelope, description = "A `SignedEnvelope` of `NodeAnnouncement`, signed by the device of the path"),
+    params(("device_id" = String, Path, pattern = "^dev_[0-9a-f]{32}$", description = "The device's id"), crate::openapi::IdempotencyKey),
+    request_body(content = crate::openapi::Signed<NodeAnnouncement>, description = "Signed by the device of the path"),
     responses((status = 200, body = NodeAnnounced), crate::openapi::Problems),
 )]
 pub(super) async fn announce(
@@ -184,7 +184,7 @@ pub(super) async fn announce(
     get,
     path = templates::DEVICE_SOURCES,
     tag = "nodes",
-    params(("device_id" = String, Path), ("hash" = String, Path), crate::openapi::SignedRead),
+    params(("device_id" = String, Path, pattern = "^dev_[0-9a-f]{32}$", description = "The device's id"), ("hash" = String, Path, pattern = "^[0-9a-f]{64}$", description = "An item's BLAKE3 hash"), crate::openapi::SignedRead),
     responses((status = 200, body = ContentSources), crate::openapi::Problems),
 )]
 pub(super) async fn sources(
@@ -287,8 +287,8 @@ pub(super) async fn sources(
     post,
     path = templates::DEVICE_HASH_FAILURES,
     tag = "nodes",
-    params(("device_id" = String, Path), crate::openapi::IdempotencyKey),
-    request_body(content = SignedEnvelope, description = "A `SignedEnvelope` of `HashFailureReport`, signed by the device of the path"),
+    params(("device_id" = String, Path, pattern = "^dev_[0-9a-f]{32}$", description = "The device's id"), crate::openapi::IdempotencyKey),
+    request_body(content = crate::openapi::Signed<HashFailureReport>, description = "Signed by the device of the path"),
     responses((status = 201, body = HashFailureRecorded), crate::openapi::Problems),
 )]
 pub(super) async fn report_hash_failure(

@@ -2,10 +2,11 @@
 
 use std::sync::Arc;
 
+use super::extract::Json;
+use super::extract::Path;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::Json;
 use edgepoints_protocol::envelope::decode_public_key;
 use edgepoints_protocol::paths::templates;
 use edgepoints_protocol::receipts::RECEIPT_WINDOW_MS;
@@ -32,8 +33,8 @@ const LEDGER_PAGE: usize = 50;
     post,
     path = templates::DEVICE_HEARTBEATS,
     tag = "points",
-    params(("device_id" = String, Path), crate::openapi::IdempotencyKey),
-    request_body(content = SignedEnvelope, description = "A `SignedEnvelope` of `Heartbeat`, signed by the device of the path"),
+    params(("device_id" = String, Path, pattern = "^dev_[0-9a-f]{32}$", description = "The device's id"), crate::openapi::IdempotencyKey),
+    request_body(content = crate::openapi::Signed<Heartbeat>, description = "Signed by the device of the path"),
     responses((status = 200, body = HeartbeatAccepted), crate::openapi::Problems),
 )]
 pub(super) async fn heartbeat(
@@ -106,8 +107,8 @@ fn invalid_receipt(detail: impl Into<String>) -> ApiError {
     post,
     path = templates::DEVICE_RECEIPTS,
     tag = "points",
-    params(("device_id" = String, Path), crate::openapi::IdempotencyKey),
-    request_body(content = SignedEnvelope, description = "A `SignedEnvelope` of `Receipt`, signed by the device of the path"),
+    params(("device_id" = String, Path, pattern = "^dev_[0-9a-f]{32}$", description = "The device's id"), crate::openapi::IdempotencyKey),
+    request_body(content = crate::openapi::Signed<Receipt>, description = "Signed by the device of the path"),
     responses((status = 201, body = ReceiptAccepted), crate::openapi::Problems),
 )]
 pub(super) async fn submit_receipt(
@@ -278,7 +279,7 @@ async fn update_load(
     get,
     path = templates::DEVICE_POINTS,
     tag = "points",
-    params(("device_id" = String, Path), crate::openapi::SignedRead),
+    params(("device_id" = String, Path, pattern = "^dev_[0-9a-f]{32}$", description = "The device's id"), crate::openapi::SignedRead),
     responses((status = 200, body = PointsBalance), crate::openapi::Problems),
 )]
 pub(super) async fn balance(
@@ -302,7 +303,7 @@ pub(super) async fn balance(
     get,
     path = templates::DEVICE_LEDGER,
     tag = "points",
-    params(("device_id" = String, Path), ("after" = String, Path), crate::openapi::SignedRead),
+    params(("device_id" = String, Path, pattern = "^dev_[0-9a-f]{32}$", description = "The device's id"), ("after" = u64, Path, description = "The last entry already seen; 0 for the first page"), crate::openapi::SignedRead),
     responses((status = 200, body = LedgerPage), crate::openapi::Problems),
 )]
 pub(super) async fn ledger(
@@ -340,8 +341,17 @@ pub(super) fn ledger_page(ledger: Vec<edgepoints_protocol::LedgerEntry>, after: 
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(super) struct Advance {
+    /// How far to move the clock forward, at most ten years at a time.
+    #[schema(maximum = 315_360_000_000_u64)]
     advance_ms: u64,
 }
+
+/// The most one move of the clock may take it forward: ten years. The
+/// offset it adds to the wall clock must stay far from overflowing.
+const MAX_ADVANCE_MS: u64 = 10 * 365 * 24 * 3600 * 1000;
+
+/// How far forward the mock's clock may be in all: a thousand years.
+const MAX_OFFSET_MS: u64 = 100 * MAX_ADVANCE_MS;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(super) struct Clock {
@@ -353,7 +363,6 @@ pub(super) struct Clock {
     get,
     path = "/admin/clock",
     tag = "admin",
-    request_body = Advance,
     responses((status = 200, body = Clock), crate::openapi::Problems),
 )]
 pub(super) async fn clock(State(control_plane): State<Arc<ControlPlane>>) -> Result<Json<Clock>, ApiError> {
@@ -367,6 +376,7 @@ pub(super) async fn clock(State(control_plane): State<Arc<ControlPlane>>) -> Res
     post,
     path = "/admin/clock",
     tag = "admin",
+    request_body = Advance,
     responses((status = 200, body = Clock), crate::openapi::Problems),
 )]
 pub(super) async fn advance_clock(
@@ -374,6 +384,20 @@ pub(super) async fn advance_clock(
     body: Bytes,
 ) -> Result<Json<Clock>, ApiError> {
     let advance: Advance = parse_json(&body)?;
+    let ahead = points::now(&control_plane)
+        .await?
+        .saturating_sub(crate::state::unix_millis());
+    if advance.advance_ms > MAX_ADVANCE_MS || ahead.saturating_add(advance.advance_ms) > MAX_OFFSET_MS {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ProblemCode::MalformedRequest,
+            "the clock moves at most ten years at a time, and a thousand in all",
+        )
+        .detail(format!(
+            "advance_ms {} with the clock {ahead} ms ahead",
+            advance.advance_ms
+        )));
+    }
     Ok(Json(Clock {
         now_ms: points::advance_clock(&control_plane, advance.advance_ms).await?,
     }))
@@ -384,7 +408,6 @@ pub(super) async fn advance_clock(
     get,
     path = "/admin/points-rules",
     tag = "admin",
-    request_body = PointsRules,
     responses((status = 200, body = PointsRules), crate::openapi::Problems),
 )]
 pub(super) async fn rules(State(control_plane): State<Arc<ControlPlane>>) -> Result<Json<PointsRules>, ApiError> {
@@ -396,6 +419,7 @@ pub(super) async fn rules(State(control_plane): State<Arc<ControlPlane>>) -> Res
     put,
     path = "/admin/points-rules",
     tag = "admin",
+    request_body = PointsRules,
     responses((status = 200, body = PointsRules), crate::openapi::Problems),
 )]
 pub(super) async fn set_rules(

@@ -6,15 +6,15 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use super::extract::Json;
+use super::extract::{Path, Query};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::Json;
 use edgepoints_protocol::paths::{self, templates};
 use edgepoints_protocol::rental::{
     ChargingRequest, ChargingReservation, ChargingReservationStatus, MemberCardBinding, MemberCardBound, Rental,
     RentalStep, ReserveVehicle, Station, StepKind, Vehicle,
 };
-use edgepoints_protocol::SignedEnvelope;
 use edgepoints_protocol::{DeviceId, Location, ProblemCode, Purpose};
 use serde::{Deserialize, Serialize};
 
@@ -198,8 +198,8 @@ pub(super) async fn station(
     post,
     path = templates::DEVICE_RESERVATIONS,
     tag = "rental",
-    params(("device_id" = String, Path), crate::openapi::IdempotencyKey),
-    request_body(content = SignedEnvelope, description = "A `SignedEnvelope` of `ReserveVehicle`, signed by the device of the path"),
+    params(("device_id" = String, Path, pattern = "^dev_[0-9a-f]{32}$", description = "The device's id"), crate::openapi::IdempotencyKey),
+    request_body(content = crate::openapi::Signed<ReserveVehicle>, description = "Signed by the device of the path"),
     responses((status = 201, body = Rental), crate::openapi::Problems),
 )]
 pub(super) async fn reserve(
@@ -268,11 +268,11 @@ macro_rules! step_handler {
             path = $path,
             tag = "rental",
             params(
-                ("device_id" = String, Path),
+                ("device_id" = String, Path, pattern = "^dev_[0-9a-f]{32}$", description = "The device's id"),
                 ("rental_id" = String, Path),
                 crate::openapi::IdempotencyKey
             ),
-            request_body(content = SignedEnvelope, description = "A `SignedEnvelope` of `RentalStep`, signed by the device of the path"),
+            request_body(content = crate::openapi::Signed<RentalStep>, description = "Signed by the device of the path"),
             responses((status = 200, body = Rental), crate::openapi::Problems),
         )]
         pub(super) async fn $name(
@@ -316,7 +316,7 @@ step_handler!(
     get,
     path = templates::DEVICE_RENTAL,
     tag = "rental",
-    params(("device_id" = String, Path), ("rental_id" = String, Path), crate::openapi::MemberRead),
+    params(("device_id" = String, Path, pattern = "^dev_[0-9a-f]{32}$", description = "The device's id"), ("rental_id" = String, Path), crate::openapi::MemberRead),
     responses((status = 200, body = Rental), crate::openapi::Problems),
 )]
 pub(super) async fn rental(
@@ -338,7 +338,7 @@ pub(super) async fn rental(
     get,
     path = templates::DEVICE_CURRENT_RENTAL,
     tag = "rental",
-    params(("device_id" = String, Path), crate::openapi::MemberRead),
+    params(("device_id" = String, Path, pattern = "^dev_[0-9a-f]{32}$", description = "The device's id"), crate::openapi::MemberRead),
     responses((status = 200, body = Rental), crate::openapi::Problems),
 )]
 pub(super) async fn current_rental(
@@ -360,8 +360,8 @@ pub(super) async fn current_rental(
     put,
     path = templates::DEVICE_MEMBER_CARD,
     tag = "rental",
-    params(("device_id" = String, Path), crate::openapi::IdempotencyKey),
-    request_body(content = SignedEnvelope, description = "A `SignedEnvelope` of `MemberCardBinding`, signed by the device of the path"),
+    params(("device_id" = String, Path, pattern = "^dev_[0-9a-f]{32}$", description = "The device's id"), crate::openapi::IdempotencyKey),
+    request_body(content = crate::openapi::Signed<MemberCardBinding>, description = "Signed by the device of the path"),
     responses((status = 200, body = MemberCardBound), crate::openapi::Problems),
 )]
 pub(super) async fn bind_card(
@@ -382,8 +382,8 @@ pub(super) async fn bind_card(
     post,
     path = templates::DEVICE_CHARGING_RESERVATIONS,
     tag = "rental",
-    params(("device_id" = String, Path), crate::openapi::IdempotencyKey),
-    request_body(content = SignedEnvelope, description = "A `SignedEnvelope` of `ChargingRequest`, signed by the device of the path"),
+    params(("device_id" = String, Path, pattern = "^dev_[0-9a-f]{32}$", description = "The device's id"), crate::openapi::IdempotencyKey),
+    request_body(content = crate::openapi::Signed<ChargingRequest>, description = "Signed by the device of the path"),
     responses((status = 201, body = ChargingReservation), crate::openapi::Problems),
 )]
 pub(super) async fn reserve_charging(

@@ -2,9 +2,10 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use super::extract::Json;
+use super::extract::Path;
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
 use edgepoints_protocol::review::{Finding, ReviewRules};
 use edgepoints_protocol::ProblemCode;
 use serde::Deserialize;

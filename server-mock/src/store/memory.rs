@@ -201,7 +201,11 @@ impl StateStore for MemoryStore {
                     reason: "not an integer".into(),
                 })?,
         };
-        let sum = current + by;
+        // Redis refuses an increment past i64 as well, and changes nothing.
+        let sum = current.checked_add(by).ok_or_else(|| StoreError::Corrupt {
+            key: key.to_owned(),
+            reason: format!("{current} + {by} overflows"),
+        })?;
         inner.entries.insert(key.to_owned(), sum.to_string().into_bytes());
         Ok(sum)
     }

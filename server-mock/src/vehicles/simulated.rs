@@ -72,6 +72,7 @@ pub struct CarView {
     pub locked: bool,
     pub doors_closed: bool,
     pub odometer_m: u64,
+    #[schema(maximum = 255)]
     pub battery_percent: u8,
     pub location: Location,
     pub clock_offset_s: i64,
@@ -475,6 +476,7 @@ pub struct Drive {
     #[serde(default)]
     pub km: Option<f64>,
     #[serde(default)]
+    #[schema(maximum = 255)]
     pub battery_used_percent: Option<u8>,
 }
 
