@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need, only when it is missing: redis-server (the
-# mock's shared-state backend), JNA, JUnit 4 and Python's YAML reader from
-# Debian packages, and the
+# mock's shared-state backend), JNA, JUnit 4, Chromium and Python's YAML
+# reader from Debian packages, and the
 # Kotlin compiler from its npm package into a cache folder outside the
 # repository. Safe to run again.
 #
@@ -19,6 +19,8 @@ command -v redis-server >/dev/null || need_deb+=(redis-server)
 dpkg -s libjna-jni >/dev/null 2>&1 || need_deb+=(libjna-jni)
 [ -f /usr/share/java/junit4.jar ] || need_deb+=(junit4)
 [ -f /usr/share/java/hamcrest-core.jar ] || [ -f /usr/share/java/hamcrest.jar ] || need_deb+=(libhamcrest-java)
+# The QA console's tests drive Debian's Chromium (never a downloaded one).
+command -v chromium >/dev/null || need_deb+=(chromium)
 # The workflow check reads the hosted-runner workflows' YAML.
 python3 -c 'import yaml' 2>/dev/null || need_deb+=(python3-yaml)
 "$(dirname "$0")/install-debian-packages.sh" ${need_deb[@]+"${need_deb[@]}"}

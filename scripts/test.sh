@@ -35,6 +35,9 @@ python3 scripts/check-workflows.py
 section "Kotlin binding tests (JVM)"
 bindings/kotlin/test.sh
 
+section "QA console in headless Chromium (Playwright)"
+scripts/test-console.sh
+
 section "API fuzzing of the mock (schemathesis, from its OpenAPI description)"
 scripts/fuzz-api.sh
 

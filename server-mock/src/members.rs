@@ -436,6 +436,27 @@ pub async fn expire(control_plane: &ControlPlane, key: &str) -> Result<bool, Sto
     Ok(existed)
 }
 
+/// A member account as QA sees it: no password material.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct MemberView {
+    pub member_id: String,
+    pub member: String,
+    pub created_at_ms: u64,
+}
+
+/// Every member account (QA), by name.
+pub async fn all(control_plane: &ControlPlane) -> Result<Vec<MemberView>, StoreError> {
+    let members: Vec<MemberRecord> = scan_json(control_plane.store(), keys::MEMBER_PREFIX).await?;
+    Ok(members
+        .into_iter()
+        .map(|m| MemberView {
+            member_id: m.member_id,
+            member: m.member,
+            created_at_ms: m.created_at_ms,
+        })
+        .collect())
+}
+
 /// Whether an account with this id exists.
 pub async fn member_exists(control_plane: &ControlPlane, member_id: &str) -> Result<bool, StoreError> {
     let members: Vec<MemberRecord> = scan_json(control_plane.store(), keys::MEMBER_PREFIX).await?;

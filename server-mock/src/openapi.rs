@@ -45,6 +45,7 @@ use utoipa::{IntoParams, IntoResponses, OpenApi, ToSchema};
         (name = "rental", description = "Cars, stations, reservations and rentals"),
         (name = "content", description = "The manifest and the origin"),
         (name = "admin", description = "QA: state, faults, clock, catalogue"),
+        (name = "console", description = "The QA console page at /admin/"),
         (name = "health", description = "Liveness and metrics"),
     )
 )]

@@ -481,6 +481,73 @@ pub(crate) fn member_points_key(member_id: &str) -> String {
     format!("{}{member_id}", crate::state::keys::POINTS_MEMBER_PREFIX)
 }
 
+/// One points account as QA reads it: its owner, balance, totals, and the
+/// newest entries of its ledger.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AccountSummary {
+    /// A device id or a member id.
+    pub owner: String,
+    pub balance: u64,
+    pub online_ms: u64,
+    pub delivered_bytes: u64,
+    /// Entries in the whole ledger.
+    pub entries: u64,
+    /// Credits earned for a member, not yet moved into their account.
+    pub owed: u64,
+    /// The newest entries, newest first.
+    pub recent: Vec<LedgerEntry>,
+}
+
+/// Every points account: the devices' and the members'.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PointsAccounts {
+    pub devices: Vec<AccountSummary>,
+    pub members: Vec<AccountSummary>,
+}
+
+impl AccountSummary {
+    fn of(owner: &str, account: &Account, (online_ms, delivered_bytes, owed): (u64, u64, u64), recent: usize) -> Self {
+        AccountSummary {
+            owner: owner.to_owned(),
+            balance: account.balance,
+            online_ms,
+            delivered_bytes,
+            entries: account.ledger.len() as u64,
+            owed,
+            recent: account.ledger.iter().rev().take(recent).cloned().collect(),
+        }
+    }
+}
+
+/// Every device's and member's account, with up to `recent` ledger
+/// entries each (QA).
+pub async fn accounts(control_plane: &ControlPlane, recent: usize) -> Result<PointsAccounts, StoreError> {
+    let mut devices = Vec::new();
+    for (key, bytes) in control_plane.store().scan(DEVICE_PREFIX).await? {
+        let p: DevicePoints = crate::store::decode(&key, &bytes)?;
+        let totals = (p.online_ms, p.delivered_bytes, p.owed.len() as u64);
+        devices.push(AccountSummary::of(
+            &key[DEVICE_PREFIX.len()..],
+            &p.account,
+            totals,
+            recent,
+        ));
+    }
+    let mut members = Vec::new();
+    let member_prefix = crate::state::keys::POINTS_MEMBER_PREFIX;
+    for (key, bytes) in control_plane.store().scan(member_prefix).await? {
+        let p: MemberPoints = crate::store::decode(&key, &bytes)?;
+        let totals = (p.online_ms, p.delivered_bytes, 0);
+        members.push(AccountSummary::of(
+            &key[member_prefix.len()..],
+            &p.account,
+            totals,
+            recent,
+        ));
+    }
+    Ok(PointsAccounts { devices, members })
+}
+
 pub async fn device_points(control_plane: &ControlPlane, device: &str) -> Result<DevicePoints, StoreError> {
     Ok(get_json(control_plane.store(), &device_key(device))
         .await?

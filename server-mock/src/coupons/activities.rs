@@ -384,6 +384,11 @@ pub async fn activity(control_plane: &ControlPlane, activity_id: &str) -> Result
     get_json(control_plane.store(), &activity_key(activity_id)).await
 }
 
+/// Every activity, whole, oldest id first (QA).
+pub async fn all(control_plane: &ControlPlane) -> Result<Vec<ActivityRecord>, StoreError> {
+    scan_json(control_plane.store(), keys::ACTIVITY_PREFIX).await
+}
+
 /// Every live activity; nearest first when the customer says where they
 /// are (activities whose shop has no location last).
 pub async fn live(

@@ -21,7 +21,7 @@ use crate::ControlPlane;
 pub(super) fn router() -> OpenApiRouter<Arc<ControlPlane>> {
     // Content up to 64 MiB may be published.
     let publish = OpenApiRouter::new()
-        .routes(routes!(super::content::publish))
+        .routes(routes!(super::content::publish, super::content::published))
         .layer(axum::extract::DefaultBodyLimit::max(64 << 20));
     OpenApiRouter::new()
         .routes(routes!(state))

@@ -47,6 +47,19 @@ pub(super) async fn origin(
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
 }
 
+/// `GET /admin/content`: every published item, highest priority first.
+#[utoipa::path(
+    get,
+    path = "/admin/content",
+    tag = "admin",
+    responses((status = 200, body = Vec<ManifestItem>), crate::openapi::Problems),
+)]
+pub(super) async fn published(
+    State(control_plane): State<Arc<ControlPlane>>,
+) -> Result<Json<Vec<ManifestItem>>, ApiError> {
+    Ok(Json(origin::manifest(&control_plane).await?.items))
+}
+
 /// `POST /admin/content?priority=N`: publishes the body.
 #[utoipa::path(
     post,

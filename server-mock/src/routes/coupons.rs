@@ -564,6 +564,20 @@ pub(super) async fn device_funnel(
     Ok(Json(funnel::funnel(&control_plane, &record).await?))
 }
 
+/// `GET /admin/activities`: every activity with its review findings,
+/// claimed coupons and their redemptions.
+#[utoipa::path(
+    get,
+    path = "/admin/activities",
+    tag = "admin",
+    responses((status = 200, body = Vec<activities::ActivityRecord>), crate::openapi::Problems),
+)]
+pub(super) async fn admin_activities(
+    State(control_plane): State<Arc<ControlPlane>>,
+) -> Result<Json<Vec<activities::ActivityRecord>>, ApiError> {
+    Ok(Json(activities::all(&control_plane).await?))
+}
+
 /// `GET /admin/activities/{activity_id}/funnel`.
 #[utoipa::path(
     get,

@@ -384,6 +384,19 @@ pub(super) async fn pending_notices(
     Ok(Json(notices::pending(&control_plane, &member_id).await?))
 }
 
+/// `GET /admin/members`: every member account, without password material.
+#[utoipa::path(
+    get,
+    path = "/admin/members",
+    tag = "admin",
+    responses((status = 200, body = Vec<members::MemberView>), crate::openapi::Problems),
+)]
+pub(super) async fn list_members(
+    State(control_plane): State<Arc<ControlPlane>>,
+) -> Result<Json<Vec<members::MemberView>>, ApiError> {
+    Ok(Json(members::all(&control_plane).await?))
+}
+
 /// `GET /admin/sessions`: every open session.
 #[utoipa::path(
     get,

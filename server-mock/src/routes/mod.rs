@@ -5,6 +5,7 @@
 
 mod admin;
 mod auth;
+mod console;
 mod content;
 pub(crate) mod coupons;
 mod devices;
@@ -112,9 +113,12 @@ pub(crate) fn router(control_plane: Arc<ControlPlane>, stats: Arc<InstanceStats>
         .merge(api)
         .merge(public)
         .merge(admin::router())
+        .merge(console::router())
         .routes(routes!(points::clock, points::advance_clock))
         .routes(routes!(points::rules, points::set_rules))
+        .routes(routes!(points::accounts))
         .routes(routes!(members::list_sessions))
+        .routes(routes!(members::list_members))
         .routes(routes!(members::expire_session))
         .routes(routes!(members::timeouts, members::set_timeouts))
         .routes(routes!(review::get_rules, review::set_rules))
@@ -123,6 +127,7 @@ pub(crate) fn router(control_plane: Arc<ControlPlane>, stats: Arc<InstanceStats>
         .routes(routes!(loyalty::all_rewards, loyalty::put_reward))
         .routes(routes!(loyalty::check))
         .routes(routes!(coupons::admin_funnel))
+        .routes(routes!(coupons::admin_activities))
         .routes(routes!(coupons::revoke))
         .routes(routes!(coupons::list_merchants, coupons::create_merchant))
         .routes(routes!(coupons::new_code))

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::extract::Json;
-use super::extract::Path;
+use super::extract::{Path, Query};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -401,6 +401,29 @@ pub(super) async fn advance_clock(
     Ok(Json(Clock {
         now_ms: points::advance_clock(&control_plane, advance.advance_ms).await?,
     }))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub(super) struct RecentEntries {
+    /// Ledger entries per account, newest first (default 20, at most 200).
+    #[param(maximum = 200)]
+    recent: Option<u16>,
+}
+
+/// `GET /admin/points`: every device's and member's points account.
+#[utoipa::path(
+    get,
+    path = "/admin/points",
+    tag = "admin",
+    params(RecentEntries),
+    responses((status = 200, body = points::PointsAccounts), crate::openapi::Problems),
+)]
+pub(super) async fn accounts(
+    State(control_plane): State<Arc<ControlPlane>>,
+    Query(query): Query<RecentEntries>,
+) -> Result<Json<points::PointsAccounts>, ApiError> {
+    let recent = usize::from(query.recent.unwrap_or(20).min(200));
+    Ok(Json(points::accounts(&control_plane, recent).await?))
 }
 
 /// `GET /admin/points-rules`.

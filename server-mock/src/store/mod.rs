@@ -141,7 +141,7 @@ pub async fn scan_json<T: DeserializeOwned>(store: &dyn StateStore, prefix: &str
         .collect()
 }
 
-fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, StoreError> {
+pub(crate) fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, StoreError> {
     serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
         key: key.to_owned(),
         reason: e.to_string(),
