@@ -20,6 +20,7 @@ mod member;
 mod node;
 mod points;
 mod rental;
+mod swarm;
 mod tour;
 mod vehicle_link;
 
@@ -60,6 +61,10 @@ enum Command {
     Node(node::NodeArgs),
     /// Fetch one item by hash (from a nearby node, else the origin) and verify it.
     Fetch(fetch::FetchArgs),
+    /// Many SDK instances at once: origin offload as caches warm, latency,
+    /// the control plane's load, and an audit that nothing was lost or
+    /// doubled (optionally under faults).
+    Swarm(swarm::SwarmArgs),
 }
 
 #[tokio::main]
@@ -85,6 +90,7 @@ async fn main() -> ExitCode {
         Command::Rental(args) => rental::run(args).await,
         Command::Node(args) => node::run(args).await,
         Command::Fetch(args) => fetch::run(args).await,
+        Command::Swarm(args) => swarm::run(args).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

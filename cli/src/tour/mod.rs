@@ -269,8 +269,14 @@ fn open_with(
     dir: &Path,
     listener: Option<Arc<dyn edgepoints_core::EventListener>>,
 ) -> CliResult<EdgePoints> {
+    Ok(EdgePoints::open(quick_config(endpoints, dir, "tour"), listener)?)
+}
+
+/// The SDK set up as the tour's and the swarm's devices are: quick retries
+/// and short ejections, so a fault costs them seconds, not minutes.
+pub(crate) fn quick_config(endpoints: &[url::Url], dir: &Path, platform: &str) -> Config {
     let mut config = Config::new(endpoints.to_vec(), dir);
-    config.platform = "tour".into();
+    config.platform = platform.into();
     config.app_version = env!("CARGO_PKG_VERSION").into();
     config.retry = RetryPolicy {
         max_attempts: 4,
@@ -282,7 +288,7 @@ fn open_with(
         base_ejection: Duration::from_millis(500),
         ..OutlierPolicy::default()
     };
-    Ok(EdgePoints::open(config, listener)?)
+    config
 }
 
 /// How often changes of kind `what` were applied, in a state dump.

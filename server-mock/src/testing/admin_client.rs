@@ -373,4 +373,43 @@ impl AdminClient {
         Self::checked("the points rules", response).await?;
         Ok(())
     }
+
+    /// Publishes `bytes` as an item with `priority` (higher is synced first).
+    pub async fn publish(
+        &self,
+        bytes: Vec<u8>,
+        priority: u32,
+    ) -> Result<edgepoints_protocol::ManifestItem, AdminError> {
+        let response = self
+            .http
+            .post(self.url(&format!("/admin/content?priority={priority}")))
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+            .body(bytes)
+            .send()
+            .await?;
+        Ok(Self::checked("the item", response).await?.json().await?)
+    }
+
+    /// Every device's and member's points account, with up to `recent`
+    /// ledger entries each.
+    pub async fn points_accounts(&self, recent: u16) -> Result<crate::points::PointsAccounts, AdminError> {
+        let response = self
+            .http
+            .get(self.url(&format!("/admin/points?recent={recent}")))
+            .send()
+            .await?;
+        Ok(Self::checked("the points accounts", response).await?.json().await?)
+    }
+
+    /// Every activity with its coupons and their redemptions.
+    pub async fn activities(&self) -> Result<Vec<crate::coupons::activities::ActivityRecord>, AdminError> {
+        let response = self.http.get(self.url("/admin/activities")).send().await?;
+        Ok(Self::checked("the activities", response).await?.json().await?)
+    }
+
+    /// The Prometheus text of `/metrics`.
+    pub async fn metrics(&self) -> Result<String, AdminError> {
+        let response = self.http.get(self.url("/metrics")).send().await?;
+        Ok(Self::checked("the metrics", response).await?.text().await?)
+    }
 }
