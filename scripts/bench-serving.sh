@@ -12,6 +12,7 @@
 # and edge/bare. Installs nginx and wrk from Debian packages if missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib/nginx.sh
 
 DURATION="${DURATION:-10s}"
 THREADS="${THREADS:-2}"
@@ -21,10 +22,8 @@ CONNECTIONS_LARGE="${CONNECTIONS_LARGE:-8}"
 log() { printf '[bench] %s\n' "$*" >&2; }
 
 need=()
-command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
 command -v wrk >/dev/null || need+=(wrk)
 scripts/install-debian-packages.sh ${need[@]+"${need[@]}"}
-NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
 
 cargo build -q --release -p edgepoints-tests --bin serve-bench
 BIN="target/release/serve-bench"
@@ -48,37 +47,9 @@ free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# nginx, configured for static files at its best.
-nginx_port="$(free_port)"
-mkdir -p "$work/nginx"
-cat >"$work/nginx/nginx.conf" <<CONF
-worker_processes $THREADS;
-daemon off;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  tcp_nodelay on;
-  keepalive_requests 1000000;
-  open_file_cache max=1000 inactive=60s;
-  client_body_temp_path $work/nginx/tmp;
-  proxy_temp_path $work/nginx/tmp;
-  fastcgi_temp_path $work/nginx/tmp;
-  uwsgi_temp_path $work/nginx/tmp;
-  scgi_temp_path $work/nginx/tmp;
-  types { application/octet-stream bin; }
-  default_type application/octet-stream;
-  server {
-    listen 127.0.0.1:$nginx_port;
-    root $work/www;
-  }
-}
-CONF
-"$NGINX" -c "$work/nginx/nginx.conf" -p "$work/nginx" 2>"$work/nginx/stderr" &
-pids+=($!)
+start_nginx "$work" "$work/www" "$THREADS"
+nginx_port="$NGINX_PORT"
+pids+=("$NGINX_PID")
 
 declare -A server_pid
 # Starts a serve-bench server; sets $url (and the ticket file) once ready.

@@ -19,6 +19,7 @@
 //! ```
 
 pub mod coupons;
+mod device_keys;
 pub mod faults;
 pub mod geo;
 pub mod idempotency;

@@ -294,6 +294,8 @@ pub struct ControlPlane {
     background: std::sync::Once,
     /// Names this process's queue consumers.
     pub(crate) instance_id: String,
+    /// Devices' public keys, decoded once for all their signed requests.
+    pub(crate) device_keys: crate::device_keys::DeviceKeys,
 }
 
 impl ControlPlane {
@@ -341,6 +343,7 @@ impl ControlPlane {
             hosts_vehicles: std::sync::atomic::AtomicBool::new(true),
             background: std::sync::Once::new(),
             instance_id: format!("cp-{}", hex::encode(instance)),
+            device_keys: Default::default(),
         })
     }
 

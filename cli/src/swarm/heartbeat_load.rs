@@ -12,11 +12,14 @@
 
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use ed25519_dalek::SigningKey;
 use edgepoints_protocol::envelope::encode_public_key;
 use edgepoints_protocol::{
     paths, DeviceId, DeviceRegistration, Heartbeat, Purpose, SignedEnvelope, IDEMPOTENCY_KEY_HEADER,
 };
+use http_body_util::{BodyExt as _, Full};
+use hyper_util::rt::TokioIo;
 use rand::rngs::StdRng;
 use rand::{RngCore, SeedableRng};
 use serde::Serialize;
@@ -41,6 +44,8 @@ pub(super) struct LoadReport {
     pub(super) accepted_per_s: f64,
     /// The generator sent every heartbeat it had signed before the time was up.
     pub(super) ran_dry: bool,
+    /// The first answer that was neither accepted nor refused, if any.
+    pub(super) first_error: Option<String>,
 }
 
 impl LoadReport {
@@ -96,29 +101,109 @@ fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
+/// What one connection's calls came to.
+#[derive(Default)]
+struct Tally {
+    sent: u64,
+    accepted: u64,
+    refused: u64,
+    errors: u64,
+    /// The first error, for the message if nothing gets through.
+    first_error: Option<String>,
+}
+
+/// One keep-alive HTTP/1.1 connection to the control plane, used by one
+/// worker: requests go out in order, as a phone's do. A bare hyper client,
+/// not the SDK's: the generator shares the machine's cores with the server
+/// it measures, so it should cost as little as it can.
+struct Connection {
+    host: String,
+    sender: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+}
+
+impl Connection {
+    async fn open(base: &url::Url) -> Result<Connection, String> {
+        let host = base.host_str().ok_or("the control plane's URL names no host")?;
+        let port = base
+            .port_or_known_default()
+            .ok_or("the control plane's URL names no port")?;
+        let stream = tokio::net::TcpStream::connect((host, port))
+            .await
+            .map_err(|e| format!("connecting to {host}:{port}: {e}"))?;
+        stream.set_nodelay(true).map_err(|e| e.to_string())?;
+        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| e.to_string())?;
+        tokio::spawn(connection);
+        Ok(Connection {
+            host: format!("{host}:{port}"),
+            sender,
+        })
+    }
+
+    /// Sends `call`; the answer's status and, unless it is `ok`, its body.
+    async fn post(&mut self, call: Call, ok: u16) -> Result<(u16, String), String> {
+        self.sender.ready().await.map_err(|e| e.to_string())?;
+        let request = http::Request::post(call.path)
+            .header(http::header::HOST, &self.host)
+            .header(IDEMPOTENCY_KEY_HEADER, call.key)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(Full::new(Bytes::from(call.body)))
+            .map_err(|e| e.to_string())?;
+        let answer = self.sender.send_request(request).await.map_err(|e| e.to_string())?;
+        let status = answer.status().as_u16();
+        let body = answer
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| e.to_string())?
+            .to_bytes();
+        let text = if status == ok {
+            String::new()
+        } else {
+            String::from_utf8_lossy(&body).into_owned()
+        };
+        Ok((status, text))
+    }
+}
+
 /// Sends `calls` in order on one connection until done or `deadline`;
-/// (sent, accepted, refused, errors).
-async fn send(http: reqwest::Client, base: String, calls: Vec<Call>, deadline: Instant) -> (u64, u64, u64, u64) {
-    let (mut sent, mut accepted, mut refused, mut errors) = (0, 0, 0, 0);
+/// `accepted` counts the answers with status `ok`.
+async fn send(base: url::Url, calls: Vec<Call>, deadline: Instant, ok: u16) -> Tally {
+    let mut tally = Tally::default();
+    let mut connection = None;
     for call in calls {
         if Instant::now() >= deadline {
             break;
         }
-        sent += 1;
-        let answer = http
-            .post(format!("{base}{}", call.path))
-            .header(IDEMPOTENCY_KEY_HEADER, call.key)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(call.body)
-            .send()
-            .await;
-        match answer.map(|a| a.status().as_u16()) {
-            Ok(200) => accepted += 1,
-            Ok(409) => refused += 1,
-            _ => errors += 1,
+        tally.sent += 1;
+        if connection.is_none() {
+            match Connection::open(&base).await {
+                Ok(opened) => connection = Some(opened),
+                Err(error) => {
+                    tally.errors += 1;
+                    tally.first_error.get_or_insert(error);
+                    continue;
+                }
+            }
+        }
+        let Some(open) = connection.as_mut() else { continue };
+        match open.post(call, ok).await {
+            Ok((status, _)) if status == ok => tally.accepted += 1,
+            Ok((409, _)) => tally.refused += 1,
+            Ok((status, body)) => {
+                tally.errors += 1;
+                tally.first_error.get_or_insert_with(|| format!("{status}: {body}"));
+            }
+            Err(error) => {
+                // A broken connection is opened again for the next call.
+                tally.errors += 1;
+                tally.first_error.get_or_insert(error);
+                connection = None;
+            }
         }
     }
-    (sent, accepted, refused, errors)
+    tally
 }
 
 pub(super) async fn measure(
@@ -128,11 +213,14 @@ pub(super) async fn measure(
     duration: Duration,
 ) -> CliResult<LoadReport> {
     let connections = connections.clamp(1, nodes.max(1));
-    let base = endpoints[0].as_str().trim_end_matches('/').to_owned();
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(connections)
-        .timeout(Duration::from_secs(30))
-        .build()?;
+    let base = endpoints[0].clone();
+    if base.scheme() != "http" {
+        return Err(format!(
+            "the heartbeat load speaks plain HTTP on loopback, not {}",
+            base.scheme()
+        )
+        .into());
+    }
     let mut rng = StdRng::seed_from_u64(0x6865_6172_7462_6561);
     let fleet: Vec<Node> = (0..nodes).map(|_| Node::new(&mut rng)).collect();
 
@@ -158,15 +246,21 @@ pub(super) async fn measure(
             })
             .collect();
         let far = Instant::now() + Duration::from_secs(600);
-        registrations.spawn(send(http.clone(), base.clone(), calls, far));
+        registrations.spawn(send(base.clone(), calls, far, 201));
     }
     let mut registered = 0;
+    let mut why = None;
     while let Some(done) = registrations.join_next().await {
-        let (sent, _, _, errors) = done?;
-        registered += sent - errors;
+        let tally = done?;
+        registered += tally.accepted;
+        why = why.or(tally.first_error);
     }
     if registered != nodes as u64 {
-        return Err(format!("only {registered} of {nodes} simulated nodes registered").into());
+        return Err(format!(
+            "only {registered} of {nodes} simulated nodes registered: {}",
+            why.unwrap_or_default()
+        )
+        .into());
     }
 
     // Sign every heartbeat the run may send: round by round, each node's
@@ -197,15 +291,17 @@ pub(super) async fn measure(
     let deadline = started + duration;
     let mut workers = JoinSet::new();
     for calls in queues {
-        workers.spawn(send(http.clone(), base.clone(), calls, deadline));
+        workers.spawn(send(base.clone(), calls, deadline, 200));
     }
     let (mut sent, mut accepted, mut refused, mut errors) = (0, 0, 0, 0);
+    let mut first_error = None;
     while let Some(done) = workers.join_next().await {
-        let (s, a, r, e) = done?;
-        sent += s;
-        accepted += a;
-        refused += r;
-        errors += e;
+        let tally = done?;
+        sent += tally.sent;
+        accepted += tally.accepted;
+        refused += tally.refused;
+        errors += tally.errors;
+        first_error = first_error.or(tally.first_error);
     }
     let elapsed = started.elapsed().min(duration).as_secs_f64().max(1e-3);
     Ok(LoadReport {
@@ -217,6 +313,7 @@ pub(super) async fn measure(
         refused,
         errors,
         accepted_per_s: accepted as f64 / elapsed,
+        first_error,
         ran_dry: sent == rounds * nodes as u64 && started.elapsed() < duration,
     })
 }

@@ -65,6 +65,10 @@ pub(crate) struct SwarmArgs {
     /// Fetches per phone (those its own cache answers count too).
     #[arg(long, default_value_t = 200)]
     fetches: usize,
+    /// Mean pause of a user between two fetches, in ms (0: none, which
+    /// measures throughput rather than latency).
+    #[arg(long, default_value_t = 100)]
+    think_ms: u64,
     /// Radius of the map the phones are placed on, in km.
     #[arg(long, default_value_t = 25.0)]
     radius_km: f64,
@@ -122,8 +126,10 @@ struct Report {
     prefetched_bytes: u64,
     heartbeats_per_s: f64,
     routing_answers_per_s: f64,
-    /// Resident memory the phones added to this process, per phone.
+    /// Resident memory the phones added to this process, per phone: once
+    /// started and synced, and after the run (caches in memory full).
     memory_per_phone_bytes: u64,
+    memory_per_phone_after_bytes: u64,
     audit: Audit,
     chaos: Option<chaos::ChaosReport>,
     heartbeat_load: Option<heartbeat_load::LoadReport>,
@@ -192,15 +198,19 @@ pub(crate) async fn run(args: SwarmArgs) -> CliResult {
     let bar = progress((args.phones * args.fetches) as u64, "users fetching by popularity");
     let (samples, chaos_report) = {
         let chaos_run = chaos.as_ref().map(|c| c.run(&plane, &admin, bar.clone()));
+        let plan = traffic::Browsing {
+            catalogue: catalogue.clone(),
+            fetches: args.fetches,
+            think: Duration::from_millis(args.think_ms),
+            started,
+            progress: bar.clone(),
+        };
         let browsing = phones.iter().enumerate().map(|(index, phone)| {
             tokio::spawn(traffic::browse(
                 index,
                 phone.sdk.clone(),
-                catalogue.clone(),
-                args.fetches,
                 args.seed.wrapping_add(1 + index as u64),
-                started,
-                bar.clone(),
+                plan.clone(),
             ))
         });
         let browsing = join_all(browsing.collect());
@@ -214,6 +224,7 @@ pub(crate) async fn run(args: SwarmArgs) -> CliResult {
     };
     let duration = started.elapsed();
     bar.finish_and_clear();
+    let memory_per_phone_after_bytes = resident_bytes().saturating_sub(memory_before) / args.phones as u64;
 
     admin.reset_faults().await?;
     for phone in &phones {
@@ -226,6 +237,14 @@ pub(crate) async fn run(args: SwarmArgs) -> CliResult {
         chaos.audit(&admin, report, &mut audit).await?;
     }
 
+    // The phones are done: stopped before the load, so the measurement is
+    // of the control plane and its callers alone.
+    if let Some(chaos) = chaos {
+        chaos.shutdown().await;
+    }
+    for phone in phones {
+        phone.stop().await;
+    }
     let heartbeat_load = if args.heartbeat_load_s > 0 {
         Some(
             heartbeat_load::measure(
@@ -253,6 +272,7 @@ pub(crate) async fn run(args: SwarmArgs) -> CliResult {
         figures,
         prefetched_bytes,
         memory_per_phone_bytes,
+        memory_per_phone_after_bytes,
         audit,
         chaos: chaos_report,
         heartbeat_load,
@@ -275,12 +295,6 @@ pub(crate) async fn run(args: SwarmArgs) -> CliResult {
         println!("figures in {}", out.display());
     }
 
-    if let Some(chaos) = chaos {
-        chaos.shutdown().await;
-    }
-    for phone in phones {
-        phone.stop().await;
-    }
     plane.shutdown().await;
 
     if !report.audit.passed() {
@@ -379,8 +393,9 @@ fn print_report(report: &Report) {
         report.audit.credited_bytes, report.audit.delivery_points
     );
     println!(
-        "   memory           {:.1} MiB per phone (resident, SDK + node + cache in memory); {:.1} MiB prefetched by the first syncs",
+        "   memory           {:.1} MiB per phone started, {:.1} MiB after the run (resident, SDK + node + its cache in memory, + the control plane's growth); {:.1} MiB prefetched by the first syncs",
         mib(report.memory_per_phone_bytes),
+        mib(report.memory_per_phone_after_bytes),
         mib(report.prefetched_bytes)
     );
     if let Some(chaos) = &report.chaos {

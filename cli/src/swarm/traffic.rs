@@ -1,5 +1,5 @@
 //! The swarm's users: every phone fetches items drawn by popularity, one
-//! after the other, all phones at once. What the phone holds it answers
+//! after the other with a pause to look at each, all phones at once. What the phone holds it answers
 //! itself; the rest comes from the nearest nodes that hold it (the control
 //! plane routes, the SDK hedges) or else from the origin. Every fetch is
 //! recorded as a [`Sample`].
@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use edgepoints_core::{AttemptOutcome, EdgePoints, FetchSource};
 use indicatif::ProgressBar;
 use rand::rngs::StdRng;
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 
 use super::catalogue::Catalogue;
 
@@ -50,19 +50,34 @@ pub(super) struct Sample {
     pub(super) node_failures: Vec<String>,
 }
 
+/// How every user browses: the same for all phones.
+#[derive(Clone)]
+pub(super) struct Browsing {
+    pub(super) catalogue: Arc<Catalogue>,
+    pub(super) fetches: usize,
+    /// The mean pause between two fetches.
+    pub(super) think: Duration,
+    /// When the run began, for the samples' times.
+    pub(super) started: Instant,
+    pub(super) progress: ProgressBar,
+}
+
 /// One phone's fetches.
-pub(super) async fn browse(
-    phone: usize,
-    sdk: EdgePoints,
-    catalogue: Arc<Catalogue>,
-    fetches: usize,
-    seed: u64,
-    started: Instant,
-    progress: ProgressBar,
-) -> Vec<Sample> {
+pub(super) async fn browse(phone: usize, sdk: EdgePoints, seed: u64, browsing: Browsing) -> Vec<Sample> {
+    let Browsing {
+        catalogue,
+        fetches,
+        think,
+        started,
+        progress,
+    } = browsing;
     let mut rng = StdRng::seed_from_u64(seed);
     let mut samples = Vec::with_capacity(fetches);
     for _ in 0..fetches {
+        if !think.is_zero() {
+            // Uniform around the mean, so phones do not march in step.
+            tokio::time::sleep(think.mul_f64(rng.random::<f64>() * 2.0)).await;
+        }
         let rank = catalogue.draw(&mut rng);
         let item = &catalogue.items[rank];
         let began = Instant::now();

@@ -17,7 +17,6 @@ use edgepoints_protocol::coupons::redemption::{
     Redemption, RedemptionRequest, RollbackRequest, RolledBack, MAX_ORDER_REF,
 };
 use edgepoints_protocol::coupons::TrustList;
-use edgepoints_protocol::envelope::decode_public_key;
 use edgepoints_protocol::paths::templates;
 use edgepoints_protocol::{DeviceId, ProblemCode, Purpose, SignedEnvelope};
 use serde::Deserialize;
@@ -420,7 +419,9 @@ pub(super) async fn claim(
         .device(&device_id)
         .await?
         .ok_or_else(super::devices::unknown_device)?;
-    let holder_key = decode_public_key(&device.public_key)
+    let holder_key = control_plane
+        .device_keys
+        .decode(&device.public_key)
         .map_err(|e| ApiError::bad_request(e.to_string()))?
         .to_bytes();
     // A session that ended only matters if the activity has a price: a

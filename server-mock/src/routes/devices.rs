@@ -8,7 +8,6 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use edgepoints_protocol::consent::validate_terms_version;
-use edgepoints_protocol::envelope::decode_public_key;
 use edgepoints_protocol::paths::templates;
 use edgepoints_protocol::request_auth::{verify_request, RequestAuthError, DEVICE_SIGNATURE_HEADER};
 use edgepoints_protocol::{
@@ -58,7 +57,10 @@ pub(super) async fn device_envelope<T: serde::de::DeserializeOwned>(
         ));
     }
     let device = control_plane.device(device_id).await?.ok_or_else(unknown_device)?;
-    let public_key = decode_public_key(&device.public_key).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let public_key = control_plane
+        .device_keys
+        .decode(&device.public_key)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
     envelope
         .verify(purpose, &public_key)
         .map_err(signature_refused)
@@ -73,7 +75,10 @@ pub(super) async fn signed_read(
     path: &str,
 ) -> Result<DeviceRecord, ApiError> {
     let device = control_plane.device(device_id).await?.ok_or_else(unknown_device)?;
-    let public_key = decode_public_key(&device.public_key).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let public_key = control_plane
+        .device_keys
+        .decode(&device.public_key)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let header = headers
         .get(DEVICE_SIGNATURE_HEADER)
         .and_then(|v| v.to_str().ok())
@@ -121,7 +126,10 @@ pub(super) async fn register(
     let claimed: DeviceRegistration =
         serde_json::from_slice(&envelope.unverified_payload().map_err(signature_refused)?)
             .map_err(|e| ApiError::bad_request(format!("registration payload: {e}")))?;
-    let public_key = decode_public_key(&claimed.public_key).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let public_key = control_plane
+        .device_keys
+        .decode(&claimed.public_key)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
     if DeviceId::from_public_key(&public_key) != claimed.device_id || envelope.key_id != claimed.device_id.as_str() {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,

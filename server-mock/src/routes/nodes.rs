@@ -123,7 +123,9 @@ pub(super) async fn announce(
     }
     let reachable = if announcement.url.is_some() {
         let device = control_plane.device(&device_id).await?.ok_or_else(unknown_device)?;
-        let key = edgepoints_protocol::envelope::decode_public_key(&device.public_key)
+        let key = control_plane
+            .device_keys
+            .decode(&device.public_key)
             .map_err(|e| ApiError::bad_request(e.to_string()))?;
         crate::probe::reachable(&to_probe, &device_id, &key).await
     } else {

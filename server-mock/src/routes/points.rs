@@ -7,7 +7,6 @@ use super::extract::{Path, Query};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use edgepoints_protocol::envelope::decode_public_key;
 use edgepoints_protocol::paths::templates;
 use edgepoints_protocol::receipts::RECEIPT_WINDOW_MS;
 use edgepoints_protocol::{
@@ -198,7 +197,10 @@ async fn check_receipt(control_plane: &ControlPlane, receipt: &Receipt) -> Resul
         .device(&receipt.node_id)
         .await?
         .ok_or_else(unknown_device)?;
-    let node_key = decode_public_key(&node.public_key).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let node_key = control_plane
+        .device_keys
+        .decode(&node.public_key)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let statement: DeliveryStatement = SignedEnvelope::from_compact(Purpose::DeliveryStatement, &receipt.delivery)
         .and_then(|envelope| {
             if envelope.key_id != receipt.node_id.as_str() {
