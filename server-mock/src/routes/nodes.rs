@@ -7,7 +7,6 @@
 //! routing index orders them by distance, then load (from heartbeats);
 //! the others follow, freshest announcement first.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -220,39 +219,42 @@ pub(super) async fn sources(
     };
     // Candidates: routable nodes (serving somewhere, consenting, not
     // reported for this item), nearest first when both sides have a
-    // location, then the rest, freshest announcement first.
-    let mut routable = HashMap::new();
-    for node in scan_json::<NodeRecord>(store, keys::NODE_PREFIX).await? {
-        let Some(url) = node.routable_url() else { continue };
-        if node.device_id == device_id || !node.holdings.contains(&hash) {
-            continue;
-        }
-        if control_plane.node_stands_reported(&node.device_id, &hash).await? {
-            continue;
-        }
-        let Some(device) = control_plane.device(&node.device_id).await? else {
-            continue;
-        };
-        if device.consents() {
-            routable.insert(node.device_id.clone(), (node.recorded_at_ms, (url, device.public_key)));
-        }
-    }
+    // location, then the rest, freshest announcement first. The nearest
+    // come from the index and are checked one by one; all records are read
+    // only when they do not fill the answer — at scale, never.
     let mut candidates: Vec<(DeviceId, (String, String))> = Vec::new();
     if let Some(near) = near {
-        let index = registry::routing_index(&control_plane).await?;
         let position = Position {
             latitude: near.latitude,
             longitude: near.longitude,
         };
-        for candidate in index.1.nearest(&hash, position, MAX_SOURCES, Some(&device_id)) {
-            if let Some((_, node)) = routable.remove(&candidate.device) {
-                candidates.push((candidate.device, node));
+        let nearest = {
+            let index = registry::routing_index(&control_plane).await?;
+            index.1.nearest(&hash, position, MAX_SOURCES, Some(&device_id))
+        };
+        for candidate in nearest {
+            let node: Option<NodeRecord> = get_json(store, &keys::node(candidate.device.as_str())).await?;
+            if let Some(node) = node {
+                if let Some((_, source)) = routable_source(&control_plane, node, &device_id, &hash).await? {
+                    candidates.push((candidate.device, source));
+                }
             }
         }
     }
-    let mut rest: Vec<_> = routable.into_iter().collect();
-    rest.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then(a.0.as_str().cmp(b.0.as_str())));
-    candidates.extend(rest.into_iter().map(|(device, (_, node))| (device, node)));
+    if candidates.len() < MAX_SOURCES {
+        let mut rest = Vec::new();
+        for node in scan_json::<NodeRecord>(store, keys::NODE_PREFIX).await? {
+            if candidates.iter().any(|(chosen, _)| *chosen == node.device_id) {
+                continue;
+            }
+            let device = node.device_id.clone();
+            if let Some((recorded_at_ms, source)) = routable_source(&control_plane, node, &device_id, &hash).await? {
+                rest.push((device, (recorded_at_ms, source)));
+            }
+        }
+        rest.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then(a.0.as_str().cmp(b.0.as_str())));
+        candidates.extend(rest.into_iter().map(|(device, (_, source))| (device, source)));
+    }
     let expires_at_ms = unix_millis() + TICKET_LIFETIME.as_millis() as u64;
     let nodes = candidates
         .into_iter()
@@ -279,6 +281,33 @@ pub(super) async fn sources(
         nodes,
         origins: item.origins,
     }))
+}
+
+/// `node` as a source of `hash` for `consumer`, with when it announced: if
+/// it serves somewhere, holds the item, is not the consumer, stands
+/// unreported for the item and its device consents. The source is its URL
+/// and its device's public key.
+async fn routable_source(
+    control_plane: &ControlPlane,
+    node: NodeRecord,
+    consumer: &DeviceId,
+    hash: &ContentHash,
+) -> Result<Option<(u64, (String, String))>, ApiError> {
+    let Some(url) = node.routable_url() else {
+        return Ok(None);
+    };
+    if node.device_id == *consumer || !node.holdings.contains(hash) {
+        return Ok(None);
+    }
+    if control_plane.node_stands_reported(&node.device_id, hash).await? {
+        return Ok(None);
+    }
+    let Some(device) = control_plane.device(&node.device_id).await? else {
+        return Ok(None);
+    };
+    Ok(device
+        .consents()
+        .then(|| (node.recorded_at_ms, (url.to_owned(), device.public_key))))
 }
 
 /// `POST /v1/devices/{device_id}/hash-failures`: a source served bytes that
