@@ -5,6 +5,7 @@
 #
 #   scripts/bench-swarm.sh                     # full size, 10 s of heartbeat load
 #   LOAD_S=20 PHONES=50 scripts/bench-swarm.sh
+#   PROFILE=debug LOAD_S=1 PHONES=4 ITEMS=40 FETCHES=10 scripts/bench-swarm.sh   # the CI smoke run
 #
 # In order: nginx under wrk (the reference); a control plane in memory in
 # its own process, driven by `edgepoints swarm` (phones, catalogue, users,
@@ -19,12 +20,14 @@ cd "$(dirname "$0")/.."
 LOAD_S="${LOAD_S:-10}"
 PHONES="${PHONES:-50}"
 ITEMS="${ITEMS:-500}"
+ITEM_BYTES="${ITEM_BYTES:-65536}"
 FETCHES="${FETCHES:-200}"
 THINK_MS="${THINK_MS:-200}"
 CONNECTIONS="${CONNECTIONS:-64}"
 NODES="${NODES:-2000}"
 THREADS="${THREADS:-2}"
 OUT="${OUT:-target/bench-swarm}"
+PROFILE="${PROFILE:-release}"
 
 log() { printf '[bench-swarm] %s\n' "$*" >&2; }
 
@@ -33,9 +36,11 @@ command -v wrk >/dev/null || need+=(wrk)
 command -v redis-server >/dev/null || need+=(redis-server)
 scripts/install-debian-packages.sh ${need[@]+"${need[@]}"}
 
-cargo build -q --release -p edgepoints-cli -p edgepoints-mock-server
-SWARM=target/release/edgepoints
-MOCK=target/release/edgepoints-mock-server
+cargo_flags=(-q --locked -p edgepoints-cli -p edgepoints-mock-server)
+if [ "$PROFILE" = "release" ]; then cargo_flags+=(--release); fi
+cargo build "${cargo_flags[@]}"
+SWARM="target/$PROFILE/edgepoints"
+MOCK="target/$PROFILE/edgepoints-mock-server"
 
 work="$(mktemp -d)"
 pids=()
@@ -90,7 +95,7 @@ swarm() { # out-dir control-plane-urls...
   local planes=()
   for url in "$@"; do planes+=(--control-plane "$url"); done
   "$SWARM" swarm --phones "$PHONES" --items "$ITEMS" --fetches "$FETCHES" --think-ms "$THINK_MS" \
-    --heartbeat-load-s "$LOAD_S" --heartbeat-nodes "$NODES" --heartbeat-connections "$CONNECTIONS" \
+    --item-bytes "$ITEM_BYTES" --heartbeat-load-s "$LOAD_S" --heartbeat-nodes "$NODES" --heartbeat-connections "$CONNECTIONS" \
     --out "$out" "${planes[@]}"
 }
 
@@ -119,11 +124,11 @@ swarm "$OUT/redis" "$redis_a" "$redis_b" | tee "$OUT/redis.txt"
 log "nginx, 4 KiB static file (second run)"
 nginx_second="$(nginx_rps)"
 
-python3 - "$OUT" "$nginx_first" "$nginx_second" "$LOAD_S" "$CONNECTIONS" <<'PY'
+python3 - "$OUT" "$nginx_first" "$nginx_second" "$LOAD_S" "$CONNECTIONS" "$PROFILE" <<'PY'
 import json, sys
-out, first, second, load_s, connections = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4], sys.argv[5]
+out, first, second, load_s, connections, profile = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6]
 nginx = (first + second) / 2
-print(f"\nswarm benchmark: nginx 4 KiB {first:.0f} and {second:.0f} requests/s (wrk, {connections} connections, {load_s} s each); reference {nginx:.0f}")
+print(f"\nswarm benchmark ({profile} build): nginx 4 KiB {first:.0f} and {second:.0f} requests/s (wrk, {connections} connections, {load_s} s each); reference {nginx:.0f}")
 print(f"{'control plane':<34} {'offload (steady)':>16} {'node p50/p99 ms':>16} {'origin p50/p99 ms':>18} {'heartbeats/s':>13} {'vs nginx':>9}")
 for store, label in (("memory", "memory, 1 process"), ("redis", "Redis, 2 processes")):
     report = json.load(open(f"{out}/{store}/swarm.json"))
