@@ -7,6 +7,7 @@
 #
 #   scripts/bench-serving.sh            # 10 s per run
 #   DURATION=30s THREADS=2 scripts/bench-serving.sh
+#   PROFILE=debug DURATION=2s scripts/bench-serving.sh   # the CI smoke run
 #
 # Prints requests/s and GB/s per server and size, and the ratios edge/nginx
 # and edge/bare. Installs nginx and wrk from Debian packages if missing.
@@ -15,6 +16,9 @@ cd "$(dirname "$0")/.."
 . scripts/lib/nginx.sh
 
 DURATION="${DURATION:-10s}"
+# The test command's smoke run uses the debug build the tests made; the
+# figures come from release builds.
+PROFILE="${PROFILE:-release}"
 THREADS="${THREADS:-2}"
 CONNECTIONS_SMALL="${CONNECTIONS_SMALL:-64}"
 CONNECTIONS_LARGE="${CONNECTIONS_LARGE:-8}"
@@ -25,8 +29,10 @@ need=()
 command -v wrk >/dev/null || need+=(wrk)
 scripts/install-debian-packages.sh ${need[@]+"${need[@]}"}
 
-cargo build -q --release -p edgepoints-tests --bin serve-bench
-BIN="target/release/serve-bench"
+cargo_flags=(-q --locked -p edgepoints-tests --bin serve-bench)
+if [ "$PROFILE" = "release" ]; then cargo_flags+=(--release); fi
+cargo build "${cargo_flags[@]}"
+BIN="target/$PROFILE/serve-bench"
 
 work="$(mktemp -d)"
 pids=()
@@ -125,14 +131,14 @@ echo "peak RSS: nginx workers $((nginx_kib / 1024)) MiB, bare $(($(peak_kib "${s
   "edge memory $(($(peak_kib "${server_pid[edge-memory]}") / 1024)) MiB, edge disk $(($(peak_kib "${server_pid[edge-disk]}") / 1024)) MiB" \
   "(the edge processes include an in-process mock control plane holding the items)"
 
-python3 - "$THREADS" "$DURATION" "$CONNECTIONS_SMALL" "$CONNECTIONS_LARGE" \
+python3 - "$PROFILE" "$THREADS" "$DURATION" "$CONNECTIONS_SMALL" "$CONNECTIONS_LARGE" \
   "${rps[nginx_small]}" "${rps[bare_small]}" "${rps[memory_small]}" "${rps[disk_small]}" \
   "${rps[nginx_large]}" "${rps[bare_large]}" "${rps[memory_large]}" "${rps[disk_large]}" <<'PY'
 import sys
-threads, duration, c_small, c_large = sys.argv[1:5]
-values = [float(v) for v in sys.argv[5:]]
+profile, threads, duration, c_small, c_large = sys.argv[1:6]
+values = [float(v) for v in sys.argv[6:]]
 sizes = {"4 KiB": (4096, values[0:4], c_small), "16 MiB": (16 << 20, values[4:8], c_large)}
-print(f"serving benchmark: {threads} server threads, wrk -t{threads}, {duration} per run, loopback")
+print(f"serving benchmark ({profile} build): {threads} server threads, wrk -t{threads}, {duration} per run, loopback")
 print(f"{'item':<7} {'server':<20} {'conns':>5} {'requests/s':>12} {'GB/s':>7} {'vs nginx':>9} {'vs bare':>8}")
 for name, (size, (nginx, bare, memory, disk), conns) in sizes.items():
     for label, value in (("nginx", nginx), ("bare hyper", bare), ("edge, memory cache", memory), ("edge, disk cache", disk)):
