@@ -47,10 +47,18 @@ class FailingSecretStore(private val failSaves: Boolean = true, private val fail
     override fun delete(name: String) = inner.delete(name)
 }
 
-/** Whether `needle` occurs in any file of the data directory. */
+/**
+ * Whether `needle` occurs in any file of the data directory. SQLite removes
+ * its `-shm` and `-wal` files as the last connection closes, which may be
+ * just after the listing: a file gone by the time it is read holds nothing.
+ */
 fun dataDirContains(dir: Path, needle: ByteArray): Boolean = Files.walk(dir).use { files ->
     files.filter { it.isRegularFile() }.anyMatch { file ->
-        val bytes = Files.readAllBytes(file)
+        val bytes = try {
+            Files.readAllBytes(file)
+        } catch (gone: java.nio.file.NoSuchFileException) {
+            ByteArray(0)
+        }
         (0..bytes.size - needle.size).any { at -> needle.indices.all { bytes[at + it] == needle[it] } }
     }
 }
