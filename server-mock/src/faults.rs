@@ -128,13 +128,25 @@ impl ActiveFault {
     }
 }
 
-/// What happens to a request before it runs.
+/// What happens to a request before it runs, and whether any rule may act
+/// on it after it ran.
 #[derive(Debug, Default, PartialEq)]
 pub(crate) struct BeforeRun {
     pub delay: Duration,
     pub fail: Option<StatusCode>,
     pub retry_after_s: Option<u64>,
+    /// A tamper rule matched the route when the request started.
+    pub may_tamper: bool,
+    /// A drop-after-commit rule matched the route when the request started.
+    pub may_drop: bool,
 }
+
+/// Marks a response whose request started with no drop-after-commit rule
+/// for its route: the idempotency layer need not read the rules again to
+/// know its answer is not to be lost. (A rule added while a request runs
+/// acts from the next request on, as it would had it come a moment later.)
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NoDropRule;
 
 /// Adds a rule. A refused rule changes nothing.
 pub async fn add(store: &dyn StateStore, rule: FaultRule) -> Result<Result<(), String>, StoreError> {
@@ -174,6 +186,8 @@ pub(crate) async fn before_run(store: &dyn StateStore, route: &str) -> Result<Be
         };
         let mut outcome = BeforeRun::default();
         for fault in rules.iter_mut().filter(|f| f.rule.matches(route)) {
+            outcome.may_tamper |= fault.rule.action == FaultAction::Tamper;
+            outcome.may_drop |= fault.rule.action == FaultAction::DropAfterCommit;
             match fault.rule.action.clone() {
                 FaultAction::Delay { delay_ms } if fault.strike() => {
                     outcome.delay = outcome.delay.max(Duration::from_millis(delay_ms));
@@ -272,8 +286,15 @@ pub(crate) async fn layer(State(control_plane): State<Arc<ControlPlane>>, reques
     }
     match verdict.fail {
         None => {
-            let response = next.run(request).await;
-            tamper(control_plane.store(), &route, response).await
+            let mut response = next.run(request).await;
+            if !verdict.may_drop {
+                response.extensions_mut().insert(NoDropRule);
+            }
+            if verdict.may_tamper {
+                tamper(control_plane.store(), &route, response).await
+            } else {
+                response
+            }
         }
         Some(status) => {
             tracing::info!(%route, %status, "injected fault");
@@ -366,7 +387,11 @@ mod tests {
             ..fail(None, Some(1))
         };
         add(&store, rule).await.unwrap().unwrap();
-        assert_eq!(before_run(&store, "POST /x").await.unwrap(), BeforeRun::default());
+        let before = before_run(&store, "POST /x").await.unwrap();
+        assert_eq!(
+            (before.fail, before.delay, before.may_drop),
+            (None, Duration::ZERO, true)
+        );
         assert!(drop_after_commit(&store, "POST /x").await.unwrap());
         assert!(!drop_after_commit(&store, "POST /x").await.unwrap());
     }

@@ -289,7 +289,8 @@ async fn run_once(control_plane: Arc<ControlPlane>, request: Request, next: Next
             ));
         }
     };
-    if faults::drop_after_commit(control_plane.store(), &route).await? {
+    let may_drop = response.extensions().get::<faults::NoDropRule>().is_none();
+    if may_drop && faults::drop_after_commit(control_plane.store(), &route).await? {
         tracing::info!(%route, "injected fault: answer dropped after commit");
         return Ok(Response::new(Body::new(LostAnswer)));
     }

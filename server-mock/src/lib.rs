@@ -47,6 +47,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use axum::serve::ListenerExt as _;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -115,6 +116,13 @@ impl MockServer {
         }
         let listener = TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
+        // Answers go out as soon as they are written: a client waiting on
+        // one small answer per request gains nothing from Nagle's batching.
+        let listener = listener.tap_io(|tcp| {
+            if let Err(error) = tcp.set_nodelay(true) {
+                tracing::debug!(%error, "could not set TCP_NODELAY");
+            }
+        });
         let stats = Arc::new(InstanceStats::default());
         let app = routes::router(control_plane.clone(), stats.clone());
         let (stop, stopped) = oneshot::channel::<()>();

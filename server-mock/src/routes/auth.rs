@@ -16,6 +16,7 @@ use serde::de::DeserializeOwned;
 
 use super::devices::{device_envelope, parse_device_id};
 use crate::problem::ApiError;
+use crate::state::DeviceRecord;
 use crate::ControlPlane;
 
 /// A payload a device signs for a route under its own id.
@@ -29,10 +30,12 @@ pub(crate) trait DevicePayload: DeserializeOwned + Send {
 }
 
 /// A checked device-signed request: `payload` verified against the key of
-/// `device_id`, the device of the route.
+/// `device_id`, the device of the route, whose record is `device` as the
+/// check read it (handlers that need it need not read it again).
 pub(crate) struct DeviceSigned<T> {
     pub device_id: DeviceId,
     pub payload: T,
+    pub device: DeviceRecord,
 }
 
 impl<T: DevicePayload> FromRequest<Arc<ControlPlane>> for DeviceSigned<T> {
@@ -51,13 +54,17 @@ impl<T: DevicePayload> FromRequest<Arc<ControlPlane>> for DeviceSigned<T> {
         let body = Bytes::from_request(request, control_plane).await.map_err(|e| {
             ApiError::new(e.status(), ProblemCode::MalformedRequest, "unreadable body").detail(e.body_text())
         })?;
-        let payload: T = device_envelope(control_plane, &device_id, &body, T::PURPOSE).await?;
+        let (payload, device): (T, _) = device_envelope(control_plane, &device_id, &body, T::PURPOSE).await?;
         if payload.device() != &device_id {
             return Err(
                 ApiError::new(StatusCode::FORBIDDEN, ProblemCode::DeviceMismatch, T::MISMATCH).detail(T::FIELD),
             );
         }
-        Ok(DeviceSigned { device_id, payload })
+        Ok(DeviceSigned {
+            device_id,
+            payload,
+            device,
+        })
     }
 }
 

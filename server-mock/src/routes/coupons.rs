@@ -74,7 +74,7 @@ device_payload!(
 )]
 pub(super) async fn settle_offline(
     State(control_plane): State<Arc<ControlPlane>>,
-    DeviceSigned { device_id, payload }: DeviceSigned<edgepoints_protocol::coupons::redemption::OfflineRedemption>,
+    DeviceSigned { device_id, payload, .. }: DeviceSigned<edgepoints_protocol::coupons::redemption::OfflineRedemption>,
 ) -> Result<Json<edgepoints_protocol::coupons::redemption::Settlement>, ApiError> {
     let settled = redemptions::settle_offline(&control_plane, &device_id, &payload)
         .await?
@@ -135,7 +135,7 @@ pub(super) async fn conflicts(
 pub(super) async fn share(
     State(control_plane): State<Arc<ControlPlane>>,
     headers: axum::http::HeaderMap,
-    DeviceSigned { device_id, payload }: DeviceSigned<ShareRequest>,
+    DeviceSigned { device_id, payload, .. }: DeviceSigned<ShareRequest>,
 ) -> Result<(StatusCode, Json<Share>), ApiError> {
     let host = headers
         .get(axum::http::header::HOST)
@@ -203,7 +203,7 @@ fn redeem_refused(refused: RedeemRefused) -> ApiError {
 )]
 pub(super) async fn redeem(
     State(control_plane): State<Arc<ControlPlane>>,
-    DeviceSigned { device_id, payload }: DeviceSigned<RedemptionRequest>,
+    DeviceSigned { device_id, payload, .. }: DeviceSigned<RedemptionRequest>,
 ) -> Result<(StatusCode, Json<Redemption>), ApiError> {
     if payload.order_ref.chars().count() > MAX_ORDER_REF {
         return Err(ApiError::bad_request("an order reference is at most 64 characters"));
@@ -226,7 +226,7 @@ pub(super) async fn redeem(
 )]
 pub(super) async fn rollback(
     State(control_plane): State<Arc<ControlPlane>>,
-    DeviceSigned { device_id, payload }: DeviceSigned<RollbackRequest>,
+    DeviceSigned { device_id, payload, .. }: DeviceSigned<RollbackRequest>,
 ) -> Result<Json<RolledBack>, ApiError> {
     let rolled_back = redemptions::rollback(&control_plane, &device_id, &payload.activity_id, &payload.redemption_id)
         .await?
@@ -272,7 +272,7 @@ fn activity_refused(refused: ActivityRefused) -> ApiError {
 )]
 pub(super) async fn enrol(
     State(control_plane): State<Arc<ControlPlane>>,
-    DeviceSigned { device_id, payload }: DeviceSigned<MerchantEnrolment>,
+    DeviceSigned { device_id, payload, .. }: DeviceSigned<MerchantEnrolment>,
 ) -> Result<Json<MerchantEnrolled>, ApiError> {
     match merchants::enrol(&control_plane, &device_id, &payload.code).await? {
         Ok(merchant) => Ok(Json(MerchantEnrolled {
@@ -301,7 +301,7 @@ pub(super) async fn enrol(
 )]
 pub(super) async fn write(
     State(control_plane): State<Arc<ControlPlane>>,
-    DeviceSigned { device_id, payload }: DeviceSigned<ActivityWrite>,
+    DeviceSigned { device_id, payload, .. }: DeviceSigned<ActivityWrite>,
 ) -> Result<(StatusCode, Json<Activity>), ApiError> {
     let created = payload.activity_id.is_none();
     let activity = activities::write(
@@ -327,7 +327,7 @@ pub(super) async fn write(
 )]
 pub(super) async fn act(
     State(control_plane): State<Arc<ControlPlane>>,
-    DeviceSigned { device_id, payload }: DeviceSigned<ActivityAction>,
+    DeviceSigned { device_id, payload, .. }: DeviceSigned<ActivityAction>,
 ) -> Result<Json<Activity>, ApiError> {
     let activity = activities::act(&control_plane, &device_id, &payload.activity_id, payload.step)
         .await?
@@ -413,7 +413,7 @@ pub(super) async fn one_live(
 pub(super) async fn claim(
     State(control_plane): State<Arc<ControlPlane>>,
     headers: axum::http::HeaderMap,
-    DeviceSigned { device_id, payload }: DeviceSigned<CouponClaim>,
+    DeviceSigned { device_id, payload, .. }: DeviceSigned<CouponClaim>,
 ) -> Result<(StatusCode, Json<ClaimedCoupon>), ApiError> {
     let device = control_plane
         .device(&device_id)
@@ -505,7 +505,7 @@ pub(super) fn not_enough_points(short: crate::points::NotEnoughPoints) -> ApiErr
 )]
 pub(super) async fn roll_back_claim(
     State(control_plane): State<Arc<ControlPlane>>,
-    DeviceSigned { device_id, payload }: DeviceSigned<ClaimRollback>,
+    DeviceSigned { device_id, payload, .. }: DeviceSigned<ClaimRollback>,
 ) -> Result<Json<ClaimRolledBack>, ApiError> {
     match claim_rollbacks::roll_back(&control_plane, &device_id, &payload.activity_id, &payload.serial).await? {
         Ok(rolled_back) => Ok(Json(rolled_back)),
@@ -530,7 +530,7 @@ pub(super) async fn roll_back_claim(
 )]
 pub(super) async fn validate(
     State(control_plane): State<Arc<ControlPlane>>,
-    DeviceSigned { device_id, payload }: DeviceSigned<ValidationRequest>,
+    DeviceSigned { device_id, payload, .. }: DeviceSigned<ValidationRequest>,
 ) -> Result<Json<OnlineValidation>, ApiError> {
     redemptions::validate(&control_plane, &device_id, &payload.presentation)
         .await?

@@ -47,7 +47,7 @@ pub(super) async fn device_envelope<T: serde::de::DeserializeOwned>(
     device_id: &DeviceId,
     body: &Bytes,
     purpose: Purpose,
-) -> Result<T, ApiError> {
+) -> Result<(T, DeviceRecord), ApiError> {
     let envelope = parse_envelope(body)?;
     if envelope.key_id != device_id.as_str() {
         return Err(ApiError::new(
@@ -61,10 +61,11 @@ pub(super) async fn device_envelope<T: serde::de::DeserializeOwned>(
         .device_keys
         .decode(&device.public_key)
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    envelope
+    let payload = envelope
         .verify(purpose, &public_key)
         .map_err(signature_refused)
-        .and_then(|bytes| parse_json(&Bytes::from(bytes)))
+        .and_then(|bytes| parse_json(&Bytes::from(bytes)))?;
+    Ok((payload, device))
 }
 
 /// Checks the signature header of a device's signed `GET` of `path`.
@@ -200,6 +201,7 @@ pub(super) async fn report_consent(
     DeviceSigned {
         device_id,
         payload: report,
+        ..
     }: DeviceSigned<ConsentReport>,
 ) -> Result<Json<ConsentRecorded>, ApiError> {
     if let ConsentDecision::Granted { terms_version, policy } = &report.decision {

@@ -56,7 +56,7 @@ pub(super) async fn offered_rewards(
 pub(super) async fn redeem_reward(
     State(control_plane): State<Arc<ControlPlane>>,
     headers: HeaderMap,
-    DeviceSigned { device_id, payload }: DeviceSigned<RewardRedemption>,
+    DeviceSigned { device_id, payload, .. }: DeviceSigned<RewardRedemption>,
 ) -> Result<(StatusCode, Json<RewardGrant>), ApiError> {
     if payload.session_key.is_empty() {
         return Err(member_required());

@@ -152,7 +152,7 @@ pub(super) async fn login(
     State(control_plane): State<Arc<ControlPlane>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    DeviceSigned { device_id, payload }: DeviceSigned<MemberLogin>,
+    DeviceSigned { device_id, payload, .. }: DeviceSigned<MemberLogin>,
 ) -> Result<Json<MemberSession>, ApiError> {
     members::login(
         &control_plane,
@@ -185,7 +185,7 @@ fn ended(session: &SessionRecord, sessions_ended: u32) -> Json<SessionEnded> {
 )]
 pub(super) async fn logout(
     State(control_plane): State<Arc<ControlPlane>>,
-    DeviceSigned { device_id, payload }: DeviceSigned<SessionEnd>,
+    DeviceSigned { device_id, payload, .. }: DeviceSigned<SessionEnd>,
 ) -> Result<Json<SessionEnded>, ApiError> {
     match members::logout(&control_plane, &payload.session_key, &device_id).await? {
         Ok(session) => Ok(ended(&session, 1)),
@@ -205,7 +205,7 @@ pub(super) async fn logout(
 )]
 pub(super) async fn close(
     State(control_plane): State<Arc<ControlPlane>>,
-    DeviceSigned { device_id, payload }: DeviceSigned<SessionEnd>,
+    DeviceSigned { device_id, payload, .. }: DeviceSigned<SessionEnd>,
 ) -> Result<Json<SessionEnded>, ApiError> {
     let password = payload
         .password
@@ -275,7 +275,7 @@ pub(super) async fn session(
 pub(super) async fn heartbeat(
     State(control_plane): State<Arc<ControlPlane>>,
     headers: HeaderMap,
-    DeviceSigned { device_id, payload }: DeviceSigned<MemberHeartbeat>,
+    DeviceSigned { device_id, payload, .. }: DeviceSigned<MemberHeartbeat>,
 ) -> Result<Json<MemberHeartbeatAccepted>, ApiError> {
     let session = members::use_session(&control_plane, &payload.session_key, &device_id, endpoint(&headers))
         .await?

@@ -84,6 +84,7 @@ pub(super) async fn announce(
     DeviceSigned {
         device_id,
         payload: announcement,
+        ..
     }: DeviceSigned<NodeAnnouncement>,
 ) -> Result<Json<NodeAnnounced>, ApiError> {
     if announcement.revision == 0 {
@@ -327,6 +328,7 @@ pub(super) async fn report_hash_failure(
     DeviceSigned {
         device_id,
         payload: report,
+        ..
     }: DeviceSigned<HashFailureReport>,
 ) -> Result<(StatusCode, Json<HashFailureRecorded>), ApiError> {
     if report.reason.len() > 512 {

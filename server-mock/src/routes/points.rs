@@ -41,13 +41,12 @@ pub(super) async fn heartbeat(
     DeviceSigned {
         device_id,
         payload: heartbeat,
+        device,
     }: DeviceSigned<Heartbeat>,
 ) -> Result<Json<HeartbeatAccepted>, ApiError> {
-    let consenting = control_plane.device(&device_id).await?.is_some_and(|d| d.consents());
-    let reachable = control_plane
-        .node(&device_id)
-        .await?
-        .is_some_and(|n| n.routable_url().is_some());
+    let consenting = device.consents();
+    let node = control_plane.node(&device_id).await?;
+    let reachable = node.as_ref().is_some_and(|n| n.routable_url().is_some());
     let member = crate::members::logged_in_member(&control_plane, &device_id).await?;
     let standing = NodeStanding {
         consenting,
@@ -58,7 +57,7 @@ pub(super) async fn heartbeat(
         Ok(accepted) => {
             control_plane.count(&keys::applied("heartbeats")).await?;
             crate::metrics::heartbeat(true);
-            update_load(&control_plane, &heartbeat, accepted.next_interval_ms).await?;
+            update_load(&control_plane, &heartbeat, node.as_ref(), accepted.next_interval_ms).await?;
             if accepted.credited_points > 0 {
                 tracing::info!(%device_id, points = accepted.credited_points, balance = accepted.balance, "points credited");
             }
@@ -115,6 +114,7 @@ pub(super) async fn submit_receipt(
     DeviceSigned {
         device_id: consumer,
         payload: receipt,
+        ..
     }: DeviceSigned<Receipt>,
 ) -> Result<(StatusCode, Json<ReceiptAccepted>), ApiError> {
     let checked = match check_receipt(&control_plane, &receipt).await {
@@ -255,9 +255,16 @@ async fn check_receipt(control_plane: &ControlPlane, receipt: &Receipt) -> Resul
 async fn update_load(
     control_plane: &ControlPlane,
     heartbeat: &Heartbeat,
+    node: Option<&NodeRecord>,
     interval_ms: u64,
 ) -> Result<(), crate::store::StoreError> {
     let load = (heartbeat.requests_delta.saturating_mul(1000) / interval_ms.max(1)).min(u32::MAX as u64) as u32;
+    // Most beats carry the load the node already has (or come from a device
+    // that is no node): then the record read before the heartbeat was
+    // accepted says so, and nothing is written.
+    if node.is_none_or(|node| node.load == load) {
+        return Ok(());
+    }
     let changed = update_json::<NodeRecord, bool, ()>(
         control_plane.store(),
         &keys::node(heartbeat.device_id.as_str()),

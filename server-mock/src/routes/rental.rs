@@ -205,7 +205,7 @@ pub(super) async fn station(
 pub(super) async fn reserve(
     State(control_plane): State<Arc<ControlPlane>>,
     headers: HeaderMap,
-    DeviceSigned { device_id, payload }: DeviceSigned<ReserveVehicle>,
+    DeviceSigned { device_id, payload, .. }: DeviceSigned<ReserveVehicle>,
 ) -> Result<(StatusCode, Json<Rental>), ApiError> {
     let session = session(&control_plane, &headers, &payload.session_key, &device_id).await?;
     match reservations::reserve(&control_plane, &session.member_id, &device_id, &payload.vehicle_id).await? {
@@ -279,7 +279,7 @@ macro_rules! step_handler {
             State(control_plane): State<Arc<ControlPlane>>,
             Path((_, rental_id)): Path<(String, String)>,
             headers: HeaderMap,
-            DeviceSigned { device_id, payload }: DeviceSigned<RentalStep>,
+            DeviceSigned { device_id, payload, .. }: DeviceSigned<RentalStep>,
         ) -> Result<Json<Rental>, ApiError> {
             rental_step(&control_plane, &headers, (&device_id, rental_id), payload, $step).await
         }
@@ -367,7 +367,7 @@ pub(super) async fn current_rental(
 pub(super) async fn bind_card(
     State(control_plane): State<Arc<ControlPlane>>,
     headers: HeaderMap,
-    DeviceSigned { device_id, payload }: DeviceSigned<MemberCardBinding>,
+    DeviceSigned { device_id, payload, .. }: DeviceSigned<MemberCardBinding>,
 ) -> Result<Json<MemberCardBound>, ApiError> {
     let session = session(&control_plane, &headers, &payload.session_key, &device_id).await?;
     cards::bind(&control_plane, &session.member_id, &payload.card_number)
@@ -389,7 +389,7 @@ pub(super) async fn bind_card(
 pub(super) async fn reserve_charging(
     State(control_plane): State<Arc<ControlPlane>>,
     headers: HeaderMap,
-    DeviceSigned { device_id, payload }: DeviceSigned<ChargingRequest>,
+    DeviceSigned { device_id, payload, .. }: DeviceSigned<ChargingRequest>,
 ) -> Result<(StatusCode, Json<ChargingReservation>), ApiError> {
     let session = session(&control_plane, &headers, &payload.session_key, &device_id).await?;
     let answer = charging::reserve(&control_plane, &session.member_id, &payload).await?;
