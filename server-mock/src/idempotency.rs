@@ -28,7 +28,7 @@ use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use edgepoints_protocol::idempotency::validate_idempotency_key;
-use edgepoints_protocol::{ProblemCode, SignedEnvelope, IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_REPLAYED_HEADER};
+use edgepoints_protocol::{ProblemCode, IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_REPLAYED_HEADER};
 use serde::{Deserialize, Serialize};
 
 use crate::faults;
@@ -64,9 +64,19 @@ pub enum Record {
     },
 }
 
+/// The one field of a signed envelope that scopes its keys (see
+/// [`edgepoints_protocol::SignedEnvelope`]): read alone, the payload and
+/// signature are skipped rather than copied out.
+#[derive(Deserialize)]
+struct Signer<'a> {
+    #[serde(borrow)]
+    key_id: std::borrow::Cow<'a, str>,
+}
+
 #[derive(Debug)]
 enum Claim {
-    Fresh,
+    /// The key is this request's now, held by this in-flight record.
+    Fresh(Vec<u8>),
     Replay(Record),
     InProgress,
     Mismatch,
@@ -74,13 +84,15 @@ enum Claim {
 
 async fn claim(store: &dyn StateStore, record_key: &str, fingerprint: &str) -> Result<Claim, StoreError> {
     let now = unix_millis();
+    let fresh = Record::InFlight {
+        fingerprint: fingerprint.to_owned(),
+        started_at_ms: now,
+    };
+    let held = serde_json::to_vec(&fresh).expect("records serialise");
     let claimed = update_json::<Record, Claim, ()>(store, record_key, |record| {
-        let fresh = Record::InFlight {
-            fingerprint: fingerprint.to_owned(),
-            started_at_ms: now,
-        };
+        let fresh = fresh.clone();
         Ok(match record {
-            None => (Some(fresh), Claim::Fresh),
+            None => (Some(fresh), Claim::Fresh(held.clone())),
             Some(Record::InFlight {
                 fingerprint: first,
                 started_at_ms,
@@ -93,7 +105,7 @@ async fn claim(store: &dyn StateStore, record_key: &str, fingerprint: &str) -> R
                     };
                     (Some(keep), Claim::Mismatch)
                 } else if abandoned {
-                    (Some(fresh), Claim::Fresh)
+                    (Some(fresh), Claim::Fresh(held.clone()))
                 } else {
                     let keep = Record::InFlight {
                         fingerprint: first,
@@ -196,9 +208,9 @@ async fn run_once(control_plane: Arc<ControlPlane>, request: Request, next: Next
             "request body too large",
         )
     })?;
-    let scope = serde_json::from_slice::<SignedEnvelope>(&body)
+    let scope = serde_json::from_slice::<Signer<'_>>(&body)
         .ok()
-        .map(|envelope| envelope.key_id)
+        .map(|signer| signer.key_id.into_owned())
         .filter(|id| id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic()))
         .unwrap_or_else(|| ANONYMOUS_SCOPE.to_owned());
     let fingerprint = {
@@ -211,8 +223,8 @@ async fn run_once(control_plane: Arc<ControlPlane>, request: Request, next: Next
         hasher.finalize().to_hex().to_string()
     };
     let record_key = keys::idempotency(&scope, &key);
-    match claim(control_plane.store(), &record_key, &fingerprint).await? {
-        Claim::Fresh => {}
+    let held = match claim(control_plane.store(), &record_key, &fingerprint).await? {
+        Claim::Fresh(held) => held,
         Claim::Replay(stored) => {
             // A replay is an answer to a committed request too: it can be lost.
             if faults::drop_after_commit(control_plane.store(), &route).await? {
@@ -244,7 +256,7 @@ async fn run_once(control_plane: Arc<ControlPlane>, request: Request, next: Next
                 "this Idempotency-Key was used for a different request",
             ))
         }
-    }
+    };
     let request = Request::from_parts(parts, Body::from(body));
     let task_plane = control_plane.clone();
     let task_key = record_key.clone();
@@ -269,7 +281,12 @@ async fn run_once(control_plane: Arc<ControlPlane>, request: Request, next: Next
                 body: String::from_utf8_lossy(&body).into_owned(),
                 completed_at_ms: unix_millis(),
             };
-            put_json(store, &task_key, &completed).await?;
+            // The key holds this request's claim, unless its lease ran out
+            // and another run took it: then this answer is written over it.
+            let encoded = serde_json::to_vec(&completed).expect("records serialise");
+            if !store.compare_and_swap(&task_key, Some(&held), Some(&encoded)).await? {
+                put_json(store, &task_key, &completed).await?;
+            }
         } else {
             release(store, &task_key).await?;
         }
@@ -343,7 +360,7 @@ mod tests {
     async fn claims_follow_the_draft() {
         let store = MemoryStore::default();
         let key = keys::idempotency("dev", "k1");
-        assert!(matches!(claim(&store, &key, "a").await.unwrap(), Claim::Fresh));
+        assert!(matches!(claim(&store, &key, "a").await.unwrap(), Claim::Fresh(_)));
         assert!(matches!(claim(&store, &key, "a").await.unwrap(), Claim::InProgress));
         assert!(matches!(claim(&store, &key, "b").await.unwrap(), Claim::Mismatch));
         let done = Record::Completed {
@@ -361,16 +378,16 @@ mod tests {
         assert!(matches!(claim(&store, &key, "b").await.unwrap(), Claim::Mismatch));
         // Scopes are separate: another device may use the same key.
         let other = keys::idempotency("dev2", "k1");
-        assert!(matches!(claim(&store, &other, "b").await.unwrap(), Claim::Fresh));
+        assert!(matches!(claim(&store, &other, "b").await.unwrap(), Claim::Fresh(_)));
     }
 
     #[tokio::test]
     async fn released_and_abandoned_keys_run_again() {
         let store = MemoryStore::default();
         let key = keys::idempotency("dev", "k1");
-        assert!(matches!(claim(&store, &key, "a").await.unwrap(), Claim::Fresh));
+        assert!(matches!(claim(&store, &key, "a").await.unwrap(), Claim::Fresh(_)));
         release(&store, &key).await.unwrap();
-        assert!(matches!(claim(&store, &key, "a").await.unwrap(), Claim::Fresh));
+        assert!(matches!(claim(&store, &key, "a").await.unwrap(), Claim::Fresh(_)));
         let stale = Record::InFlight {
             fingerprint: "a".into(),
             started_at_ms: unix_millis() - IN_FLIGHT_LEASE.as_millis() as u64 - 1000,
@@ -379,7 +396,7 @@ mod tests {
             .await
             .unwrap()
             .unwrap();
-        assert!(matches!(claim(&store, &key, "a").await.unwrap(), Claim::Fresh));
+        assert!(matches!(claim(&store, &key, "a").await.unwrap(), Claim::Fresh(_)));
     }
 
     #[test]

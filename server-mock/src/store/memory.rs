@@ -1,7 +1,7 @@
 //! The embedded default: state in this process's memory, with streams that
 //! behave as Redis Streams do (see [`super::streams`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Bound;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -54,9 +54,53 @@ impl Stream {
     }
 }
 
+/// The keys and their values: hashed for the lookups every request makes
+/// (a tree of the hundreds of thousands of keys a load leaves, idempotency
+/// records mostly, costs a dozen string comparisons and cache misses per
+/// lookup), and the keys kept in order too, for prefix scans.
+#[derive(Default)]
+struct Entries {
+    values: HashMap<String, Vec<u8>>,
+    ordered: BTreeSet<String>,
+}
+
+impl Entries {
+    fn get(&self, key: &str) -> Option<&Vec<u8>> {
+        self.values.get(key)
+    }
+
+    fn set(&mut self, key: &str, value: Vec<u8>) {
+        if let Some(held) = self.values.get_mut(key) {
+            *held = value;
+        } else {
+            self.values.insert(key.to_owned(), value);
+            self.ordered.insert(key.to_owned());
+        }
+    }
+
+    fn remove(&mut self, key: &str) {
+        if self.values.remove(key).is_some() {
+            self.ordered.remove(key);
+        }
+    }
+
+    fn scan(&self, prefix: &str) -> Vec<(String, Vec<u8>)> {
+        self.ordered
+            .range::<str, _>((Bound::Included(prefix), Bound::Unbounded))
+            .take_while(|key| key.starts_with(prefix))
+            .filter_map(|key| Some((key.clone(), self.values.get(key)?.clone())))
+            .collect()
+    }
+
+    fn clear(&mut self) {
+        self.values.clear();
+        self.ordered.clear();
+    }
+}
+
 #[derive(Default)]
 struct Inner {
-    entries: BTreeMap<String, Vec<u8>>,
+    entries: Entries,
     streams: BTreeMap<String, Stream>,
 }
 
@@ -82,9 +126,9 @@ fn swap(inner: &mut Inner, key: &str, expected: Option<&[u8]>, new: Option<&[u8]
         return false;
     }
     match new {
-        Some(value) => inner.entries.insert(key.to_owned(), value.to_vec()),
+        Some(value) => inner.entries.set(key, value.to_vec()),
         None => inner.entries.remove(key),
-    };
+    }
     true
 }
 
@@ -206,18 +250,12 @@ impl StateStore for MemoryStore {
             key: key.to_owned(),
             reason: format!("{current} + {by} overflows"),
         })?;
-        inner.entries.insert(key.to_owned(), sum.to_string().into_bytes());
+        inner.entries.set(key, sum.to_string().into_bytes());
         Ok(sum)
     }
 
     async fn scan(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
-        Ok(self
-            .lock()
-            .entries
-            .range(prefix.to_owned()..)
-            .take_while(|(k, _)| k.starts_with(prefix))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect())
+        Ok(self.lock().entries.scan(prefix))
     }
 
     async fn clear(&self) -> Result<(), StoreError> {

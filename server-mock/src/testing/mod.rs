@@ -89,6 +89,23 @@ pub async fn store_contract(store: Arc<dyn StateStore>) {
         under_p,
         vec![("p:x*[1]".to_owned(), b"x".to_vec()), ("p:y".to_owned(), b"y".to_vec())]
     );
+    // A deleted key leaves the scan; written again, it is there once.
+    assert!(store.compare_and_swap("p:y", Some(b"y"), None).await.unwrap());
+    assert_eq!(
+        store.scan("p:").await.unwrap(),
+        vec![("p:x*[1]".to_owned(), b"x".to_vec())]
+    );
+    assert!(store.compare_and_swap("p:y", None, Some(b"y2")).await.unwrap());
+    assert!(store.compare_and_swap("p:y", Some(b"y2"), Some(b"y3")).await.unwrap());
+    let mut under_p = store.scan("p:").await.unwrap();
+    under_p.sort();
+    assert_eq!(
+        under_p,
+        vec![
+            ("p:x*[1]".to_owned(), b"x".to_vec()),
+            ("p:y".to_owned(), b"y3".to_vec())
+        ]
+    );
 
     // Many keys swap together or not at all.
     let swap = |key, expected, new| crate::store::Swap { key, expected, new };
