@@ -413,12 +413,12 @@ pub(super) async fn one_live(
 pub(super) async fn claim(
     State(control_plane): State<Arc<ControlPlane>>,
     headers: axum::http::HeaderMap,
-    DeviceSigned { device_id, payload, .. }: DeviceSigned<CouponClaim>,
+    DeviceSigned {
+        device_id,
+        payload,
+        device,
+    }: DeviceSigned<CouponClaim>,
 ) -> Result<(StatusCode, Json<ClaimedCoupon>), ApiError> {
-    let device = control_plane
-        .device(&device_id)
-        .await?
-        .ok_or_else(super::devices::unknown_device)?;
     let holder_key = control_plane
         .device_keys
         .decode(&device.public_key)

@@ -84,7 +84,7 @@ pub(super) async fn announce(
     DeviceSigned {
         device_id,
         payload: announcement,
-        ..
+        device,
     }: DeviceSigned<NodeAnnouncement>,
 ) -> Result<Json<NodeAnnounced>, ApiError> {
     if announcement.revision == 0 {
@@ -122,7 +122,6 @@ pub(super) async fn announce(
         }
     }
     let reachable = if announcement.url.is_some() {
-        let device = control_plane.device(&device_id).await?.ok_or_else(unknown_device)?;
         let key = control_plane
             .device_keys
             .decode(&device.public_key)
