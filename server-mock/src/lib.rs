@@ -37,6 +37,7 @@ pub mod rental;
 pub mod review;
 mod routes;
 pub mod routing;
+mod signature_batches;
 pub mod state;
 pub mod store;
 pub mod testing;

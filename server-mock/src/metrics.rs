@@ -9,6 +9,7 @@
 //! | `edgepoints_mock_faults_fired_total` | `route`, `action` | injected faults that struck |
 //! | `edgepoints_mock_heartbeats_total` | `outcome` (`accepted`, `refused`) | node heartbeats the accounting took or refused (duplicate, replayed, out of order); a forged one is a 4xx of its route |
 //! | `edgepoints_mock_routing_lookups_total` | | "nearest nodes holding X" answers |
+//! | `edgepoints_mock_signature_batch_size` | `outcome` (`valid`, `failed`) | device signatures checked together (histogram); a failed batch was checked again one by one |
 //! | `edgepoints_mock_queue_length` | `stream` | messages in a queue stream (read at scrape) |
 //! | `edgepoints_mock_queue_pending` | `stream` | messages taken and not yet acknowledged |
 //!
@@ -36,6 +37,9 @@ const LATENCY_BUCKETS: [f64; 12] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
 ];
 
+/// Signature batch sizes, up to the most a batch takes.
+const BATCH_BUCKETS: [f64; 6] = [1.0, 2.0, 4.0, 8.0, 16.0, crate::signature_batches::MOST_AT_ONCE as f64];
+
 static RECORDER: OnceLock<PrometheusHandle> = OnceLock::new();
 
 /// The process's recorder, installed on first use. If the host process set
@@ -46,6 +50,7 @@ pub fn recorder() -> &'static PrometheusHandle {
         let builder = || {
             PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &LATENCY_BUCKETS)
+                .and_then(|b| b.set_buckets_for_metric(Matcher::Full(SIGNATURE_BATCH_SIZE.into()), &BATCH_BUCKETS))
                 .expect("the buckets are not empty")
         };
         builder()
@@ -91,6 +96,13 @@ pub(crate) fn fault_fired(route: &str, action: &'static str) {
 pub(crate) fn heartbeat(accepted: bool) {
     let outcome = if accepted { "accepted" } else { "refused" };
     metrics::counter!("edgepoints_mock_heartbeats_total", "outcome" => outcome).increment(1);
+}
+
+const SIGNATURE_BATCH_SIZE: &str = "edgepoints_mock_signature_batch_size";
+
+pub(crate) fn signature_batch(size: usize, valid: bool) {
+    let outcome = if valid { "valid" } else { "failed" };
+    metrics::histogram!(SIGNATURE_BATCH_SIZE, "outcome" => outcome).record(size as f64);
 }
 
 pub(crate) fn routing_lookup() {

@@ -296,6 +296,8 @@ pub struct ControlPlane {
     pub(crate) instance_id: String,
     /// Devices' public keys, decoded once for all their signed requests.
     pub(crate) device_keys: crate::device_keys::DeviceKeys,
+    /// Devices' envelope signatures, checked in batches under load.
+    pub(crate) signature_batches: crate::signature_batches::SignatureBatches,
 }
 
 impl ControlPlane {
@@ -344,6 +346,7 @@ impl ControlPlane {
             background: std::sync::Once::new(),
             instance_id: format!("cp-{}", hex::encode(instance)),
             device_keys: Default::default(),
+            signature_batches: Default::default(),
         })
     }
 

@@ -1,9 +1,11 @@
 //! The mock's Prometheus metrics, as QA scrapes them: requests by matched
 //! route and status with their latency, idempotent replays, faults that
-//! struck, heartbeats, routing lookups and the queues' depths. One test in
+//! struck, heartbeats, routing lookups, signature batches and the queues'
+//! depths. One test in
 //! this file: the process's recorder counts what this test drove, exactly.
 
 use edgepoints_protocol::paths::{self, routes};
+use edgepoints_protocol::{Heartbeat, Purpose, SignedEnvelope};
 use edgepoints_tests::*;
 use serde_json::json;
 
@@ -63,6 +65,29 @@ async fn the_metrics_count_what_was_driven() {
             404
         );
     }
+    // A heartbeat on the registered device's path, signed by another key.
+    let (_, registered) = device_key(7);
+    let forged = SignedEnvelope::sign(
+        Purpose::Heartbeat,
+        registered.as_str(),
+        &device_key(8).0,
+        &Heartbeat {
+            device_id: registered.clone(),
+            seq: 1,
+            serving: true,
+            requests_delta: 0,
+            bytes_delta: 0,
+            sent_at_ms: 1,
+        },
+    );
+    let (status, _, _, problem) = post_raw(
+        &server,
+        &paths::device_heartbeats(registered.as_str()),
+        Some(&fresh_key()),
+        serde_json::to_vec(&forged).unwrap(),
+    )
+    .await;
+    assert_eq!((status, problem["code"].as_str()), (401, Some("bad_signature")));
     // A node's heartbeats, and a consumer's routing lookup.
     let scene = fetch_scene(&server, item(3, 10_000), |_| {}).await;
     scene.alice.node.heartbeat_now().await.unwrap();
@@ -121,6 +146,21 @@ async fn the_metrics_count_what_was_driven() {
     assert!(
         page.contains("edgepoints_mock_request_duration_seconds_bucket{"),
         "a histogram"
+    );
+    // The forged heartbeat alone failed its check; every other signed
+    // envelope (the heartbeats among them) passed.
+    let failed = [("outcome", "failed")];
+    assert_eq!(
+        sample(&page, "edgepoints_mock_signature_batch_size_count", &failed),
+        1.0
+    );
+    assert_eq!(sample(&page, "edgepoints_mock_signature_batch_size_sum", &failed), 1.0);
+    assert!(
+        sample(
+            &page,
+            "edgepoints_mock_signature_batch_size_sum",
+            &[("outcome", "valid")]
+        ) >= 2.0
     );
     for stream in ["billing", "sms"] {
         assert!(

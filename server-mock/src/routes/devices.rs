@@ -19,6 +19,7 @@ use super::auth::DeviceSigned;
 use super::{parse_envelope, parse_json};
 use crate::idempotency::{self, Record};
 use crate::problem::ApiError;
+use crate::signature_batches::Refusal;
 use crate::state::{keys, unix_millis, ConsentRecord, DeviceRecord};
 use crate::store::update_json;
 use crate::ControlPlane;
@@ -59,12 +60,21 @@ pub(super) async fn device_envelope<T: serde::de::DeserializeOwned>(
     let device = control_plane.device(device_id).await?.ok_or_else(unknown_device)?;
     let public_key = control_plane
         .device_keys
-        .decode(&device.public_key)
+        .device_key(&device.public_key)
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let payload = envelope
-        .verify(purpose, &public_key)
-        .map_err(signature_refused)
-        .and_then(|bytes| parse_json(&Bytes::from(bytes)))?;
+    let check = envelope.signature_check(purpose).map_err(signature_refused)?;
+    let verified = match control_plane.signature_batches.verify(check, public_key).await {
+        Ok(verified) => verified,
+        Err(Refusal::BadSignature) => return Err(signature_refused(EnvelopeError::BadSignature)),
+        Err(Refusal::CheckerGone) => {
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ProblemCode::Unavailable,
+                "the control plane is shutting down",
+            ))
+        }
+    };
+    let payload = parse_json(&Bytes::from(verified.into_payload()))?;
     Ok((payload, device))
 }
 
