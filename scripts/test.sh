@@ -50,6 +50,7 @@ cargo test -q -p edgepoints-core --bench ingest --locked
 cargo test -q -p edgepoints-protocol --bench coupons --bench rental --locked
 EDGEPOINTS_REVIEW_KB=64 EDGEPOINTS_REVIEW_RUNS=1 cargo test -q -p edgepoints-mock-server --bench review --locked
 EDGEPOINTS_ROUTING_SIZES=1000,100000 cargo test -q -p edgepoints-mock-server --bench routing --locked
+cargo test -q -p edgepoints-mock-server --bench signature_batches --locked
 PROFILE=debug DURATION=2s scripts/bench-serving.sh
 PROFILE=debug LOAD_S=1 PHONES=4 ITEMS=40 FETCHES=10 THINK_MS=20 NODES=100 CONNECTIONS=4 \
   OUT=target/bench-swarm-smoke scripts/bench-swarm.sh

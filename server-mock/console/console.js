@@ -157,6 +157,10 @@ function showMetrics(text) {
     ["heartbeats refused", sum(samples, "edgepoints_mock_heartbeats_total", (l) => l.outcome === "refused")],
     ["routing lookups", sum(samples, "edgepoints_mock_routing_lookups_total")],
   ];
+  const batches = sum(samples, "edgepoints_mock_signature_batch_size_count");
+  const failedBatches = sum(samples, "edgepoints_mock_signature_batch_size_count", (l) => l.outcome === "failed");
+  cards.push(["signatures per batch", batches ? (sum(samples, "edgepoints_mock_signature_batch_size_sum") / batches).toFixed(1) : "–"]);
+  cards.push(["failed signature batches", failedBatches, failedBatches > 0]);
   for (const s of samples.filter((s) => s.name === "edgepoints_mock_queue_length")) {
     const pending = sum(samples, "edgepoints_mock_queue_pending", (l) => l.stream === s.labels.stream);
     cards.push([`queue ${s.labels.stream}`, `${s.value} / ${pending} pending`, pending > 0]);

@@ -19,7 +19,7 @@
 //! ```
 
 pub mod coupons;
-mod device_keys;
+pub mod device_keys;
 pub mod faults;
 pub mod geo;
 pub mod idempotency;
@@ -37,7 +37,7 @@ pub mod rental;
 pub mod review;
 mod routes;
 pub mod routing;
-mod signature_batches;
+pub mod signature_batches;
 pub mod state;
 pub mod store;
 pub mod testing;

@@ -36,11 +36,11 @@ use crate::device_keys::DeviceKey;
 /// Most signatures in one batch. The gain per signature flattens out past
 /// a few dozen, and a checker holds its thread for the whole batch (about
 /// 25 µs a signature), so a batch stays under a millisecond.
-pub(crate) const MOST_AT_ONCE: usize = 32;
+pub const MOST_AT_ONCE: usize = 32;
 
 /// Why a check gave no valid signature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Refusal {
+pub enum Refusal {
     /// The signature does not verify under the key.
     BadSignature,
     /// The checker stopped before it answered (the runtime is shutting
@@ -49,7 +49,7 @@ pub(crate) enum Refusal {
 }
 
 /// The queue of checks waiting and the checkers working on it.
-pub(crate) struct SignatureBatches {
+pub struct SignatureBatches {
     shared: Arc<Shared>,
 }
 
@@ -78,7 +78,9 @@ impl Default for SignatureBatches {
 }
 
 impl SignatureBatches {
-    pub(crate) fn with_checkers(most_checkers: usize) -> SignatureBatches {
+    /// A queue served by at most `most_checkers` checker tasks at once (the
+    /// default: one per core).
+    pub fn with_checkers(most_checkers: usize) -> SignatureBatches {
         SignatureBatches {
             shared: Arc::new(Shared {
                 queue: Mutex::new(Queue::default()),
@@ -89,7 +91,7 @@ impl SignatureBatches {
 
     /// Checks `check`'s signature under `key`; gives the check back, whose
     /// payload is then trusted, if it verifies.
-    pub(crate) async fn verify(&self, check: SignatureCheck, key: DeviceKey) -> Result<SignatureCheck, Refusal> {
+    pub async fn verify(&self, check: SignatureCheck, key: DeviceKey) -> Result<SignatureCheck, Refusal> {
         if !key.batchable {
             return match check.verify_strict(&key.key) {
                 Ok(()) => Ok(check),

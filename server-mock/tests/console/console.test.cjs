@@ -268,4 +268,5 @@ test("the API figures count what apps do, not the console's own polling", async 
   await page.waitForTimeout(2500);
   assert.equal(await metric("API requests"), requests, "the console's polling was counted as API traffic");
   assert.equal(await metric("5xx answers") >= 1, true, "the 503 fault's answers are 5xx");
+  assert.ok((await metric("signatures per batch")) >= 1, "the SDK's signed calls were checked");
 });
