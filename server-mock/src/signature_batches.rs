@@ -113,7 +113,10 @@ impl SignatureBatches {
             start
         };
         if start_checker {
-            tokio::spawn(check_until_empty(CheckerSlot(self.shared.clone())));
+            tokio::spawn(check_until_empty(CheckerSlot {
+                shared: self.shared.clone(),
+                given_back: false,
+            }));
         }
         answered.await.unwrap_or(Err(Refusal::CheckerGone))
     }
@@ -125,24 +128,50 @@ impl Shared {
     }
 }
 
-/// A running checker's place in the count; given back however the checker
-/// ends (done, panicked, or dropped with its runtime), so that the next
-/// check queued starts a new one.
-struct CheckerSlot(Arc<Shared>);
+/// A running checker's place in the count. A checker that finds the queue
+/// empty gives its place back under the same lock as it looked, so a check
+/// queued at that moment either is taken by it or sees the place free and
+/// starts a new checker: no check is left in the queue with nobody to take
+/// it.
+struct CheckerSlot {
+    shared: Arc<Shared>,
+    given_back: bool,
+}
 
-impl Drop for CheckerSlot {
-    fn drop(&mut self) {
-        self.0.lock().checkers -= 1;
+impl CheckerSlot {
+    /// The next checks to settle; none once the queue is empty, and then
+    /// the place is given back.
+    fn next_batch(&mut self) -> Vec<Waiting> {
+        let mut queue = self.shared.lock();
+        if queue.waiting.is_empty() {
+            queue.checkers -= 1;
+            self.given_back = true;
+            return Vec::new();
+        }
+        let take = queue.waiting.len().min(MOST_AT_ONCE);
+        queue.waiting.drain(..take).collect()
     }
 }
 
-async fn check_until_empty(slot: CheckerSlot) {
+impl Drop for CheckerSlot {
+    /// A checker that ended holding its place (it panicked, or its runtime
+    /// is going away) gives it back; if it was the last, the checks still
+    /// queued are answered "checker gone" rather than left waiting.
+    fn drop(&mut self) {
+        if self.given_back {
+            return;
+        }
+        let mut queue = self.shared.lock();
+        queue.checkers -= 1;
+        if queue.checkers == 0 {
+            queue.waiting.clear();
+        }
+    }
+}
+
+async fn check_until_empty(mut slot: CheckerSlot) {
     loop {
-        let batch: Vec<Waiting> = {
-            let mut queue = slot.0.lock();
-            let take = queue.waiting.len().min(MOST_AT_ONCE);
-            queue.waiting.drain(..take).collect()
-        };
+        let batch = slot.next_batch();
         if batch.is_empty() {
             return;
         }
@@ -188,6 +217,8 @@ fn settle(batch: Vec<Waiting>) {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
     use ed25519_dalek::SigningKey;
     use edgepoints_protocol::{Purpose, SignedEnvelope};
@@ -239,11 +270,37 @@ mod tests {
             }
         }
         assert_eq!(forged_refused, (0..100).filter(|n| n % 17 == 3).count());
-        assert_eq!(
-            batches.shared.lock().checkers,
-            0,
-            "the checker ended with the queue empty"
-        );
+        // The checker answers the last batch before it looks at the queue
+        // once more and ends.
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while batches.shared.lock().checkers > 0 {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        })
+        .await
+        .expect("the checker ended with the queue empty");
+    }
+
+    /// Checks that arrive just as a checker finds the queue empty are not
+    /// stranded: every one of many small bursts is answered.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_check_queued_as_the_checker_ends_is_still_answered() {
+        let batches = Arc::new(SignatureBatches::with_checkers(1));
+        let pool: Vec<_> = (0..4u8).map(|seed| signed(seed, u32::from(seed))).collect();
+        for round in 0..400usize {
+            let mut burst = tokio::task::JoinSet::new();
+            for n in 0..1 + round % 3 {
+                let batches = batches.clone();
+                let (check, key) = pool[(round + n) % pool.len()].clone();
+                burst.spawn(async move { batches.verify(check, key).await });
+            }
+            while let Some(verdict) = tokio::time::timeout(Duration::from_secs(10), burst.join_next())
+                .await
+                .unwrap_or_else(|_| panic!("round {round}: a check was never answered"))
+            {
+                assert!(verdict.unwrap().is_ok(), "round {round}");
+            }
+        }
     }
 
     #[test]
